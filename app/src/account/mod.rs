@@ -1,0 +1,29 @@
+//! Accounts: sign-up, sign-in, the portal page and sign-out.
+
+pub mod login;
+pub mod portal;
+pub mod signup;
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// What a page needs to know of the person signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedInUser {
+    pub username: String,
+}
+
+#[server(endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<SignedInUser>, AppError> {
+    let state = crate::state::app_state()?;
+    let auth = crate::auth::AuthSession::from_request().await?;
+    let Some(user_id) = auth.signed_in_user(state.clock.now()).await? else {
+        return Ok(None);
+    };
+    let username = crate::store::username_of(&state.pool, user_id)
+        .await
+        .map_err(AppError::internal)?;
+    Ok(username.map(|username| SignedInUser { username }))
+}

@@ -1,0 +1,51 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{A, Redirect};
+
+use super::current_user;
+use crate::{components::last_error, error::AppError};
+
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    crate::auth::AuthSession::from_request().await?.sign_out().await?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[component]
+pub fn PortalPage() -> impl IntoView {
+    let user = Resource::new(|| (), |_| current_user());
+    let logout = ServerAction::<Logout>::new();
+    let error = last_error(logout);
+    view! {
+        <Title text="Portal" />
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(user)) => {
+                        view! {
+                            <h1>"Portal"</h1>
+                            <section class="card">
+                                <p class="signed-in-as">
+                                    "Signed in as " <strong>{user.username}</strong>
+                                </p>
+                                <p>
+                                    <A href="/settings/security">"Security settings"</A>
+                                </p>
+                                <ActionForm action=logout>
+                                    <button type="submit" class="secondary">"Sign out"</button>
+                                </ActionForm>
+                                {move || error.get().map(|error| view! { <p class="form-message" role="alert">{error.to_string()}</p> })}
+                            </section>
+                        }
+                            .into_any()
+                    }
+                    Ok(None) | Err(AppError::Unauthorized) => {
+                        view! { <Redirect path="/login?next=%2Fportal" /> }.into_any()
+                    }
+                    Err(error) => view! { <p role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

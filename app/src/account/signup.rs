@@ -1,0 +1,86 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::{
+    components::{Field, FormMessage, last_error},
+    error::AppError,
+};
+
+#[server(endpoint = "signup")]
+pub async fn signup(username: String, email: String, password: String) -> Result<(), AppError> {
+    ssr::signup(username, email, password.into()).await?;
+    leptos_axum::redirect("/portal");
+    Ok(())
+}
+
+#[component]
+pub fn SignupPage() -> impl IntoView {
+    let signup = ServerAction::<Signup>::new();
+    let error = last_error(signup);
+    view! {
+        <Title text="Create your account · Portal" />
+        <h1>"Create your account"</h1>
+        <ActionForm action=signup attr:novalidate=true attr:class="card">
+            <FormMessage error />
+            <Field
+                label="Username"
+                name="username"
+                autocomplete="username"
+                hint="3 to 32 characters: letters, digits, _ and -."
+                error
+            />
+            <Field label="Email" name="email" input_type="email" autocomplete="email" error />
+            <Field
+                label="Password"
+                name="password"
+                input_type="password"
+                autocomplete="new-password"
+                hint="At least 8 characters."
+                error
+            />
+            <button type="submit" disabled=move || signup.pending().get()>
+                "Create account"
+            </button>
+        </ActionForm>
+        <p class="aside">"Already have an account? " <A href="/login">"Sign in"</A></p>
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use secrecy::{ExposeSecret, SecretString};
+
+    use crate::{
+        auth::AuthSession,
+        error::AppError,
+        state::app_state,
+        store::{self, NewUser, NewUserError},
+        validation,
+    };
+
+    pub async fn signup(username: String, email: String, password: SecretString) -> Result<(), AppError> {
+        let username = validation::normalize_username(&username)
+            .map_err(|message| AppError::validation("username", message))?;
+        let email = validation::normalize_email(&email).map_err(|message| AppError::validation("email", message))?;
+        validation::check_new_password(password.expose_secret())
+            .map_err(|message| AppError::validation("password", message))?;
+
+        let state = app_state()?;
+        let password_hash = state.passwords.hash(password).await?;
+        let now = state.clock.now();
+        let new_user = NewUser {
+            username: &username,
+            email: &email,
+            password_hash: &password_hash,
+            created_at: now,
+        };
+        let user_id = store::create_user(&state.pool, new_user).await.map_err(|error| match error {
+            NewUserError::UsernameTaken => AppError::validation("username", "That username is taken. Choose another."),
+            NewUserError::EmailTaken => AppError::validation("email", "An account already uses this email address."),
+            NewUserError::Database(error) => AppError::internal(error),
+        })?;
+        tracing::info!(user_id, "account created");
+        AuthSession::from_request().await?.sign_in(user_id, now).await
+    }
+}

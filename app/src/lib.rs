@@ -1,0 +1,112 @@
+//! Portal's pages and server functions, shared by the server (feature `ssr`) and the browser
+//! (feature `hydrate`).
+
+pub mod account;
+pub mod components;
+pub mod error;
+pub mod validation;
+
+#[cfg(feature = "ssr")]
+pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod password;
+#[cfg(feature = "ssr")]
+pub mod state;
+#[cfg(feature = "ssr")]
+pub mod store;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode,
+    components::{A, Route, Router, Routes},
+    path,
+};
+
+use account::{login::LoginPage, portal::PortalPage, signup::SignupPage};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    mark_hydrated();
+    view! {
+        <Stylesheet id="portal" href="/pkg/portal.css" />
+        <Title text="Portal" />
+        <Router>
+            <header class="site-header">
+                <A href="/" attr:class="brand">"Portal"</A>
+            </header>
+            <main>
+                // Async: each page is rendered whole on the server, so it works without JavaScript
+                // and can still answer with a redirect or a status.
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=Home ssr=SsrMode::Async />
+                    <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async />
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                    <Route path=path!("/portal") view=PortalPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// Marks the document once the WebAssembly has taken over, for tests (and styles) that need to
+/// tell a hydrated page from a server-rendered one.
+fn mark_hydrated() {
+    Effect::new(move |_| {
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
+}
+
+#[component]
+fn Home() -> impl IntoView {
+    view! {
+        <Title text="Portal" />
+        <h1>"Welcome to Portal"</h1>
+        <section class="card">
+            <p>"Sign in with your password and, when you turn it on, a code from your authenticator app."</p>
+            <p class="actions">
+                <A href="/login">"Sign in"</A>
+                <A href="/signup">"Create an account"</A>
+            </p>
+        </section>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Page not found · Portal" />
+        <h1>"Page not found"</h1>
+        <section class="card">
+            <p>"There is no page at this address."</p>
+            <p>
+                <A href="/">"Go to the start page"</A>
+            </p>
+        </section>
+    }
+}

@@ -1,0 +1,94 @@
+//! Every query Portal makes, named for what it does. SQL stays portable (no SQLite-only syntax
+//! where a standard form exists).
+
+use sqlx::{FromRow, SqlitePool};
+
+pub type UserId = i64;
+
+#[derive(FromRow)]
+pub struct Credentials {
+    pub id: UserId,
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("id", &self.id)
+            .field("password_hash", &"[redacted]")
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NewUserError {
+    #[error("username taken")]
+    UsernameTaken,
+    #[error("email taken")]
+    EmailTaken,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub created_at: i64,
+}
+
+/// Usernames are stored in lower case; emails are unique whatever their case.
+pub async fn create_user(pool: &SqlitePool, user: NewUser<'_>) -> Result<UserId, NewUserError> {
+    let mut tx = pool.begin().await?;
+    let username_taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+        .bind(user.username)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if username_taken.is_some() {
+        return Err(NewUserError::UsernameTaken);
+    }
+    let email_taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = lower(?)")
+        .bind(user.email)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if email_taken.is_some() {
+        return Err(NewUserError::EmailTaken);
+    }
+    let inserted = sqlx::query_scalar(
+        "INSERT INTO users (username, email, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+    )
+    .bind(user.username)
+    .bind(user.email)
+    .bind(user.password_hash)
+    .bind(user.created_at)
+    .fetch_one(&mut *tx)
+    .await;
+    let id = match inserted {
+        Ok(id) => id,
+        // Two sign-ups racing for one name: the unique index decides.
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+            return Err(if error.message().contains("email") {
+                NewUserError::EmailTaken
+            } else {
+                NewUserError::UsernameTaken
+            });
+        }
+        Err(error) => return Err(error.into()),
+    };
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn credentials_for(pool: &SqlitePool, username: &str) -> Result<Option<Credentials>, sqlx::Error> {
+    sqlx::query_as("SELECT id, password_hash FROM users WHERE username = ?")
+        .bind(username)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn username_of(pool: &SqlitePool, user_id: UserId) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT username FROM users WHERE id = ?")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await
+}

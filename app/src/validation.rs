@@ -1,0 +1,124 @@
+//! Rules for what people type at sign-up and sign-in: plain functions, shared by the server and
+//! the browser, so the same words explain a mistake in both.
+
+/// Usernames are case-insensitive: they are kept in lower case.
+pub const USERNAME_LENGTH: std::ops::RangeInclusive<usize> = 3..=32;
+/// NIST 800-63B §5.1.1.2: at least 8 characters, and long passphrases allowed.
+pub const PASSWORD_LENGTH: std::ops::RangeInclusive<usize> = 8..=128;
+/// RFC 5321 §4.5.3.1.3: a path is at most 256 octets, so an address at most 254.
+const EMAIL_MAX_LENGTH: usize = 254;
+
+pub fn normalize_username(raw: &str) -> Result<String, &'static str> {
+    let username = raw.trim().to_ascii_lowercase();
+    if username.is_empty() {
+        return Err("Enter a username.");
+    }
+    if !USERNAME_LENGTH.contains(&username.chars().count()) {
+        return Err("A username has 3 to 32 characters.");
+    }
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+    if !username.chars().all(allowed) {
+        return Err("Use only letters a–z, digits, _ and - in a username.");
+    }
+    Ok(username)
+}
+
+/// A syntax check only: whether the mailbox exists is shown by the verification email.
+pub fn normalize_email(raw: &str) -> Result<String, &'static str> {
+    let email = raw.trim();
+    if email.is_empty() {
+        return Err("Enter an email address.");
+    }
+    let invalid = "Enter an email address like name@example.com.";
+    if email.len() > EMAIL_MAX_LENGTH || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid);
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return Err(invalid);
+    };
+    let domain_ok = domain.contains('.')
+        && domain
+            .split('.')
+            .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+    if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
+        return Err(invalid);
+    }
+    Ok(email.to_owned())
+}
+
+pub fn check_new_password(password: &str) -> Result<(), &'static str> {
+    let length = password.chars().count();
+    if length == 0 {
+        return Err("Enter a password.");
+    }
+    if length < *PASSWORD_LENGTH.start() {
+        return Err("Use at least 8 characters for your password.");
+    }
+    if length > *PASSWORD_LENGTH.end() {
+        return Err("Use at most 128 characters for your password.");
+    }
+    Ok(())
+}
+
+/// Where to go after sign-in: only a path on this site, so a crafted link cannot send a person
+/// who just signed in to another site (an open redirect).
+pub fn safe_next_path(next: &str) -> &str {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    if local { next } else { "/portal" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_lowercased_and_trimmed() {
+        assert_eq!(normalize_username("  Alice_01 ").unwrap(), "alice_01");
+        assert_eq!(normalize_username("bob-smith").unwrap(), "bob-smith");
+    }
+
+    #[test]
+    fn usernames_outside_the_rules_are_refused() {
+        assert_eq!(normalize_username(""), Err("Enter a username."));
+        assert!(normalize_username("ab").is_err());
+        assert!(normalize_username(&"a".repeat(33)).is_err());
+        assert!(normalize_username(&"a".repeat(32)).is_ok());
+        assert!(normalize_username("al ice").is_err());
+        assert!(normalize_username("alice@home").is_err());
+        assert!(normalize_username("ålice").is_err());
+    }
+
+    #[test]
+    fn emails_need_a_local_part_and_a_dotted_domain() {
+        assert_eq!(normalize_email(" a@example.com ").unwrap(), "a@example.com");
+        assert!(normalize_email("A.B+tag@sub.example.org").is_ok());
+        for bad in ["", "plain", "@example.com", "a@", "a@localhost", "a b@example.com", "a@ex..com", "a@-x.com"] {
+            assert!(normalize_email(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert!(normalize_email(&format!("{}@example.com", "a".repeat(65))).is_err());
+    }
+
+    #[test]
+    fn passwords_have_8_to_128_characters() {
+        assert_eq!(check_new_password(""), Err("Enter a password."));
+        assert!(check_new_password("1234567").is_err());
+        assert!(check_new_password("12345678").is_ok());
+        assert!(check_new_password(&"é".repeat(128)).is_ok());
+        assert!(check_new_password(&"x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next_path("/settings/security"), "/settings/security");
+        assert_eq!(safe_next_path("/portal?tab=1"), "/portal?tab=1");
+        for hostile in ["", "https://evil.example", "//evil.example", "/\\evil.example", "javascript:alert(1)", "/a\r\nSet-Cookie: x"] {
+            assert_eq!(safe_next_path(hostile), "/portal", "{hostile:?}");
+        }
+    }
+}

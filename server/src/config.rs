@@ -1,0 +1,196 @@
+//! Portal's configuration: environment variables, each with an embedded default, parsed once at
+//! start and listed by `server --help`.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use url::Url;
+
+#[derive(Debug, Parser)]
+#[command(name = "server", version, about = "Portal: sign in with a password and an authenticator app.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the portal (what runs without a command).
+    Serve,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Folder for the SQLite file, the server key and the mail outbox; made on first start.
+    #[arg(long, env = "PORTAL_DATA_DIR", value_name = "PORTAL_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// The database [default: sqlite://$PORTAL_DATA_DIR/portal.db].
+    #[arg(long, env = "PORTAL_DATABASE_URL", value_name = "PORTAL_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Where people reach Portal: links in emails; cookies are Secure when it is https.
+    #[arg(
+        long,
+        env = "PORTAL_BASE_URL",
+        value_name = "PORTAL_BASE_URL",
+        default_value = "http://127.0.0.1:3000",
+        value_parser = parse_base_url
+    )]
+    pub base_url: Url,
+
+    /// SMTP server for mail, e.g. smtp://127.0.0.1:2525 or smtps://user:pass@host; unset, mail is
+    /// written to $PORTAL_DATA_DIR/outbox/ and its link logged.
+    #[arg(
+        long,
+        env = "PORTAL_SMTP_URL",
+        value_name = "PORTAL_SMTP_URL",
+        hide_env_values = true,
+        value_parser = parse_smtp_url
+    )]
+    pub smtp_url: Option<Url>,
+
+    /// The sender of Portal's mail.
+    #[arg(long, env = "PORTAL_MAIL_FROM", value_name = "PORTAL_MAIL_FROM", default_value = "Portal <no-reply@localhost>")]
+    pub mail_from: String,
+
+    /// The address shown to people who lost every factor.
+    #[arg(
+        long,
+        env = "PORTAL_SUPPORT_EMAIL",
+        value_name = "PORTAL_SUPPORT_EMAIL",
+        default_value = "support@localhost"
+    )]
+    pub support_email: String,
+
+    /// The issuer named in authenticator apps.
+    #[arg(long, env = "PORTAL_ISSUER", value_name = "PORTAL_ISSUER", default_value = "Portal", value_parser = parse_issuer)]
+    pub issuer: String,
+
+    /// The key that encrypts second-factor secrets (64 hex digits); unset, a key file is made in
+    /// the data folder on first start.
+    #[arg(
+        long,
+        env = "PORTAL_SECRET_KEY",
+        value_name = "PORTAL_SECRET_KEY",
+        hide_env_values = true,
+        value_parser = parse_secret_key
+    )]
+    pub secret_key: Option<SecretKeyHex>,
+
+    /// The address the server listens on.
+    #[arg(long, env = "LEPTOS_SITE_ADDR", value_name = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
+    pub site_addr: SocketAddr,
+}
+
+impl Config {
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("portal.db").display()))
+    }
+
+    /// The configuration of a server run from the command line's words alone, whatever the
+    /// environment says (for tests and tools).
+    pub fn from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Cli::try_parse_from(args).map(|cli| cli.config)
+    }
+}
+
+/// 32 bytes, never printed.
+#[derive(Clone)]
+pub struct SecretKeyHex(pub [u8; 32]);
+
+impl std::fmt::Debug for SecretKeyHex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+fn parse_base_url(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|error| format!("not a URL ({error})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("must be an http:// or https:// address".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment".into());
+    }
+    Ok(url)
+}
+
+fn parse_smtp_url(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|_| "not a URL".to_owned())?;
+    if !matches!(url.scheme(), "smtp" | "smtps") || url.host().is_none() {
+        return Err("must be smtp://host[:port] or smtps://[user:pass@]host[:port]".into());
+    }
+    Ok(url)
+}
+
+fn parse_issuer(value: &str) -> Result<String, String> {
+    let issuer = value.trim();
+    // The otpauth URI puts the issuer before a colon in its label.
+    if issuer.is_empty() || issuer.contains(':') || issuer.chars().count() > 64 {
+        return Err("must be 1 to 64 characters without a colon".into());
+    }
+    Ok(issuer.to_owned())
+}
+
+fn parse_secret_key(value: &str) -> Result<SecretKeyHex, String> {
+    let value = value.trim();
+    let invalid = || "must be 64 hexadecimal digits (32 bytes)".to_owned();
+    if value.len() != 64 || !value.is_ascii() {
+        return Err(invalid());
+    }
+    let mut key = [0u8; 32];
+    for (byte, pair) in key.iter_mut().zip(value.as_bytes().chunks(2)) {
+        let pair = std::str::from_utf8(pair).map_err(|_| invalid())?;
+        *byte = u8::from_str_radix(pair, 16).map_err(|_| invalid())?;
+    }
+    Ok(SecretKeyHex(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_documented_ones() {
+        let config = Config::from_args(["server"]).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("./data"));
+        assert_eq!(config.database_url(), "sqlite://./data/portal.db");
+        assert_eq!(config.base_url.as_str(), "http://127.0.0.1:3000/");
+        assert_eq!(config.mail_from, "Portal <no-reply@localhost>");
+        assert_eq!(config.support_email, "support@localhost");
+        assert_eq!(config.issuer, "Portal");
+        assert_eq!(config.site_addr.to_string(), "127.0.0.1:3000");
+        assert!(config.smtp_url.is_none() && config.secret_key.is_none());
+    }
+
+    #[test]
+    fn a_bad_value_is_refused_with_the_variable_named() {
+        for (flag, value, variable) in [
+            ("--base-url", "ftp://x", "PORTAL_BASE_URL"),
+            ("--smtp-url", "http://mail", "PORTAL_SMTP_URL"),
+            ("--secret-key", "abc", "PORTAL_SECRET_KEY"),
+            ("--issuer", "a:b", "PORTAL_ISSUER"),
+            ("--site-addr", "nowhere", "LEPTOS_SITE_ADDR"),
+        ] {
+            let error = Config::from_args(["server", flag, value]).unwrap_err().to_string();
+            assert!(error.lines().next().unwrap().contains(variable), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_secret_key_is_64_hex_digits() {
+        let key = parse_secret_key(&"0f".repeat(32)).unwrap();
+        assert_eq!(key.0, [0x0f; 32]);
+        assert!(parse_secret_key(&"zz".repeat(32)).is_err());
+        assert_eq!(format!("{key:?}"), "[redacted]");
+    }
+}

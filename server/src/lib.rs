@@ -1,0 +1,142 @@
+//! Wires Portal together: configuration, database, sessions, layers and the Leptos routes. The
+//! rules live in `app`.
+
+pub mod config;
+mod layers;
+
+use std::{net::SocketAddr, str::FromStr, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use app::{
+    App,
+    auth::IDLE_TIMEOUT_SECONDS,
+    password::Passwords,
+    shell,
+    state::{AppState, Clock, Settings},
+};
+use axum::{Router, middleware};
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use sqlx::{
+    SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use tokio::net::TcpListener;
+use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
+use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
+use tower_sessions_sqlx_store::SqliteStore;
+
+pub use config::Config;
+
+/// A portal ready to serve: its router and the state its server functions see.
+pub struct Portal {
+    pub router: Router,
+    pub state: AppState,
+}
+
+impl Portal {
+    /// Makes the data folder and database on first start, applies migrations and builds the
+    /// router. Each failure names the variable to fix.
+    pub async fn build(config: &Config, clock: Clock) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("PORTAL_DATA_DIR: cannot create {}", config.data_dir.display()))?;
+        let pool = connect(&config.database_url()).await?;
+
+        let session_store = SqliteStore::new(pool.clone());
+        session_store.migrate().await.context("PORTAL_DATABASE_URL: cannot create the session table")?;
+        tokio::spawn(tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
+            session_store.clone(),
+            Duration::from_secs(15 * 60),
+        ));
+
+        let settings = Settings {
+            base_url: config.base_url.as_str().trim_end_matches('/').to_owned(),
+            support_email: config.support_email.clone(),
+            issuer: config.issuer.clone(),
+        };
+        let hash_concurrency = std::thread::available_parallelism().map_or(1, usize::from);
+        let state = AppState {
+            leptos_options: leptos_options(config),
+            pool,
+            passwords: Arc::new(Passwords::new(hash_concurrency)),
+            settings: Arc::new(settings),
+            clock,
+        };
+
+        let sessions = SessionManagerLayer::new(session_store)
+            .with_name("portal_session")
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_secure(state.settings.is_https())
+            .with_expiry(Expiry::OnInactivity(time::Duration::seconds(IDLE_TIMEOUT_SECONDS)))
+            // Saving on every request keeps the idle timer moving while someone is active.
+            .with_always_save(true);
+        let base_origin = config.base_url.origin().ascii_serialization();
+
+        let routes = generate_route_list(App);
+        let router = Router::new()
+            .leptos_routes(&state, routes, {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            })
+            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+            .layer(middleware::from_fn(layers::server_fn_status))
+            .layer(middleware::from_fn_with_state(state.clone(), layers::require_sign_in))
+            .layer(sessions)
+            .layer(middleware::from_fn_with_state(base_origin, layers::refuse_cross_site))
+            .layer(RequestBodyLimitLayer::new(layers::MAX_BODY_BYTES))
+            // Only the path is logged: query strings can hold tokens.
+            .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
+                tracing::info_span!("request", method = %request.method(), path = request.uri().path())
+            }))
+            .with_state(state.clone());
+        Ok(Self { router, state })
+    }
+
+    /// Serves until `shutdown` completes.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// SQLite with a write-ahead log (readers do not wait for the writer) and foreign keys enforced.
+async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(url)
+        .context("PORTAL_DATABASE_URL: not a SQLite URL")?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .context("PORTAL_DATABASE_URL: cannot open the database")?;
+    sqlx::migrate!()
+        .run(&pool)
+        .await
+        .context("PORTAL_DATABASE_URL: cannot apply migrations")?;
+    Ok(pool)
+}
+
+/// cargo-leptos passes the site's layout in LEPTOS_* variables; without it (tests, a bare binary)
+/// the layout of `cargo leptos build` is assumed.
+fn leptos_options(config: &Config) -> LeptosOptions {
+    let mut options = get_configuration(None)
+        .map(|configuration| configuration.leptos_options)
+        .unwrap_or_else(|_| {
+            LeptosOptions::builder()
+                .output_name("portal")
+                .site_root(std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into()))
+                .build()
+        });
+    options.site_addr = config.site_addr;
+    options
+}
