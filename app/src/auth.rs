@@ -31,8 +31,16 @@ impl AuthSession {
 
     /// The signed-in account, if any; a sign-in past its absolute age is ended here.
     pub async fn signed_in_user(&self, now: i64) -> Result<Option<UserId>, AppError> {
-        let user_id: Option<UserId> = self.session.get(USER_ID).await.map_err(AppError::internal)?;
-        let signed_in_at: Option<i64> = self.session.get(SIGNED_IN_AT).await.map_err(AppError::internal)?;
+        let user_id: Option<UserId> = self
+            .session
+            .get(USER_ID)
+            .await
+            .map_err(AppError::internal)?;
+        let signed_in_at: Option<i64> = self
+            .session
+            .get(SIGNED_IN_AT)
+            .await
+            .map_err(AppError::internal)?;
         match (user_id, signed_in_at) {
             (Some(user_id), Some(at)) if now - at < MAX_SIGN_IN_AGE_SECONDS => Ok(Some(user_id)),
             (None, None) => Ok(None),
@@ -47,8 +55,14 @@ impl AuthSession {
     /// is worth nothing after it.
     pub async fn sign_in(&self, user_id: UserId, now: i64) -> Result<(), AppError> {
         self.session.cycle_id().await.map_err(AppError::internal)?;
-        self.session.insert(USER_ID, user_id).await.map_err(AppError::internal)?;
-        self.session.insert(SIGNED_IN_AT, now).await.map_err(AppError::internal)?;
+        self.session
+            .insert(USER_ID, user_id)
+            .await
+            .map_err(AppError::internal)?;
+        self.session
+            .insert(SIGNED_IN_AT, now)
+            .await
+            .map_err(AppError::internal)?;
         Ok(())
     }
 

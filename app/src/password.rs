@@ -43,10 +43,18 @@ impl Passwords {
 
     /// Whether `password` matches `stored`; with no stored hash (unknown user) the dummy hash is
     /// verified all the same and the answer is no.
-    pub async fn verify(&self, password: SecretString, stored: Option<String>) -> Result<bool, AppError> {
+    pub async fn verify(
+        &self,
+        password: SecretString,
+        stored: Option<String>,
+    ) -> Result<bool, AppError> {
         let known = stored.is_some();
-        let hash: Arc<str> = stored.map(Into::into).unwrap_or_else(|| self.dummy_hash.clone());
-        let matches = self.run(move || Ok(verify_blocking(&password, &hash))).await?;
+        let hash: Arc<str> = stored
+            .map(Into::into)
+            .unwrap_or_else(|| self.dummy_hash.clone());
+        let matches = self
+            .run(move || Ok(verify_blocking(&password, &hash)))
+            .await?;
         Ok(known && matches)
     }
 
@@ -82,9 +90,22 @@ mod tests {
     async fn a_hash_verifies_its_password_and_no_other() {
         let passwords = Passwords::new(2);
         let hash = passwords.hash("correct horse".into()).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
-        assert!(passwords.verify("correct horse".into(), Some(hash.clone())).await.unwrap());
-        assert!(!passwords.verify("wrong horse".into(), Some(hash)).await.unwrap());
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(
+            passwords
+                .verify("correct horse".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !passwords
+                .verify("wrong horse".into(), Some(hash))
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
@@ -98,12 +119,22 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_user_is_refused_even_with_the_dummy_password() {
         let passwords = Passwords::new(1);
-        assert!(!passwords.verify("portal dummy password".into(), None).await.unwrap());
+        assert!(
+            !passwords
+                .verify("portal dummy password".into(), None)
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
     async fn a_malformed_stored_hash_is_a_refusal_not_a_panic() {
         let passwords = Passwords::new(1);
-        assert!(!passwords.verify("x".into(), Some("not a hash".into())).await.unwrap());
+        assert!(
+            !passwords
+                .verify("x".into(), Some("not a hash".into()))
+                .await
+                .unwrap()
+        );
     }
 }

@@ -47,10 +47,11 @@ pub async fn create_user(pool: &SqlitePool, user: NewUser<'_>) -> Result<UserId,
     if username_taken.is_some() {
         return Err(NewUserError::UsernameTaken);
     }
-    let email_taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = lower(?)")
-        .bind(user.email)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let email_taken: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = lower(?)")
+            .bind(user.email)
+            .fetch_optional(&mut *tx)
+            .await?;
     if email_taken.is_some() {
         return Err(NewUserError::EmailTaken);
     }
@@ -79,14 +80,20 @@ pub async fn create_user(pool: &SqlitePool, user: NewUser<'_>) -> Result<UserId,
     Ok(id)
 }
 
-pub async fn credentials_for(pool: &SqlitePool, username: &str) -> Result<Option<Credentials>, sqlx::Error> {
+pub async fn credentials_for(
+    pool: &SqlitePool,
+    username: &str,
+) -> Result<Option<Credentials>, sqlx::Error> {
     sqlx::query_as("SELECT id, password_hash FROM users WHERE username = ?")
         .bind(username)
         .fetch_optional(pool)
         .await
 }
 
-pub async fn username_of(pool: &SqlitePool, user_id: UserId) -> Result<Option<String>, sqlx::Error> {
+pub async fn username_of(
+    pool: &SqlitePool,
+    user_id: UserId,
+) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT username FROM users WHERE id = ?")
         .bind(user_id)
         .fetch_optional(pool)

@@ -30,7 +30,8 @@ pub fn normalize_email(raw: &str) -> Result<String, &'static str> {
         return Err("Enter an email address.");
     }
     let invalid = "Enter an email address like name@example.com.";
-    if email.len() > EMAIL_MAX_LENGTH || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if email.len() > EMAIL_MAX_LENGTH || email.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(invalid);
     }
     let Some((local, domain)) = email.rsplit_once('@') else {
@@ -98,7 +99,16 @@ mod tests {
     fn emails_need_a_local_part_and_a_dotted_domain() {
         assert_eq!(normalize_email(" a@example.com ").unwrap(), "a@example.com");
         assert!(normalize_email("A.B+tag@sub.example.org").is_ok());
-        for bad in ["", "plain", "@example.com", "a@", "a@localhost", "a b@example.com", "a@ex..com", "a@-x.com"] {
+        for bad in [
+            "",
+            "plain",
+            "@example.com",
+            "a@",
+            "a@localhost",
+            "a b@example.com",
+            "a@ex..com",
+            "a@-x.com",
+        ] {
             assert!(normalize_email(bad).is_err(), "{bad:?} should be refused");
         }
         assert!(normalize_email(&format!("{}@example.com", "a".repeat(65))).is_err());
@@ -117,7 +127,14 @@ mod tests {
     fn only_local_paths_are_followed_after_sign_in() {
         assert_eq!(safe_next_path("/settings/security"), "/settings/security");
         assert_eq!(safe_next_path("/portal?tab=1"), "/portal?tab=1");
-        for hostile in ["", "https://evil.example", "//evil.example", "/\\evil.example", "javascript:alert(1)", "/a\r\nSet-Cookie: x"] {
+        for hostile in [
+            "",
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "/a\r\nSet-Cookie: x",
+        ] {
             assert_eq!(safe_next_path(hostile), "/portal", "{hostile:?}");
         }
     }

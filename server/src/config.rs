@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand};
 use url::Url;
 
 #[derive(Debug, Parser)]
-#[command(name = "server", version, about = "Portal: sign in with a password and an authenticator app.")]
+#[command(
+    name = "server",
+    version,
+    about = "Portal: sign in with a password and an authenticator app."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub config: Config,
@@ -24,7 +28,12 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Folder for the SQLite file, the server key and the mail outbox; made on first start.
-    #[arg(long, env = "PORTAL_DATA_DIR", value_name = "PORTAL_DATA_DIR", default_value = "./data")]
+    #[arg(
+        long,
+        env = "PORTAL_DATA_DIR",
+        value_name = "PORTAL_DATA_DIR",
+        default_value = "./data"
+    )]
     pub data_dir: PathBuf,
 
     /// The database [default: sqlite://$PORTAL_DATA_DIR/portal.db].
@@ -53,7 +62,12 @@ pub struct Config {
     pub smtp_url: Option<Url>,
 
     /// The sender of Portal's mail.
-    #[arg(long, env = "PORTAL_MAIL_FROM", value_name = "PORTAL_MAIL_FROM", default_value = "Portal <no-reply@localhost>")]
+    #[arg(
+        long,
+        env = "PORTAL_MAIL_FROM",
+        value_name = "PORTAL_MAIL_FROM",
+        default_value = "Portal <no-reply@localhost>"
+    )]
     pub mail_from: String,
 
     /// The address shown to people who lost every factor.
@@ -81,7 +95,12 @@ pub struct Config {
     pub secret_key: Option<SecretKeyHex>,
 
     /// The address the server listens on.
-    #[arg(long, env = "LEPTOS_SITE_ADDR", value_name = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ADDR",
+        value_name = "LEPTOS_SITE_ADDR",
+        default_value = "127.0.0.1:3000"
+    )]
     pub site_addr: SocketAddr,
 }
 
@@ -181,7 +200,9 @@ mod tests {
             ("--issuer", "a:b", "PORTAL_ISSUER"),
             ("--site-addr", "nowhere", "LEPTOS_SITE_ADDR"),
         ] {
-            let error = Config::from_args(["server", flag, value]).unwrap_err().to_string();
+            let error = Config::from_args(["server", flag, value])
+                .unwrap_err()
+                .to_string();
             assert!(error.lines().next().unwrap().contains(variable), "{error}");
         }
     }

@@ -1,5 +1,6 @@
 //! The HTTP layers around Portal's pages and server functions.
 
+use app::{auth::AuthSession, error::AppError, state::AppState};
 use axum::{
     body::Body,
     extract::{Request, State},
@@ -7,7 +8,6 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
-use app::{auth::AuthSession, error::AppError, state::AppState};
 use tower_sessions::Session;
 
 /// The largest body Portal reads: its forms are a few short fields.
@@ -16,8 +16,15 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Refuses a state-changing request that a browser says came from another site (CSRF). Browsers
 /// send Sec-Fetch-Site; older ones only Origin. A request with neither is not from a browser
 /// page, so no one's cookies are being borrowed.
-pub async fn refuse_cross_site(State(base_origin): State<String>, request: Request, next: Next) -> Response {
-    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+pub async fn refuse_cross_site(
+    State(base_origin): State<String>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
     if safe || is_same_site(request.headers(), &base_origin) {
         return next.run(request).await;
     }
@@ -26,7 +33,11 @@ pub async fn refuse_cross_site(State(base_origin): State<String>, request: Reque
 }
 
 fn is_same_site(headers: &HeaderMap, base_origin: &str) -> bool {
-    let text = |name| headers.get(name).and_then(|value: &header::HeaderValue| value.to_str().ok());
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|value: &header::HeaderValue| value.to_str().ok())
+    };
     if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site")) {
         return matches!(site, "same-origin" | "none");
     }
@@ -46,17 +57,26 @@ fn is_same_site(headers: &HeaderMap, base_origin: &str) -> bool {
 }
 
 /// Pages that need a signed-in account send everyone else to sign in, and back afterwards.
-pub async fn require_sign_in(State(state): State<AppState>, session: Session, request: Request, next: Next) -> Response {
+pub async fn require_sign_in(
+    State(state): State<AppState>,
+    session: Session,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path();
     let protected = path == "/portal" || path == "/settings" || path.starts_with("/settings/");
     if request.method() != Method::GET || !protected {
         return next.run(request).await;
     }
-    match AuthSession::new(session).signed_in_user(state.clock.now()).await {
+    match AuthSession::new(session)
+        .signed_in_user(state.clock.now())
+        .await
+    {
         Ok(Some(_)) => next.run(request).await,
         Ok(None) => {
             let wanted = request.uri().path_and_query().map_or(path, |p| p.as_str());
-            let next_path: String = url::form_urlencoded::byte_serialize(wanted.as_bytes()).collect();
+            let next_path: String =
+                url::form_urlencoded::byte_serialize(wanted.as_bytes()).collect();
             Redirect::to(&format!("/login?next={next_path}")).into_response()
         }
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
@@ -76,7 +96,8 @@ pub async fn server_fn_status(request: Request, next: Next) -> Response {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
-        parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        parts.status =
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     }
     Response::from_parts(parts, Body::from(bytes))
 }

@@ -38,16 +38,25 @@ impl Portal {
     /// Makes the data folder and database on first start, applies migrations and builds the
     /// router. Each failure names the variable to fix.
     pub async fn build(config: &Config, clock: Clock) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("PORTAL_DATA_DIR: cannot create {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "PORTAL_DATA_DIR: cannot create {}",
+                config.data_dir.display()
+            )
+        })?;
         let pool = connect(&config.database_url()).await?;
 
         let session_store = SqliteStore::new(pool.clone());
-        session_store.migrate().await.context("PORTAL_DATABASE_URL: cannot create the session table")?;
-        tokio::spawn(tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
-            session_store.clone(),
-            Duration::from_secs(15 * 60),
-        ));
+        session_store
+            .migrate()
+            .await
+            .context("PORTAL_DATABASE_URL: cannot create the session table")?;
+        tokio::spawn(
+            tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
+                session_store.clone(),
+                Duration::from_secs(15 * 60),
+            ),
+        );
 
         let settings = Settings {
             base_url: config.base_url.as_str().trim_end_matches('/').to_owned(),
@@ -68,7 +77,9 @@ impl Portal {
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
             .with_secure(state.settings.is_https())
-            .with_expiry(Expiry::OnInactivity(time::Duration::seconds(IDLE_TIMEOUT_SECONDS)))
+            .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+                IDLE_TIMEOUT_SECONDS,
+            )))
             // Saving on every request keeps the idle timer moving while someone is active.
             .with_always_save(true);
         let base_origin = config.base_url.origin().ascii_serialization();
@@ -99,9 +110,13 @@ impl Portal {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
+        axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 }
 
@@ -134,7 +149,9 @@ fn leptos_options(config: &Config) -> LeptosOptions {
         .unwrap_or_else(|_| {
             LeptosOptions::builder()
                 .output_name("portal")
-                .site_root(std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into()))
+                .site_root(
+                    std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into()),
+                )
                 .build()
         });
     options.site_addr = config.site_addr;

@@ -16,12 +16,20 @@ async fn main() -> ExitCode {
         Err(error) => {
             // One line that names the variable and what is wrong with it.
             let rendered = error.to_string();
-            eprintln!("{}", rendered.lines().next().unwrap_or("error: bad configuration"));
+            eprintln!(
+                "{}",
+                rendered
+                    .lines()
+                    .next()
+                    .unwrap_or("error: bad configuration")
+            );
             return ExitCode::from(2);
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
 
     let result = match cli.command.unwrap_or(Command::Serve) {
@@ -40,7 +48,12 @@ async fn serve(config: server::Config) -> anyhow::Result<()> {
     let portal = Portal::build(&config, Clock::default()).await?;
     let listener = tokio::net::TcpListener::bind(config.site_addr)
         .await
-        .map_err(|error| anyhow::anyhow!("LEPTOS_SITE_ADDR: cannot listen on {}: {error}", config.site_addr))?;
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "LEPTOS_SITE_ADDR: cannot listen on {}: {error}",
+                config.site_addr
+            )
+        })?;
     tracing::info!("Portal is listening on http://{}", listener.local_addr()?);
     portal.serve(listener, shutdown_signal()).await?;
     Ok(())

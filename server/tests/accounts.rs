@@ -16,7 +16,10 @@ async fn signing_up_signs_in_and_opens_the_portal() {
     let page = portal.get(&browser, "/portal").await;
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
-    assert!(html.contains("Signed in as") && html.contains("alice"), "{html}");
+    assert!(
+        html.contains("Signed in as") && html.contains("alice"),
+        "{html}"
+    );
     assert!(html.contains("Security settings"));
 }
 
@@ -28,13 +31,30 @@ async fn a_taken_username_or_email_is_refused_on_its_field() {
     let response = portal.sign_up(&portal.browser(), "ALICE", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = response.text().await.unwrap();
-    assert!(body.contains("\"field\":\"username\"") && body.contains("taken"), "{body}");
+    assert!(
+        body.contains("\"field\":\"username\"") && body.contains("taken"),
+        "{body}"
+    );
 
     let response = portal
-        .call(&portal.browser(), "signup", &[("username", "alice2"), ("email", "Alice@Example.com"), ("password", PASSWORD)])
+        .call(
+            &portal.browser(),
+            "signup",
+            &[
+                ("username", "alice2"),
+                ("email", "Alice@Example.com"),
+                ("password", PASSWORD),
+            ],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(response.text().await.unwrap().contains("\"field\":\"email\""));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("\"field\":\"email\"")
+    );
 }
 
 #[tokio::test]
@@ -46,7 +66,15 @@ async fn bad_sign_up_input_is_explained_on_the_field() {
         ("bob", "bob@example.com", "short", "password"),
     ] {
         let response = portal
-            .call(&portal.browser(), "signup", &[("username", username), ("email", email), ("password", password)])
+            .call(
+                &portal.browser(),
+                "signup",
+                &[
+                    ("username", username),
+                    ("email", email),
+                    ("password", password),
+                ],
+            )
             .await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let body = response.text().await.unwrap();
@@ -61,7 +89,10 @@ async fn signing_in_with_the_right_password_reaches_the_portal() {
     let browser = portal.browser();
     let response = portal.sign_in(&browser, "Alice", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(portal.get(&browser, "/portal").await.status(), StatusCode::OK);
+    assert_eq!(
+        portal.get(&browser, "/portal").await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -69,11 +100,18 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
     let portal = TestPortal::start().await;
     portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
 
-    let wrong_password = portal.sign_in(&portal.browser(), "alice", "not the password").await;
-    let unknown_user = portal.sign_in(&portal.browser(), "mallory", "not the password").await;
+    let wrong_password = portal
+        .sign_in(&portal.browser(), "alice", "not the password")
+        .await;
+    let unknown_user = portal
+        .sign_in(&portal.browser(), "mallory", "not the password")
+        .await;
     assert_eq!(wrong_password.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(unknown_user.status(), wrong_password.status());
-    let (wrong_password, unknown_user) = (wrong_password.text().await.unwrap(), unknown_user.text().await.unwrap());
+    let (wrong_password, unknown_user) = (
+        wrong_password.text().await.unwrap(),
+        unknown_user.text().await.unwrap(),
+    );
     assert_eq!(wrong_password, unknown_user);
     assert!(wrong_password.contains("InvalidCredentials"));
 }
@@ -83,12 +121,28 @@ async fn without_javascript_a_failed_sign_in_returns_to_the_form_with_its_messag
     let portal = TestPortal::start().await;
     let browser = portal.browser();
     let response = portal
-        .submit(&browser, "/login", "login", &[("username", "nobody"), ("password", "whatever1"), ("next", "")])
+        .submit(
+            &browser,
+            "/login",
+            "login",
+            &[
+                ("username", "nobody"),
+                ("password", "whatever1"),
+                ("next", ""),
+            ],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::FOUND);
     let back = location(&response).unwrap().to_owned();
     assert!(back.starts_with(&portal.url("/login?")), "{back}");
-    let html = browser.get(&back).send().await.unwrap().text().await.unwrap();
+    let html = browser
+        .get(&back)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("Incorrect username or password."), "{html}");
 }
 
@@ -98,13 +152,31 @@ async fn without_javascript_a_sign_in_goes_to_the_page_asked_for() {
     portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
     let browser = portal.browser();
     let response = portal
-        .submit(&browser, "/login?next=%2Fportal%3Fx%3D1", "login", &[("username", "alice"), ("password", PASSWORD), ("next", "/portal?x=1")])
+        .submit(
+            &browser,
+            "/login?next=%2Fportal%3Fx%3D1",
+            "login",
+            &[
+                ("username", "alice"),
+                ("password", PASSWORD),
+                ("next", "/portal?x=1"),
+            ],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::FOUND);
     assert_eq!(location(&response), Some("/portal?x=1"));
 
     let hostile = portal
-        .submit(&portal.browser(), "/login", "login", &[("username", "alice"), ("password", PASSWORD), ("next", "//evil.example/")])
+        .submit(
+            &portal.browser(),
+            "/login",
+            "login",
+            &[
+                ("username", "alice"),
+                ("password", PASSWORD),
+                ("next", "//evil.example/"),
+            ],
+        )
         .await;
     assert_eq!(location(&hostile), Some("/portal"));
 }
@@ -113,13 +185,23 @@ async fn without_javascript_a_sign_in_goes_to_the_page_asked_for() {
 async fn the_session_cookie_is_http_only_and_same_site_lax() {
     let portal = TestPortal::start().await;
     let response = portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
-    let cookie = response.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    let cookie = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.starts_with("portal_session="), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     // Served over http here, so the cookie cannot be Secure.
     assert!(!cookie.contains("Secure"), "{cookie}");
-    let id = cookie.split(';').next().unwrap().trim_start_matches("portal_session=");
+    let id = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("portal_session=");
     assert!(id.len() >= 22, "a 128-bit id: {id}");
 }
 
@@ -138,7 +220,12 @@ async fn signing_in_renews_the_session_id() {
 }
 
 fn session_id(response: &reqwest::Response) -> String {
-    let cookie = response.headers().get(header::SET_COOKIE).expect("a session cookie").to_str().unwrap();
+    let cookie = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .expect("a session cookie")
+        .to_str()
+        .unwrap();
     cookie.split(';').next().unwrap().to_owned()
 }
 
@@ -149,7 +236,11 @@ async fn a_cross_site_post_is_refused() {
     let by_fetch_metadata = browser
         .post(portal.url("/api/signup"))
         .header("Sec-Fetch-Site", "cross-site")
-        .form(&[("username", "alice"), ("email", "a@example.com"), ("password", PASSWORD)])
+        .form(&[
+            ("username", "alice"),
+            ("email", "a@example.com"),
+            ("password", PASSWORD),
+        ])
         .send()
         .await
         .unwrap();
@@ -163,7 +254,10 @@ async fn a_cross_site_post_is_refused() {
         .unwrap();
     assert_eq!(by_origin.status(), StatusCode::FORBIDDEN);
     // Nothing was created by the refused sign-up.
-    assert_eq!(portal.sign_up(&browser, "alice", PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        portal.sign_up(&browser, "alice", PASSWORD).await.status(),
+        StatusCode::OK
+    );
     let same_origin = browser
         .post(portal.url("/api/current_user"))
         .header(header::ORIGIN, portal.base.as_str())
@@ -187,8 +281,14 @@ async fn signing_out_ends_the_session() {
     let browser = portal.browser();
     portal.sign_up(&browser, "alice", PASSWORD).await;
     let stolen_cookie = session_id(&portal.sign_in(&browser, "alice", PASSWORD).await);
-    assert_eq!(portal.call(&browser, "logout", &[]).await.status(), StatusCode::OK);
-    assert_eq!(portal.get(&browser, "/portal").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        portal.call(&browser, "logout", &[]).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        portal.get(&browser, "/portal").await.status(),
+        StatusCode::SEE_OTHER
+    );
 
     // The old cookie no longer works anywhere: the session is gone from the store.
     let replay = portal
@@ -207,7 +307,10 @@ async fn a_sign_in_older_than_twelve_hours_is_over() {
     let browser = portal.browser();
     portal.sign_up(&browser, "alice", PASSWORD).await;
     portal.clock.advance(12 * 60 * 60);
-    assert_eq!(portal.get(&browser, "/portal").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        portal.get(&browser, "/portal").await.status(),
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test]
@@ -215,5 +318,11 @@ async fn accounts_survive_a_restart() {
     let portal = TestPortal::start().await;
     portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
     let portal = portal.restart().await;
-    assert_eq!(portal.sign_in(&portal.browser(), "alice", PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        portal
+            .sign_in(&portal.browser(), "alice", PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
 }

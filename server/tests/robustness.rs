@@ -12,7 +12,10 @@ async fn malformed_form_bodies_are_bad_requests() {
     for (content_type, body) in [
         ("application/x-www-form-urlencoded", "username=alice"),
         ("application/x-www-form-urlencoded", "%%%=%%%"),
-        ("application/x-www-form-urlencoded", "username=%FF%FE&password=x&next="),
+        (
+            "application/x-www-form-urlencoded",
+            "username=%FF%FE&password=x&next=",
+        ),
         ("application/json", "{\"username\": 1"),
         ("text/plain", "\u{0}\u{1}binary"),
     ] {
@@ -24,9 +27,15 @@ async fn malformed_form_bodies_are_bad_requests() {
             .await
             .unwrap();
         let status = response.status();
-        assert!(status.is_client_error(), "{content_type} {body:?} → {status}");
+        assert!(
+            status.is_client_error(),
+            "{content_type} {body:?} → {status}"
+        );
     }
-    assert_eq!(portal.get(&browser, "/login").await.status(), StatusCode::OK);
+    assert_eq!(
+        portal.get(&browser, "/login").await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -34,7 +43,15 @@ async fn an_oversized_body_is_refused() {
     let portal = TestPortal::start().await;
     let huge = "a".repeat(1024 * 1024);
     let response = portal
-        .call(&portal.browser(), "signup", &[("username", "alice"), ("email", "a@example.com"), ("password", &huge)])
+        .call(
+            &portal.browser(),
+            "signup",
+            &[
+                ("username", "alice"),
+                ("email", "a@example.com"),
+                ("password", &huge),
+            ],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
@@ -44,7 +61,15 @@ async fn a_long_password_is_a_validation_message() {
     let portal = TestPortal::start().await;
     let long = "a".repeat(129);
     let response = portal
-        .call(&portal.browser(), "signup", &[("username", "alice"), ("email", "a@example.com"), ("password", &long)])
+        .call(
+            &portal.browser(),
+            "signup",
+            &[
+                ("username", "alice"),
+                ("email", "a@example.com"),
+                ("password", &long),
+            ],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
@@ -60,6 +85,8 @@ async fn an_unknown_page_is_a_real_404_page() {
 #[tokio::test]
 async fn an_unknown_server_function_is_a_client_error() {
     let portal = TestPortal::start().await;
-    let response = portal.call(&portal.browser(), "no_such_function", &[]).await;
+    let response = portal
+        .call(&portal.browser(), "no_such_function", &[])
+        .await;
     assert!(response.status().is_client_error(), "{}", response.status());
 }

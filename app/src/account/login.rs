@@ -67,6 +67,9 @@ mod ssr {
             return Err(AppError::InvalidCredentials);
         };
         tracing::info!(user_id, "signed in");
-        AuthSession::from_request().await?.sign_in(user_id, state.clock.now()).await
+        AuthSession::from_request()
+            .await?
+            .sign_in(user_id, state.clock.now())
+            .await
     }
 }

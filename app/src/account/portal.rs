@@ -7,7 +7,10 @@ use crate::{components::last_error, error::AppError};
 
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
-    crate::auth::AuthSession::from_request().await?.sign_out().await?;
+    crate::auth::AuthSession::from_request()
+        .await?
+        .sign_out()
+        .await?;
     leptos_axum::redirect("/login");
     Ok(())
 }

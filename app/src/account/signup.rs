@@ -59,10 +59,15 @@ mod ssr {
         validation,
     };
 
-    pub async fn signup(username: String, email: String, password: SecretString) -> Result<(), AppError> {
+    pub async fn signup(
+        username: String,
+        email: String,
+        password: SecretString,
+    ) -> Result<(), AppError> {
         let username = validation::normalize_username(&username)
             .map_err(|message| AppError::validation("username", message))?;
-        let email = validation::normalize_email(&email).map_err(|message| AppError::validation("email", message))?;
+        let email = validation::normalize_email(&email)
+            .map_err(|message| AppError::validation("email", message))?;
         validation::check_new_password(password.expose_secret())
             .map_err(|message| AppError::validation("password", message))?;
 
@@ -75,12 +80,22 @@ mod ssr {
             password_hash: &password_hash,
             created_at: now,
         };
-        let user_id = store::create_user(&state.pool, new_user).await.map_err(|error| match error {
-            NewUserError::UsernameTaken => AppError::validation("username", "That username is taken. Choose another."),
-            NewUserError::EmailTaken => AppError::validation("email", "An account already uses this email address."),
-            NewUserError::Database(error) => AppError::internal(error),
-        })?;
+        let user_id =
+            store::create_user(&state.pool, new_user)
+                .await
+                .map_err(|error| match error {
+                    NewUserError::UsernameTaken => {
+                        AppError::validation("username", "That username is taken. Choose another.")
+                    }
+                    NewUserError::EmailTaken => {
+                        AppError::validation("email", "An account already uses this email address.")
+                    }
+                    NewUserError::Database(error) => AppError::internal(error),
+                })?;
         tracing::info!(user_id, "account created");
-        AuthSession::from_request().await?.sign_in(user_id, now).await
+        AuthSession::from_request()
+            .await?
+            .sign_in(user_id, now)
+            .await
     }
 }

@@ -19,13 +19,25 @@ pub struct TestPortal {
 
 impl TestPortal {
     pub async fn start() -> Self {
-        Self::start_in(tempfile::tempdir().expect("a temporary folder"), Clock::default()).await
+        Self::start_in(
+            tempfile::tempdir().expect("a temporary folder"),
+            Clock::default(),
+        )
+        .await
     }
 
     async fn start_in(data: TempDir, clock: Clock) -> Self {
-        let config = Config::from_args(["server", "--data-dir", data.path().to_str().unwrap(), "--site-addr", "127.0.0.1:0"])
-            .expect("test configuration");
-        let portal = Portal::build(&config, clock.clone()).await.expect("portal builds");
+        let config = Config::from_args([
+            "server",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "--site-addr",
+            "127.0.0.1:0",
+        ])
+        .expect("test configuration");
+        let portal = Portal::build(&config, clock.clone())
+            .await
+            .expect("portal builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -85,7 +97,13 @@ impl TestPortal {
     }
 
     /// Posts a form as a browser without JavaScript does (the answer is a redirect).
-    pub async fn submit(&self, browser: &Client, from_page: &str, function: &str, form: &[(&str, &str)]) -> Response {
+    pub async fn submit(
+        &self,
+        browser: &Client,
+        from_page: &str,
+        function: &str,
+        form: &[(&str, &str)],
+    ) -> Response {
         browser
             .post(self.url(&format!("/api/{function}")))
             .header(header::ACCEPT, "text/html")
@@ -99,13 +117,25 @@ impl TestPortal {
 
     pub async fn sign_up(&self, browser: &Client, username: &str, password: &str) -> Response {
         let email = format!("{username}@example.com");
-        self.call(browser, "signup", &[("username", username), ("email", &email), ("password", password)])
-            .await
+        self.call(
+            browser,
+            "signup",
+            &[
+                ("username", username),
+                ("email", &email),
+                ("password", password),
+            ],
+        )
+        .await
     }
 
     pub async fn sign_in(&self, browser: &Client, username: &str, password: &str) -> Response {
-        self.call(browser, "login", &[("username", username), ("password", password), ("next", "")])
-            .await
+        self.call(
+            browser,
+            "login",
+            &[("username", username), ("password", password), ("next", "")],
+        )
+        .await
     }
 
     pub async fn get(&self, browser: &Client, path: &str) -> Response {

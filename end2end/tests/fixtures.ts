@@ -1,0 +1,70 @@
+import { test as base, expect, type Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+
+export { expect };
+
+/** Every flow runs twice: hydrated (WebAssembly, no reloads) and with JavaScript disabled. */
+export const modes = [
+  { name: 'hydrated', javaScriptEnabled: true },
+  { name: 'without JavaScript', javaScriptEnabled: false },
+] as const;
+export type Mode = (typeof modes)[number];
+
+export const test = base.extend<{ mode: Mode }>({
+  mode: [modes[0], { option: true }],
+  baseURL: async ({}, use) => use(process.env.PORTAL_E2E_BASE),
+});
+
+export const PASSWORD = 'correct horse battery';
+
+let counter = 0;
+/** A username no other test uses. */
+export function uniqueName(prefix = 'user'): string {
+  counter += 1;
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`.slice(0, 32);
+}
+
+/** Opens a page; when hydrated, waits until the WebAssembly has taken over. */
+export async function open(page: Page, mode: Mode, path: string) {
+  await page.goto(path);
+  await settle(page, mode);
+}
+
+/** After a navigation: a hydrated page marks itself once the WebAssembly runs. */
+export async function settle(page: Page, mode: Mode) {
+  if (mode.javaScriptEnabled) {
+    await expect(page.locator('html[data-hydrated="true"]')).toHaveCount(1);
+  } else {
+    await expect(page.locator('html[data-hydrated]')).toHaveCount(0);
+  }
+}
+
+/** Marks the document so a test can tell that no full page load happened since. */
+export async function markDocument(page: Page) {
+  await page.evaluate(() => ((window as unknown as { portalMark: boolean }).portalMark = true));
+}
+
+export async function documentWasKept(page: Page): Promise<boolean> {
+  return page.evaluate(() => (window as unknown as { portalMark?: boolean }).portalMark === true);
+}
+
+export async function signUp(page: Page, mode: Mode, username: string, password = PASSWORD) {
+  await open(page, mode, '/signup');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Email').fill(`${username}@example.com`);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page).toHaveURL(/\/portal$/);
+}
+
+export async function signIn(page: Page, mode: Mode, username: string, password = PASSWORD) {
+  await open(page, mode, '/login');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+export async function expectNoAxeViolations(page: Page) {
+  const results = await new AxeBuilder({ page }).analyze();
+  expect(results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(', ')})`)).toEqual([]);
+}
