@@ -1,0 +1,7 @@
+//! Portal's security rules as plain functions over plain values: no I/O, no clock of their own.
+
+pub mod crypto;
+pub mod otpauth;
+pub mod recovery_code;
+pub mod throttle;
+pub mod totp;
