@@ -16,8 +16,22 @@ pub enum AppError {
     /// A field the person can correct; `field` is the input's name.
     #[error("{message}")]
     Validation { field: String, message: String },
+    #[error("That code is incorrect. Check your authenticator app and try again.")]
+    InvalidCode,
+    /// Right once, but already spent: RFC 6238 §5.2 allows each code once.
+    #[error("That code is invalid: it has already been used. Wait for the next code in your app.")]
+    CodeReplayed,
+    #[error("That recovery code is incorrect.")]
+    InvalidRecoveryCode,
     #[error("Too many attempts. Try again in {}.", wait_in_words(*seconds))]
     TryAgainIn { seconds: u64 },
+    #[error(
+        "Too many incorrect codes: sign-in with authentication codes is locked. Use your recovery code."
+    )]
+    FactorLocked,
+    /// Refused for a reason the person can read and act on.
+    #[error("{0}")]
+    NotAllowed(String),
     #[error("Please sign in to continue.")]
     Unauthorized,
     #[error("The form could not be read. Please reload the page and try again.")]
@@ -36,25 +50,34 @@ impl AppError {
         }
     }
 
-    /// The message for the input named `name`, when this error is about that input.
-    pub fn message_for(&self, name: &str) -> Option<String> {
+    /// The input this error is about, if it is about one.
+    pub fn field(&self) -> Option<&str> {
         match self {
-            Self::Validation { field, message } if field == name => Some(message.clone()),
+            Self::Validation { field, .. } => Some(field),
+            Self::InvalidCode | Self::CodeReplayed => Some("code"),
+            Self::InvalidRecoveryCode => Some("recovery_code"),
             _ => None,
         }
     }
 
+    /// The message for the input named `name`, when this error is about that input.
+    pub fn message_for(&self, name: &str) -> Option<String> {
+        (self.field() == Some(name)).then(|| self.to_string())
+    }
+
     /// True for errors that belong to no single field and are shown above the form.
     pub fn is_form_level(&self) -> bool {
-        !matches!(self, Self::Validation { .. })
+        self.field().is_none()
     }
 
     /// The HTTP status a server function answers with when it fails this way.
     pub fn status(&self) -> u16 {
         match self {
             Self::InvalidCredentials | Self::Unauthorized => 401,
+            Self::InvalidCode | Self::CodeReplayed | Self::InvalidRecoveryCode => 401,
             Self::Validation { .. } => 422,
             Self::TryAgainIn { .. } => 429,
+            Self::FactorLocked | Self::NotAllowed(_) => 403,
             Self::BadRequest => 400,
             Self::Network => 502,
             Self::Internal => 500,

@@ -2,8 +2,10 @@
 //! (feature `hydrate`).
 
 pub mod account;
+pub mod audit;
 pub mod components;
 pub mod error;
+pub mod two_factor;
 pub mod validation;
 
 #[cfg(feature = "ssr")]
@@ -26,6 +28,7 @@ use leptos_router::{
 };
 
 use account::{login::LoginPage, portal::PortalPage, signup::SignupPage};
+use two_factor::settings::SecurityPage;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -65,6 +68,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/portal") view=PortalPage ssr=SsrMode::Async />
+                    <Route path=path!("/settings/security") view=SecurityPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -10,7 +10,7 @@ use axum::extract::FromRef;
 use leptos::prelude::*;
 use sqlx::SqlitePool;
 
-use crate::{error::AppError, password::Passwords};
+use crate::{error::AppError, password::Passwords, security::crypto::SecretBox, store::UserId};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,6 +19,25 @@ pub struct AppState {
     pub passwords: Arc<Passwords>,
     pub settings: Arc<Settings>,
     pub clock: Clock,
+    /// Seals second-factor secrets and recovery codes at rest.
+    pub secrets: SecretBox,
+    pub factor_locks: Arc<FactorLocks>,
+}
+
+/// One check of a second factor at a time per account, so parallel guesses cannot slip past the
+/// failure counter between its read and its write. Striped: accounts share 64 locks.
+pub struct FactorLocks([tokio::sync::Mutex<()>; 64]);
+
+impl Default for FactorLocks {
+    fn default() -> Self {
+        Self(std::array::from_fn(|_| tokio::sync::Mutex::new(())))
+    }
+}
+
+impl FactorLocks {
+    pub async fn lock(&self, user_id: UserId) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0[user_id.rem_euclid(64) as usize].lock().await
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -160,7 +160,7 @@ fn parse_issuer(value: &str) -> Result<String, String> {
     Ok(issuer.to_owned())
 }
 
-fn parse_secret_key(value: &str) -> Result<SecretKeyHex, String> {
+pub(crate) fn parse_secret_key(value: &str) -> Result<SecretKeyHex, String> {
     let value = value.trim();
     let invalid = || "must be 64 hexadecimal digits (32 bytes)".to_owned();
     if value.len() != 64 || !value.is_ascii() {

@@ -3,6 +3,7 @@
 
 pub mod config;
 mod layers;
+mod secret_key;
 
 use std::{net::SocketAddr, str::FromStr, sync::Arc, time::Duration};
 
@@ -11,10 +12,12 @@ use app::{
     App,
     auth::IDLE_TIMEOUT_SECONDS,
     password::Passwords,
+    security::crypto::SecretBox,
     shell,
-    state::{AppState, Clock, Settings},
+    state::{AppState, Clock, FactorLocks, Settings},
+    two_factor::settings::ssr::download_recovery_code,
 };
-use axum::{Router, middleware};
+use axum::{Router, middleware, routing::get};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::{
@@ -45,6 +48,7 @@ impl Portal {
             )
         })?;
         let pool = connect(&config.database_url()).await?;
+        let key = secret_key::load_or_create(config)?;
 
         let session_store = SqliteStore::new(pool.clone());
         session_store
@@ -70,6 +74,8 @@ impl Portal {
             passwords: Arc::new(Passwords::new(hash_concurrency)),
             settings: Arc::new(settings),
             clock,
+            secrets: SecretBox::new(&key),
+            factor_locks: Arc::new(FactorLocks::default()),
         };
 
         let sessions = SessionManagerLayer::new(session_store)
@@ -86,6 +92,7 @@ impl Portal {
 
         let routes = generate_route_list(App);
         let router = Router::new()
+            .route("/settings/security/recovery-code.txt", get(download_recovery_code))
             .leptos_routes(&state, routes, {
                 let options = state.leptos_options.clone();
                 move || shell(options.clone())

@@ -1,29 +1,82 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
+use serde::{Deserialize, Serialize};
 
 use crate::{
     components::{Field, FormMessage, last_error},
     error::AppError,
+    two_factor::prompt::{CodeStep, StartOver, VerifySignInCode},
 };
+
+/// Which step of sign-in this browser is at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LoginStage {
+    Password,
+    /// The password was right; a second factor is due.
+    SecondFactor,
+}
 
 /// `next` is where to go once signed in: a path on this site, else the portal.
 #[server(endpoint = "login")]
-pub async fn login(username: String, password: String, next: String) -> Result<(), AppError> {
-    ssr::login(username, password.into()).await?;
-    leptos_axum::redirect(crate::validation::safe_next_path(&next));
-    Ok(())
+pub async fn login(
+    username: String,
+    password: String,
+    next: String,
+) -> Result<LoginStage, AppError> {
+    let stage = ssr::login(username, password.into()).await?;
+    if stage == LoginStage::Password {
+        // Signed in: no second factor is on.
+        leptos_axum::redirect(crate::validation::safe_next_path(&next));
+    }
+    Ok(stage)
+}
+
+#[server(endpoint = "login_stage")]
+pub async fn sign_in_stage() -> Result<LoginStage, AppError> {
+    let state = crate::state::app_state()?;
+    let auth = crate::auth::AuthSession::from_request().await?;
+    Ok(match auth.pending_second_factor(state.clock.now()).await? {
+        Some(_) => LoginStage::SecondFactor,
+        None => LoginStage::Password,
+    })
 }
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
-    let error = last_error(login);
+    let verify = ServerAction::<VerifySignInCode>::new();
+    let start_over = ServerAction::<StartOver>::new();
+    let stage = Resource::new(
+        move || {
+            (
+                login.version().get(),
+                start_over.version().get(),
+                verify.version().get(),
+            )
+        },
+        |_| sign_in_stage(),
+    );
     let query = use_query_map();
-    let next = move || query.read().get("next").unwrap_or_default();
+    let next = Signal::derive(move || query.read().get("next").unwrap_or_default());
     view! {
         <Title text="Sign in · Portal" />
         <h1>"Sign in to Portal"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match stage.await {
+                    Ok(LoginStage::SecondFactor) => view! { <CodeStep verify start_over next /> }.into_any(),
+                    _ => view! { <PasswordStep login next /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn PasswordStep(login: ServerAction<Login>, next: Signal<String>) -> impl IntoView {
+    let error = last_error(login);
+    view! {
         <ActionForm action=login attr:novalidate=true attr:class="card">
             <FormMessage error />
             <input type="hidden" name="next" prop:value=next value=next />
@@ -47,11 +100,19 @@ pub fn LoginPage() -> impl IntoView {
 mod ssr {
     use secrecy::SecretString;
 
-    use crate::{auth::AuthSession, error::AppError, state::app_state, store};
+    use super::LoginStage;
+    use crate::{
+        audit::EventKind,
+        auth::{AuthSession, client},
+        error::AppError,
+        state::app_state,
+        store,
+        two_factor::service,
+    };
 
     /// Unknown username and wrong password answer alike, in words and in work: both verify one
     /// Argon2id hash.
-    pub async fn login(username: String, password: SecretString) -> Result<(), AppError> {
+    pub async fn login(username: String, password: SecretString) -> Result<LoginStage, AppError> {
         let state = app_state()?;
         let username = username.trim().to_ascii_lowercase();
         let credentials = store::credentials_for(&state.pool, &username)
@@ -62,14 +123,34 @@ mod ssr {
             None => (None, None),
         };
         let matches = state.passwords.verify(password, stored_hash).await?;
-        let Some(user_id) = user_id.filter(|_| matches) else {
-            tracing::info!("sign-in refused");
-            return Err(AppError::InvalidCredentials);
+        let client = client().await;
+        let user_id = match (user_id, matches) {
+            (Some(user_id), true) => user_id,
+            (Some(user_id), false) => {
+                service::record(&state, user_id, EventKind::PasswordFailed, &client, None).await?;
+                return Err(AppError::InvalidCredentials);
+            }
+            (None, _) => return Err(AppError::InvalidCredentials),
         };
-        tracing::info!(user_id, "signed in");
-        AuthSession::from_request()
-            .await?
-            .sign_in(user_id, state.clock.now())
+        let auth = AuthSession::from_request().await?;
+        let now = state.clock.now();
+        if store::two_factor_of(&state.pool, user_id)
             .await
+            .map_err(AppError::internal)?
+            .is_some()
+        {
+            auth.begin_second_factor(user_id, now).await?;
+            return Ok(LoginStage::SecondFactor);
+        }
+        auth.sign_in(user_id, now).await?;
+        service::record(
+            &state,
+            user_id,
+            EventKind::SignedIn,
+            &client,
+            Some("password"),
+        )
+        .await?;
+        Ok(LoginStage::Password)
     }
 }

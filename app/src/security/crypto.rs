@@ -42,7 +42,13 @@ impl SecretBox {
         let nonce = random_bytes::<NONCE_BYTES>();
         let ciphertext = self
             .cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: context })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: context,
+                },
+            )
             .expect("AES-GCM seals any message of this size");
         [nonce.as_slice(), &ciphertext].concat()
     }
@@ -53,7 +59,13 @@ impl SecretBox {
         }
         let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
         self.cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: context })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: context,
+                },
+            )
             .map_err(|_| OpenError)
     }
 }
@@ -69,7 +81,10 @@ mod tests {
         assert!(!sealed.windows(11).any(|w| w == b"totp secret"));
         assert_eq!(sealed_box.open(&sealed, b"user:1").unwrap(), b"totp secret");
         assert_eq!(sealed_box.open(&sealed, b"user:2"), Err(OpenError));
-        assert_eq!(SecretBox::new(&[8; 32]).open(&sealed, b"user:1"), Err(OpenError));
+        assert_eq!(
+            SecretBox::new(&[8; 32]).open(&sealed, b"user:1"),
+            Err(OpenError)
+        );
     }
 
     #[test]

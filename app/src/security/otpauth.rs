@@ -18,7 +18,10 @@ pub fn uri(issuer: &str, account: &str, secret: &[u8]) -> String {
 
 /// RFC 4648 base32 without padding: the form authenticator apps take.
 pub fn base32(secret: &[u8]) -> String {
-    totp_rs::Secret::from(secret).to_base32().trim_end_matches('=').to_owned()
+    totp_rs::Secret::from(secret)
+        .to_base32()
+        .trim_end_matches('=')
+        .to_owned()
 }
 
 /// The key in groups of four, easier to type into an app by hand.
@@ -35,7 +38,9 @@ pub fn grouped(key: &str) -> String {
 fn encode_label(part: &str) -> String {
     part.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -59,7 +64,12 @@ mod tests {
         assert_eq!(parsed.host_str(), Some("totp"));
         assert_eq!(parsed.path(), "/Portal:alice");
         let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
-        let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        let get = |key: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(get("secret"), Some("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"));
         assert_eq!(get("issuer"), Some("Portal"));
         assert_eq!(get("algorithm"), Some("SHA1"));
@@ -72,9 +82,17 @@ mod tests {
     #[test]
     fn an_issuer_with_spaces_and_symbols_is_encoded() {
         let uri = uri("Acme & Co", "bob-1", &[0; 20]);
-        assert!(uri.starts_with("otpauth://totp/Acme%20%26%20Co:bob-1?"), "{uri}");
+        assert!(
+            uri.starts_with("otpauth://totp/Acme%20%26%20Co:bob-1?"),
+            "{uri}"
+        );
         let parsed = Url::parse(&uri).unwrap();
-        let issuer = parsed.query_pairs().find(|(k, _)| k == "issuer").unwrap().1.into_owned();
+        let issuer = parsed
+            .query_pairs()
+            .find(|(k, _)| k == "issuer")
+            .unwrap()
+            .1
+            .into_owned();
         assert_eq!(issuer, "Acme & Co");
     }
 

@@ -8,7 +8,9 @@ pub const RANDOM_BYTES: usize = 10;
 
 /// Formats 80 random bits as a recovery code.
 pub fn format(random: &[u8; RANDOM_BYTES]) -> String {
-    let bits = random.iter().fold(0u128, |acc, byte| (acc << 8) | u128::from(*byte));
+    let bits = random
+        .iter()
+        .fold(0u128, |acc, byte| (acc << 8) | u128::from(*byte));
     let symbols: Vec<char> = (0..SYMBOLS)
         .map(|i| ALPHABET[((bits >> (5 * (SYMBOLS - 1 - i))) & 0x1f) as usize] as char)
         .collect();
@@ -68,14 +70,23 @@ mod tests {
         let code = format(&[7, 1, 200, 33, 90, 5, 250, 18, 64, 3]);
         let canonical = code.replace('-', "");
         assert_eq!(normalize(&code).as_deref(), Some(canonical.as_str()));
-        assert_eq!(normalize(&code.to_lowercase()).as_deref(), Some(canonical.as_str()));
+        assert_eq!(
+            normalize(&code.to_lowercase()).as_deref(),
+            Some(canonical.as_str())
+        );
         assert_eq!(normalize(&canonical).as_deref(), Some(canonical.as_str()));
-        assert_eq!(normalize(&format!(" {} ", code.replace('-', " "))).as_deref(), Some(canonical.as_str()));
+        assert_eq!(
+            normalize(&format!(" {} ", code.replace('-', " "))).as_deref(),
+            Some(canonical.as_str())
+        );
     }
 
     #[test]
     fn look_alike_letters_are_read_as_digits() {
-        assert_eq!(normalize("oooo-iiii-llll-0000").as_deref(), Some("0000111111110000"));
+        assert_eq!(
+            normalize("oooo-iiii-llll-0000").as_deref(),
+            Some("0000111111110000")
+        );
     }
 
     #[test]

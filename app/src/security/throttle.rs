@@ -36,7 +36,11 @@ pub fn verdict(failures: u32, last_failure_at: Option<i64>, now: i64) -> Verdict
         return Verdict::Allowed;
     };
     let remaining = last + wait_after(failures) - now;
-    if remaining > 0 { Verdict::WaitSeconds(remaining) } else { Verdict::Allowed }
+    if remaining > 0 {
+        Verdict::WaitSeconds(remaining)
+    } else {
+        Verdict::Allowed
+    }
 }
 
 #[cfg(test)]

@@ -31,7 +31,10 @@ pub enum CodeCheck {
 
 /// Reads a code as people type it: spaces and dashes are ignored ("123 456", "123-456").
 pub fn parse_code(input: &str) -> Option<String> {
-    let digits: String = input.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+    let digits: String = input
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
     (digits.len() == DIGITS && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
 }
 
@@ -48,7 +51,12 @@ pub fn code_at(secret: &[u8], step: TotpStep) -> String {
 
 /// Checks `code` against the steps around `now`. `last_accepted` is the newest step this secret
 /// has been accepted for; it and every earlier step are refused.
-pub fn check_code(secret: &[u8], code: &str, now: i64, last_accepted: Option<TotpStep>) -> CodeCheck {
+pub fn check_code(
+    secret: &[u8],
+    code: &str,
+    now: i64,
+    last_accepted: Option<TotpStep>,
+) -> CodeCheck {
     let Some(code) = parse_code(code) else {
         return CodeCheck::Wrong;
     };
@@ -57,7 +65,10 @@ pub fn check_code(secret: &[u8], code: &str, now: i64, last_accepted: Option<Tot
     // Newest first, so a code valid for two steps spends the later one.
     for offset in (-WINDOW..=WINDOW).rev() {
         let step = TotpStep(current.0 + offset);
-        let matches: bool = code_at(secret, step).as_bytes().ct_eq(code.as_bytes()).into();
+        let matches: bool = code_at(secret, step)
+            .as_bytes()
+            .ct_eq(code.as_bytes())
+            .into();
         if !matches {
             continue;
         }
@@ -67,7 +78,11 @@ pub fn check_code(secret: &[u8], code: &str, now: i64, last_accepted: Option<Tot
             return CodeCheck::Accepted(step);
         }
     }
-    if replayed { CodeCheck::Replayed } else { CodeCheck::Wrong }
+    if replayed {
+        CodeCheck::Replayed
+    } else {
+        CodeCheck::Wrong
+    }
 }
 
 #[cfg(test)]
@@ -87,14 +102,24 @@ mod tests {
             (2_000_000_000, "69279037"),
             (20_000_000_000, "65353130"),
         ] {
-            assert_eq!(code_at(RFC_SECRET, TotpStep::at(time)), code[2..], "at {time}");
-            assert_eq!(check_code(RFC_SECRET, &code[2..], time, None), CodeCheck::Accepted(TotpStep::at(time)));
+            assert_eq!(
+                code_at(RFC_SECRET, TotpStep::at(time)),
+                code[2..],
+                "at {time}"
+            );
+            assert_eq!(
+                check_code(RFC_SECRET, &code[2..], time, None),
+                CodeCheck::Accepted(TotpStep::at(time))
+            );
         }
     }
 
     #[test]
     fn the_rfc_4226_hotp_vectors_are_the_codes_of_their_counters() {
-        let expected = ["755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871", "520489"];
+        let expected = [
+            "755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583",
+            "399871", "520489",
+        ];
         for (counter, code) in expected.iter().enumerate() {
             assert_eq!(code_at(RFC_SECRET, TotpStep(counter as i64)), *code);
         }
@@ -106,7 +131,10 @@ mod tests {
         let current = TotpStep::at(now);
         for offset in [-1, 0, 1] {
             let step = TotpStep(current.0 + offset);
-            assert_eq!(check_code(RFC_SECRET, &code_at(RFC_SECRET, step), now, None), CodeCheck::Accepted(step));
+            assert_eq!(
+                check_code(RFC_SECRET, &code_at(RFC_SECRET, step), now, None),
+                CodeCheck::Accepted(step)
+            );
         }
         for offset in [-2, 2] {
             let code = code_at(RFC_SECRET, TotpStep(current.0 + offset));
@@ -121,9 +149,15 @@ mod tests {
         let CodeCheck::Accepted(step) = check_code(RFC_SECRET, &code, now, None) else {
             panic!("the code is right");
         };
-        assert_eq!(check_code(RFC_SECRET, &code, now, Some(step)), CodeCheck::Replayed);
+        assert_eq!(
+            check_code(RFC_SECRET, &code, now, Some(step)),
+            CodeCheck::Replayed
+        );
         // Nor later within the window.
-        assert_eq!(check_code(RFC_SECRET, &code, now + 30, Some(step)), CodeCheck::Replayed);
+        assert_eq!(
+            check_code(RFC_SECRET, &code, now + 30, Some(step)),
+            CodeCheck::Replayed
+        );
     }
 
     #[test]
@@ -131,7 +165,10 @@ mod tests {
         let now = 1_234_567_890;
         let previous = TotpStep(TotpStep::at(now).0 - 1);
         let code = code_at(RFC_SECRET, previous);
-        assert_eq!(check_code(RFC_SECRET, &code, now, Some(TotpStep::at(now))), CodeCheck::Replayed);
+        assert_eq!(
+            check_code(RFC_SECRET, &code, now, Some(TotpStep::at(now))),
+            CodeCheck::Replayed
+        );
     }
 
     #[test]

@@ -154,3 +154,95 @@ pub fn location(response: &Response) -> Option<&str> {
 }
 
 pub const PASSWORD: &str = "correct horse battery";
+
+/// An account's second factor as its owner sees it: the key from the page, and the codes an app
+/// would show for it.
+pub struct Authenticator {
+    pub secret: Vec<u8>,
+    pub recovery_code: String,
+}
+
+impl Authenticator {
+    /// The code an app shows `steps_ahead` steps after now.
+    pub fn code(&self, portal: &TestPortal, steps_ahead: i64) -> String {
+        let step = app::security::totp::TotpStep::at(portal.clock.now());
+        app::security::totp::code_at(
+            &self.secret,
+            app::security::totp::TotpStep(step.0 + steps_ahead),
+        )
+    }
+}
+
+impl TestPortal {
+    pub async fn overview(&self, browser: &Client) -> serde_json::Value {
+        let response = self.call(browser, "security_overview", &[]).await;
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// Walks the enrollment wizard as a person with an authenticator app would.
+    pub async fn enroll(&self, browser: &Client) -> Authenticator {
+        assert_eq!(
+            self.call(browser, "start_enrollment", &[]).await.status(),
+            reqwest::StatusCode::OK
+        );
+        let overview = self.overview(browser).await;
+        let key = overview["two_factor"]["Scanning"]["key"]
+            .as_str()
+            .expect("the wizard shows the key")
+            .replace(' ', "");
+        let secret = totp_rs::Secret::try_from_base32(&key)
+            .unwrap()
+            .as_ref()
+            .to_vec();
+        let code = app::security::totp::code_at(
+            &secret,
+            app::security::totp::TotpStep::at(self.clock.now()),
+        );
+        let confirmed = self
+            .call(browser, "confirm_enrollment", &[("code", &code)])
+            .await;
+        assert_eq!(
+            confirmed.status(),
+            reqwest::StatusCode::OK,
+            "{}",
+            confirmed.text().await.unwrap()
+        );
+        let overview = self.overview(browser).await;
+        let recovery_code = overview["recovery_code"]
+            .as_str()
+            .expect("step 2 shows the recovery code")
+            .to_owned();
+        let saved = self
+            .call(browser, "save_recovery_code", &[("saved", "yes")])
+            .await;
+        assert_eq!(saved.status(), reqwest::StatusCode::OK);
+        Authenticator {
+            secret,
+            recovery_code,
+        }
+    }
+
+    /// A signed-up, signed-in account with two-factor authentication on.
+    pub async fn account_with_two_factor(&self, username: &str) -> (Client, Authenticator) {
+        let browser = self.browser();
+        self.sign_up(&browser, username, PASSWORD).await;
+        let authenticator = self.enroll(&browser).await;
+        (browser, authenticator)
+    }
+
+    pub async fn verify_code(&self, browser: &Client, code: &str) -> Response {
+        self.call(
+            browser,
+            "verify_sign_in_code",
+            &[("code", code), ("next", "")],
+        )
+        .await
+    }
+
+    /// The database as the server keeps it, opened beside it.
+    pub async fn database(&self) -> sqlx::SqlitePool {
+        let url = format!("sqlite://{}", self.data_dir().join("portal.db").display());
+        sqlx::SqlitePool::connect(&url).await.unwrap()
+    }
+}

@@ -1,9 +1,6 @@
-//! Every query Portal makes, named for what it does. SQL stays portable (no SQLite-only syntax
-//! where a standard form exists).
-
 use sqlx::{FromRow, SqlitePool};
 
-pub type UserId = i64;
+use super::UserId;
 
 #[derive(FromRow)]
 pub struct Credentials {
@@ -95,6 +92,31 @@ pub async fn username_of(
     user_id: UserId,
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT username FROM users WHERE id = ?")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Account {
+    pub id: UserId,
+    pub username: String,
+    pub email: String,
+    pub email_verified_at: Option<i64>,
+}
+
+pub async fn account(pool: &SqlitePool, user_id: UserId) -> Result<Option<Account>, sqlx::Error> {
+    sqlx::query_as("SELECT id, username, email, email_verified_at FROM users WHERE id = ?")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn password_hash_of(
+    pool: &SqlitePool,
+    user_id: UserId,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
         .bind(user_id)
         .fetch_optional(pool)
         .await

@@ -1,0 +1,108 @@
+//! The security events of an account: written to the audit table, shown on the security page.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    SignedIn,
+    PasswordFailed,
+    SecondFactorFailed,
+    CodeReplayed,
+    SecondFactorLocked,
+    TwoFactorEnabled,
+    TwoFactorDisabled,
+    RecoveryCodeRegenerated,
+    RecoveryCodeFailed,
+    RecoveryRequested,
+    TwoFactorReset,
+    AdminReset,
+    EmailVerified,
+}
+
+impl EventKind {
+    const ALL: [Self; 13] = [
+        Self::SignedIn,
+        Self::PasswordFailed,
+        Self::SecondFactorFailed,
+        Self::CodeReplayed,
+        Self::SecondFactorLocked,
+        Self::TwoFactorEnabled,
+        Self::TwoFactorDisabled,
+        Self::RecoveryCodeRegenerated,
+        Self::RecoveryCodeFailed,
+        Self::RecoveryRequested,
+        Self::TwoFactorReset,
+        Self::AdminReset,
+        Self::EmailVerified,
+    ];
+
+    /// The name stored in the audit table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SignedIn => "signed_in",
+            Self::PasswordFailed => "password_failed",
+            Self::SecondFactorFailed => "second_factor_failed",
+            Self::CodeReplayed => "code_replayed",
+            Self::SecondFactorLocked => "second_factor_locked",
+            Self::TwoFactorEnabled => "two_factor_enabled",
+            Self::TwoFactorDisabled => "two_factor_disabled",
+            Self::RecoveryCodeRegenerated => "recovery_code_regenerated",
+            Self::RecoveryCodeFailed => "recovery_code_failed",
+            Self::RecoveryRequested => "recovery_requested",
+            Self::TwoFactorReset => "two_factor_reset",
+            Self::AdminReset => "admin_reset",
+            Self::EmailVerified => "email_verified",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
+    /// What the account's owner reads on the security page.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::SignedIn => "Signed in",
+            Self::PasswordFailed => "Incorrect password entered",
+            Self::SecondFactorFailed => "Incorrect authentication code entered",
+            Self::CodeReplayed => {
+                "An authentication code was used a second time. If this was not you, someone may have seen your code."
+            }
+            Self::SecondFactorLocked => {
+                "Authentication codes locked after too many incorrect attempts"
+            }
+            Self::TwoFactorEnabled => "Two-factor authentication enabled",
+            Self::TwoFactorDisabled => "Two-factor authentication disabled",
+            Self::RecoveryCodeRegenerated => "New recovery code created",
+            Self::RecoveryCodeFailed => "Incorrect recovery code entered",
+            Self::RecoveryRequested => "Recovery email requested",
+            Self::TwoFactorReset => "Two-factor authentication reset by email recovery",
+            Self::AdminReset => "Two-factor authentication reset by support",
+            Self::EmailVerified => "Email address verified",
+        }
+    }
+
+    /// Events the owner should look at twice.
+    pub fn is_warning(self) -> bool {
+        matches!(
+            self,
+            Self::CodeReplayed
+                | Self::SecondFactorLocked
+                | Self::SecondFactorFailed
+                | Self::RecoveryCodeFailed
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_reads_back_from_its_stored_name() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(EventKind::parse("nonsense"), None);
+    }
+}

@@ -1,0 +1,55 @@
+use sqlx::SqlitePool;
+
+use super::UserId;
+use crate::audit::EventKind;
+
+/// Who asked: the client's address and browser, as the request gave them.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub kind: String,
+    pub at: i64,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+}
+
+pub async fn record_event(
+    pool: &SqlitePool,
+    user_id: UserId,
+    kind: EventKind,
+    at: i64,
+    client: &Client,
+    detail: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO audit_events (user_id, kind, at, address, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(user_id)
+        .bind(kind.as_str())
+        .bind(at)
+        .bind(&client.address)
+        .bind(&client.user_agent)
+        .bind(detail)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The newest events of an account, newest first.
+pub async fn recent_events(
+    pool: &SqlitePool,
+    user_id: UserId,
+    limit: i64,
+) -> Result<Vec<EventRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT kind, at, address, user_agent, detail FROM audit_events WHERE user_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+    )
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

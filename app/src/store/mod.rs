@@ -1,0 +1,14 @@
+//! Every query Portal makes, named for what it does; each state change in one statement or one
+//! transaction. SQL stays portable (no SQLite-only syntax where a standard form exists).
+
+mod accounts;
+mod audit;
+mod throttle;
+mod two_factor;
+
+pub use accounts::*;
+pub use audit::*;
+pub use throttle::*;
+pub use two_factor::*;
+
+pub type UserId = i64;

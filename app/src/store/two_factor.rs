@@ -1,0 +1,237 @@
+use sqlx::SqlitePool;
+
+use super::UserId;
+
+#[derive(sqlx::FromRow)]
+pub struct TwoFactorRow {
+    pub secret_sealed: Vec<u8>,
+    pub last_accepted_step: i64,
+    pub recovery_code_hash: String,
+    pub enabled_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct EnrollmentRow {
+    pub secret_sealed: Vec<u8>,
+    pub confirmed_step: Option<i64>,
+    pub started_at: i64,
+}
+
+pub async fn two_factor_of(
+    pool: &SqlitePool,
+    user_id: UserId,
+) -> Result<Option<TwoFactorRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT secret_sealed, last_accepted_step, recovery_code_hash, enabled_at FROM two_factor WHERE user_id = ?",
+    )
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn enrollment_of(
+    pool: &SqlitePool,
+    user_id: UserId,
+) -> Result<Option<EnrollmentRow>, sqlx::Error> {
+    sqlx::query_as("SELECT secret_sealed, confirmed_step, started_at FROM two_factor_enrollments WHERE user_id = ?")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// A new enrollment with a new secret, replacing any earlier unfinished one.
+pub async fn start_enrollment(
+    pool: &SqlitePool,
+    user_id: UserId,
+    secret_sealed: &[u8],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM recovery_code_reveals WHERE user_id = ?")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO two_factor_enrollments (user_id, secret_sealed, confirmed_step, recovery_code_hash, started_at)
+         VALUES (?, ?, NULL, NULL, ?)
+         ON CONFLICT (user_id) DO UPDATE SET secret_sealed = excluded.secret_sealed, confirmed_step = NULL,
+             recovery_code_hash = NULL, started_at = excluded.started_at",
+    )
+    .bind(user_id)
+    .bind(secret_sealed)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Marks the enrollment's secret confirmed by a code of `step` and keeps the recovery code: its
+/// hash for good, the sealed code until it has been shown. False if it was confirmed already.
+pub async fn confirm_enrollment(
+    pool: &SqlitePool,
+    user_id: UserId,
+    step: i64,
+    recovery_code_hash: &str,
+    recovery_code_sealed: &[u8],
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE two_factor_enrollments SET confirmed_step = ?, recovery_code_hash = ?
+         WHERE user_id = ? AND confirmed_step IS NULL",
+    )
+    .bind(step)
+    .bind(recovery_code_hash)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(false);
+    }
+    put_reveal(&mut tx, user_id, recovery_code_sealed, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Turns the second factor on from a confirmed enrollment; the confirming code's step counts as
+/// accepted. False if there was no confirmed enrollment.
+pub async fn complete_enrollment(
+    pool: &SqlitePool,
+    user_id: UserId,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO two_factor (user_id, secret_sealed, last_accepted_step, recovery_code_hash, enabled_at)
+         SELECT user_id, secret_sealed, confirmed_step, recovery_code_hash, ?
+         FROM two_factor_enrollments
+         WHERE user_id = ? AND confirmed_step IS NOT NULL AND recovery_code_hash IS NOT NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(false);
+    }
+    for table in ["two_factor_enrollments", "recovery_code_reveals"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?"))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+pub async fn cancel_enrollment(pool: &SqlitePool, user_id: UserId) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for table in ["two_factor_enrollments", "recovery_code_reveals"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?"))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+/// Spends `step`: true only if it is newer than every step accepted before, so of two requests
+/// racing with one code, one wins.
+pub async fn record_accepted_step(
+    pool: &SqlitePool,
+    user_id: UserId,
+    step: i64,
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE two_factor SET last_accepted_step = ? WHERE user_id = ? AND last_accepted_step < ?",
+    )
+    .bind(step)
+    .bind(user_id)
+    .bind(step)
+    .execute(pool)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+/// Removes the second factor, its recovery code and its failure counters.
+pub async fn remove_two_factor(pool: &SqlitePool, user_id: UserId) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let removed = sqlx::query("DELETE FROM two_factor WHERE user_id = ?")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    for table in [
+        "two_factor_enrollments",
+        "recovery_code_reveals",
+        "failure_counters",
+    ] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?"))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(removed.rows_affected() == 1)
+}
+
+/// A new recovery code replaces the old, which stops working at once.
+pub async fn replace_recovery_code(
+    pool: &SqlitePool,
+    user_id: UserId,
+    recovery_code_hash: &str,
+    recovery_code_sealed: &[u8],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE two_factor SET recovery_code_hash = ? WHERE user_id = ?")
+        .bind(recovery_code_hash)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    put_reveal(&mut tx, user_id, recovery_code_sealed, now).await?;
+    tx.commit().await
+}
+
+async fn put_reveal(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    user_id: UserId,
+    code_sealed: &[u8],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO recovery_code_reveals (user_id, code_sealed, created_at) VALUES (?, ?, ?)
+         ON CONFLICT (user_id) DO UPDATE SET code_sealed = excluded.code_sealed, created_at = excluded.created_at",
+    )
+    .bind(user_id)
+    .bind(code_sealed)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The sealed recovery code waiting to be shown, if it was made after `not_before`.
+pub async fn recovery_code_reveal(
+    pool: &SqlitePool,
+    user_id: UserId,
+    not_before: i64,
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT code_sealed FROM recovery_code_reveals WHERE user_id = ? AND created_at >= ?",
+    )
+    .bind(user_id)
+    .bind(not_before)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn forget_recovery_code_reveal(
+    pool: &SqlitePool,
+    user_id: UserId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM recovery_code_reveals WHERE user_id = ?")
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,232 @@
+//! The enrollment wizard: scan, recovery code, success. Nothing protects the account until the
+//! last step; leaving earlier leaves two-factor authentication off.
+
+use leptos::prelude::*;
+
+use crate::{
+    components::{Field, FormMessage, last_error},
+    error::AppError,
+};
+
+#[server(endpoint = "start_enrollment")]
+pub async fn start_enrollment() -> Result<(), AppError> {
+    ssr::start().await
+}
+
+#[server(endpoint = "confirm_enrollment")]
+pub async fn confirm_enrollment(code: String) -> Result<(), AppError> {
+    ssr::confirm(&code).await
+}
+
+/// The wizard's step 2, and the page after a new recovery code: the person says it is saved.
+#[server(endpoint = "save_recovery_code")]
+pub async fn save_recovery_code(saved: Option<String>) -> Result<(), AppError> {
+    let notice = ssr::save(saved.is_some()).await?;
+    leptos_axum::redirect(&format!("/settings/security?notice={notice}"));
+    Ok(())
+}
+
+#[server(endpoint = "cancel_enrollment")]
+pub async fn cancel_enrollment() -> Result<(), AppError> {
+    let (state, user_id) = crate::auth::signed_in().await?;
+    crate::store::cancel_enrollment(&state.pool, user_id)
+        .await
+        .map_err(AppError::internal)?;
+    leptos_axum::redirect("/settings/security");
+    Ok(())
+}
+
+/// Step 1: the QR code, the key as text, and the code that proves the app has it.
+#[component]
+pub fn ScanStep(
+    qr_svg: String,
+    key: String,
+    confirm: ServerAction<ConfirmEnrollment>,
+    cancel: ServerAction<CancelEnrollment>,
+) -> impl IntoView {
+    let error = last_error(confirm);
+    view! {
+        <h3>"Step 1 of 3: Scan"</h3>
+        <p>"Scan this QR code with your authenticator app, then enter the 6-digit code it shows."</p>
+        <div class="qr-code" role="img" aria-label="QR code for your authenticator app" inner_html=qr_svg></div>
+        <p>"Can’t scan it? Enter this key in the app instead:"</p>
+        <p class="key" aria-label="Key for manual entry">
+            <code>{key}</code>
+        </p>
+        <ActionForm action=confirm attr:novalidate=true>
+            <FormMessage error />
+            <Field
+                label="Authentication code"
+                name="code"
+                autocomplete="one-time-code"
+                inputmode="numeric"
+                error
+            />
+            <div class="actions">
+                <button type="submit" disabled=move || confirm.pending().get()>"Verify"</button>
+            </div>
+        </ActionForm>
+        <ActionForm action=cancel attr:class="inline">
+            <button type="submit" class="secondary">"Cancel"</button>
+        </ActionForm>
+    }
+}
+
+/// Step 2 (and a regenerated code): the recovery code, shown once.
+#[component]
+pub fn RecoveryCodeStep(
+    code: String,
+    heading: &'static str,
+    save: ServerAction<SaveRecoveryCode>,
+) -> impl IntoView {
+    let error = last_error(save);
+    let checkbox_message = move || error.get().and_then(|error| error.message_for("saved"));
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let copied = RwSignal::new(false);
+    let copy = {
+        let code = code.clone();
+        move |_| {
+            let clipboard = window().navigator().clipboard();
+            let _ = clipboard.write_text(&code);
+            copied.set(true);
+        }
+    };
+    view! {
+        <h3>{heading}</h3>
+        <p>
+            "If you lose your authenticator app, this code and your email let you back in. It is shown only now: keep it somewhere safe, such as a password manager."
+        </p>
+        <p class="recovery-code" aria-label="Your recovery code">
+            <code>{code.clone()}</code>
+        </p>
+        <div class="actions">
+            <Show when=move || hydrated.get()>
+                <button type="button" class="secondary" on:click=copy.clone()>
+                    "Copy"
+                </button>
+            </Show>
+            <form method="get" action="/settings/security/recovery-code.txt" class="inline">
+                <button type="submit" class="secondary">"Download"</button>
+            </form>
+        </div>
+        <p class="notice" role="status">
+            {move || copied.get().then_some("Copied to the clipboard.")}
+        </p>
+        <ActionForm action=save attr:novalidate=true>
+            <FormMessage error />
+            <div class="field checkbox">
+                <input
+                    type="checkbox"
+                    id="field-saved"
+                    name="saved"
+                    value="yes"
+                    aria-invalid=move || checkbox_message().map(|_| "true")
+                    aria-describedby=move || checkbox_message().map(|_| "saved-message")
+                />
+                <label for="field-saved">"I have saved my recovery code"</label>
+                <p id="saved-message" class="field-message">
+                    {checkbox_message}
+                </p>
+            </div>
+            <button type="submit" disabled=move || save.pending().get()>"Continue"</button>
+        </ActionForm>
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use crate::{
+        audit::EventKind,
+        auth::{client, signed_in},
+        error::AppError,
+        security::{
+            crypto::random_bytes,
+            totp::{self, CodeCheck},
+        },
+        store,
+        two_factor::service::{self, code_required, secret_context},
+    };
+
+    /// 160 bits: RFC 4226 §4 recommends a secret of that length for HMAC-SHA-1.
+    const SECRET_BYTES: usize = 20;
+
+    pub async fn start() -> Result<(), AppError> {
+        let (state, user_id) = signed_in().await?;
+        if store::two_factor_of(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?
+            .is_some()
+        {
+            return Err(AppError::NotAllowed(
+                "Two-factor authentication is already on.".into(),
+            ));
+        }
+        let secret = random_bytes::<SECRET_BYTES>();
+        let sealed = state.secrets.seal(&secret, &secret_context(user_id));
+        store::start_enrollment(&state.pool, user_id, &sealed, state.clock.now())
+            .await
+            .map_err(AppError::internal)
+    }
+
+    pub async fn confirm(code: &str) -> Result<(), AppError> {
+        let (state, user_id) = signed_in().await?;
+        let code = totp::parse_code(code).ok_or_else(code_required)?;
+        let enrollment = store::enrollment_of(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?
+            .filter(|enrollment| enrollment.confirmed_step.is_none())
+            .ok_or_else(|| {
+                AppError::NotAllowed("Start again: switch two-factor authentication on.".into())
+            })?;
+        let secret = state
+            .secrets
+            .open(&enrollment.secret_sealed, &secret_context(user_id))
+            .map_err(AppError::internal)?;
+        let CodeCheck::Accepted(step) = totp::check_code(&secret, &code, state.clock.now(), None)
+        else {
+            return Err(AppError::InvalidCode);
+        };
+        let recovery = service::new_recovery_code(&state, user_id).await?;
+        store::confirm_enrollment(
+            &state.pool,
+            user_id,
+            step.0,
+            &recovery.hash,
+            &recovery.sealed,
+            state.clock.now(),
+        )
+        .await
+        .map_err(AppError::internal)?;
+        Ok(())
+    }
+
+    /// Returns the notice the security page shows next.
+    pub async fn save(saved: bool) -> Result<&'static str, AppError> {
+        if !saved {
+            return Err(AppError::validation(
+                "saved",
+                "Tick the box once you have saved your recovery code.",
+            ));
+        }
+        let (state, user_id) = signed_in().await?;
+        if store::complete_enrollment(&state.pool, user_id, state.clock.now())
+            .await
+            .map_err(AppError::internal)?
+        {
+            service::record(
+                &state,
+                user_id,
+                EventKind::TwoFactorEnabled,
+                &client().await,
+                None,
+            )
+            .await?;
+            return Ok("enabled");
+        }
+        store::forget_recovery_code_reveal(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?;
+        Ok("saved")
+    }
+}

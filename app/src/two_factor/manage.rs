@@ -1,0 +1,122 @@
+//! With two-factor authentication on: turning it off, and a new recovery code. Each asks for a
+//! current authentication code, so a session left open is not enough.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::{
+    components::{Field, FormMessage, last_error},
+    error::AppError,
+};
+
+#[server(endpoint = "disable_two_factor")]
+pub async fn disable_two_factor(code: String) -> Result<(), AppError> {
+    ssr::disable(&code).await?;
+    leptos_axum::redirect("/settings/security?notice=disabled");
+    Ok(())
+}
+
+#[server(endpoint = "regenerate_recovery_code")]
+pub async fn regenerate_recovery_code(code: String) -> Result<(), AppError> {
+    ssr::regenerate(&code).await?;
+    leptos_axum::redirect("/settings/security");
+    Ok(())
+}
+
+#[component]
+pub fn DisableForm(action: ServerAction<DisableTwoFactor>) -> impl IntoView {
+    view! {
+        <ActionForm action=action attr:novalidate=true>
+            <CodeConfirmFields
+                intro="Enter a code from your authenticator app to turn two-factor authentication off."
+                button="Disable"
+                error=last_error(action)
+                pending=action.pending().into()
+            />
+        </ActionForm>
+    }
+}
+
+#[component]
+pub fn RegenerateForm(action: ServerAction<RegenerateRecoveryCode>) -> impl IntoView {
+    view! {
+        <ActionForm action=action attr:novalidate=true>
+            <CodeConfirmFields
+                intro="Enter a code from your authenticator app to get a new recovery code. Your old one stops working."
+                button="Regenerate recovery code"
+                error=last_error(action)
+                pending=action.pending().into()
+            />
+        </ActionForm>
+    }
+}
+
+/// The inside of a form that asks for an authentication code before it acts.
+#[component]
+fn CodeConfirmFields(
+    intro: &'static str,
+    button: &'static str,
+    error: Signal<Option<AppError>>,
+    pending: Signal<bool>,
+) -> impl IntoView {
+    view! {
+        <p>{intro}</p>
+        <FormMessage error />
+        <Field
+            label="Authentication code"
+            name="code"
+            autocomplete="one-time-code"
+            inputmode="numeric"
+            error
+        />
+        <div class="actions">
+            <button type="submit" disabled=move || pending.get()>{button}</button>
+            <A href="/settings/security">"Cancel"</A>
+        </div>
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use crate::{
+        audit::EventKind,
+        auth::{client, signed_in},
+        error::AppError,
+        store,
+        two_factor::service::{self, verify_totp},
+    };
+
+    pub async fn disable(code: &str) -> Result<(), AppError> {
+        let (state, user_id) = signed_in().await?;
+        let client = client().await;
+        verify_totp(&state, user_id, code, &client).await?;
+        store::remove_two_factor(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?;
+        service::record(&state, user_id, EventKind::TwoFactorDisabled, &client, None).await
+    }
+
+    pub async fn regenerate(code: &str) -> Result<(), AppError> {
+        let (state, user_id) = signed_in().await?;
+        let client = client().await;
+        verify_totp(&state, user_id, code, &client).await?;
+        let recovery = service::new_recovery_code(&state, user_id).await?;
+        store::replace_recovery_code(
+            &state.pool,
+            user_id,
+            &recovery.hash,
+            &recovery.sealed,
+            state.clock.now(),
+        )
+        .await
+        .map_err(AppError::internal)?;
+        service::record(
+            &state,
+            user_id,
+            EventKind::RecoveryCodeRegenerated,
+            &client,
+            None,
+        )
+        .await
+    }
+}

@@ -1,0 +1,90 @@
+//! The second step of sign-in: after a right password on an account with two-factor
+//! authentication, a code from the authenticator app.
+
+use leptos::prelude::*;
+
+use crate::{
+    components::{Field, FormMessage, last_error},
+    error::AppError,
+};
+
+#[server(endpoint = "verify_sign_in_code")]
+pub async fn verify_sign_in_code(code: String, next: String) -> Result<(), AppError> {
+    ssr::verify(&code).await?;
+    leptos_axum::redirect(crate::validation::safe_next_path(&next));
+    Ok(())
+}
+
+/// Drops the pending sign-in, back to the password.
+#[server(endpoint = "start_over")]
+pub async fn start_over() -> Result<(), AppError> {
+    crate::auth::AuthSession::from_request()
+        .await?
+        .forget_pending()
+        .await?;
+    Ok(())
+}
+
+#[component]
+pub fn CodeStep(
+    verify: ServerAction<VerifySignInCode>,
+    start_over: ServerAction<StartOver>,
+    next: Signal<String>,
+) -> impl IntoView {
+    let error = last_error(verify);
+    view! {
+        <ActionForm action=verify attr:novalidate=true attr:class="card">
+            <h2>"Two-factor authentication"</h2>
+            <p>"Open your authenticator app and enter the code it shows for Portal."</p>
+            <FormMessage error />
+            <input type="hidden" name="next" prop:value=next value=next />
+            <Field
+                label="Authentication code"
+                name="code"
+                autocomplete="one-time-code"
+                inputmode="numeric"
+                error
+            />
+            <button type="submit" disabled=move || verify.pending().get()>"Verify"</button>
+        </ActionForm>
+        <ActionForm action=start_over attr:class="inline">
+            <p class="aside">
+                "Not you, or wrong account? "
+                <button type="submit" class="link">"Start over"</button>
+            </p>
+        </ActionForm>
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use crate::{
+        audit::EventKind,
+        auth::{AuthSession, client},
+        error::AppError,
+        state::app_state,
+        two_factor::service::{self, verify_totp},
+    };
+
+    pub async fn verify(code: &str) -> Result<(), AppError> {
+        let state = app_state()?;
+        let auth = AuthSession::from_request().await?;
+        let Some(user_id) = auth.pending_second_factor(state.clock.now()).await? else {
+            return Err(AppError::NotAllowed(
+                "Your sign-in timed out. Start over with your username and password.".into(),
+            ));
+        };
+        let client = client().await;
+        verify_totp(&state, user_id, code, &client).await?;
+        auth.complete_second_factor(user_id, state.clock.now())
+            .await?;
+        service::record(
+            &state,
+            user_id,
+            EventKind::SignedIn,
+            &client,
+            Some("password and authentication code"),
+        )
+        .await
+    }
+}

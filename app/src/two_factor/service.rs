@@ -1,0 +1,217 @@
+//! The second factor's rules applied to the store: code checks under the throttle and the replay
+//! rule, and recovery codes made, sealed and hashed.
+
+use secrecy::SecretString;
+
+use crate::{
+    audit::EventKind,
+    error::AppError,
+    security::{
+        crypto::random_bytes,
+        recovery_code,
+        throttle::{self, LOCK_AFTER_FAILURES, Verdict},
+        totp::{self, CodeCheck, TotpStep},
+    },
+    state::AppState,
+    store::{self, Client, Factor, UserId},
+};
+
+/// A recovery code or enrollment is shown for this long, then taken as abandoned.
+pub const REVEAL_SECONDS: i64 = 15 * 60;
+
+/// Associated data that binds a sealed secret to its account and purpose.
+pub fn secret_context(user_id: UserId) -> Vec<u8> {
+    format!("portal:totp-secret:{user_id}").into_bytes()
+}
+
+pub fn recovery_code_context(user_id: UserId) -> Vec<u8> {
+    format!("portal:recovery-code:{user_id}").into_bytes()
+}
+
+pub fn code_required() -> AppError {
+    AppError::validation(
+        "code",
+        "Enter the 6-digit code from your authenticator app.",
+    )
+}
+
+/// Checks an authentication code of an account with two-factor authentication on. A right code
+/// spends its step; a wrong or replayed one counts as a failure and is recorded.
+pub async fn verify_totp(
+    state: &AppState,
+    user_id: UserId,
+    code: &str,
+    client: &Client,
+) -> Result<(), AppError> {
+    let code = totp::parse_code(code).ok_or_else(code_required)?;
+    let _one_at_a_time = state.factor_locks.lock(user_id).await;
+    let now = state.clock.now();
+    check_throttle(state, user_id, Factor::Totp, now).await?;
+    let row = store::two_factor_of(&state.pool, user_id)
+        .await
+        .map_err(AppError::internal)?
+        .ok_or_else(|| {
+            AppError::NotAllowed("Two-factor authentication is off for this account.".into())
+        })?;
+    let secret = state
+        .secrets
+        .open(&row.secret_sealed, &secret_context(user_id))
+        .map_err(AppError::internal)?;
+    let outcome = totp::check_code(&secret, &code, now, Some(TotpStep(row.last_accepted_step)));
+    match outcome {
+        CodeCheck::Accepted(step)
+            if store::record_accepted_step(&state.pool, user_id, step.0)
+                .await
+                .map_err(AppError::internal)? =>
+        {
+            store::clear_failures(&state.pool, user_id, Factor::Totp)
+                .await
+                .map_err(AppError::internal)?;
+            Ok(())
+        }
+        // Accepted but spent meanwhile, or spent before: the same code twice.
+        CodeCheck::Accepted(_) | CodeCheck::Replayed => {
+            count_failure(
+                state,
+                user_id,
+                Factor::Totp,
+                client,
+                EventKind::CodeReplayed,
+            )
+            .await?;
+            Err(AppError::CodeReplayed)
+        }
+        CodeCheck::Wrong => {
+            count_failure(
+                state,
+                user_id,
+                Factor::Totp,
+                client,
+                EventKind::SecondFactorFailed,
+            )
+            .await?;
+            Err(AppError::InvalidCode)
+        }
+    }
+}
+
+/// Refuses an attempt while the factor's failures say to wait, or once it is locked.
+pub async fn check_throttle(
+    state: &AppState,
+    user_id: UserId,
+    factor: Factor,
+    now: i64,
+) -> Result<(), AppError> {
+    let failures = store::failures_of(&state.pool, user_id, factor)
+        .await
+        .map_err(AppError::internal)?;
+    let count = u32::try_from(failures.failures).unwrap_or(u32::MAX);
+    match throttle::verdict(count, failures.last_failure_at, now) {
+        Verdict::Allowed => Ok(()),
+        Verdict::WaitSeconds(seconds) => Err(AppError::TryAgainIn {
+            seconds: seconds as u64,
+        }),
+        Verdict::Locked => Err(match factor {
+            Factor::Totp => AppError::FactorLocked,
+            Factor::RecoveryCode => AppError::NotAllowed(
+                "Too many incorrect recovery codes: recovery by code is locked. Contact support."
+                    .into(),
+            ),
+            Factor::Password => {
+                AppError::NotAllowed("Too many incorrect passwords: contact support.".into())
+            }
+        }),
+    }
+}
+
+/// Counts a failure, records it, and records the lockout when this failure caused it.
+pub async fn count_failure(
+    state: &AppState,
+    user_id: UserId,
+    factor: Factor,
+    client: &Client,
+    event: EventKind,
+) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let failures = store::record_failure(&state.pool, user_id, factor, now)
+        .await
+        .map_err(AppError::internal)?;
+    record(state, user_id, event, client, None).await?;
+    if failures == i64::from(LOCK_AFTER_FAILURES) {
+        let detail = match factor {
+            Factor::Totp => "authentication codes",
+            Factor::RecoveryCode => "recovery codes",
+            Factor::Password => "password",
+        };
+        record(
+            state,
+            user_id,
+            EventKind::SecondFactorLocked,
+            client,
+            Some(detail),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn record(
+    state: &AppState,
+    user_id: UserId,
+    kind: EventKind,
+    client: &Client,
+    detail: Option<&str>,
+) -> Result<(), AppError> {
+    tracing::info!(user_id, event = kind.as_str(), "security event");
+    store::record_event(
+        &state.pool,
+        user_id,
+        kind,
+        state.clock.now(),
+        client,
+        detail,
+    )
+    .await
+    .map_err(AppError::internal)
+}
+
+/// A fresh recovery code, its Argon2id hash (what is kept) and the code sealed for showing once.
+pub struct NewRecoveryCode {
+    pub hash: String,
+    pub sealed: Vec<u8>,
+}
+
+pub async fn new_recovery_code(
+    state: &AppState,
+    user_id: UserId,
+) -> Result<NewRecoveryCode, AppError> {
+    let code = recovery_code::format(&random_bytes());
+    let canonical = recovery_code::normalize(&code)
+        .ok_or_else(|| AppError::internal("a new recovery code does not read back"))?;
+    let hash = state.passwords.hash(SecretString::from(canonical)).await?;
+    let sealed = state
+        .secrets
+        .seal(code.as_bytes(), &recovery_code_context(user_id));
+    Ok(NewRecoveryCode { hash, sealed })
+}
+
+/// The recovery code waiting to be shown to its owner, if there is a recent one.
+pub async fn revealed_recovery_code(
+    state: &AppState,
+    user_id: UserId,
+) -> Result<Option<String>, AppError> {
+    let not_before = state.clock.now() - REVEAL_SECONDS;
+    let Some(sealed) = store::recovery_code_reveal(&state.pool, user_id, not_before)
+        .await
+        .map_err(AppError::internal)?
+    else {
+        return Ok(None);
+    };
+    let code = state
+        .secrets
+        .open(&sealed, &recovery_code_context(user_id))
+        .map_err(AppError::internal)?;
+    String::from_utf8(code)
+        .map(Some)
+        .map_err(AppError::internal)
+}

@@ -1,0 +1,375 @@
+//! The security page: the two-factor switch and whichever step of it is under way, and the
+//! account's recent security activity.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::Form, hooks::use_query_map};
+
+use super::{
+    SecurityEvent, SecurityOverview, TwoFactorState,
+    enroll::{
+        CancelEnrollment, ConfirmEnrollment, RecoveryCodeStep, SaveRecoveryCode, ScanStep,
+        StartEnrollment,
+    },
+    manage::{DisableForm, DisableTwoFactor, RegenerateForm, RegenerateRecoveryCode},
+};
+use crate::{
+    components::{FormMessage, last_error},
+    error::AppError,
+};
+
+#[server(endpoint = "security_overview")]
+pub async fn load_security_overview() -> Result<SecurityOverview, AppError> {
+    ssr::overview().await
+}
+
+/// What `?notice=` says after a change, in fixed words (nothing from the URL is echoed).
+fn notice_text(notice: &str) -> Option<&'static str> {
+    match notice {
+        "enabled" => Some("Two-factor authentication is enabled."),
+        "disabled" => Some("Two-factor authentication is disabled."),
+        "saved" => Some("Your new recovery code is saved. The old one no longer works."),
+        _ => None,
+    }
+}
+
+#[component]
+pub fn SecurityPage() -> impl IntoView {
+    let start = ServerAction::<StartEnrollment>::new();
+    let confirm = ServerAction::<ConfirmEnrollment>::new();
+    let save = ServerAction::<SaveRecoveryCode>::new();
+    let cancel = ServerAction::<CancelEnrollment>::new();
+    let disable = ServerAction::<DisableTwoFactor>::new();
+    let regenerate = ServerAction::<RegenerateRecoveryCode>::new();
+    let query = use_query_map();
+    let overview = Resource::new(
+        move || {
+            (
+                query.get(),
+                start.version().get(),
+                confirm.version().get(),
+                save.version().get(),
+                cancel.version().get(),
+                disable.version().get(),
+                regenerate.version().get(),
+            )
+        },
+        |_| load_security_overview(),
+    );
+    let notice = move || {
+        query
+            .read()
+            .get("notice")
+            .and_then(|notice| notice_text(&notice))
+    };
+    let change = move || query.read().get("change").unwrap_or_default();
+    let start_error = last_error(start);
+
+    view! {
+        <Title text="Security settings · Portal" />
+        <h1>"Security settings"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let overview = match overview.await {
+                    Ok(overview) => overview,
+                    Err(error) => return view! { <p role="alert">{error.to_string()}</p> }.into_any(),
+                };
+                let state = overview.two_factor.clone();
+                let on = state == TwoFactorState::On;
+                let panel = match (state, overview.recovery_code.clone()) {
+                    (TwoFactorState::Scanning { qr_svg, key }, _) => {
+                        view! { <ScanStep qr_svg key confirm cancel /> }.into_any()
+                    }
+                    (TwoFactorState::SavingRecoveryCode, Some(code)) => {
+                        view! { <RecoveryCodeStep code heading="Step 2 of 3: Recovery code" save /> }.into_any()
+                    }
+                    (TwoFactorState::On, Some(code)) => {
+                        view! { <RecoveryCodeStep code heading="Your new recovery code" save /> }.into_any()
+                    }
+                    (TwoFactorState::On, None) if change() == "disable" => {
+                        view! { <DisableForm action=disable /> }.into_any()
+                    }
+                    (TwoFactorState::On, None) if change() == "regenerate" => {
+                        view! { <RegenerateForm action=regenerate /> }.into_any()
+                    }
+                    (TwoFactorState::On, None) => view! { <OnSummary /> }.into_any(),
+                    _ => view! {
+                        <p>"Add a code from an authenticator app to your password, so a stolen password alone does not open your account."</p>
+                    }
+                        .into_any(),
+                };
+                view! {
+                    {notice().map(|text| view! { <p class="notice" role="status">{text}</p> })}
+                    <section class="card" aria-labelledby="two-factor-heading">
+                        <h2 id="two-factor-heading">"Two-factor authentication"</h2>
+                        <FormMessage error=start_error />
+                        <TwoFactorSwitch on start />
+                        {panel}
+                    </section>
+                    <ActivityList events=overview.events />
+                }
+                    .into_any()
+            })}
+        </Suspense>
+    }
+}
+
+/// The switch: off, it starts the wizard; on, it asks for a code to turn off. Each press is a
+/// form, so it works without JavaScript.
+#[component]
+fn TwoFactorSwitch(on: bool, start: ServerAction<StartEnrollment>) -> impl IntoView {
+    let switch = move || {
+        view! {
+            <button type="submit" role="switch" aria-checked=if on { "true" } else { "false" } class="switch">
+                <span class="switch-track" aria-hidden="true">
+                    <span class="switch-thumb"></span>
+                </span>
+                <span class="switch-label">"Enable two-factor authentication"</span>
+            </button>
+        }
+    };
+    if on {
+        view! {
+            <Form method="GET" action="/settings/security">
+                <input type="hidden" name="change" value="disable" />
+                {switch()}
+            </Form>
+        }
+        .into_any()
+    } else {
+        view! { <ActionForm action=start>{switch()}</ActionForm> }.into_any()
+    }
+}
+
+#[component]
+fn OnSummary() -> impl IntoView {
+    view! {
+        <p>"Two-factor authentication is on: signing in asks for a code from your authenticator app."</p>
+        <Form method="GET" action="/settings/security">
+            <input type="hidden" name="change" value="regenerate" />
+            <button type="submit" class="secondary">"Regenerate recovery code"</button>
+        </Form>
+    }
+}
+
+#[component]
+fn ActivityList(events: Vec<SecurityEvent>) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="activity-heading">
+            <h2 id="activity-heading">"Recent security activity"</h2>
+            {if events.is_empty() {
+                view! { <p>"Nothing yet."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="activity">
+                        {events
+                            .into_iter()
+                            .map(|event| {
+                                view! {
+                                    <li class:warning=event.warning>
+                                        <span class="what">{event.description}</span>
+                                        <span class="when">{event.at}</span>
+                                        <span class="where">{event.address} " · " {event.browser}</span>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                }
+                    .into_any()
+            }}
+        </section>
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use axum::{
+        http::{StatusCode, header},
+        response::{IntoResponse, Response},
+    };
+    use qrcode::{QrCode, render::svg};
+
+    use super::super::{SecurityEvent, SecurityOverview, TwoFactorState, service};
+    use crate::{
+        audit::EventKind,
+        auth::signed_in,
+        error::AppError,
+        security::otpauth,
+        state::AppState,
+        store::{self, UserId},
+    };
+
+    /// The security page shows this many recent events.
+    const RECENT_EVENTS: i64 = 20;
+
+    pub async fn overview() -> Result<SecurityOverview, AppError> {
+        let (state, user_id) = signed_in().await?;
+        let account = store::account(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?
+            .ok_or(AppError::Unauthorized)?;
+        let two_factor = two_factor_state(&state, user_id, &account.username).await?;
+        let recovery_code = match two_factor {
+            TwoFactorState::SavingRecoveryCode | TwoFactorState::On => {
+                service::revealed_recovery_code(&state, user_id).await?
+            }
+            _ => None,
+        };
+        let two_factor = match (two_factor, &recovery_code) {
+            // A confirmed enrollment whose code can no longer be shown is an abandoned one.
+            (TwoFactorState::SavingRecoveryCode, None) => TwoFactorState::Off,
+            (state, _) => state,
+        };
+        let events = store::recent_events(&state.pool, user_id, RECENT_EVENTS)
+            .await
+            .map_err(AppError::internal)?
+            .into_iter()
+            .filter_map(|row| {
+                let kind = EventKind::parse(&row.kind)?;
+                Some(SecurityEvent {
+                    description: kind.description().to_owned(),
+                    warning: kind.is_warning(),
+                    at: format_time(row.at),
+                    address: row.address.unwrap_or_else(|| "unknown address".into()),
+                    browser: browser_name(row.user_agent.as_deref()),
+                })
+            })
+            .collect();
+        Ok(SecurityOverview {
+            username: account.username,
+            two_factor,
+            recovery_code,
+            events,
+        })
+    }
+
+    async fn two_factor_state(
+        state: &AppState,
+        user_id: UserId,
+        username: &str,
+    ) -> Result<TwoFactorState, AppError> {
+        if store::two_factor_of(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?
+            .is_some()
+        {
+            return Ok(TwoFactorState::On);
+        }
+        let recent = state.clock.now() - service::REVEAL_SECONDS;
+        let Some(enrollment) = store::enrollment_of(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?
+            .filter(|enrollment| enrollment.started_at >= recent)
+        else {
+            return Ok(TwoFactorState::Off);
+        };
+        if enrollment.confirmed_step.is_some() {
+            return Ok(TwoFactorState::SavingRecoveryCode);
+        }
+        let secret = state
+            .secrets
+            .open(&enrollment.secret_sealed, &service::secret_context(user_id))
+            .map_err(AppError::internal)?;
+        let uri = otpauth::uri(&state.settings.issuer, username, &secret);
+        let qr_svg = QrCode::new(uri.as_bytes())
+            .map_err(AppError::internal)?
+            .render::<svg::Color>()
+            .min_dimensions(200, 200)
+            .build();
+        // Inline SVG needs no XML declaration.
+        let qr_svg = qr_svg
+            .find("<svg")
+            .map_or(qr_svg.clone(), |start| qr_svg[start..].to_owned());
+        Ok(TwoFactorState::Scanning {
+            qr_svg,
+            key: otpauth::grouped(&otpauth::base32(&secret)),
+        })
+    }
+
+    /// `GET /settings/security/recovery-code.txt`: the recovery code waiting to be saved, as a file.
+    pub async fn download_recovery_code(
+        axum::extract::State(state): axum::extract::State<AppState>,
+        session: tower_sessions::Session,
+    ) -> Response {
+        let auth = crate::auth::AuthSession::new(session);
+        let Ok(Some(user_id)) = auth.signed_in_user(state.clock.now()).await else {
+            return (
+                StatusCode::UNAUTHORIZED,
+                "Sign in to download your recovery code.",
+            )
+                .into_response();
+        };
+        let code = match service::revealed_recovery_code(&state, user_id).await {
+            Ok(Some(code)) => code,
+            Ok(None) => {
+                return (
+                    StatusCode::NOT_FOUND,
+                    "There is no recovery code to download.",
+                )
+                    .into_response();
+            }
+            Err(error) => {
+                return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response();
+            }
+        };
+        let body = format!(
+            "Portal recovery code\r\n\r\n{code}\r\n\r\nWith your password and your email, this code lets you back into Portal if you lose your authenticator app. It works once.\r\n"
+        );
+        (
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"portal-recovery-code.txt\"",
+                ),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            body,
+        )
+            .into_response()
+    }
+
+    fn format_time(unix: i64) -> String {
+        time::OffsetDateTime::from_unix_timestamp(unix)
+            .ok()
+            .and_then(|at| {
+                at.format(time::macros::format_description!(
+                    "[year]-[month]-[day] [hour]:[minute] UTC"
+                ))
+                .ok()
+            })
+            .unwrap_or_else(|| "unknown time".into())
+    }
+
+    /// A short name for a user agent: enough for a person to recognise their own browser.
+    pub fn browser_name(user_agent: Option<&str>) -> String {
+        let Some(agent) = user_agent else {
+            return "unknown browser".into();
+        };
+        let browser = [
+            ("Edg/", "Edge"),
+            ("Firefox/", "Firefox"),
+            ("Chrome/", "Chrome"),
+            ("Safari/", "Safari"),
+        ]
+        .into_iter()
+        .find(|(token, _)| agent.contains(token))
+        .map(|(_, name)| name);
+        let system = [
+            ("Windows", "Windows"),
+            ("Android", "Android"),
+            ("iPhone", "iOS"),
+            ("Mac OS X", "macOS"),
+            ("Linux", "Linux"),
+        ]
+        .into_iter()
+        .find(|(token, _)| agent.contains(token))
+        .map(|(_, name)| name);
+        match (browser, system) {
+            (Some(browser), Some(system)) => format!("{browser} on {system}"),
+            (Some(name), None) | (None, Some(name)) => name.to_owned(),
+            (None, None) => agent.chars().take(40).collect(),
+        }
+    }
+}

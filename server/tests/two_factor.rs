@@ -1,0 +1,472 @@
+//! Two-factor authentication against the real server: enrollment, the code step of sign-in,
+//! replay, throttling, disabling and a new recovery code.
+
+mod common;
+
+use common::{PASSWORD, TestPortal};
+use reqwest::StatusCode;
+
+async fn stage(portal: &TestPortal, browser: &reqwest::Client) -> String {
+    portal
+        .call(browser, "login_stage", &[])
+        .await
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn two_factor_is_on_only_once_the_wizard_is_finished() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    portal.sign_up(&browser, "alice", PASSWORD).await;
+    portal.call(&browser, "start_enrollment", &[]).await;
+    let overview = portal.overview(&browser).await;
+    let svg = overview["two_factor"]["Scanning"]["qr_svg"]
+        .as_str()
+        .unwrap();
+    assert!(svg.starts_with("<svg"), "{svg}");
+
+    // Abandoned at step 1: a new sign-in asks for no code.
+    let other = portal.browser();
+    let response = portal.sign_in(&other, "alice", PASSWORD).await;
+    assert_eq!(response.text().await.unwrap(), "\"Password\"");
+
+    let authenticator = portal.enroll(&browser).await;
+    assert_eq!(authenticator.recovery_code.len(), 19);
+    assert_eq!(portal.overview(&browser).await["two_factor"], "On");
+    let response = portal.sign_in(&portal.browser(), "alice", PASSWORD).await;
+    assert_eq!(response.text().await.unwrap(), "\"SecondFactor\"");
+}
+
+#[tokio::test]
+async fn starting_again_issues_a_new_secret() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    portal.sign_up(&browser, "alice", PASSWORD).await;
+    portal.call(&browser, "start_enrollment", &[]).await;
+    let first = portal.overview(&browser).await["two_factor"]["Scanning"]["key"].clone();
+    portal.call(&browser, "start_enrollment", &[]).await;
+    let second = portal.overview(&browser).await["two_factor"]["Scanning"]["key"].clone();
+    assert_ne!(first, second);
+    assert_eq!(
+        first.as_str().unwrap().replace(' ', "").len(),
+        32,
+        "160 bits in base32"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_enrollment_code_stays_on_the_scan_step() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    portal.sign_up(&browser, "alice", PASSWORD).await;
+    portal.call(&browser, "start_enrollment", &[]).await;
+    let response = portal
+        .call(&browser, "confirm_enrollment", &[("code", "000000")])
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.text().await.unwrap().contains("InvalidCode"));
+    assert!(portal.overview(&browser).await["two_factor"]["Scanning"].is_object());
+}
+
+#[tokio::test]
+async fn continue_is_refused_until_the_box_is_ticked() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    portal.sign_up(&browser, "alice", PASSWORD).await;
+    portal.call(&browser, "start_enrollment", &[]).await;
+    let key = portal.overview(&browser).await["two_factor"]["Scanning"]["key"]
+        .as_str()
+        .unwrap()
+        .replace(' ', "");
+    let secret = totp_rs::Secret::try_from_base32(&key)
+        .unwrap()
+        .as_ref()
+        .to_vec();
+    let code = app::security::totp::code_at(
+        &secret,
+        app::security::totp::TotpStep::at(portal.clock.now()),
+    );
+    portal
+        .call(&browser, "confirm_enrollment", &[("code", &code)])
+        .await;
+    let refused = portal.call(&browser, "save_recovery_code", &[]).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        portal.overview(&browser).await["two_factor"],
+        "SavingRecoveryCode"
+    );
+}
+
+#[tokio::test]
+async fn enrolling_then_signing_in_asks_for_a_code_and_accepts_the_right_one() {
+    let portal = TestPortal::start().await;
+    let (_, authenticator) = portal.account_with_two_factor("alice").await;
+    let browser = portal.browser();
+    let password_step = portal.sign_in(&browser, "alice", PASSWORD).await;
+    let pending_cookie = password_step
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(stage(&portal, &browser).await, "\"SecondFactor\"");
+
+    let response = portal
+        .verify_code(&browser, &authenticator.code(&portal, 1))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let signed_in_cookie = response
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(
+        pending_cookie.split(';').next(),
+        signed_in_cookie.split(';').next(),
+        "the session id is renewed when the second factor is accepted"
+    );
+    assert_eq!(
+        portal.get(&browser, "/portal").await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn codes_are_accepted_with_spaces_or_a_dash() {
+    let portal = TestPortal::start().await;
+    let (_, authenticator) = portal.account_with_two_factor("alice").await;
+    let browser = portal.browser();
+    portal.sign_in(&browser, "alice", PASSWORD).await;
+    let code = authenticator.code(&portal, 1);
+    let typed = format!("{} {}", &code[..3], &code[3..]);
+    assert_eq!(
+        portal.verify_code(&browser, &typed).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_password_alone_reaches_nothing_but_the_code_step() {
+    let portal = TestPortal::start().await;
+    portal.account_with_two_factor("alice").await;
+    let browser = portal.browser();
+    portal.sign_in(&browser, "alice", PASSWORD).await;
+    let page = portal.get(&browser, "/portal").await;
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        portal.get(&browser, "/settings/security").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        portal
+            .call(&browser, "current_user", &[])
+            .await
+            .text()
+            .await
+            .unwrap(),
+        "null"
+    );
+    assert_eq!(
+        portal
+            .call(&browser, "security_overview", &[])
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        portal
+            .call(&browser, "start_enrollment", &[])
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn the_pending_sign_in_expires_after_five_minutes() {
+    let portal = TestPortal::start().await;
+    let (_, authenticator) = portal.account_with_two_factor("alice").await;
+    let browser = portal.browser();
+    portal.sign_in(&browser, "alice", PASSWORD).await;
+    portal.clock.advance(5 * 60);
+    let response = portal
+        .verify_code(&browser, &authenticator.code(&portal, 0))
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(stage(&portal, &browser).await, "\"Password\"");
+}
+
+#[tokio::test]
+async fn a_replayed_code_is_refused_and_shown_to_the_account() {
+    let portal = TestPortal::start().await;
+    let (owner, authenticator) = portal.account_with_two_factor("alice").await;
+    let code = authenticator.code(&portal, 1);
+    let first = portal.browser();
+    portal.sign_in(&first, "alice", PASSWORD).await;
+    assert_eq!(
+        portal.verify_code(&first, &code).await.status(),
+        StatusCode::OK
+    );
+
+    let second = portal.browser();
+    portal.sign_in(&second, "alice", PASSWORD).await;
+    let replay = portal.verify_code(&second, &code).await;
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+    assert!(replay.text().await.unwrap().contains("CodeReplayed"));
+
+    let overview = portal.overview(&owner).await;
+    let events = overview["events"].as_array().unwrap();
+    assert!(
+        events.iter().any(|event| event["description"]
+            .as_str()
+            .unwrap()
+            .contains("used a second time")),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_code_that_confirmed_enrollment_is_spent() {
+    let portal = TestPortal::start().await;
+    let (_, authenticator) = portal.account_with_two_factor("alice").await;
+    let browser = portal.browser();
+    portal.sign_in(&browser, "alice", PASSWORD).await;
+    let response = portal
+        .verify_code(&browser, &authenticator.code(&portal, 0))
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_wrong_code_is_refused() {
+    let portal = TestPortal::start().await;
+    let (_, authenticator) = portal.account_with_two_factor("alice").await;
+    let browser = portal.browser();
+    portal.sign_in(&browser, "alice", PASSWORD).await;
+    let right = authenticator.code(&portal, 1);
+    let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let response = portal.verify_code(&browser, &wrong).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.text().await.unwrap().contains("InvalidCode"));
+    assert_eq!(
+        portal.get(&browser, "/portal").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn one_code_sent_by_many_requests_at_once_signs_in_once() {
+    let portal = TestPortal::start().await;
+    let (_, authenticator) = portal.account_with_two_factor("alice").await;
+    let code = authenticator.code(&portal, 1);
+    let mut browsers = Vec::new();
+    for _ in 0..8 {
+        let browser = portal.browser();
+        portal.sign_in(&browser, "alice", PASSWORD).await;
+        browsers.push(browser);
+    }
+    let attempts = browsers
+        .iter()
+        .map(|browser| portal.verify_code(browser, &code));
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .iter()
+        .map(reqwest::Response::status)
+        .collect();
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|status| **status == StatusCode::OK)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn guessing_is_throttled_after_five_failures_and_the_throttle_survives_a_restart() {
+    let portal = TestPortal::start().await;
+    portal.account_with_two_factor("alice").await;
+    let browser = portal.browser();
+    portal.sign_in(&browser, "alice", PASSWORD).await;
+    for _ in 0..5 {
+        assert_eq!(
+            portal.verify_code(&browser, "000000").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Each further failure doubles the wait: 1, 2, 4, 8 seconds.
+    for wait in [1, 2, 4, 8] {
+        assert_eq!(
+            portal.verify_code(&browser, "000000").await.status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        portal.clock.advance(wait);
+        assert_eq!(
+            portal.verify_code(&browser, "000000").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let throttled = portal.verify_code(&browser, "000000").await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body = throttled.text().await.unwrap();
+    assert!(body.contains("TryAgainIn"), "{body}");
+
+    let portal = portal.restart().await;
+    let again = portal.verify_code(&browser, "000000").await;
+    assert_eq!(
+        again.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        again.text().await.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_hundred_failures_lock_authentication_codes() {
+    let portal = TestPortal::start().await;
+    let (owner, authenticator) = portal.account_with_two_factor("alice").await;
+    let database = portal.database().await;
+    sqlx::query("INSERT INTO failure_counters (user_id, factor, failures, last_failure_at) VALUES (1, 'totp', 99, 0)")
+        .execute(&database)
+        .await
+        .unwrap();
+    let browser = portal.browser();
+    portal.sign_in(&browser, "alice", PASSWORD).await;
+    assert_eq!(
+        portal.verify_code(&browser, "000000").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let locked = portal
+        .verify_code(&browser, &authenticator.code(&portal, 1))
+        .await;
+    assert_eq!(locked.status(), StatusCode::FORBIDDEN);
+    assert!(locked.text().await.unwrap().contains("FactorLocked"));
+    let events = portal.overview(&owner).await["events"].to_string();
+    assert!(events.contains("locked"), "{events}");
+}
+
+#[tokio::test]
+async fn the_stored_secret_is_sealed_and_the_recovery_code_hashed() {
+    let portal = TestPortal::start().await;
+    let (_, authenticator) = portal.account_with_two_factor("alice").await;
+    let database = portal.database().await;
+    let (sealed, hash): (Vec<u8>, String) =
+        sqlx::query_as("SELECT secret_sealed, recovery_code_hash FROM two_factor")
+            .fetch_one(&database)
+            .await
+            .unwrap();
+    let base32 = totp_rs::Secret::from(authenticator.secret.clone()).to_base32();
+    assert!(
+        !sealed
+            .windows(authenticator.secret.len())
+            .any(|w| w == authenticator.secret.as_slice())
+    );
+    assert!(!sealed.windows(16).any(|w| w == &base32.as_bytes()[..16]));
+    assert!(sealed.len() >= 20 + 12 + 16, "nonce, ciphertext and tag");
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains(&authenticator.recovery_code.replace('-', "")));
+    let reveals: i64 = sqlx::query_scalar("SELECT count(*) FROM recovery_code_reveals")
+        .fetch_one(&database)
+        .await
+        .unwrap();
+    assert_eq!(reveals, 0, "the shown recovery code is not kept once saved");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_key_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let portal = TestPortal::start().await;
+    let mode = std::fs::metadata(portal.data_dir().join("secret.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[tokio::test]
+async fn disabling_needs_a_right_code_then_removes_the_factor() {
+    let portal = TestPortal::start().await;
+    let (browser, authenticator) = portal.account_with_two_factor("alice").await;
+    let refused = portal
+        .call(&browser, "disable_two_factor", &[("code", "000000")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(portal.overview(&browser).await["two_factor"], "On");
+
+    let response = portal
+        .call(
+            &browser,
+            "disable_two_factor",
+            &[("code", &authenticator.code(&portal, 1))],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(portal.overview(&browser).await["two_factor"], "Off");
+    let database = portal.database().await;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM two_factor")
+        .fetch_one(&database)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+    let response = portal.sign_in(&portal.browser(), "alice", PASSWORD).await;
+    assert_eq!(response.text().await.unwrap(), "\"Password\"");
+}
+
+#[tokio::test]
+async fn a_new_recovery_code_replaces_the_old_one() {
+    let portal = TestPortal::start().await;
+    let (browser, authenticator) = portal.account_with_two_factor("alice").await;
+    let database = portal.database().await;
+    let old_hash: String = sqlx::query_scalar("SELECT recovery_code_hash FROM two_factor")
+        .fetch_one(&database)
+        .await
+        .unwrap();
+
+    let response = portal
+        .call(
+            &browser,
+            "regenerate_recovery_code",
+            &[("code", &authenticator.code(&portal, 1))],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let overview = portal.overview(&browser).await;
+    let new_code = overview["recovery_code"].as_str().unwrap();
+    assert_ne!(new_code, authenticator.recovery_code);
+    let new_hash: String = sqlx::query_scalar("SELECT recovery_code_hash FROM two_factor")
+        .fetch_one(&database)
+        .await
+        .unwrap();
+    assert_ne!(old_hash, new_hash);
+
+    let download = portal
+        .get(&browser, "/settings/security/recovery-code.txt")
+        .await;
+    assert_eq!(download.status(), StatusCode::OK);
+    assert!(
+        download.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
+    assert!(download.text().await.unwrap().contains(new_code));
+
+    portal
+        .call(&browser, "save_recovery_code", &[("saved", "yes")])
+        .await;
+    assert!(portal.overview(&browser).await["recovery_code"].is_null());
+    assert_eq!(
+        portal
+            .get(&browser, "/settings/security/recovery-code.txt")
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
