@@ -74,6 +74,19 @@ pub fn safe_next_path(next: &str) -> &str {
     if local { next } else { "/portal" }
 }
 
+/// Percent-encodes all but RFC 3986's unreserved characters: safe in a path segment, a query
+/// value or an otpauth label.
+pub fn encode_component(part: &str) -> String {
+    part.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +134,13 @@ mod tests {
         assert!(check_new_password("12345678").is_ok());
         assert!(check_new_password(&"é".repeat(128)).is_ok());
         assert!(check_new_password(&"x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn components_are_percent_encoded_but_for_unreserved_characters() {
+        assert_eq!(encode_component("/portal?x=1"), "%2Fportal%3Fx%3D1");
+        assert_eq!(encode_component("Acme & Co"), "Acme%20%26%20Co");
+        assert_eq!(encode_component("a-b_c.d~e"), "a-b_c.d~e");
     }
 
     #[test]

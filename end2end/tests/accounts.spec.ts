@@ -81,18 +81,18 @@ for (const mode of modes) {
 test.describe('accessibility', () => {
   test('sign-up, sign-in and the portal have no axe violations', async ({ page, mode }) => {
     await open(page, mode, '/signup');
-    await expectNoAxeViolations(page);
+    await expectNoAxeViolations(page, mode);
     await open(page, mode, '/login');
-    await expectNoAxeViolations(page);
+    await expectNoAxeViolations(page, mode);
     await signUp(page, mode, uniqueName('eve'));
     await expect(page.getByText('Signed in as')).toBeVisible();
-    await expectNoAxeViolations(page);
+    await expectNoAxeViolations(page, mode);
   });
 
   test('a form with errors has no axe violations', async ({ page, mode }) => {
     await open(page, mode, '/signup');
     await page.getByRole('button', { name: 'Create account' }).click();
     await expect(page.locator('#username-message')).toHaveText('Enter a username.');
-    await expectNoAxeViolations(page);
+    await expectNoAxeViolations(page, mode);
   });
 });

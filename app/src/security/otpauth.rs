@@ -3,9 +3,12 @@
 
 use url::form_urlencoded;
 
+use crate::validation::encode_component;
+
 /// `otpauth://totp/Issuer:account?secret=…&issuer=Issuer&algorithm=SHA1&digits=6&period=30`
 pub fn uri(issuer: &str, account: &str, secret: &[u8]) -> String {
-    let label = format!("{}:{}", encode_label(issuer), encode_label(account));
+    // The Key Uri Format wants a space as %20 in the label.
+    let label = format!("{}:{}", encode_component(issuer), encode_component(account));
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("secret", &base32(secret))
         .append_pair("issuer", issuer)
@@ -31,19 +34,6 @@ pub fn grouped(key: &str) -> String {
         .map(|group| String::from_utf8_lossy(group).into_owned())
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986 §2.3), so a space is %20 in
-/// the label, as the Key Uri Format asks.
-fn encode_label(part: &str) -> String {
-    part.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! authentication, a code from the authenticator app.
 
 use leptos::prelude::*;
+use leptos_router::components::A;
 
 use crate::{
     components::{Field, FormMessage, last_error},
@@ -46,6 +47,9 @@ pub fn CodeStep(
                 error
             />
             <button type="submit" disabled=move || verify.pending().get()>"Verify"</button>
+            <p>
+                <A href=move || recovery_href(&next.get())>"Enter a recovery code"</A>
+            </p>
         </ActionForm>
         <ActionForm action=start_over attr:class="inline">
             <p class="aside">
@@ -53,6 +57,18 @@ pub fn CodeStep(
                 <button type="submit" class="link">"Start over"</button>
             </p>
         </ActionForm>
+    }
+}
+
+/// The sign-in page showing the recovery form, keeping where to go afterwards.
+fn recovery_href(next: &str) -> String {
+    if next.is_empty() {
+        "/login?recovery=1".to_owned()
+    } else {
+        format!(
+            "/login?recovery=1&next={}",
+            crate::validation::encode_component(next)
+        )
     }
 }
 
