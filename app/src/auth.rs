@@ -2,10 +2,17 @@
 
 use tower_sessions::Session;
 
-use crate::{error::AppError, store::UserId};
+use crate::{
+    error::AppError,
+    state::AppState,
+    store::{self, UserId},
+};
 
 const USER_ID: &str = "auth.user_id";
 const SIGNED_IN_AT: &str = "auth.signed_in_at";
+/// The account's session version at sign-in: raising it in the database ends every session that
+/// holds an older one.
+const VERSION: &str = "auth.version";
 const PENDING_USER_ID: &str = "auth.pending_user_id";
 const PENDING_SINCE: &str = "auth.pending_since";
 
@@ -34,8 +41,9 @@ impl AuthSession {
             .map_err(AppError::internal)
     }
 
-    /// The signed-in account, if any; a sign-in past its absolute age is ended here.
-    pub async fn signed_in_user(&self, now: i64) -> Result<Option<UserId>, AppError> {
+    /// The signed-in account, if any. A sign-in past its absolute age, or older than the account's
+    /// last sign-out-everywhere, is ended here: one query per request.
+    pub async fn signed_in_user(&self, state: &AppState) -> Result<Option<UserId>, AppError> {
         let user_id: Option<UserId> = self
             .session
             .get(USER_ID)
@@ -46,29 +54,60 @@ impl AuthSession {
             .get(SIGNED_IN_AT)
             .await
             .map_err(AppError::internal)?;
-        match (user_id, signed_in_at) {
-            (Some(user_id), Some(at)) if now - at < MAX_SIGN_IN_AGE_SECONDS => Ok(Some(user_id)),
-            (None, None) => Ok(None),
-            _ => {
+        let version: Option<i64> = self
+            .session
+            .get(VERSION)
+            .await
+            .map_err(AppError::internal)?;
+        let (Some(user_id), Some(at), Some(version)) = (user_id, signed_in_at, version) else {
+            if user_id.is_some() {
                 self.sign_out().await?;
-                Ok(None)
             }
+            return Ok(None);
+        };
+        let current = store::session_version(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?;
+        if state.clock.now() - at < MAX_SIGN_IN_AGE_SECONDS && current == Some(version) {
+            return Ok(Some(user_id));
         }
+        self.sign_out().await?;
+        Ok(None)
     }
 
     /// A step up: the session id is renewed, so an id planted before sign-in (session fixation)
     /// is worth nothing after it.
-    pub async fn sign_in(&self, user_id: UserId, now: i64) -> Result<(), AppError> {
+    pub async fn sign_in(&self, state: &AppState, user_id: UserId) -> Result<(), AppError> {
+        let version = store::session_version(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?
+            .ok_or(AppError::Unauthorized)?;
         self.session.cycle_id().await.map_err(AppError::internal)?;
         self.session
             .insert(USER_ID, user_id)
             .await
             .map_err(AppError::internal)?;
         self.session
-            .insert(SIGNED_IN_AT, now)
+            .insert(SIGNED_IN_AT, state.clock.now())
+            .await
+            .map_err(AppError::internal)?;
+        self.session
+            .insert(VERSION, version)
             .await
             .map_err(AppError::internal)?;
         Ok(())
+    }
+
+    /// Ends every other session of the account: its version is raised, and this session alone
+    /// takes the new one.
+    pub async fn sign_out_others(&self, state: &AppState, user_id: UserId) -> Result<(), AppError> {
+        let version = store::raise_session_version(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?;
+        self.session
+            .insert(VERSION, version)
+            .await
+            .map_err(AppError::internal)
     }
 
     /// The password was right and a second factor is asked for: a step up, so the id is renewed;
@@ -122,9 +161,13 @@ impl AuthSession {
     }
 
     /// The second factor was right: the pending state becomes a sign-in under a new id.
-    pub async fn complete_second_factor(&self, user_id: UserId, now: i64) -> Result<(), AppError> {
+    pub async fn complete_second_factor(
+        &self,
+        state: &AppState,
+        user_id: UserId,
+    ) -> Result<(), AppError> {
         self.forget_pending().await?;
-        self.sign_in(user_id, now).await
+        self.sign_in(state, user_id).await
     }
 
     /// Deletes the session from the store and empties the cookie.
@@ -160,7 +203,7 @@ pub async fn signed_in() -> Result<(crate::state::AppState, UserId), AppError> {
     let state = crate::state::app_state()?;
     let user_id = AuthSession::from_request()
         .await?
-        .signed_in_user(state.clock.now())
+        .signed_in_user(&state)
         .await?
         .ok_or(AppError::Unauthorized)?;
     Ok((state, user_id))

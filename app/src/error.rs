@@ -29,6 +29,8 @@ pub enum AppError {
         "Too many incorrect codes: sign-in with authentication codes is locked. Use your recovery code."
     )]
     FactorLocked,
+    #[error("The email could not be sent. Nothing was changed: please try again in a moment.")]
+    MailNotSent,
     /// Refused for a reason the person can read and act on.
     #[error("{0}")]
     NotAllowed(String),
@@ -80,6 +82,7 @@ impl AppError {
             Self::FactorLocked | Self::NotAllowed(_) => 403,
             Self::BadRequest => 400,
             Self::Network => 502,
+            Self::MailNotSent => 503,
             Self::Internal => 500,
         }
     }

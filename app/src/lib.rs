@@ -5,6 +5,9 @@ pub mod account;
 pub mod audit;
 pub mod components;
 pub mod error;
+#[cfg(feature = "ssr")]
+pub mod mail;
+pub mod recovery;
 pub mod two_factor;
 pub mod validation;
 
@@ -27,7 +30,10 @@ use leptos_router::{
     path,
 };
 
-use account::{login::LoginPage, portal::PortalPage, signup::SignupPage};
+use account::{
+    login::LoginPage, portal::PortalPage, signup::SignupPage, verify_email::VerifyEmailPage,
+};
+use recovery::confirm::ConfirmRecoveryPage;
 use two_factor::settings::SecurityPage;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -69,6 +75,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/portal") view=PortalPage ssr=SsrMode::Async />
                     <Route path=path!("/settings/security") view=SecurityPage ssr=SsrMode::Async />
+                    <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async />
+                    <Route path=path!("/recover/confirm") view=ConfirmRecoveryPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -10,7 +10,9 @@ use axum::extract::FromRef;
 use leptos::prelude::*;
 use sqlx::SqlitePool;
 
-use crate::{error::AppError, password::Passwords, security::crypto::SecretBox, store::UserId};
+use crate::{
+    error::AppError, mail::Mailer, password::Passwords, security::crypto::SecretBox, store::UserId,
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -22,6 +24,7 @@ pub struct AppState {
     /// Seals second-factor secrets and recovery codes at rest.
     pub secrets: SecretBox,
     pub factor_locks: Arc<FactorLocks>,
+    pub mailer: Mailer,
 }
 
 /// One check of a second factor at a time per account, so parallel guesses cannot slip past the

@@ -4,6 +4,7 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Args, Parser, Subcommand};
+use lettre::message::Mailbox;
 use url::Url;
 
 #[derive(Debug, Parser)]
@@ -23,6 +24,23 @@ pub struct Cli {
 pub enum Command {
     /// Serve the portal (what runs without a command).
     Serve,
+    /// Support's tools, run on the server against its database.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Turn off an account's two-factor authentication when every factor is lost: the last resort.
+    #[command(name = "reset-2fa")]
+    ResetTwoFactor {
+        username: String,
+        /// Why, for the audit log (for example the support ticket).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Print an account's two-factor state and its recent security events.
+    Show { username: String },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -66,9 +84,10 @@ pub struct Config {
         long,
         env = "PORTAL_MAIL_FROM",
         value_name = "PORTAL_MAIL_FROM",
-        default_value = "Portal <no-reply@localhost>"
+                default_value = "Portal <no-reply@localhost>",
+        value_parser = parse_mailbox
     )]
-    pub mail_from: String,
+    pub mail_from: Mailbox,
 
     /// The address shown to people who lost every factor.
     #[arg(
@@ -143,6 +162,12 @@ fn parse_base_url(value: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+fn parse_mailbox(value: &str) -> Result<Mailbox, String> {
+    value
+        .parse()
+        .map_err(|_| "must be an address like Portal <no-reply@example.com>".to_owned())
+}
+
 fn parse_smtp_url(value: &str) -> Result<Url, String> {
     let url = Url::parse(value).map_err(|_| "not a URL".to_owned())?;
     if !matches!(url.scheme(), "smtp" | "smtps") || url.host().is_none() {
@@ -184,7 +209,7 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("./data"));
         assert_eq!(config.database_url(), "sqlite://./data/portal.db");
         assert_eq!(config.base_url.as_str(), "http://127.0.0.1:3000/");
-        assert_eq!(config.mail_from, "Portal <no-reply@localhost>");
+        assert_eq!(config.mail_from.to_string(), "Portal <no-reply@localhost>");
         assert_eq!(config.support_email, "support@localhost");
         assert_eq!(config.issuer, "Portal");
         assert_eq!(config.site_addr.to_string(), "127.0.0.1:3000");
@@ -198,6 +223,7 @@ mod tests {
             ("--smtp-url", "http://mail", "PORTAL_SMTP_URL"),
             ("--secret-key", "abc", "PORTAL_SECRET_KEY"),
             ("--issuer", "a:b", "PORTAL_ISSUER"),
+            ("--mail-from", "not an address", "PORTAL_MAIL_FROM"),
             ("--site-addr", "nowhere", "LEPTOS_SITE_ADDR"),
         ] {
             let error = Config::from_args(["server", flag, value])

@@ -68,10 +68,7 @@ pub async fn require_sign_in(
     if request.method() != Method::GET || !protected {
         return next.run(request).await;
     }
-    match AuthSession::new(session)
-        .signed_in_user(state.clock.now())
-        .await
-    {
+    match AuthSession::new(session).signed_in_user(&state).await {
         Ok(Some(_)) => next.run(request).await,
         Ok(None) => {
             let wanted = request.uri().path_and_query().map_or(path, |p| p.as_str());

@@ -1,6 +1,7 @@
 //! Wires Portal together: configuration, database, sessions, layers and the Leptos routes. The
 //! rules live in `app`.
 
+pub mod admin;
 pub mod config;
 mod layers;
 mod secret_key;
@@ -11,6 +12,7 @@ use anyhow::Context as _;
 use app::{
     App,
     auth::IDLE_TIMEOUT_SECONDS,
+    mail::Mailer,
     password::Passwords,
     security::crypto::SecretBox,
     shell,
@@ -49,6 +51,7 @@ impl Portal {
         })?;
         let pool = connect(&config.database_url()).await?;
         let key = secret_key::load_or_create(config)?;
+        let mailer = mailer(config)?;
 
         let session_store = SqliteStore::new(pool.clone());
         session_store
@@ -76,6 +79,7 @@ impl Portal {
             clock,
             secrets: SecretBox::new(&key),
             factor_locks: Arc::new(FactorLocks::default()),
+            mailer,
         };
 
         let sessions = SessionManagerLayer::new(session_store)
@@ -124,6 +128,24 @@ impl Portal {
         )
         .with_graceful_shutdown(shutdown)
         .await
+    }
+}
+
+/// SMTP when PORTAL_SMTP_URL is set, else the outbox folder.
+fn mailer(config: &Config) -> anyhow::Result<Mailer> {
+    let from = config.mail_from.clone();
+    match &config.smtp_url {
+        Some(url) => Mailer::smtp(from, url.as_str())
+            .map_err(|error| anyhow::anyhow!("PORTAL_SMTP_URL: {error}")),
+        None => {
+            let outbox = config.data_dir.join("outbox");
+            Mailer::outbox(from, outbox.clone()).with_context(|| {
+                format!(
+                    "PORTAL_DATA_DIR: cannot create the outbox {}",
+                    outbox.display()
+                )
+            })
+        }
     }
 }
 

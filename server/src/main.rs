@@ -34,6 +34,7 @@ async fn main() -> ExitCode {
 
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
+        Command::Admin(command) => admin(cli.config, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -57,6 +58,14 @@ async fn serve(config: server::Config) -> anyhow::Result<()> {
     tracing::info!("Portal is listening on http://{}", listener.local_addr()?);
     portal.serve(listener, shutdown_signal()).await?;
     Ok(())
+}
+
+async fn admin(
+    config: server::Config,
+    command: server::config::AdminCommand,
+) -> anyhow::Result<()> {
+    let portal = Portal::build(&config, Clock::default()).await?;
+    server::admin::run(&portal.state, command).await
 }
 
 async fn shutdown_signal() {

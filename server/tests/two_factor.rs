@@ -7,12 +7,13 @@ use common::{PASSWORD, TestPortal};
 use reqwest::StatusCode;
 
 async fn stage(portal: &TestPortal, browser: &reqwest::Client) -> String {
-    portal
+    let progress: serde_json::Value = portal
         .call(browser, "login_stage", &[])
         .await
-        .text()
+        .json()
         .await
-        .unwrap()
+        .unwrap();
+    format!("\"{}\"", progress["stage"].as_str().unwrap())
 }
 
 #[tokio::test]
@@ -20,6 +21,7 @@ async fn two_factor_is_on_only_once_the_wizard_is_finished() {
     let portal = TestPortal::start().await;
     let browser = portal.browser();
     portal.sign_up(&browser, "alice", PASSWORD).await;
+    portal.verify_email(&browser, "alice").await;
     portal.call(&browser, "start_enrollment", &[]).await;
     let overview = portal.overview(&browser).await;
     let svg = overview["two_factor"]["Scanning"]["qr_svg"]
@@ -44,6 +46,7 @@ async fn starting_again_issues_a_new_secret() {
     let portal = TestPortal::start().await;
     let browser = portal.browser();
     portal.sign_up(&browser, "alice", PASSWORD).await;
+    portal.verify_email(&browser, "alice").await;
     portal.call(&browser, "start_enrollment", &[]).await;
     let first = portal.overview(&browser).await["two_factor"]["Scanning"]["key"].clone();
     portal.call(&browser, "start_enrollment", &[]).await;
@@ -61,6 +64,7 @@ async fn a_wrong_enrollment_code_stays_on_the_scan_step() {
     let portal = TestPortal::start().await;
     let browser = portal.browser();
     portal.sign_up(&browser, "alice", PASSWORD).await;
+    portal.verify_email(&browser, "alice").await;
     portal.call(&browser, "start_enrollment", &[]).await;
     let response = portal
         .call(&browser, "confirm_enrollment", &[("code", "000000")])
@@ -75,6 +79,7 @@ async fn continue_is_refused_until_the_box_is_ticked() {
     let portal = TestPortal::start().await;
     let browser = portal.browser();
     portal.sign_up(&browser, "alice", PASSWORD).await;
+    portal.verify_email(&browser, "alice").await;
     portal.call(&browser, "start_enrollment", &[]).await;
     let key = portal.overview(&browser).await["two_factor"]["Scanning"]["key"]
         .as_str()

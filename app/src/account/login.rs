@@ -6,8 +6,16 @@ use serde::{Deserialize, Serialize};
 use crate::{
     components::{Field, FormMessage, last_error},
     error::AppError,
+    recovery::request::{CheckEmail, RecoveryStep, RequestRecovery},
     two_factor::prompt::{CodeStep, StartOver, VerifySignInCode},
 };
+
+/// Where this browser is in signing in, and whom to ask when every factor is lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInProgress {
+    pub stage: LoginStage,
+    pub support_email: String,
+}
 
 /// Which step of sign-in this browser is at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,13 +41,8 @@ pub async fn login(
 }
 
 #[server(endpoint = "login_stage")]
-pub async fn sign_in_stage() -> Result<LoginStage, AppError> {
-    let state = crate::state::app_state()?;
-    let auth = crate::auth::AuthSession::from_request().await?;
-    Ok(match auth.pending_second_factor(state.clock.now()).await? {
-        Some(_) => LoginStage::SecondFactor,
-        None => LoginStage::Password,
-    })
+pub async fn sign_in_state() -> Result<SignInProgress, AppError> {
+    ssr::sign_in_state().await
 }
 
 #[component]
@@ -47,26 +50,43 @@ pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let verify = ServerAction::<VerifySignInCode>::new();
     let start_over = ServerAction::<StartOver>::new();
-    let stage = Resource::new(
+    let request = ServerAction::<RequestRecovery>::new();
+    let query = use_query_map();
+    let state = Resource::new(
         move || {
             (
+                query.get(),
                 login.version().get(),
                 start_over.version().get(),
                 verify.version().get(),
             )
         },
-        |_| sign_in_stage(),
+        |_| sign_in_state(),
     );
-    let query = use_query_map();
     let next = Signal::derive(move || query.read().get("next").unwrap_or_default());
+    let recovery = move || query.read().get("recovery").unwrap_or_default();
+    let was_reset = move || query.read().get("reset").is_some();
     view! {
         <Title text="Sign in · Portal" />
         <h1>"Sign in to Portal"</h1>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match stage.await {
-                    Ok(LoginStage::SecondFactor) => view! { <CodeStep verify start_over next /> }.into_any(),
-                    _ => view! { <PasswordStep login next /> }.into_any(),
+                let Ok(SignInProgress { stage, support_email }) = state.await else {
+                    return view! { <PasswordStep login next /> }.into_any();
+                };
+                match (stage, recovery().as_str()) {
+                    (_, "sent") => view! { <CheckEmail support_email /> }.into_any(),
+                    (LoginStage::SecondFactor, "1") => view! { <RecoveryStep request support_email /> }.into_any(),
+                    (LoginStage::SecondFactor, _) => view! { <CodeStep verify start_over next /> }.into_any(),
+                    (LoginStage::Password, _) => view! {
+                        {was_reset().then(|| view! {
+                            <p class="notice" role="status">
+                                "Two-factor authentication has been reset. Sign in with your password."
+                            </p>
+                        })}
+                        <PasswordStep login next />
+                    }
+                        .into_any(),
                 }
             })}
         </Suspense>
@@ -100,7 +120,7 @@ fn PasswordStep(login: ServerAction<Login>, next: Signal<String>) -> impl IntoVi
 mod ssr {
     use secrecy::SecretString;
 
-    use super::LoginStage;
+    use super::{LoginStage, SignInProgress};
     use crate::{
         audit::EventKind,
         auth::{AuthSession, client},
@@ -109,6 +129,31 @@ mod ssr {
         store,
         two_factor::service,
     };
+
+    /// A half-finished sign-in whose account no longer has a second factor (it was reset
+    /// meanwhile) starts over at the password.
+    pub async fn sign_in_state() -> Result<SignInProgress, AppError> {
+        let state = app_state()?;
+        let auth = AuthSession::from_request().await?;
+        let pending = match auth.pending_second_factor(state.clock.now()).await? {
+            Some(user_id) => store::two_factor_of(&state.pool, user_id)
+                .await
+                .map_err(AppError::internal)?
+                .is_some(),
+            None => false,
+        };
+        if !pending {
+            auth.forget_pending().await?;
+        }
+        Ok(SignInProgress {
+            stage: if pending {
+                LoginStage::SecondFactor
+            } else {
+                LoginStage::Password
+            },
+            support_email: state.settings.support_email.clone(),
+        })
+    }
 
     /// Unknown username and wrong password answer alike, in words and in work: both verify one
     /// Argon2id hash.
@@ -142,7 +187,7 @@ mod ssr {
             auth.begin_second_factor(user_id, now).await?;
             return Ok(LoginStage::SecondFactor);
         }
-        auth.sign_in(user_id, now).await?;
+        auth.sign_in(&state, user_id).await?;
         service::record(
             &state,
             user_id,

@@ -3,6 +3,7 @@
 pub mod login;
 pub mod portal;
 pub mod signup;
+pub mod verify_email;
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,7 @@ pub struct SignedInUser {
 pub async fn current_user() -> Result<Option<SignedInUser>, AppError> {
     let state = crate::state::app_state()?;
     let auth = crate::auth::AuthSession::from_request().await?;
-    let Some(user_id) = auth.signed_in_user(state.clock.now()).await? else {
+    let Some(user_id) = auth.signed_in_user(&state).await? else {
         return Ok(None);
     };
     let username = crate::store::username_of(&state.pool, user_id)

@@ -95,7 +95,9 @@ mod ssr {
         tracing::info!(user_id, "account created");
         AuthSession::from_request()
             .await?
-            .sign_in(user_id, now)
-            .await
+            .sign_in(&state, user_id)
+            .await?;
+        crate::account::verify_email::send_verification(&state, user_id).await;
+        Ok(())
     }
 }

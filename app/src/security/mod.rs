@@ -4,4 +4,5 @@ pub mod crypto;
 pub mod otpauth;
 pub mod recovery_code;
 pub mod throttle;
+pub mod token;
 pub mod totp;

@@ -121,3 +121,44 @@ pub async fn password_hash_of(
         .fetch_optional(pool)
         .await
 }
+
+pub async fn session_version(
+    pool: &SqlitePool,
+    user_id: UserId,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT session_version FROM users WHERE id = ?")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Ends every session of the account that holds the old version; returns the new one.
+pub async fn raise_session_version(pool: &SqlitePool, user_id: UserId) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("UPDATE users SET session_version = session_version + 1 WHERE id = ? RETURNING session_version")
+        .bind(user_id)
+        .fetch_one(pool)
+        .await
+}
+
+pub async fn mark_email_verified(
+    pool: &SqlitePool,
+    user_id: UserId,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET email_verified_at = COALESCE(email_verified_at, ?) WHERE id = ?")
+        .bind(now)
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn user_id_by_username(
+    pool: &SqlitePool,
+    username: &str,
+) -> Result<Option<UserId>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+        .bind(username)
+        .fetch_optional(pool)
+        .await
+}

@@ -4,11 +4,13 @@
 mod accounts;
 mod audit;
 mod throttle;
+mod tokens;
 mod two_factor;
 
 pub use accounts::*;
 pub use audit::*;
 pub use throttle::*;
+pub use tokens::*;
 pub use two_factor::*;
 
 pub type UserId = i64;

@@ -140,6 +140,7 @@ mod ssr {
         audit::EventKind,
         auth::{client, signed_in},
         error::AppError,
+        mail::{send_notice, templates::Notice},
         security::{
             crypto::random_bytes,
             totp::{self, CodeCheck},
@@ -160,6 +161,15 @@ mod ssr {
         {
             return Err(AppError::NotAllowed(
                 "Two-factor authentication is already on.".into(),
+            ));
+        }
+        let verified = store::account(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?
+            .is_some_and(|account| account.email_verified_at.is_some());
+        if !verified {
+            return Err(AppError::NotAllowed(
+                "Verify your email address first: recovery links are sent to it. Open the link in the email we sent, or resend it below.".into(),
             ));
         }
         let secret = random_bytes::<SECRET_BYTES>();
@@ -222,6 +232,7 @@ mod ssr {
                 None,
             )
             .await?;
+            send_notice(&state, user_id, Notice::Enabled).await;
             return Ok("enabled");
         }
         store::forget_recovery_code_reveal(&state.pool, user_id)

@@ -80,8 +80,9 @@ fn CodeConfirmFields(
 mod ssr {
     use crate::{
         audit::EventKind,
-        auth::{client, signed_in},
+        auth::{AuthSession, client, signed_in},
         error::AppError,
+        mail::{send_notice, templates::Notice},
         store,
         two_factor::service::{self, verify_totp},
     };
@@ -93,7 +94,13 @@ mod ssr {
         store::remove_two_factor(&state.pool, user_id)
             .await
             .map_err(AppError::internal)?;
-        service::record(&state, user_id, EventKind::TwoFactorDisabled, &client, None).await
+        AuthSession::from_request()
+            .await?
+            .sign_out_others(&state, user_id)
+            .await?;
+        service::record(&state, user_id, EventKind::TwoFactorDisabled, &client, None).await?;
+        send_notice(&state, user_id, Notice::Disabled).await;
+        Ok(())
     }
 
     pub async fn regenerate(code: &str) -> Result<(), AppError> {
@@ -110,6 +117,10 @@ mod ssr {
         )
         .await
         .map_err(AppError::internal)?;
+        AuthSession::from_request()
+            .await?
+            .sign_out_others(&state, user_id)
+            .await?;
         service::record(
             &state,
             user_id,
@@ -117,6 +128,8 @@ mod ssr {
             &client,
             None,
         )
-        .await
+        .await?;
+        send_notice(&state, user_id, Notice::RecoveryCodeRegenerated).await;
+        Ok(())
     }
 }

@@ -36,6 +36,8 @@ pub struct SecurityEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecurityOverview {
     pub username: String,
+    pub email: String,
+    pub email_verified: bool,
     pub two_factor: TwoFactorState,
     /// A recovery code waiting to be saved: shown once, during enrollment or after a new one.
     pub recovery_code: Option<String>,

@@ -92,8 +92,7 @@ mod ssr {
         };
         let client = client().await;
         verify_totp(&state, user_id, code, &client).await?;
-        auth.complete_second_factor(user_id, state.clock.now())
-            .await?;
+        auth.complete_second_factor(&state, user_id).await?;
         service::record(
             &state,
             user_id,

@@ -14,6 +14,7 @@ use super::{
     manage::{DisableForm, DisableTwoFactor, RegenerateForm, RegenerateRecoveryCode},
 };
 use crate::{
+    account::verify_email::ResendVerification,
     components::{FormMessage, last_error},
     error::AppError,
 };
@@ -29,6 +30,9 @@ fn notice_text(notice: &str) -> Option<&'static str> {
         "enabled" => Some("Two-factor authentication is enabled."),
         "disabled" => Some("Two-factor authentication is disabled."),
         "saved" => Some("Your new recovery code is saved. The old one no longer works."),
+        "verification-sent" => {
+            Some("A verification email is on its way. Open its link to verify your address.")
+        }
         _ => None,
     }
 }
@@ -41,6 +45,7 @@ pub fn SecurityPage() -> impl IntoView {
     let cancel = ServerAction::<CancelEnrollment>::new();
     let disable = ServerAction::<DisableTwoFactor>::new();
     let regenerate = ServerAction::<RegenerateRecoveryCode>::new();
+    let resend = ServerAction::<ResendVerification>::new();
     let query = use_query_map();
     let overview = Resource::new(
         move || {
@@ -52,6 +57,7 @@ pub fn SecurityPage() -> impl IntoView {
                 cancel.version().get(),
                 disable.version().get(),
                 regenerate.version().get(),
+                resend.version().get(),
             )
         },
         |_| load_security_overview(),
@@ -106,6 +112,7 @@ pub fn SecurityPage() -> impl IntoView {
                         <TwoFactorSwitch on start />
                         {panel}
                     </section>
+                    <EmailStatus email=overview.email.clone() verified=overview.email_verified resend />
                     <ActivityList events=overview.events />
                 }
                     .into_any()
@@ -138,6 +145,34 @@ fn TwoFactorSwitch(on: bool, start: ServerAction<StartEnrollment>) -> impl IntoV
         .into_any()
     } else {
         view! { <ActionForm action=start>{switch()}</ActionForm> }.into_any()
+    }
+}
+
+/// The address recovery goes through, whether it is verified, and a way to prove it.
+#[component]
+fn EmailStatus(
+    email: String,
+    verified: bool,
+    resend: ServerAction<ResendVerification>,
+) -> impl IntoView {
+    let error = last_error(resend);
+    view! {
+        <section class="card" aria-labelledby="email-heading">
+            <h2 id="email-heading">"Email address"</h2>
+            <p>
+                <strong>{email}</strong>
+                {if verified { " is verified." } else { " is not verified yet." }}
+            </p>
+            {(!verified).then(|| view! {
+                <p>"Two-factor authentication needs a verified address: recovery links are sent to it."</p>
+                <ActionForm action=resend>
+                    <FormMessage error />
+                    <button type="submit" class="secondary" disabled=move || resend.pending().get()>
+                        "Resend verification email"
+                    </button>
+                </ActionForm>
+            })}
+        </section>
     }
 }
 
@@ -238,6 +273,8 @@ pub mod ssr {
             .collect();
         Ok(SecurityOverview {
             username: account.username,
+            email: account.email,
+            email_verified: account.email_verified_at.is_some(),
             two_factor,
             recovery_code,
             events,
@@ -293,7 +330,7 @@ pub mod ssr {
         session: tower_sessions::Session,
     ) -> Response {
         let auth = crate::auth::AuthSession::new(session);
-        let Ok(Some(user_id)) = auth.signed_in_user(state.clock.now()).await else {
+        let Ok(Some(user_id)) = auth.signed_in_user(&state).await else {
             return (
                 StatusCode::UNAUTHORIZED,
                 "Sign in to download your recovery code.",

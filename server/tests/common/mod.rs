@@ -3,15 +3,21 @@
 
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use app::state::Clock;
 use reqwest::{Client, Response, header};
 use server::{Config, Portal};
+use smtp::SmtpSink;
 use tempfile::TempDir;
 use tokio::{sync::oneshot, task::JoinHandle};
 
 pub struct TestPortal {
     pub base: String,
     pub clock: Clock,
+    /// The SMTP server the portal sends its mail to.
+    pub smtp: SmtpSink,
+    smtp_url: String,
     data: TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -19,27 +25,52 @@ pub struct TestPortal {
 
 impl TestPortal {
     pub async fn start() -> Self {
+        let smtp = SmtpSink::start();
+        let url = smtp.url();
         Self::start_in(
             tempfile::tempdir().expect("a temporary folder"),
             Clock::default(),
+            smtp,
+            url,
         )
         .await
     }
 
-    async fn start_in(data: TempDir, clock: Clock) -> Self {
+    /// A portal whose SMTP server does not answer.
+    pub async fn start_with_mail_down() -> Self {
+        let smtp = SmtpSink::start();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("smtp://127.0.0.1:{}", closed.local_addr().unwrap().port());
+        drop(closed);
+        Self::start_in(
+            tempfile::tempdir().expect("a temporary folder"),
+            Clock::default(),
+            smtp,
+            url,
+        )
+        .await
+    }
+
+    async fn start_in(data: TempDir, clock: Clock, smtp: SmtpSink, smtp_url: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
         let config = Config::from_args([
             "server",
             "--data-dir",
             data.path().to_str().unwrap(),
             "--site-addr",
             "127.0.0.1:0",
+            "--base-url",
+            &base,
+            "--smtp-url",
+            &smtp_url,
+            "--support-email",
+            "help@portal.test",
         ])
         .expect("test configuration");
         let portal = Portal::build(&config, clock.clone())
             .await
             .expect("portal builds");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             portal
@@ -52,20 +83,28 @@ impl TestPortal {
         Self {
             base,
             clock,
+            smtp,
+            smtp_url,
             data,
             stop: Some(stop),
             task: Some(task),
         }
     }
 
-    /// Stops the server and starts a new one on the same data folder (and clock).
+    /// Stops the server and starts a new one on the same data folder, clock and SMTP server.
     pub async fn restart(mut self) -> Self {
         self.stop.take().map(|stop| stop.send(()));
         if let Some(task) = self.task.take() {
             task.await.unwrap();
         }
         let data = std::mem::replace(&mut self.data, tempfile::tempdir().unwrap());
-        Self::start_in(data, self.clock.clone()).await
+        Self::start_in(
+            data,
+            self.clock.clone(),
+            self.smtp.clone(),
+            self.smtp_url.clone(),
+        )
+        .await
     }
 
     pub fn data_dir(&self) -> &std::path::Path {
@@ -223,10 +262,31 @@ impl TestPortal {
         }
     }
 
+    /// Opens the link of the newest verification email to `username@example.com`.
+    pub async fn verify_email(&self, browser: &Client, username: &str) {
+        let address = format!("{username}@example.com");
+        let mail = self.smtp.wait_for(&address, 1).await;
+        let link = mail
+            .iter()
+            .rev()
+            .find_map(|mail| mail.link(&self.url("/verify-email?token=")))
+            .expect("a verification email with its link");
+        let page = browser
+            .get(link)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("is verified"), "{page}");
+    }
+
     /// A signed-up, signed-in account with two-factor authentication on.
     pub async fn account_with_two_factor(&self, username: &str) -> (Client, Authenticator) {
         let browser = self.browser();
         self.sign_up(&browser, username, PASSWORD).await;
+        self.verify_email(&browser, username).await;
         let authenticator = self.enroll(&browser).await;
         (browser, authenticator)
     }

@@ -1,0 +1,179 @@
+//! A verified email address: recovery of the second factor goes through this mailbox, so two-
+//! factor authentication can only be turned on once the address is proven.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_query_map};
+
+use crate::error::AppError;
+
+/// Verifies the address of the link's token. Opening the link is the proof, so this runs on GET.
+#[server(endpoint = "verify_email")]
+pub async fn verify_email(token: String) -> Result<String, AppError> {
+    ssr::verify(&token).await
+}
+
+#[server(endpoint = "resend_verification")]
+pub async fn resend_verification() -> Result<(), AppError> {
+    ssr::resend().await?;
+    leptos_axum::redirect("/settings/security?notice=verification-sent");
+    Ok(())
+}
+
+#[component]
+pub fn VerifyEmailPage() -> impl IntoView {
+    let query = use_query_map();
+    let result = Resource::new(
+        move || query.read().get("token").unwrap_or_default(),
+        verify_email,
+    );
+    view! {
+        <Title text="Verify your email · Portal" />
+        <h1>"Verify your email"</h1>
+        <Suspense fallback=|| view! { <p>"Checking…"</p> }>
+            {move || Suspend::new(async move {
+                match result.await {
+                    Ok(email) => view! {
+                        <section class="card">
+                            <p class="notice" role="status">"Your email address " <strong>{email}</strong> " is verified."</p>
+                            <p><A href="/settings/security">"Go to Security settings"</A></p>
+                        </section>
+                    }
+                        .into_any(),
+                    Err(error) => view! {
+                        <section class="card">
+                            <p class="form-message" role="alert">{error.to_string()}</p>
+                            <p><A href="/settings/security">"Go to Security settings"</A></p>
+                        </section>
+                    }
+                        .into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub use ssr::send_verification;
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use crate::{
+        audit::EventKind,
+        auth::{client, signed_in},
+        error::AppError,
+        mail::templates,
+        security::token,
+        state::{AppState, app_state},
+        store::{self, NewToken, TokenPurpose, TokenState, UserId},
+        two_factor::service,
+    };
+
+    /// A verification link works for a day.
+    const VERIFY_SECONDS: i64 = 24 * 60 * 60;
+    /// At most this many verification emails an hour, so the form cannot be used to flood a mailbox.
+    const VERIFY_EMAILS_PER_HOUR: i64 = 3;
+
+    /// Sends the verification email; a failure is logged, and the security page offers to resend.
+    pub async fn send_verification(state: &AppState, user_id: UserId) {
+        if let Err(error) = try_send(state, user_id).await {
+            tracing::warn!(%error, user_id, "the verification email could not be sent");
+        }
+    }
+
+    async fn try_send(state: &AppState, user_id: UserId) -> Result<(), AppError> {
+        let account = store::account(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?
+            .ok_or(AppError::Unauthorized)?;
+        let now = state.clock.now();
+        let token = token::new_token();
+        let token_id = store::create_token(
+            &state.pool,
+            NewToken {
+                user_id,
+                purpose: TokenPurpose::VerifyEmail,
+                hash: &token::hash(&token),
+                created_at: now,
+                expires_at: now + VERIFY_SECONDS,
+            },
+        )
+        .await
+        .map_err(AppError::internal)?;
+        let link = format!("{}/verify-email?token={token}", state.settings.base_url);
+        let email = templates::verify_email(&account.email, &account.username, &link);
+        if let Err(error) = state.mailer.send(email).await {
+            store::delete_token(&state.pool, token_id)
+                .await
+                .map_err(AppError::internal)?;
+            tracing::warn!(%error, user_id, "mail could not be sent");
+            return Err(AppError::MailNotSent);
+        }
+        Ok(())
+    }
+
+    pub async fn resend() -> Result<(), AppError> {
+        let (state, user_id) = signed_in().await?;
+        let hour_ago = state.clock.now() - 60 * 60;
+        let recent =
+            store::tokens_created_since(&state.pool, user_id, TokenPurpose::VerifyEmail, hour_ago)
+                .await
+                .map_err(AppError::internal)?;
+        if recent >= VERIFY_EMAILS_PER_HOUR {
+            return Err(AppError::NotAllowed(
+                "Three verification emails were sent in the last hour. Check your inbox and spam folder, or try again later.".into(),
+            ));
+        }
+        try_send(&state, user_id).await
+    }
+
+    pub async fn verify(token: &str) -> Result<String, AppError> {
+        let state = app_state()?;
+        let now = state.clock.now();
+        let hash = token::hash(token);
+        let expired = || {
+            AppError::NotAllowed(
+                "This verification link has expired. Send a new one from Security settings.".into(),
+            )
+        };
+        let user_id = match store::consume_token(&state.pool, &hash, TokenPurpose::VerifyEmail, now)
+            .await
+            .map_err(AppError::internal)?
+        {
+            Some(user_id) => user_id,
+            None => {
+                return Err(
+                    match store::token_state(&state.pool, &hash, TokenPurpose::VerifyEmail, now)
+                        .await
+                        .map_err(AppError::internal)?
+                    {
+                        TokenState::Expired => expired(),
+                        TokenState::Used => {
+                            AppError::NotAllowed("This verification link was already used.".into())
+                        }
+                        _ => AppError::NotAllowed(
+                            "This verification link is not valid. Check that you copied it whole."
+                                .into(),
+                        ),
+                    },
+                );
+            }
+        };
+        store::mark_email_verified(&state.pool, user_id, now)
+            .await
+            .map_err(AppError::internal)?;
+        service::record(
+            &state,
+            user_id,
+            EventKind::EmailVerified,
+            &client().await,
+            None,
+        )
+        .await?;
+        let account = store::account(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?
+            .ok_or(AppError::Unauthorized)?;
+        Ok(account.email)
+    }
+}

@@ -1,0 +1,122 @@
+//! Portal's mail: through SMTP when PORTAL_SMTP_URL is set, else as .eml files in the outbox
+//! folder with the link logged, for a developer's machine. lettre does both.
+
+pub mod templates;
+
+use std::{path::PathBuf, time::Duration};
+
+use lettre::{
+    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Mailbox, MultiPart},
+};
+
+/// One message, in plain text and HTML.
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// The link the message carries, if any: logged when mail goes to the outbox.
+    pub link: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("the address {0:?} cannot receive mail")]
+    Address(String),
+    #[error("the message could not be built: {0}")]
+    Build(#[from] lettre::error::Error),
+    #[error("the SMTP server did not take the message: {0}")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+    #[error("the outbox could not be written: {0}")]
+    Outbox(#[from] lettre::transport::file::Error),
+}
+
+#[derive(Clone)]
+pub struct Mailer {
+    from: Mailbox,
+    transport: Transport,
+}
+
+#[derive(Clone)]
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Outbox(PathBuf, AsyncFileTransport<Tokio1Executor>),
+}
+
+/// An SMTP server that does not answer within this long is taken as down.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Mailer {
+    /// `smtp://host:port` (plain, for local servers), `smtp://…?tls=required` (STARTTLS) or
+    /// `smtps://user:pass@host` (TLS): lettre reads the URL.
+    pub fn smtp(from: Mailbox, url: &str) -> Result<Self, lettre::transport::smtp::Error> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
+            .timeout(Some(SMTP_TIMEOUT))
+            .build();
+        Ok(Self {
+            from,
+            transport: Transport::Smtp(transport),
+        })
+    }
+
+    pub fn outbox(from: Mailbox, folder: PathBuf) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&folder)?;
+        let transport = AsyncFileTransport::<Tokio1Executor>::new(&folder);
+        Ok(Self {
+            from,
+            transport: Transport::Outbox(folder, transport),
+        })
+    }
+
+    pub async fn send(&self, email: Email) -> Result<(), MailError> {
+        let to: Mailbox = email
+            .to
+            .parse()
+            .map_err(|_| MailError::Address(email.to.clone()))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(email.subject.clone())
+            .multipart(MultiPart::alternative_plain_html(email.text, email.html))?;
+        match &self.transport {
+            Transport::Smtp(smtp) => {
+                smtp.send(message).await?;
+            }
+            Transport::Outbox(folder, file) => {
+                let id = file.send(message).await?;
+                // The outbox stands in for a mailbox on a developer's machine; the link is what
+                // they need from it.
+                tracing::info!(
+                    file = %folder.join(format!("{id}.eml")).display(),
+                    link = email.link.as_deref().unwrap_or("none"),
+                    subject = %email.subject,
+                    "mail written to the outbox"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Emails the account a notice of a security change. A notice that cannot be sent is logged and
+/// does not undo the change it reports.
+pub async fn send_notice(
+    state: &crate::state::AppState,
+    user_id: crate::store::UserId,
+    notice: templates::Notice,
+) {
+    let account = match crate::store::account(&state.pool, user_id).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::error!(%error, "cannot load the account for a notice");
+            return;
+        }
+    };
+    let email = templates::notice(&account.email, &account.username, notice);
+    if let Err(error) = state.mailer.send(email).await {
+        tracing::warn!(%error, user_id, ?notice, "a notice email could not be sent");
+    }
+}

@@ -1,0 +1,145 @@
+//! The words of every email Portal sends, each in plain text and HTML.
+
+use super::Email;
+
+/// Escapes text for HTML: usernames and addresses are checked, but never trusted in markup.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn email(to: &str, subject: &str, paragraphs: &[String], link: Option<(&str, &str)>) -> Email {
+    let mut text = paragraphs.join("\n\n");
+    let mut html: String = paragraphs
+        .iter()
+        .map(|p| format!("<p>{}</p>", escape(p)))
+        .collect();
+    if let Some((label, url)) = link {
+        text.push_str(&format!("\n\n{label}:\n{url}\n"));
+        html.push_str(&format!(
+            "<p><a href=\"{}\">{}</a></p>",
+            escape(url),
+            escape(label)
+        ));
+    }
+    text.push_str("\n\n— Portal\n");
+    html.push_str("<p>— Portal</p>");
+    Email {
+        to: to.to_owned(),
+        subject: subject.to_owned(),
+        text,
+        html: format!("<!DOCTYPE html><html><body>{html}</body></html>"),
+        link: link.map(|(_, url)| url.to_owned()),
+    }
+}
+
+pub fn verify_email(to: &str, username: &str, link: &str) -> Email {
+    email(
+        to,
+        "Verify your email address for Portal",
+        &[
+            format!("Hello {username},"),
+            "Open the link below to verify this address. Portal sends recovery links here if you ever lose your authenticator app.".into(),
+            "If you did not create a Portal account, ignore this email.".into(),
+        ],
+        Some(("Verify your email address", link)),
+    )
+}
+
+pub fn recovery_link(to: &str, username: &str, link: &str, minutes: i64) -> Email {
+    email(
+        to,
+        "Reset two-factor authentication on Portal",
+        &[
+            format!("Hello {username},"),
+            "Someone signed in to your Portal account with your password and your recovery code, and asked to reset two-factor authentication.".into(),
+            format!("If this was you, open the link below within {minutes} minutes and confirm. It works once."),
+            "If this was not you, do not open the link: change your password, because someone knows it and has your recovery code.".into(),
+        ],
+        Some(("Reset two-factor authentication", link)),
+    )
+}
+
+/// A notice of a change to the account's security, so its owner hears of it wherever it came from.
+pub fn notice(to: &str, username: &str, what: Notice) -> Email {
+    let (subject, body) = match what {
+        Notice::Enabled => (
+            "Two-factor authentication is on",
+            "Two-factor authentication was turned on for your Portal account. Signing in now asks for a code from your authenticator app.",
+        ),
+        Notice::Disabled => (
+            "Two-factor authentication is off",
+            "Two-factor authentication was turned off for your Portal account. Signing in now needs only your password.",
+        ),
+        Notice::RecoveryRequested => (
+            "Recovery of your Portal account was requested",
+            "Your password and recovery code were used to ask for a reset of two-factor authentication. A separate email holds the link that confirms it.",
+        ),
+        Notice::Reset => (
+            "Two-factor authentication was reset",
+            "Two-factor authentication was reset for your Portal account through email recovery, and every session was signed out. Sign in with your password and turn it on again from Security settings.",
+        ),
+        Notice::AdminReset => (
+            "Two-factor authentication was reset by support",
+            "Portal support reset two-factor authentication for your account, and every session was signed out. Sign in with your password and turn it on again from Security settings.",
+        ),
+        Notice::RecoveryCodeRegenerated => (
+            "You have a new recovery code",
+            "A new recovery code was created for your Portal account. The old one no longer works.",
+        ),
+    };
+    email(
+        to,
+        subject,
+        &[
+            format!("Hello {username},"),
+            body.to_owned(),
+            "If this was not you, contact support at once.".into(),
+        ],
+        None,
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    Enabled,
+    Disabled,
+    RecoveryRequested,
+    Reset,
+    AdminReset,
+    RecoveryCodeRegenerated,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mail_has_a_text_and_an_html_part_with_the_link() {
+        let mail = recovery_link(
+            "a@example.com",
+            "alice",
+            "http://127.0.0.1:3000/recover/confirm?token=abc",
+            10,
+        );
+        assert!(
+            mail.text
+                .contains("http://127.0.0.1:3000/recover/confirm?token=abc")
+        );
+        assert!(
+            mail.html
+                .contains("href=\"http://127.0.0.1:3000/recover/confirm?token=abc\"")
+        );
+        assert!(mail.text.contains("10 minutes"));
+    }
+
+    #[test]
+    fn markup_in_names_is_escaped() {
+        let mail = verify_email("a@example.com", "<b>x</b>", "http://x/?a=1&b=2");
+        assert!(mail.html.contains("&lt;b&gt;x&lt;/b&gt;"));
+        assert!(mail.html.contains("a=1&amp;b=2"));
+    }
+}

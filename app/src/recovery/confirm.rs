@@ -1,0 +1,137 @@
+//! `/recover/confirm?token=…`: the page the recovery email opens. Opening it changes nothing
+//! (mail scanners prefetch links); only its button, a POST, resets the second factor.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_query_map};
+
+use crate::{
+    components::{FormMessage, last_error},
+    error::AppError,
+};
+
+/// The username whose second factor the token would reset.
+#[server(endpoint = "recovery_request")]
+pub async fn recovery_request(token: String) -> Result<String, AppError> {
+    ssr::whose(&token).await
+}
+
+#[server(endpoint = "confirm_recovery")]
+pub async fn confirm_recovery(token: String) -> Result<(), AppError> {
+    ssr::confirm(&token).await?;
+    leptos_axum::redirect("/login?reset=1");
+    Ok(())
+}
+
+#[component]
+pub fn ConfirmRecoveryPage() -> impl IntoView {
+    let query = use_query_map();
+    let token = Signal::derive(move || query.read().get("token").unwrap_or_default());
+    let whose = Resource::new(move || token.get(), recovery_request);
+    let confirm = ServerAction::<ConfirmRecovery>::new();
+    let error = last_error(confirm);
+    view! {
+        <Title text="Reset two-factor authentication · Portal" />
+        <h1>"Reset two-factor authentication"</h1>
+        <Suspense fallback=|| view! { <p>"Checking the link…"</p> }>
+            {move || Suspend::new(async move {
+                match whose.await {
+                    Ok(username) => view! {
+                        <ActionForm action=confirm attr:class="card">
+                            <FormMessage error />
+                            <p>
+                                "This turns off two-factor authentication for " <strong>{username}</strong>
+                                ", removes its recovery code and signs the account out everywhere. You can turn it on again after you sign in."
+                            </p>
+                            <input type="hidden" name="token" prop:value=token value=token />
+                            <button type="submit" disabled=move || confirm.pending().get()>
+                                "Reset two-factor authentication"
+                            </button>
+                        </ActionForm>
+                    }
+                        .into_any(),
+                    Err(error) => view! {
+                        <section class="card">
+                            <p class="form-message" role="alert">{error.to_string()}</p>
+                            <p><A href="/login">"Go to sign-in"</A></p>
+                        </section>
+                    }
+                        .into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use crate::{
+        audit::EventKind,
+        auth::{AuthSession, client},
+        error::AppError,
+        recovery::service::reset_two_factor,
+        security::token,
+        state::app_state,
+        store::{self, TokenPurpose, TokenState, UserId},
+    };
+
+    fn refusal(state: TokenState) -> AppError {
+        AppError::NotAllowed(
+            match state {
+                TokenState::Expired => "This recovery link has expired. Sign in and enter your recovery code again for a new one.",
+                TokenState::Used => "This recovery link was already used.",
+                _ => "This recovery link is not valid. Check that you opened the whole link from the email.",
+            }
+            .into(),
+        )
+    }
+
+    pub async fn whose(token: &str) -> Result<String, AppError> {
+        let state = app_state()?;
+        let found = store::token_state(
+            &state.pool,
+            &token::hash(token),
+            TokenPurpose::Recovery,
+            state.clock.now(),
+        )
+        .await
+        .map_err(AppError::internal)?;
+        let TokenState::Valid(user_id) = found else {
+            return Err(refusal(found));
+        };
+        username(&state, user_id).await
+    }
+
+    async fn username(state: &crate::state::AppState, user_id: UserId) -> Result<String, AppError> {
+        Ok(store::account(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?
+            .ok_or_else(|| refusal(TokenState::Unknown))?
+            .username)
+    }
+
+    pub async fn confirm(token: &str) -> Result<(), AppError> {
+        let state = app_state()?;
+        let now = state.clock.now();
+        let hash = token::hash(token);
+        let Some(user_id) = store::consume_token(&state.pool, &hash, TokenPurpose::Recovery, now)
+            .await
+            .map_err(AppError::internal)?
+        else {
+            let found = store::token_state(&state.pool, &hash, TokenPurpose::Recovery, now)
+                .await
+                .map_err(AppError::internal)?;
+            return Err(refusal(found));
+        };
+        reset_two_factor(
+            &state,
+            user_id,
+            EventKind::TwoFactorReset,
+            &client().await,
+            None,
+        )
+        .await?;
+        // This browser may still hold the half-finished sign-in that asked for the link.
+        AuthSession::from_request().await?.forget_pending().await
+    }
+}

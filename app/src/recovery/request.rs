@@ -1,0 +1,189 @@
+//! At sign-in, with the password accepted: a recovery code, which sends a link to the account's
+//! email address.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::{
+    components::{Field, FormMessage, last_error},
+    error::AppError,
+};
+
+#[server(endpoint = "request_recovery")]
+pub async fn request_recovery(recovery_code: String) -> Result<(), AppError> {
+    ssr::request(&recovery_code).await?;
+    leptos_axum::redirect("/login?recovery=sent");
+    Ok(())
+}
+
+/// The last-resort line, under the recovery form and on the "Check your email" page.
+#[component]
+pub fn SupportLine(support_email: String) -> impl IntoView {
+    let mailto = format!("mailto:{support_email}");
+    view! {
+        <p class="aside support">
+            "Lost your recovery code? Contact support at " <a href=mailto>{support_email}</a> "."
+        </p>
+    }
+}
+
+#[component]
+pub fn RecoveryStep(
+    request: ServerAction<RequestRecovery>,
+    support_email: String,
+) -> impl IntoView {
+    let error = last_error(request);
+    view! {
+        <ActionForm action=request attr:novalidate=true attr:class="card">
+            <h2>"Use a recovery code"</h2>
+            <p>"Enter the recovery code you saved when you turned on two-factor authentication. We will email a link to reset it."</p>
+            <FormMessage error />
+            <Field
+                label="Recovery code"
+                name="recovery_code"
+                autocomplete="off"
+                hint="16 letters and digits, like ABCD-EFGH-JKMN-PQRS."
+                error
+            />
+            <button type="submit" disabled=move || request.pending().get()>"VERIFY"</button>
+            <p>
+                <A href="/login">"Use your authenticator app instead"</A>
+            </p>
+        </ActionForm>
+        <SupportLine support_email />
+    }
+}
+
+#[component]
+pub fn CheckEmail(support_email: String) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="check-email-heading">
+            <h2 id="check-email-heading">"Check your email"</h2>
+            <p>
+                "We sent a link to the email address of your account. Open it within 10 minutes to reset two-factor authentication."
+            </p>
+        </section>
+        <SupportLine support_email />
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use secrecy::SecretString;
+
+    use super::super::service::{RECOVERY_EMAILS_PER_HOUR, RECOVERY_LINK_SECONDS};
+    use crate::{
+        audit::EventKind,
+        auth::{AuthSession, client},
+        error::AppError,
+        mail::templates,
+        security::{recovery_code, token},
+        state::app_state,
+        store::{self, Factor, NewToken, TokenPurpose},
+        two_factor::service::{check_throttle, count_failure, record},
+    };
+
+    pub async fn request(typed: &str) -> Result<(), AppError> {
+        let state = app_state()?;
+        let auth = AuthSession::from_request().await?;
+        let Some(user_id) = auth.pending_second_factor(state.clock.now()).await? else {
+            return Err(AppError::NotAllowed(
+                "Your sign-in timed out. Start over with your username and password.".into(),
+            ));
+        };
+        let code = recovery_code::normalize(typed).ok_or_else(|| {
+            AppError::validation(
+                "recovery_code",
+                "Enter your recovery code: 16 letters and digits, like ABCD-EFGH-JKMN-PQRS.",
+            )
+        })?;
+        let client = client().await;
+        // One check at a time per account: 50 requests with one code send one email.
+        let _one_at_a_time = state.factor_locks.lock(user_id).await;
+        let now = state.clock.now();
+        check_throttle(&state, user_id, Factor::RecoveryCode, now).await?;
+        let Some(two_factor) = store::two_factor_of(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?
+        else {
+            return Err(AppError::NotAllowed(
+                "Two-factor authentication is off for this account.".into(),
+            ));
+        };
+        let matches = state
+            .passwords
+            .verify(
+                SecretString::from(code),
+                Some(two_factor.recovery_code_hash),
+            )
+            .await?;
+        if !matches {
+            count_failure(
+                &state,
+                user_id,
+                Factor::RecoveryCode,
+                &client,
+                EventKind::RecoveryCodeFailed,
+            )
+            .await?;
+            return Err(AppError::InvalidRecoveryCode);
+        }
+        store::clear_failures(&state.pool, user_id, Factor::RecoveryCode)
+            .await
+            .map_err(AppError::internal)?;
+
+        // A link already on its way is not sent again.
+        if store::has_live_token(&state.pool, user_id, TokenPurpose::Recovery, now)
+            .await
+            .map_err(AppError::internal)?
+        {
+            return Ok(());
+        }
+        let sent_this_hour = store::tokens_created_since(
+            &state.pool,
+            user_id,
+            TokenPurpose::Recovery,
+            now - 60 * 60,
+        )
+        .await
+        .map_err(AppError::internal)?;
+        if sent_this_hour >= RECOVERY_EMAILS_PER_HOUR {
+            return Err(AppError::NotAllowed(
+                "Three recovery emails were sent in the last hour. Check your inbox and spam folder, or try again later.".into(),
+            ));
+        }
+        let token = token::new_token();
+        let token_id = store::create_token(
+            &state.pool,
+            NewToken {
+                user_id,
+                purpose: TokenPurpose::Recovery,
+                hash: &token::hash(&token),
+                created_at: now,
+                expires_at: now + RECOVERY_LINK_SECONDS,
+            },
+        )
+        .await
+        .map_err(AppError::internal)?;
+        let account = store::account(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?
+            .ok_or(AppError::Unauthorized)?;
+        let link = format!("{}/recover/confirm?token={token}", state.settings.base_url);
+        let email = templates::recovery_link(
+            &account.email,
+            &account.username,
+            &link,
+            RECOVERY_LINK_SECONDS / 60,
+        );
+        if let Err(error) = state.mailer.send(email).await {
+            // Nothing is spent: the person can try again once mail works.
+            store::delete_token(&state.pool, token_id)
+                .await
+                .map_err(AppError::internal)?;
+            tracing::warn!(%error, user_id, "the recovery email could not be sent");
+            return Err(AppError::MailNotSent);
+        }
+        record(&state, user_id, EventKind::RecoveryRequested, &client, None).await
+    }
+}

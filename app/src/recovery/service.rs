@@ -1,0 +1,38 @@
+use crate::{
+    audit::EventKind,
+    error::AppError,
+    mail::{send_notice, templates::Notice},
+    state::AppState,
+    store::{self, Client, UserId},
+    two_factor::service::record,
+};
+
+/// A recovery link works for 10 minutes.
+pub const RECOVERY_LINK_SECONDS: i64 = 10 * 60;
+/// At most this many recovery emails an account an hour.
+pub const RECOVERY_EMAILS_PER_HOUR: i64 = 3;
+
+/// Removes the second factor and its recovery code, signs the account out everywhere, records
+/// why and emails the owner.
+pub async fn reset_two_factor(
+    state: &AppState,
+    user_id: UserId,
+    kind: EventKind,
+    client: &Client,
+    detail: Option<&str>,
+) -> Result<(), AppError> {
+    store::remove_two_factor(&state.pool, user_id)
+        .await
+        .map_err(AppError::internal)?;
+    store::raise_session_version(&state.pool, user_id)
+        .await
+        .map_err(AppError::internal)?;
+    record(state, user_id, kind, client, detail).await?;
+    let notice = if kind == EventKind::AdminReset {
+        Notice::AdminReset
+    } else {
+        Notice::Reset
+    };
+    send_notice(state, user_id, notice).await;
+    Ok(())
+}

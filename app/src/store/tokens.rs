@@ -1,0 +1,136 @@
+use sqlx::SqlitePool;
+
+use super::UserId;
+
+/// What an emailed token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    VerifyEmail,
+    Recovery,
+}
+
+impl TokenPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify_email",
+            Self::Recovery => "recovery",
+        }
+    }
+}
+
+/// What a token in a link turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenState {
+    Valid(UserId),
+    Expired,
+    Used,
+    Unknown,
+}
+
+pub struct NewToken<'a> {
+    pub user_id: UserId,
+    pub purpose: TokenPurpose,
+    pub hash: &'a [u8],
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+pub async fn create_token(pool: &SqlitePool, token: NewToken<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO email_tokens (user_id, purpose, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(token.user_id)
+    .bind(token.purpose.as_str())
+    .bind(token.hash)
+    .bind(token.created_at)
+    .bind(token.expires_at)
+    .fetch_one(pool)
+    .await
+}
+
+/// A token whose email could not be sent is withdrawn, so it counts for nothing.
+pub async fn delete_token(pool: &SqlitePool, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM email_tokens WHERE id = ?")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Whether the account has an unused, unexpired token of this purpose.
+pub async fn has_live_token(
+    pool: &SqlitePool,
+    user_id: UserId,
+    purpose: TokenPurpose,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let count: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM email_tokens WHERE user_id = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?",
+    )
+    .bind(user_id)
+    .bind(purpose.as_str())
+    .bind(now)
+    .fetch_one(pool)
+    .await?;
+    Ok(count > 0)
+}
+
+pub async fn tokens_created_since(
+    pool: &SqlitePool,
+    user_id: UserId,
+    purpose: TokenPurpose,
+    since: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM email_tokens WHERE user_id = ? AND purpose = ? AND created_at > ?",
+    )
+    .bind(user_id)
+    .bind(purpose.as_str())
+    .bind(since)
+    .fetch_one(pool)
+    .await
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    user_id: UserId,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+pub async fn token_state(
+    pool: &SqlitePool,
+    hash: &[u8],
+    purpose: TokenPurpose,
+    now: i64,
+) -> Result<TokenState, sqlx::Error> {
+    let row: Option<TokenRow> = sqlx::query_as("SELECT user_id, expires_at, used_at FROM email_tokens WHERE token_hash = ? AND purpose = ?")
+        .bind(hash)
+        .bind(purpose.as_str())
+        .fetch_optional(pool)
+        .await?;
+    Ok(match row {
+        None => TokenState::Unknown,
+        Some(row) if row.used_at.is_some() => TokenState::Used,
+        Some(row) if row.expires_at <= now => TokenState::Expired,
+        Some(row) => TokenState::Valid(row.user_id),
+    })
+}
+
+/// Spends a token: of many requests racing with one token, exactly one gets its account.
+pub async fn consume_token(
+    pool: &SqlitePool,
+    hash: &[u8],
+    purpose: TokenPurpose,
+    now: i64,
+) -> Result<Option<UserId>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE email_tokens SET used_at = ? WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? RETURNING user_id",
+    )
+    .bind(now)
+    .bind(hash)
+    .bind(purpose.as_str())
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+}

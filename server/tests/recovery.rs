@@ -1,0 +1,487 @@
+//! Verified email, recovery by code and emailed link, notices, and support's reset, against the
+//! real server and a real SMTP server on loopback.
+
+mod common;
+
+use common::{PASSWORD, TestPortal};
+use reqwest::{Client, StatusCode};
+
+const ALICE: &str = "alice@example.com";
+
+/// Signs in with the password and asks for recovery with `code`.
+async fn request_recovery(portal: &TestPortal, browser: &Client, code: &str) -> reqwest::Response {
+    portal.sign_in(browser, "alice", PASSWORD).await;
+    portal
+        .call(browser, "request_recovery", &[("recovery_code", code)])
+        .await
+}
+
+fn recovery_links(portal: &TestPortal) -> Vec<String> {
+    portal
+        .smtp
+        .mail_to(ALICE)
+        .iter()
+        .filter_map(|mail| mail.link(&portal.url("/recover/confirm?token=")))
+        .collect()
+}
+
+fn token_of(link: &str) -> String {
+    link.split("token=").nth(1).unwrap().to_owned()
+}
+
+async fn count(portal: &TestPortal, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&portal.database().await)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sign_up_sends_a_verification_link_that_verifies_the_address() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    portal.sign_up(&browser, "alice", PASSWORD).await;
+    let mail = portal.smtp.wait_for(ALICE, 1).await;
+    assert_eq!(mail.len(), 1);
+    assert!(mail[0].subject.contains("Verify"));
+    assert!(
+        mail[0].html.contains("/verify-email?token="),
+        "an HTML part with the link"
+    );
+    assert_eq!(portal.overview(&browser).await["email_verified"], false);
+
+    let refused = portal.call(&browser, "start_enrollment", &[]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("Verify your email address first")
+    );
+
+    portal.verify_email(&browser, "alice").await;
+    assert_eq!(portal.overview(&browser).await["email_verified"], true);
+    assert_eq!(
+        portal
+            .call(&browser, "start_enrollment", &[])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_verification_link_works_once() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    portal.sign_up(&browser, "alice", PASSWORD).await;
+    let link = portal.smtp.wait_for(ALICE, 1).await[0]
+        .link(&portal.url("/verify-email?token="))
+        .unwrap();
+    assert!(
+        browser
+            .get(&link)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("is verified")
+    );
+    let again = browser
+        .get(&link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(again.contains("already used"), "{again}");
+}
+
+#[tokio::test]
+async fn a_right_recovery_code_emails_a_link_that_resets_two_factor_authentication() {
+    let portal = TestPortal::start().await;
+    let (owner, authenticator) = portal.account_with_two_factor("alice").await;
+    let before = portal.smtp.mail_to(ALICE).len();
+
+    // Any case, without dashes.
+    let typed = authenticator.recovery_code.replace('-', "").to_lowercase();
+    let browser = portal.browser();
+    let response = request_recovery(&portal, &browser, &typed).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mail = portal.smtp.wait_for(ALICE, before + 1).await;
+    let letter = mail.last().unwrap();
+    assert!(
+        letter.subject.contains("Reset two-factor authentication"),
+        "{}",
+        letter.subject
+    );
+    assert!(letter.text.contains("10 minutes"));
+    let link = letter
+        .link(&portal.url("/recover/confirm?token="))
+        .expect("the link");
+    assert_eq!(token_of(&link).len(), 64, "256 bits in hex");
+    assert_eq!(count(&portal, "SELECT count(*) FROM email_tokens WHERE purpose = 'recovery' AND hex(token_hash) = upper(token_hash)").await, 0);
+
+    // Opening the link (as a mail scanner would) changes nothing.
+    let page = portal.browser().get(&link).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("alice") && html.contains("Reset two-factor authentication"),
+        "{html}"
+    );
+    assert_eq!(portal.overview(&owner).await["two_factor"], "On");
+
+    let confirmed = portal
+        .call(
+            &portal.browser(),
+            "confirm_recovery",
+            &[("token", &token_of(&link))],
+        )
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    // Signed out everywhere, and a notice was mailed.
+    assert_eq!(
+        portal.get(&owner, "/portal").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let mail = portal.smtp.wait_for(ALICE, before + 2).await;
+    assert!(
+        mail.last().unwrap().subject.contains("was reset"),
+        "{:?}",
+        mail.last().unwrap().subject
+    );
+    // The password alone signs in now.
+    let fresh = portal.browser();
+    let progress = portal
+        .sign_in(&fresh, "alice", PASSWORD)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(progress, "\"Password\"");
+    assert_eq!(portal.get(&fresh, "/portal").await.status(), StatusCode::OK);
+    assert_eq!(count(&portal, "SELECT count(*) FROM two_factor").await, 0);
+    assert_eq!(
+        count(
+            &portal,
+            "SELECT count(*) FROM audit_events WHERE kind = 'two_factor_reset'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_recovery_link_expires_after_ten_minutes() {
+    let portal = TestPortal::start().await;
+    let (_, authenticator) = portal.account_with_two_factor("alice").await;
+    request_recovery(&portal, &portal.browser(), &authenticator.recovery_code).await;
+    let link = portal.smtp.wait_for(ALICE, 3).await;
+    let link = link
+        .last()
+        .unwrap()
+        .link(&portal.url("/recover/confirm?token="))
+        .unwrap();
+    portal.clock.advance(10 * 60);
+    let page = portal
+        .browser()
+        .get(&link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("expired"), "{page}");
+    let confirmed = portal
+        .call(
+            &portal.browser(),
+            "confirm_recovery",
+            &[("token", &token_of(&link))],
+        )
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::FORBIDDEN);
+    assert_eq!(count(&portal, "SELECT count(*) FROM two_factor").await, 1);
+}
+
+#[tokio::test]
+async fn a_recovery_link_works_once_and_an_unknown_one_not_at_all() {
+    let portal = TestPortal::start().await;
+    let (_, authenticator) = portal.account_with_two_factor("alice").await;
+    request_recovery(&portal, &portal.browser(), &authenticator.recovery_code).await;
+    portal.smtp.wait_for(ALICE, 3).await;
+    let token = token_of(&recovery_links(&portal)[0]);
+    assert_eq!(
+        portal
+            .call(&portal.browser(), "confirm_recovery", &[("token", &token)])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let again = portal
+        .call(&portal.browser(), "confirm_recovery", &[("token", &token)])
+        .await;
+    assert_eq!(again.status(), StatusCode::FORBIDDEN);
+    assert!(again.text().await.unwrap().contains("already used"));
+    let page = portal
+        .browser()
+        .get(portal.url("/recover/confirm?token=nonsense"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("not valid"));
+}
+
+#[tokio::test]
+async fn neither_the_password_nor_the_recovery_code_alone_resets_anything() {
+    let portal = TestPortal::start().await;
+    let (_, authenticator) = portal.account_with_two_factor("alice").await;
+    // The recovery code without the password: no pending sign-in.
+    let stranger = portal.browser();
+    let response = portal
+        .call(
+            &stranger,
+            "request_recovery",
+            &[("recovery_code", &authenticator.recovery_code)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // The password with a wrong code.
+    let response = request_recovery(&portal, &portal.browser(), "AAAA-BBBB-CCCC-DDDD").await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(recovery_links(&portal).is_empty());
+    assert_eq!(count(&portal, "SELECT count(*) FROM two_factor").await, 1);
+}
+
+#[tokio::test]
+async fn wrong_recovery_codes_have_their_own_throttle() {
+    let portal = TestPortal::start().await;
+    let (_, authenticator) = portal.account_with_two_factor("alice").await;
+    let database = portal.database().await;
+    // Authentication codes locked: recovery stays open.
+    sqlx::query("INSERT INTO failure_counters (user_id, factor, failures, last_failure_at) VALUES (1, 'totp', 100, 0)")
+        .execute(&database)
+        .await
+        .unwrap();
+    let browser = portal.browser();
+    portal.sign_in(&browser, "alice", PASSWORD).await;
+    for _ in 0..5 {
+        let wrong = portal
+            .call(
+                &browser,
+                "request_recovery",
+                &[("recovery_code", "AAAA-BBBB-CCCC-DDDD")],
+            )
+            .await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    }
+    let throttled = portal
+        .call(
+            &browser,
+            "request_recovery",
+            &[("recovery_code", &authenticator.recovery_code)],
+        )
+        .await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    portal.clock.advance(1);
+    let right = portal
+        .call(
+            &browser,
+            "request_recovery",
+            &[("recovery_code", &authenticator.recovery_code)],
+        )
+        .await;
+    assert_eq!(right.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn at_most_three_recovery_emails_an_hour() {
+    let portal = TestPortal::start().await;
+    let (_, authenticator) = portal.account_with_two_factor("alice").await;
+    for _ in 0..3 {
+        let response =
+            request_recovery(&portal, &portal.browser(), &authenticator.recovery_code).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        // Past the link's life, so the next request may send a new one.
+        portal.clock.advance(11 * 60);
+    }
+    assert_eq!(recovery_links(&portal).len(), 3);
+    let refused = request_recovery(&portal, &portal.browser(), &authenticator.recovery_code).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("Three recovery emails")
+    );
+    assert_eq!(recovery_links(&portal).len(), 3);
+}
+
+#[tokio::test]
+async fn fifty_requests_with_one_recovery_code_at_once_send_one_email() {
+    let portal = TestPortal::start().await;
+    let (_, authenticator) = portal.account_with_two_factor("alice").await;
+    let browser = portal.browser();
+    portal.sign_in(&browser, "alice", PASSWORD).await;
+    let form = [("recovery_code", authenticator.recovery_code.as_str())];
+    let requests = (0..50).map(|_| portal.call(&browser, "request_recovery", &form));
+    let responses = futures::future::join_all(requests).await;
+    assert!(
+        responses
+            .iter()
+            .all(|response| response.status() == StatusCode::OK)
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(recovery_links(&portal).len(), 1);
+    assert_eq!(
+        count(
+            &portal,
+            "SELECT count(*) FROM email_tokens WHERE purpose = 'recovery'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn twenty_confirmations_of_one_link_at_once_reset_once() {
+    let portal = TestPortal::start().await;
+    let (_, authenticator) = portal.account_with_two_factor("alice").await;
+    request_recovery(&portal, &portal.browser(), &authenticator.recovery_code).await;
+    portal.smtp.wait_for(ALICE, 3).await;
+    let token = token_of(&recovery_links(&portal)[0]);
+    let browser = portal.browser();
+    let form = [("token", token.as_str())];
+    let confirmations = (0..20).map(|_| portal.call(&browser, "confirm_recovery", &form));
+    let responses = futures::future::join_all(confirmations).await;
+    let succeeded = responses
+        .iter()
+        .filter(|response| response.status() == StatusCode::OK)
+        .count();
+    assert_eq!(succeeded, 1);
+    assert_eq!(
+        count(
+            &portal,
+            "SELECT count(*) FROM audit_events WHERE kind = 'two_factor_reset'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn with_the_mail_server_down_recovery_says_so_and_loses_nothing() {
+    let portal = TestPortal::start_with_mail_down().await;
+    let browser = portal.browser();
+    // Sign-up still works; the verification email can be sent again later.
+    assert_eq!(
+        portal.sign_up(&browser, "alice", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    let resend = portal.call(&browser, "resend_verification", &[]).await;
+    assert_eq!(resend.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resend.text().await.unwrap().contains("MailNotSent"));
+    assert_eq!(count(&portal, "SELECT count(*) FROM email_tokens").await, 0);
+    assert_eq!(count(&portal, "SELECT count(*) FROM users").await, 1);
+}
+
+#[tokio::test]
+async fn with_the_mail_server_down_a_recovery_request_spends_nothing() {
+    let portal = TestPortal::start_with_mail_down().await;
+    let browser = portal.browser();
+    portal.sign_up(&browser, "alice", PASSWORD).await;
+    // No mail arrives here, so the address is verified behind the scenes.
+    sqlx::query("UPDATE users SET email_verified_at = 0")
+        .execute(&portal.database().await)
+        .await
+        .unwrap();
+    let authenticator = portal.enroll(&browser).await;
+
+    let response = request_recovery(&portal, &portal.browser(), &authenticator.recovery_code).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.text().await.unwrap().contains("MailNotSent"));
+    assert_eq!(
+        count(
+            &portal,
+            "SELECT count(*) FROM email_tokens WHERE purpose = 'recovery'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(&portal, "SELECT count(*) FROM failure_counters").await,
+        0
+    );
+    assert_eq!(count(&portal, "SELECT count(*) FROM two_factor").await, 1);
+    assert_eq!(
+        count(
+            &portal,
+            "SELECT count(*) FROM audit_events WHERE kind = 'recovery_requested'"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn support_resets_two_factor_with_the_admin_command_and_a_reason() {
+    let portal = TestPortal::start().await;
+    let (owner, _) = portal.account_with_two_factor("alice").await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(args)
+            .env("PORTAL_DATA_DIR", portal.data_dir())
+            .env("PORTAL_SMTP_URL", portal.smtp.url())
+            .env("USER", "support-sam")
+            .output()
+            .unwrap()
+    };
+    let without_reason = run(&["admin", "reset-2fa", "alice"]);
+    assert!(!without_reason.status.success());
+
+    let reset = run(&[
+        "admin",
+        "reset-2fa",
+        "alice",
+        "--reason",
+        "ticket 42: lost phone and code",
+    ]);
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    assert_eq!(count(&portal, "SELECT count(*) FROM two_factor").await, 0);
+    let detail: String =
+        sqlx::query_scalar("SELECT detail FROM audit_events WHERE kind = 'admin_reset'")
+            .fetch_one(&portal.database().await)
+            .await
+            .unwrap();
+    assert_eq!(detail, "by support-sam: ticket 42: lost phone and code");
+    assert_eq!(
+        portal.get(&owner, "/portal").await.status(),
+        StatusCode::SEE_OTHER,
+        "signed out everywhere"
+    );
+    let mail = portal.smtp.wait_for(ALICE, 4).await;
+    assert!(
+        mail.iter()
+            .any(|mail| mail.subject.contains("reset by support"))
+    );
+
+    let show = run(&["admin", "show", "alice"]);
+    let shown = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        shown.contains("two-factor:     off") && shown.contains("reset by support"),
+        "{shown}"
+    );
+    let unknown = run(&["admin", "show", "nobody"]);
+    assert!(!unknown.status.success());
+}
