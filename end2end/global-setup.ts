@@ -4,6 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { simpleParser } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
 
 const root = resolve(__dirname, '..');
 
@@ -33,7 +36,40 @@ async function waitUntilServing(base: string, server: ReturnType<typeof spawn>) 
   throw new Error(`the server did not answer at ${base} within 30 s`);
 }
 
+/**
+ * A real SMTP server on loopback that writes each message it receives as JSON into `folder`, where
+ * the tests (in other processes) read it.
+ */
+async function startMailCatcher(folder: string): Promise<{ port: number; server: SMTPServer }> {
+  let received = 0;
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    logger: false,
+    onData(stream, session, callback) {
+      simpleParser(stream)
+        .then((mail) => {
+          received += 1;
+          const message = {
+            to: session.envelope.rcptTo.map((to) => to.address.toLowerCase()),
+            subject: mail.subject ?? '',
+            text: mail.text ?? '',
+            html: typeof mail.html === 'string' ? mail.html : '',
+          };
+          writeFileSync(join(folder, `${Date.now()}-${received}.json`), JSON.stringify(message));
+          callback();
+        })
+        .catch(callback);
+    },
+  });
+  const port = await freePort();
+  await new Promise<void>((done) => server.listen(port, '127.0.0.1', done));
+  return { port, server };
+}
+
 export default async function globalSetup() {
+  const mailDir = mkdtempSync(join(tmpdir(), 'portal-e2e-mail-'));
+  const mail = await startMailCatcher(mailDir);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'portal-e2e-'));
@@ -47,6 +83,8 @@ export default async function globalSetup() {
       LEPTOS_ENV: 'PROD',
       PORTAL_DATA_DIR: dataDir,
       PORTAL_BASE_URL: base,
+      PORTAL_SMTP_URL: `smtp://127.0.0.1:${mail.port}`,
+      PORTAL_SUPPORT_EMAIL: 'help@portal.test',
       RUST_LOG: process.env.RUST_LOG ?? 'warn',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -54,10 +92,13 @@ export default async function globalSetup() {
   await waitUntilServing(base, server);
   process.env.PORTAL_E2E_BASE = base;
   process.env.PORTAL_E2E_DATA = dataDir;
+  process.env.PORTAL_E2E_MAIL = mailDir;
 
   return async () => {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
+    await new Promise((r) => mail.server.close(r));
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(mailDir, { recursive: true, force: true });
   };
 }

@@ -1,5 +1,6 @@
 import { test as base, expect, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
+import { linkIn, waitForMail } from './mail';
 
 export { expect };
 
@@ -55,6 +56,14 @@ export async function signUp(page: Page, mode: Mode, username: string, password 
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Create account' }).click();
   await expect(page).toHaveURL(/\/portal$/);
+}
+
+/** Opens the link of the verification email, as the owner of the mailbox would. */
+export async function verifyEmail(page: Page, mode: Mode, username: string) {
+  const mail = await waitForMail(`${username}@example.com`, 'Verify your email');
+  await page.goto(linkIn(mail, '/verify-email?token='));
+  await settle(page, mode);
+  await expect(page.getByText('is verified')).toBeVisible();
 }
 
 export async function signIn(page: Page, mode: Mode, username: string, password = PASSWORD) {

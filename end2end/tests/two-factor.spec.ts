@@ -1,4 +1,4 @@
-import { test, expect, modes, open, settle, signUp, uniqueName, expectNoAxeViolations, PASSWORD } from './fixtures';
+import { test, expect, modes, open, settle, signUp, uniqueName, verifyEmail, expectNoAxeViolations, PASSWORD } from './fixtures';
 import { codeFor, enroll, readQrCode, twoFactorSwitch } from './two-factor';
 
 for (const mode of modes) {
@@ -12,7 +12,14 @@ for (const mode of modes) {
       await expect(page).toHaveURL(/\/settings\/security$/);
       await settle(page, mode);
       await expect(twoFactorSwitch(page)).toHaveAttribute('aria-checked', 'false');
+      await expect(page.getByText('is not verified yet')).toBeVisible();
       await expectNoAxeViolations(page, mode);
+
+      // Turning it on needs a verified address.
+      await twoFactorSwitch(page).click();
+      await expect(page.getByRole('alert')).toContainText('Verify your email address first');
+      await verifyEmail(page, mode, username);
+      await open(page, mode, '/settings/security');
 
       await twoFactorSwitch(page).click();
       await expect(page.getByRole('heading', { name: 'Step 1 of 3: Scan' })).toBeVisible();
@@ -71,7 +78,7 @@ for (const mode of modes) {
     test('sign in with a code from the app', async ({ page }) => {
       const username = uniqueName('code');
       await signUp(page, mode, username);
-      const { key } = await enroll(page, mode);
+      const { key } = await enroll(page, mode, username);
       await page.context().clearCookies();
 
       await open(page, mode, '/login');
@@ -102,8 +109,9 @@ for (const mode of modes) {
     });
 
     test('disable two-factor authentication with a code', async ({ page }) => {
-      await signUp(page, mode, uniqueName('off'));
-      const { key } = await enroll(page, mode);
+      const username = uniqueName('off');
+      await signUp(page, mode, username);
+      const { key } = await enroll(page, mode, username);
 
       await twoFactorSwitch(page).click();
       await expect(page.getByRole('button', { name: 'Disable' })).toBeVisible();
@@ -117,8 +125,9 @@ for (const mode of modes) {
     });
 
     test('regenerate the recovery code with a code', async ({ page }) => {
-      await signUp(page, mode, uniqueName('regen'));
-      const { key, recoveryCode } = await enroll(page, mode);
+      const username = uniqueName('regen');
+      await signUp(page, mode, username);
+      const { key, recoveryCode } = await enroll(page, mode, username);
 
       await page.getByRole('button', { name: 'Regenerate recovery code' }).click();
       await expect(page.getByLabel('Authentication code')).toBeVisible();

@@ -3,7 +3,7 @@ import { type Page } from '@playwright/test';
 import jsQR from 'jsqr';
 import { generate } from 'otplib';
 import { PNG } from 'pngjs';
-import { expect, open, settle, type Mode } from './fixtures';
+import { expect, open, settle, verifyEmail, type Mode } from './fixtures';
 
 /** The code an authenticator app shows for `key`, `stepsAhead` 30-second steps from now. */
 export async function codeFor(key: string, stepsAhead = 0): Promise<string> {
@@ -23,7 +23,8 @@ export function twoFactorSwitch(page: Page) {
 }
 
 /** Turns two-factor authentication on through the wizard; returns the key and recovery code. */
-export async function enroll(page: Page, mode: Mode): Promise<{ key: string; recoveryCode: string }> {
+export async function enroll(page: Page, mode: Mode, username: string): Promise<{ key: string; recoveryCode: string }> {
+  await verifyEmail(page, mode, username);
   await open(page, mode, '/settings/security');
   await twoFactorSwitch(page).click();
   await expect(page.getByRole('heading', { name: 'Step 1 of 3: Scan' })).toBeVisible();
