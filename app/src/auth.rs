@@ -1,28 +1,33 @@
-//! The signed-in state of a browser, typed over the session with named keys.
+//! The signed-in state of a browser, typed over the session with named keys. A session is signed
+//! in only while its sign-in row stands, so deleting rows signs browsers out.
 
 use tower_sessions::Session;
 
 use crate::{
     error::AppError,
+    security::crypto::random_bytes,
     state::AppState,
-    store::{self, UserId},
+    store::{self, Client, UserId},
 };
 
 const USER_ID: &str = "auth.user_id";
+const SIGN_IN_ID: &str = "auth.sign_in_id";
 const SIGNED_IN_AT: &str = "auth.signed_in_at";
-/// The account's session version at sign-in: raising it in the database ends every session that
-/// holds an older one.
-const VERSION: &str = "auth.version";
+/// When the password was last entered: changing a factor asks for it again after a while.
+const PASSWORD_AT: &str = "auth.password_at";
 const PENDING_USER_ID: &str = "auth.pending_user_id";
 const PENDING_SINCE: &str = "auth.pending_since";
 
 /// A sign-in that has passed the password waits this long for its second factor.
 pub const PENDING_SECONDS: i64 = 5 * 60;
-
 /// NIST 800-63B §4.2.3 (AAL2): re-authenticate at least once every 12 hours, however active.
 pub const MAX_SIGN_IN_AGE_SECONDS: i64 = 12 * 60 * 60;
 /// NIST 800-63B §4.2.3 (AAL2): and after 30 minutes without activity.
 pub const IDLE_TIMEOUT_SECONDS: i64 = 30 * 60;
+/// Changing a factor with a sign-in older than this asks for the password again (ASVS 3.7.1).
+pub const REAUTH_SECONDS: i64 = 15 * 60;
+/// "Last seen" is written at most this often, not on every request.
+const LAST_SEEN_RESOLUTION_SECONDS: i64 = 60;
 
 pub struct AuthSession {
     session: Session,
@@ -41,71 +46,96 @@ impl AuthSession {
             .map_err(AppError::internal)
     }
 
-    /// The signed-in account, if any. A sign-in past its absolute age, or older than the account's
-    /// last sign-out-everywhere, is ended here: one query per request.
+    async fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, AppError> {
+        self.session.get(key).await.map_err(AppError::internal)
+    }
+
+    async fn set(&self, key: &str, value: impl serde::Serialize) -> Result<(), AppError> {
+        self.session
+            .insert(key, value)
+            .await
+            .map_err(AppError::internal)
+    }
+
+    /// The signed-in account, if any. A sign-in past its absolute age, or whose row was deleted
+    /// (signed out from elsewhere, or a reset), is ended here: one query per request.
     pub async fn signed_in_user(&self, state: &AppState) -> Result<Option<UserId>, AppError> {
-        let user_id: Option<UserId> = self
-            .session
-            .get(USER_ID)
-            .await
-            .map_err(AppError::internal)?;
-        let signed_in_at: Option<i64> = self
-            .session
-            .get(SIGNED_IN_AT)
-            .await
-            .map_err(AppError::internal)?;
-        let version: Option<i64> = self
-            .session
-            .get(VERSION)
-            .await
-            .map_err(AppError::internal)?;
-        let (Some(user_id), Some(at), Some(version)) = (user_id, signed_in_at, version) else {
+        let user_id: Option<UserId> = self.get(USER_ID).await?;
+        let sign_in_id: Option<String> = self.get(SIGN_IN_ID).await?;
+        let signed_in_at: Option<i64> = self.get(SIGNED_IN_AT).await?;
+        let (Some(user_id), Some(sign_in_id), Some(at)) = (user_id, sign_in_id, signed_in_at)
+        else {
             if user_id.is_some() {
-                self.sign_out().await?;
+                self.sign_out(state).await?;
             }
             return Ok(None);
         };
-        let current = store::session_version(&state.pool, user_id)
+        let now = state.clock.now();
+        let last_seen = store::sign_in_last_seen(&state.pool, &sign_in_id, user_id)
             .await
             .map_err(AppError::internal)?;
-        if state.clock.now() - at < MAX_SIGN_IN_AGE_SECONDS && current == Some(version) {
-            return Ok(Some(user_id));
+        match last_seen {
+            Some(last_seen) if now - at < MAX_SIGN_IN_AGE_SECONDS => {
+                if now - last_seen >= LAST_SEEN_RESOLUTION_SECONDS {
+                    store::touch_sign_in(&state.pool, &sign_in_id, now)
+                        .await
+                        .map_err(AppError::internal)?;
+                }
+                Ok(Some(user_id))
+            }
+            _ => {
+                self.sign_out(state).await?;
+                Ok(None)
+            }
         }
-        self.sign_out().await?;
-        Ok(None)
+    }
+
+    /// The id of this browser's sign-in, as the session list shows it.
+    pub async fn sign_in_id(&self) -> Result<Option<String>, AppError> {
+        self.get(SIGN_IN_ID).await
     }
 
     /// A step up: the session id is renewed, so an id planted before sign-in (session fixation)
     /// is worth nothing after it.
-    pub async fn sign_in(&self, state: &AppState, user_id: UserId) -> Result<(), AppError> {
-        let version = store::session_version(&state.pool, user_id)
+    pub async fn sign_in(
+        &self,
+        state: &AppState,
+        user_id: UserId,
+        client: &Client,
+    ) -> Result<(), AppError> {
+        let now = state.clock.now();
+        let sign_in_id: String = random_bytes::<16>()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        store::create_sign_in(&state.pool, &sign_in_id, user_id, now, client)
             .await
-            .map_err(AppError::internal)?
-            .ok_or(AppError::Unauthorized)?;
+            .map_err(AppError::internal)?;
         self.session.cycle_id().await.map_err(AppError::internal)?;
-        self.session
-            .insert(USER_ID, user_id)
-            .await
-            .map_err(AppError::internal)?;
-        self.session
-            .insert(SIGNED_IN_AT, state.clock.now())
-            .await
-            .map_err(AppError::internal)?;
-        self.session
-            .insert(VERSION, version)
-            .await
-            .map_err(AppError::internal)?;
-        Ok(())
+        self.set(USER_ID, user_id).await?;
+        self.set(SIGN_IN_ID, sign_in_id).await?;
+        self.set(SIGNED_IN_AT, now).await?;
+        self.set(PASSWORD_AT, now).await
     }
 
-    /// Ends every other session of the account: its version is raised, and this session alone
-    /// takes the new one.
-    pub async fn sign_out_others(&self, state: &AppState, user_id: UserId) -> Result<(), AppError> {
-        let version = store::raise_session_version(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?;
-        self.session
-            .insert(VERSION, version)
+    /// Whether the password was entered in this session within the last 15 minutes.
+    pub async fn password_is_recent(&self, now: i64) -> Result<bool, AppError> {
+        let at: Option<i64> = self.get(PASSWORD_AT).await?;
+        Ok(at.is_some_and(|at| now - at <= REAUTH_SECONDS))
+    }
+
+    pub async fn password_confirmed(&self, now: i64) -> Result<(), AppError> {
+        self.set(PASSWORD_AT, now).await
+    }
+
+    /// Ends every other sign-in of the account; this one stays.
+    pub async fn sign_out_others(
+        &self,
+        state: &AppState,
+        user_id: UserId,
+    ) -> Result<u64, AppError> {
+        let keep = self.sign_in_id().await?;
+        store::delete_sign_ins(&state.pool, user_id, keep.as_deref())
             .await
             .map_err(AppError::internal)
     }
@@ -114,30 +144,15 @@ impl AuthSession {
     /// the session reaches the second step and nothing else.
     pub async fn begin_second_factor(&self, user_id: UserId, now: i64) -> Result<(), AppError> {
         self.session.cycle_id().await.map_err(AppError::internal)?;
-        self.session
-            .insert(PENDING_USER_ID, user_id)
-            .await
-            .map_err(AppError::internal)?;
-        self.session
-            .insert(PENDING_SINCE, now)
-            .await
-            .map_err(AppError::internal)?;
-        Ok(())
+        self.set(PENDING_USER_ID, user_id).await?;
+        self.set(PENDING_SINCE, now).await
     }
 
     /// The account whose password was accepted within the last 5 minutes, waiting for its second
     /// factor; a pending sign-in older than that is dropped.
     pub async fn pending_second_factor(&self, now: i64) -> Result<Option<UserId>, AppError> {
-        let user_id: Option<UserId> = self
-            .session
-            .get(PENDING_USER_ID)
-            .await
-            .map_err(AppError::internal)?;
-        let since: Option<i64> = self
-            .session
-            .get(PENDING_SINCE)
-            .await
-            .map_err(AppError::internal)?;
+        let user_id: Option<UserId> = self.get(PENDING_USER_ID).await?;
+        let since: Option<i64> = self.get(PENDING_SINCE).await?;
         match (user_id, since) {
             (Some(user_id), Some(since)) if now - since < PENDING_SECONDS => Ok(Some(user_id)),
             (None, None) => Ok(None),
@@ -165,19 +180,27 @@ impl AuthSession {
         &self,
         state: &AppState,
         user_id: UserId,
+        client: &Client,
     ) -> Result<(), AppError> {
         self.forget_pending().await?;
-        self.sign_in(state, user_id).await
+        self.sign_in(state, user_id, client).await
     }
 
-    /// Deletes the session from the store and empties the cookie.
-    pub async fn sign_out(&self) -> Result<(), AppError> {
+    /// Deletes this sign-in and the session, and empties the cookie.
+    pub async fn sign_out(&self, state: &AppState) -> Result<(), AppError> {
+        if let (Some(user_id), Some(sign_in_id)) =
+            (self.get::<UserId>(USER_ID).await?, self.sign_in_id().await?)
+        {
+            store::delete_sign_in(&state.pool, user_id, &sign_in_id)
+                .await
+                .map_err(AppError::internal)?;
+        }
         self.session.flush().await.map_err(AppError::internal)
     }
 }
 
 /// The address and browser of the request being answered, for the audit log.
-pub async fn client() -> crate::store::Client {
+pub async fn client() -> Client {
     use axum::{extract::ConnectInfo, http::HeaderMap};
     let address = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
         .await
@@ -192,19 +215,33 @@ pub async fn client() -> crate::store::Client {
                 .and_then(|value| value.to_str().ok())
                 .map(|agent| agent.chars().take(256).collect())
         });
-    crate::store::Client {
+    Client {
         address,
         user_agent,
     }
 }
 
 /// The state and the signed-in account of the request, or `Unauthorized`.
-pub async fn signed_in() -> Result<(crate::state::AppState, UserId), AppError> {
+pub async fn signed_in() -> Result<(AppState, UserId), AppError> {
     let state = crate::state::app_state()?;
     let user_id = AuthSession::from_request()
         .await?
         .signed_in_user(&state)
         .await?
         .ok_or(AppError::Unauthorized)?;
+    Ok((state, user_id))
+}
+
+/// Like `signed_in`, for changes to a factor: the password must have been entered within the last
+/// 15 minutes, else `PasswordRequired`.
+pub async fn signed_in_recently() -> Result<(AppState, UserId), AppError> {
+    let (state, user_id) = signed_in().await?;
+    if !AuthSession::from_request()
+        .await?
+        .password_is_recent(state.clock.now())
+        .await?
+    {
+        return Err(AppError::PasswordRequired);
+    }
     Ok((state, user_id))
 }

@@ -29,6 +29,9 @@ pub enum AppError {
         "Too many incorrect codes: sign-in with authentication codes is locked. Use your recovery code."
     )]
     FactorLocked,
+    /// Changing a factor on an older sign-in: the password is asked for again.
+    #[error("For your security, enter your password again to continue.")]
+    PasswordRequired,
     #[error("The email could not be sent. Nothing was changed: please try again in a moment.")]
     MailNotSent,
     /// Refused for a reason the person can read and act on.
@@ -79,7 +82,7 @@ impl AppError {
             Self::InvalidCode | Self::CodeReplayed | Self::InvalidRecoveryCode => 401,
             Self::Validation { .. } => 422,
             Self::TryAgainIn { .. } => 429,
-            Self::FactorLocked | Self::NotAllowed(_) => 403,
+            Self::FactorLocked | Self::NotAllowed(_) | Self::PasswordRequired => 403,
             Self::BadRequest => 400,
             Self::Network => 502,
             Self::MailNotSent => 503,

@@ -113,6 +113,16 @@ pub struct Config {
     )]
     pub secret_key: Option<SecretKeyHex>,
 
+    /// Requests a minute from one address to the sign-in endpoints (sign-in, code, recovery,
+    /// sign-up): generous enough for an office behind one address.
+    #[arg(
+        long,
+        env = "PORTAL_SIGN_IN_LIMIT",
+        value_name = "PORTAL_SIGN_IN_LIMIT",
+        default_value = "60"
+    )]
+    pub sign_in_limit: std::num::NonZeroU32,
+
     /// The address the server listens on.
     #[arg(
         long,

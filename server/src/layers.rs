@@ -98,3 +98,183 @@ pub async fn server_fn_status(request: Request, next: Next) -> Response {
     }
     Response::from_parts(parts, Body::from(bytes))
 }
+
+/// A fresh nonce a response, for Leptos' inline hydration scripts and nothing else.
+#[derive(Clone)]
+pub struct CspNonce(pub String);
+
+/// What the response headers need to know of the configuration.
+#[derive(Clone)]
+pub struct HeaderPolicy {
+    pub https: bool,
+    /// `cargo leptos watch` reloads the page over this websocket.
+    pub dev_reload: Option<String>,
+}
+
+/// The security headers of every response: a Content-Security-Policy that runs only Portal's own
+/// scripts, no framing, no sniffing, no Referer (recovery URLs hold a token), HSTS over https,
+/// and no caching of pages or server function answers.
+pub async fn security_headers(
+    State(policy): State<HeaderPolicy>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let nonce: String = app::security::crypto::random_bytes::<16>()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    request.extensions_mut().insert(CspNonce(nonce.clone()));
+    let dynamic = !request.uri().path().starts_with("/pkg/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let connect = policy
+        .dev_reload
+        .as_deref()
+        .map_or(String::from("'self'"), |reload| format!("'self' {reload}"));
+    let csp = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src {connect}; font-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    );
+    let set = |headers: &mut HeaderMap, name: header::HeaderName, value: &str| {
+        if let Ok(value) = header::HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    set(headers, header::CONTENT_SECURITY_POLICY, &csp);
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::REFERRER_POLICY, "no-referrer");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    if policy.https {
+        set(
+            headers,
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=63072000; includeSubDomains",
+        );
+    }
+    if dynamic && !headers.contains_key(header::CACHE_CONTROL) {
+        set(headers, header::CACHE_CONTROL, "no-store");
+    }
+    response
+}
+
+/// The page a form was posted from, for a browser without JavaScript. Portal sends no Referer
+/// (`Referrer-Policy: no-referrer`), so each form names its page in a hidden `__page` field, and
+/// this puts it back where the server functions look for it: to return there, with any error.
+pub async fn restore_form_page(
+    State(base_origin): State<String>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let from_form = request.method() == Method::POST
+        && request.uri().path().starts_with("/api/")
+        && !request.headers().contains_key(header::REFERER)
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+    if !from_form {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.").into_response();
+    };
+    let page = url::form_urlencoded::parse(&bytes)
+        .find(|(name, _)| name == "__page")
+        .map(|(_, page)| page.into_owned());
+    if let Some(page) = page.filter(|page| app::validation::safe_next_path(page) == page.as_str()) {
+        if let Ok(referer) = header::HeaderValue::from_str(&format!("{base_origin}{page}")) {
+            parts.headers.insert(header::REFERER, referer);
+        }
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// Requests per address to the sign-in endpoints: a person behind an office's one address is
+/// never slowed, a script guessing from one address is.
+pub struct SignInLimiter {
+    limiter: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
+}
+
+/// The endpoints that check a credential or send mail.
+const LIMITED: [&str; 7] = [
+    "/api/login",
+    "/api/signup",
+    "/api/verify_sign_in_code",
+    "/api/request_recovery",
+    "/api/confirm_recovery",
+    "/api/confirm_password",
+    "/api/resend_verification",
+];
+
+impl SignInLimiter {
+    pub fn per_minute(requests: std::num::NonZeroU32) -> Self {
+        Self {
+            limiter: governor::RateLimiter::keyed(governor::Quota::per_minute(requests)),
+        }
+    }
+}
+
+pub async fn limit_sign_in(
+    State(limiter): State<std::sync::Arc<SignInLimiter>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() != Method::POST || !LIMITED.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    let Err(not_until) = limiter.limiter.check_key(&peer.ip()) else {
+        return next.run(request).await;
+    };
+    let seconds = not_until
+        .wait_time_from(governor::clock::Clock::now(
+            &governor::clock::DefaultClock::default(),
+        ))
+        .as_secs()
+        .max(1);
+    tracing::warn!(address = %peer.ip(), path = request.uri().path(), "sign-in rate limit");
+    too_many_requests(&request, seconds)
+}
+
+/// 429 with the wait: for a page without JavaScript an HTML page, for the hydrated page the
+/// server function error its form shows.
+fn too_many_requests(request: &Request, seconds: u64) -> Response {
+    let error = AppError::TryAgainIn { seconds };
+    let wants_html = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    let retry_after = [(header::RETRY_AFTER, seconds.to_string())];
+    if wants_html {
+        let page = format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Too many attempts · Portal</title>\
+             <link rel=\"stylesheet\" href=\"/pkg/portal.css\"></head><body><main><h1>Too many attempts</h1>\
+             <p class=\"form-message\" role=\"alert\">{error}</p><p><a href=\"/login\">Back to sign-in</a></p></main></body></html>"
+        );
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            retry_after,
+            axum::response::Html(page),
+        )
+            .into_response();
+    }
+    let body = serde_json::to_string(&error).unwrap_or_default();
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        retry_after,
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                header::HeaderName::from_static("serverfnerror"),
+                request.uri().path().to_owned(),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}

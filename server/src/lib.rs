@@ -82,11 +82,17 @@ impl Portal {
             mailer,
         };
 
+        let https = state.settings.is_https();
         let sessions = SessionManagerLayer::new(session_store)
-            .with_name("portal_session")
+            // __Host-: the browser keeps the cookie to this exact host, over https, path /.
+            .with_name(if https {
+                "__Host-portal_session"
+            } else {
+                "portal_session"
+            })
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
-            .with_secure(state.settings.is_https())
+            .with_secure(https)
             .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
                 IDLE_TIMEOUT_SECONDS,
             )))
@@ -94,18 +100,33 @@ impl Portal {
             .with_always_save(true);
         let base_origin = config.base_url.origin().ascii_serialization();
 
+        let header_policy = layers::HeaderPolicy {
+            https,
+            dev_reload: (state.leptos_options.env == leptos::config::Env::DEV).then(|| {
+                format!(
+                    "ws://{}:{}",
+                    state.leptos_options.site_addr.ip(),
+                    state.leptos_options.reload_port
+                )
+            }),
+        };
+        let limiter = Arc::new(layers::SignInLimiter::per_minute(config.sign_in_limit));
+
         let routes = generate_route_list(App);
         let router = Router::new()
             .route("/settings/security/recovery-code.txt", get(download_recovery_code))
-            .leptos_routes(&state, routes, {
+            .leptos_routes_with_context(&state, routes, provide_csp_nonce, {
                 let options = state.leptos_options.clone();
                 move || shell(options.clone())
             })
-            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+            .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_csp_nonce, shell))
             .layer(middleware::from_fn(layers::server_fn_status))
             .layer(middleware::from_fn_with_state(state.clone(), layers::require_sign_in))
             .layer(sessions)
+            .layer(middleware::from_fn_with_state(base_origin.clone(), layers::restore_form_page))
+            .layer(middleware::from_fn_with_state(limiter, layers::limit_sign_in))
             .layer(middleware::from_fn_with_state(base_origin, layers::refuse_cross_site))
+            .layer(middleware::from_fn_with_state(header_policy, layers::security_headers))
             .layer(RequestBodyLimitLayer::new(layers::MAX_BODY_BYTES))
             // Only the path is logged: query strings can hold tokens.
             .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
@@ -128,6 +149,15 @@ impl Portal {
         )
         .with_graceful_shutdown(shutdown)
         .await
+    }
+}
+
+/// Hands the response's CSP nonce to Leptos, which puts it on its inline hydration scripts.
+fn provide_csp_nonce() {
+    let nonce = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<layers::CspNonce>().cloned());
+    if let Some(layers::CspNonce(nonce)) = nonce {
+        provide_context(leptos::nonce::Nonce::from_value(nonce));
     }
 }
 

@@ -10,6 +10,7 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    return_large_allocations_to_the_system();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => error.exit(),
@@ -66,6 +67,19 @@ async fn admin(
 ) -> anyhow::Result<()> {
     let portal = Portal::build(&config, Clock::default()).await?;
     server::admin::run(&portal.state, command).await
+}
+
+/// Each Argon2id hash takes 19 MiB. glibc raises its mmap threshold after the first such block
+/// is freed and from then on keeps them in per-thread arenas, so a burst of sign-ins across the
+/// blocking threads would leave hundreds of MiB resident. A fixed threshold keeps every large
+/// block in its own mapping, returned to the system when the hash is done.
+fn return_large_allocations_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it is called before any thread starts
+    // allocating large blocks.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
 }
 
 async fn shutdown_signal() {

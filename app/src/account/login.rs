@@ -4,7 +4,7 @@ use leptos_router::{components::A, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    components::{Field, FormMessage, last_error},
+    components::{Field, FormMessage, ReturnHere, last_error},
     error::AppError,
     recovery::request::{CheckEmail, RecoveryStep, RequestRecovery},
     two_factor::prompt::{CodeStep, StartOver, VerifySignInCode},
@@ -97,7 +97,7 @@ pub fn LoginPage() -> impl IntoView {
 fn PasswordStep(login: ServerAction<Login>, next: Signal<String>) -> impl IntoView {
     let error = last_error(login);
     view! {
-        <ActionForm action=login attr:novalidate=true attr:class="card">
+        <ActionForm action=login attr:novalidate=true attr:class="card"><ReturnHere />
             <FormMessage error />
             <input type="hidden" name="next" prop:value=next value=next />
             <Field label="Username" name="username" autocomplete="username" error />
@@ -125,6 +125,7 @@ mod ssr {
         audit::EventKind,
         auth::{AuthSession, client},
         error::AppError,
+        security::throttle::{self, Verdict},
         state::app_state,
         store,
         two_factor::service,
@@ -160,6 +161,18 @@ mod ssr {
     pub async fn login(username: String, password: SecretString) -> Result<LoginStage, AppError> {
         let state = app_state()?;
         let username = username.trim().to_ascii_lowercase();
+        // Throttled per username, known or not, so waiting tells nothing about who has an account.
+        let failures = store::password_failures(&state.pool, &username)
+            .await
+            .map_err(AppError::internal)?;
+        let count = u32::try_from(failures.failures).unwrap_or(u32::MAX);
+        if let Verdict::WaitSeconds(seconds) =
+            throttle::password_verdict(count, failures.last_failure_at, state.clock.now())
+        {
+            return Err(AppError::TryAgainIn {
+                seconds: seconds as u64,
+            });
+        }
         let credentials = store::credentials_for(&state.pool, &username)
             .await
             .map_err(AppError::internal)?;
@@ -172,11 +185,24 @@ mod ssr {
         let user_id = match (user_id, matches) {
             (Some(user_id), true) => user_id,
             (Some(user_id), false) => {
+                store::record_password_failure(&state.pool, &username, state.clock.now())
+                    .await
+                    .map_err(AppError::internal)?;
                 service::record(&state, user_id, EventKind::PasswordFailed, &client, None).await?;
                 return Err(AppError::InvalidCredentials);
             }
-            (None, _) => return Err(AppError::InvalidCredentials),
+            (None, _) => {
+                store::record_password_failure(&state.pool, &username, state.clock.now())
+                    .await
+                    .map_err(AppError::internal)?;
+                return Err(AppError::InvalidCredentials);
+            }
         };
+        if failures.failures > 0 {
+            store::clear_password_failures(&state.pool, &username)
+                .await
+                .map_err(AppError::internal)?;
+        }
         let auth = AuthSession::from_request().await?;
         let now = state.clock.now();
         if store::two_factor_of(&state.pool, user_id)
@@ -187,7 +213,7 @@ mod ssr {
             auth.begin_second_factor(user_id, now).await?;
             return Ok(LoginStage::SecondFactor);
         }
-        auth.sign_in(&state, user_id).await?;
+        auth.sign_in(&state, user_id, &client).await?;
         service::record(
             &state,
             user_id,

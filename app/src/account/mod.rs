@@ -2,6 +2,7 @@
 
 pub mod login;
 pub mod portal;
+pub mod sessions;
 pub mod signup;
 pub mod verify_email;
 

@@ -3,13 +3,17 @@ use leptos_meta::Title;
 use leptos_router::components::{A, Redirect};
 
 use super::current_user;
-use crate::{components::last_error, error::AppError};
+use crate::{
+    components::{ReturnHere, last_error},
+    error::AppError,
+};
 
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
+    let state = crate::state::app_state()?;
     crate::auth::AuthSession::from_request()
         .await?
-        .sign_out()
+        .sign_out(&state)
         .await?;
     leptos_axum::redirect("/login");
     Ok(())
@@ -35,7 +39,7 @@ pub fn PortalPage() -> impl IntoView {
                                 <p>
                                     <A href="/settings/security">"Security settings"</A>
                                 </p>
-                                <ActionForm action=logout>
+                                <ActionForm action=logout><ReturnHere />
                                     <button type="submit" class="secondary">"Sign out"</button>
                                 </ActionForm>
                                 {move || error.get().map(|error| view! { <p class="form-message" role="alert">{error.to_string()}</p> })}

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::{
-    components::{Field, FormMessage, last_error},
+    components::{Field, FormMessage, ReturnHere, last_error},
     error::AppError,
 };
 
@@ -21,7 +21,7 @@ pub fn SignupPage() -> impl IntoView {
     view! {
         <Title text="Create your account · Portal" />
         <h1>"Create your account"</h1>
-        <ActionForm action=signup attr:novalidate=true attr:class="card">
+        <ActionForm action=signup attr:novalidate=true attr:class="card"><ReturnHere />
             <FormMessage error />
             <Field
                 label="Username"
@@ -95,7 +95,7 @@ mod ssr {
         tracing::info!(user_id, "account created");
         AuthSession::from_request()
             .await?
-            .sign_in(&state, user_id)
+            .sign_in(&state, user_id, &crate::auth::client().await)
             .await?;
         crate::account::verify_email::send_verification(&state, user_id).await;
         Ok(())

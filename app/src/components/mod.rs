@@ -82,3 +82,33 @@ pub fn FormMessage(error: Signal<Option<AppError>>) -> impl IntoView {
         </Show>
     }
 }
+
+/// Names the page a form is on, for a browser without JavaScript: Portal sends no Referer, and
+/// the server returns there (with any error) after the post.
+#[component]
+pub fn ReturnHere() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let page = move || {
+        let query: Vec<String> = location
+            .query
+            .read()
+            .clone()
+            .into_iter()
+            .filter(|(key, _)| key != "__path" && key != "__err")
+            .map(|(key, value)| {
+                format!(
+                    "{}={}",
+                    crate::validation::encode_component(&key),
+                    crate::validation::encode_component(&value)
+                )
+            })
+            .collect();
+        let path = location.pathname.get();
+        if query.is_empty() {
+            path
+        } else {
+            format!("{path}?{}", query.join("&"))
+        }
+    };
+    view! { <input type="hidden" name="__page" value=page /> }
+}

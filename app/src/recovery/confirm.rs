@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
 use crate::{
-    components::{FormMessage, last_error},
+    components::{FormMessage, ReturnHere, last_error},
     error::AppError,
 };
 
@@ -37,7 +37,7 @@ pub fn ConfirmRecoveryPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match whose.await {
                     Ok(username) => view! {
-                        <ActionForm action=confirm attr:class="card">
+                        <ActionForm action=confirm attr:class="card"><ReturnHere />
                             <FormMessage error />
                             <p>
                                 "This turns off two-factor authentication for " <strong>{username}</strong>

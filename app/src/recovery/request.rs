@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::{
-    components::{Field, FormMessage, last_error},
+    components::{Field, FormMessage, ReturnHere, last_error},
     error::AppError,
 };
 
@@ -34,7 +34,7 @@ pub fn RecoveryStep(
 ) -> impl IntoView {
     let error = last_error(request);
     view! {
-        <ActionForm action=request attr:novalidate=true attr:class="card">
+        <ActionForm action=request attr:novalidate=true attr:class="card"><ReturnHere />
             <h2>"Use a recovery code"</h2>
             <p>"Enter the recovery code you saved when you turned on two-factor authentication. We will email a link to reset it."</p>
             <FormMessage error />

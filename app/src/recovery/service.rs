@@ -24,7 +24,7 @@ pub async fn reset_two_factor(
     store::remove_two_factor(&state.pool, user_id)
         .await
         .map_err(AppError::internal)?;
-    store::raise_session_version(&state.pool, user_id)
+    store::delete_sign_ins(&state.pool, user_id, None)
         .await
         .map_err(AppError::internal)?;
     record(state, user_id, kind, client, detail).await?;

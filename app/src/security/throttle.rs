@@ -43,6 +43,12 @@ pub fn verdict(failures: u32, last_failure_at: Option<i64>, now: i64) -> Verdict
     }
 }
 
+/// Passwords follow the same schedule but never lock: a lock would let anyone who knows a
+/// username lock its owner out.
+pub fn password_verdict(failures: u32, last_failure_at: Option<i64>, now: i64) -> Verdict {
+    verdict(failures.min(LOCK_AFTER_FAILURES - 1), last_failure_at, now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +79,16 @@ mod tests {
         assert_eq!(verdict(8, Some(1000), 1000), Verdict::WaitSeconds(8));
         assert_eq!(verdict(8, Some(1000), 1005), Verdict::WaitSeconds(3));
         assert_eq!(verdict(8, Some(1000), 1008), Verdict::Allowed);
+    }
+
+    #[test]
+    fn passwords_wait_but_never_lock() {
+        assert_eq!(
+            password_verdict(500, Some(0), 100),
+            Verdict::WaitSeconds(800)
+        );
+        assert_eq!(password_verdict(500, Some(0), 900), Verdict::Allowed);
+        assert_eq!(password_verdict(3, Some(0), 0), Verdict::Allowed);
     }
 
     #[test]

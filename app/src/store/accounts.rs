@@ -122,24 +122,6 @@ pub async fn password_hash_of(
         .await
 }
 
-pub async fn session_version(
-    pool: &SqlitePool,
-    user_id: UserId,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT session_version FROM users WHERE id = ?")
-        .bind(user_id)
-        .fetch_optional(pool)
-        .await
-}
-
-/// Ends every session of the account that holds the old version; returns the new one.
-pub async fn raise_session_version(pool: &SqlitePool, user_id: UserId) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("UPDATE users SET session_version = session_version + 1 WHERE id = ? RETURNING session_version")
-        .bind(user_id)
-        .fetch_one(pool)
-        .await
-}
-
 pub async fn mark_email_verified(
     pool: &SqlitePool,
     user_id: UserId,

@@ -3,12 +3,14 @@
 
 mod accounts;
 mod audit;
+mod sign_ins;
 mod throttle;
 mod tokens;
 mod two_factor;
 
 pub use accounts::*;
 pub use audit::*;
+pub use sign_ins::*;
 pub use throttle::*;
 pub use tokens::*;
 pub use two_factor::*;

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::{
-    components::{Field, FormMessage, last_error},
+    components::{Field, FormMessage, ReturnHere, last_error},
     error::AppError,
 };
 
@@ -53,7 +53,7 @@ pub fn ScanStep(
         <p class="key" aria-label="Key for manual entry">
             <code>{key}</code>
         </p>
-        <ActionForm action=confirm attr:novalidate=true>
+        <ActionForm action=confirm attr:novalidate=true><ReturnHere />
             <FormMessage error />
             <Field
                 label="Authentication code"
@@ -66,7 +66,7 @@ pub fn ScanStep(
                 <button type="submit" disabled=move || confirm.pending().get()>"Verify"</button>
             </div>
         </ActionForm>
-        <ActionForm action=cancel attr:class="inline">
+        <ActionForm action=cancel attr:class="inline"><ReturnHere />
             <button type="submit" class="secondary">"Cancel"</button>
         </ActionForm>
     }
@@ -113,7 +113,7 @@ pub fn RecoveryCodeStep(
         <p class="notice" role="status">
             {move || copied.get().then_some("Copied to the clipboard.")}
         </p>
-        <ActionForm action=save attr:novalidate=true>
+        <ActionForm action=save attr:novalidate=true><ReturnHere />
             <FormMessage error />
             <div class="field checkbox">
                 <input
@@ -138,7 +138,7 @@ pub fn RecoveryCodeStep(
 mod ssr {
     use crate::{
         audit::EventKind,
-        auth::{client, signed_in},
+        auth::{client, signed_in, signed_in_recently},
         error::AppError,
         mail::{send_notice, templates::Notice},
         security::{
@@ -153,7 +153,7 @@ mod ssr {
     const SECRET_BYTES: usize = 20;
 
     pub async fn start() -> Result<(), AppError> {
-        let (state, user_id) = signed_in().await?;
+        let (state, user_id) = signed_in_recently().await?;
         if store::two_factor_of(&state.pool, user_id)
             .await
             .map_err(AppError::internal)?

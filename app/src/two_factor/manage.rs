@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::{
-    components::{Field, FormMessage, last_error},
+    components::{Field, FormMessage, ReturnHere, last_error},
     error::AppError,
 };
 
@@ -26,7 +26,7 @@ pub async fn regenerate_recovery_code(code: String) -> Result<(), AppError> {
 #[component]
 pub fn DisableForm(action: ServerAction<DisableTwoFactor>) -> impl IntoView {
     view! {
-        <ActionForm action=action attr:novalidate=true>
+        <ActionForm action=action attr:novalidate=true><ReturnHere />
             <CodeConfirmFields
                 intro="Enter a code from your authenticator app to turn two-factor authentication off."
                 button="Disable"
@@ -40,7 +40,7 @@ pub fn DisableForm(action: ServerAction<DisableTwoFactor>) -> impl IntoView {
 #[component]
 pub fn RegenerateForm(action: ServerAction<RegenerateRecoveryCode>) -> impl IntoView {
     view! {
-        <ActionForm action=action attr:novalidate=true>
+        <ActionForm action=action attr:novalidate=true><ReturnHere />
             <CodeConfirmFields
                 intro="Enter a code from your authenticator app to get a new recovery code. Your old one stops working."
                 button="Regenerate recovery code"
@@ -80,7 +80,7 @@ fn CodeConfirmFields(
 mod ssr {
     use crate::{
         audit::EventKind,
-        auth::{AuthSession, client, signed_in},
+        auth::{AuthSession, client, signed_in_recently},
         error::AppError,
         mail::{send_notice, templates::Notice},
         store,
@@ -88,7 +88,7 @@ mod ssr {
     };
 
     pub async fn disable(code: &str) -> Result<(), AppError> {
-        let (state, user_id) = signed_in().await?;
+        let (state, user_id) = signed_in_recently().await?;
         let client = client().await;
         verify_totp(&state, user_id, code, &client).await?;
         store::remove_two_factor(&state.pool, user_id)
@@ -104,7 +104,7 @@ mod ssr {
     }
 
     pub async fn regenerate(code: &str) -> Result<(), AppError> {
-        let (state, user_id) = signed_in().await?;
+        let (state, user_id) = signed_in_recently().await?;
         let client = client().await;
         verify_totp(&state, user_id, code, &client).await?;
         let recovery = service::new_recovery_code(&state, user_id).await?;

@@ -42,4 +42,7 @@ pub struct SecurityOverview {
     /// A recovery code waiting to be saved: shown once, during enrollment or after a new one.
     pub recovery_code: Option<String>,
     pub events: Vec<SecurityEvent>,
+    pub sessions: Vec<crate::account::sessions::ActiveSession>,
+    /// Whether the password was entered in the last 15 minutes: changes need it.
+    pub password_recent: bool,
 }

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::{
-    components::{Field, FormMessage, last_error},
+    components::{Field, FormMessage, ReturnHere, last_error},
     error::AppError,
 };
 
@@ -34,7 +34,7 @@ pub fn CodeStep(
 ) -> impl IntoView {
     let error = last_error(verify);
     view! {
-        <ActionForm action=verify attr:novalidate=true attr:class="card">
+        <ActionForm action=verify attr:novalidate=true attr:class="card"><ReturnHere />
             <h2>"Two-factor authentication"</h2>
             <p>"Open your authenticator app and enter the code it shows for Portal."</p>
             <FormMessage error />
@@ -51,7 +51,7 @@ pub fn CodeStep(
                 <A href=move || recovery_href(&next.get())>"Enter a recovery code"</A>
             </p>
         </ActionForm>
-        <ActionForm action=start_over attr:class="inline">
+        <ActionForm action=start_over attr:class="inline"><ReturnHere />
             <p class="aside">
                 "Not you, or wrong account? "
                 <button type="submit" class="link">"Start over"</button>
@@ -92,7 +92,8 @@ mod ssr {
         };
         let client = client().await;
         verify_totp(&state, user_id, code, &client).await?;
-        auth.complete_second_factor(&state, user_id).await?;
+        auth.complete_second_factor(&state, user_id, &client)
+            .await?;
         service::record(
             &state,
             user_id,

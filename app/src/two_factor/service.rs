@@ -117,9 +117,6 @@ pub async fn check_throttle(
                 "Too many incorrect recovery codes: recovery by code is locked. Contact support."
                     .into(),
             ),
-            Factor::Password => {
-                AppError::NotAllowed("Too many incorrect passwords: contact support.".into())
-            }
         }),
     }
 }
@@ -141,7 +138,6 @@ pub async fn count_failure(
         let detail = match factor {
             Factor::Totp => "authentication codes",
             Factor::RecoveryCode => "recovery codes",
-            Factor::Password => "password",
         };
         record(
             state,

@@ -14,8 +14,11 @@ use super::{
     manage::{DisableForm, DisableTwoFactor, RegenerateForm, RegenerateRecoveryCode},
 };
 use crate::{
-    account::verify_email::ResendVerification,
-    components::{FormMessage, last_error},
+    account::{
+        sessions::{ConfirmPassword, ReauthForm, RevokeSession, SessionList, SignOutOtherSessions},
+        verify_email::ResendVerification,
+    },
+    components::{FormMessage, ReturnHere, last_error},
     error::AppError,
 };
 
@@ -30,6 +33,8 @@ fn notice_text(notice: &str) -> Option<&'static str> {
         "enabled" => Some("Two-factor authentication is enabled."),
         "disabled" => Some("Two-factor authentication is disabled."),
         "saved" => Some("Your new recovery code is saved. The old one no longer works."),
+        "signed-out" => Some("That session is signed out."),
+        "signed-out-others" => Some("All your other sessions are signed out."),
         "verification-sent" => {
             Some("A verification email is on its way. Open its link to verify your address.")
         }
@@ -46,6 +51,9 @@ pub fn SecurityPage() -> impl IntoView {
     let disable = ServerAction::<DisableTwoFactor>::new();
     let regenerate = ServerAction::<RegenerateRecoveryCode>::new();
     let resend = ServerAction::<ResendVerification>::new();
+    let revoke = ServerAction::<RevokeSession>::new();
+    let others = ServerAction::<SignOutOtherSessions>::new();
+    let reauth = ServerAction::<ConfirmPassword>::new();
     let query = use_query_map();
     let overview = Resource::new(
         move || {
@@ -58,6 +66,11 @@ pub fn SecurityPage() -> impl IntoView {
                 disable.version().get(),
                 regenerate.version().get(),
                 resend.version().get(),
+                (
+                    revoke.version().get(),
+                    others.version().get(),
+                    reauth.version().get(),
+                ),
             )
         },
         |_| load_security_overview(),
@@ -82,7 +95,11 @@ pub fn SecurityPage() -> impl IntoView {
                 };
                 let state = overview.two_factor.clone();
                 let on = state == TwoFactorState::On;
+                let needs_password = !overview.password_recent;
                 let panel = match (state, overview.recovery_code.clone()) {
+                    (TwoFactorState::Off | TwoFactorState::On, None) if needs_password => {
+                        view! { <ReauthForm confirm=reauth /> }.into_any()
+                    }
                     (TwoFactorState::Scanning { qr_svg, key }, _) => {
                         view! { <ScanStep qr_svg key confirm cancel /> }.into_any()
                     }
@@ -113,6 +130,7 @@ pub fn SecurityPage() -> impl IntoView {
                         {panel}
                     </section>
                     <EmailStatus email=overview.email.clone() verified=overview.email_verified resend />
+                    <SessionList sessions=overview.sessions.clone() revoke others />
                     <ActivityList events=overview.events />
                 }
                     .into_any()
@@ -144,7 +162,7 @@ fn TwoFactorSwitch(on: bool, start: ServerAction<StartEnrollment>) -> impl IntoV
         }
         .into_any()
     } else {
-        view! { <ActionForm action=start>{switch()}</ActionForm> }.into_any()
+        view! { <ActionForm action=start><ReturnHere />{switch()}</ActionForm> }.into_any()
     }
 }
 
@@ -165,7 +183,7 @@ fn EmailStatus(
             </p>
             {(!verified).then(|| view! {
                 <p>"Two-factor authentication needs a verified address: recovery links are sent to it."</p>
-                <ActionForm action=resend>
+                <ActionForm action=resend><ReturnHere />
                     <FormMessage error />
                     <button type="submit" class="secondary" disabled=move || resend.pending().get()>
                         "Resend verification email"
@@ -226,6 +244,7 @@ pub mod ssr {
     use qrcode::{QrCode, render::svg};
 
     use super::super::{SecurityEvent, SecurityOverview, TwoFactorState, service};
+    use crate::account::sessions::ActiveSession;
     use crate::{
         audit::EventKind,
         auth::signed_in,
@@ -271,7 +290,30 @@ pub mod ssr {
                 })
             })
             .collect();
+        let auth = crate::auth::AuthSession::from_request().await?;
+        let this_sign_in = auth.sign_in_id().await?;
+        let now = state.clock.now();
+        let sessions = store::sign_ins_of(
+            &state.pool,
+            user_id,
+            now - crate::auth::IDLE_TIMEOUT_SECONDS,
+        )
+        .await
+        .map_err(AppError::internal)?
+        .into_iter()
+        .map(|row| ActiveSession {
+            current: this_sign_in.as_deref() == Some(row.id.as_str()),
+            browser: browser_name(row.user_agent.as_deref()),
+            address: row.address.unwrap_or_else(|| "unknown address".into()),
+            signed_in: format_time(row.created_at),
+            last_seen: format_time(row.last_seen_at),
+            id: row.id,
+        })
+        .collect();
+        let password_recent = auth.password_is_recent(now).await?;
         Ok(SecurityOverview {
+            sessions,
+            password_recent,
             username: account.username,
             email: account.email,
             email_verified: account.email_verified_at.is_some(),

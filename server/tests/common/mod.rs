@@ -18,6 +18,7 @@ pub struct TestPortal {
     /// The SMTP server the portal sends its mail to.
     pub smtp: SmtpSink,
     smtp_url: String,
+    extra: Vec<String>,
     data: TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -25,15 +26,16 @@ pub struct TestPortal {
 
 impl TestPortal {
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// A portal started with these command-line settings added.
+    pub async fn start_with(extra: &[&str]) -> Self {
         let smtp = SmtpSink::start();
         let url = smtp.url();
-        Self::start_in(
-            tempfile::tempdir().expect("a temporary folder"),
-            Clock::default(),
-            smtp,
-            url,
-        )
-        .await
+        let extra = extra.iter().map(|arg| arg.to_string()).collect();
+        let data = tempfile::tempdir().expect("a temporary folder");
+        Self::start_in(data, Clock::default(), smtp, url, extra).await
     }
 
     /// A portal whose SMTP server does not answer.
@@ -42,19 +44,20 @@ impl TestPortal {
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("smtp://127.0.0.1:{}", closed.local_addr().unwrap().port());
         drop(closed);
-        Self::start_in(
-            tempfile::tempdir().expect("a temporary folder"),
-            Clock::default(),
-            smtp,
-            url,
-        )
-        .await
+        let data = tempfile::tempdir().expect("a temporary folder");
+        Self::start_in(data, Clock::default(), smtp, url, Vec::new()).await
     }
 
-    async fn start_in(data: TempDir, clock: Clock, smtp: SmtpSink, smtp_url: String) -> Self {
+    async fn start_in(
+        data: TempDir,
+        clock: Clock,
+        smtp: SmtpSink,
+        smtp_url: String,
+        extra: Vec<String>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let config = Config::from_args([
+        let mut args: Vec<String> = [
             "server",
             "--data-dir",
             data.path().to_str().unwrap(),
@@ -66,8 +69,18 @@ impl TestPortal {
             &smtp_url,
             "--support-email",
             "help@portal.test",
-        ])
-        .expect("test configuration");
+        ]
+        .iter()
+        .map(|arg| arg.to_string())
+        .collect();
+        // A setting given again replaces the default above.
+        for pair in extra.chunks(2) {
+            match args.iter().position(|arg| *arg == pair[0]) {
+                Some(at) if pair.len() == 2 => args[at + 1] = pair[1].clone(),
+                _ => args.extend(pair.iter().cloned()),
+            }
+        }
+        let config = Config::from_args(args.clone()).expect("test configuration");
         let portal = Portal::build(&config, clock.clone())
             .await
             .expect("portal builds");
@@ -85,6 +98,7 @@ impl TestPortal {
             clock,
             smtp,
             smtp_url,
+            extra,
             data,
             stop: Some(stop),
             task: Some(task),
@@ -103,6 +117,7 @@ impl TestPortal {
             self.clock.clone(),
             self.smtp.clone(),
             self.smtp_url.clone(),
+            self.extra.clone(),
         )
         .await
     }

@@ -1,0 +1,135 @@
+//! The account's active sessions, each with a way to sign it out, and the password asked again
+//! before a factor changes on an older sign-in.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    components::{Field, FormMessage, ReturnHere, last_error},
+    error::AppError,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveSession {
+    pub id: String,
+    pub browser: String,
+    pub address: String,
+    pub signed_in: String,
+    pub last_seen: String,
+    pub current: bool,
+}
+
+#[server(endpoint = "revoke_session")]
+pub async fn revoke_session(id: String) -> Result<(), AppError> {
+    let (state, user_id) = crate::auth::signed_in().await?;
+    crate::store::delete_sign_in(&state.pool, user_id, &id)
+        .await
+        .map_err(AppError::internal)?;
+    leptos_axum::redirect("/settings/security?notice=signed-out");
+    Ok(())
+}
+
+#[server(endpoint = "sign_out_other_sessions")]
+pub async fn sign_out_other_sessions() -> Result<(), AppError> {
+    let (state, user_id) = crate::auth::signed_in().await?;
+    crate::auth::AuthSession::from_request()
+        .await?
+        .sign_out_others(&state, user_id)
+        .await?;
+    leptos_axum::redirect("/settings/security?notice=signed-out-others");
+    Ok(())
+}
+
+#[server(endpoint = "confirm_password")]
+pub async fn confirm_password(password: String) -> Result<(), AppError> {
+    ssr::confirm_password(password.into()).await?;
+    leptos_axum::redirect("/settings/security");
+    Ok(())
+}
+
+#[component]
+pub fn SessionList(
+    sessions: Vec<ActiveSession>,
+    revoke: ServerAction<RevokeSession>,
+    others: ServerAction<SignOutOtherSessions>,
+) -> impl IntoView {
+    let has_others = sessions.iter().any(|session| !session.current);
+    view! {
+        <section class="card" aria-labelledby="sessions-heading">
+            <h2 id="sessions-heading">"Active sessions"</h2>
+            <ul class="sessions">
+                {sessions
+                    .into_iter()
+                    .map(|session| {
+                        let label = format!("Sign out {} at {}", session.browser, session.address);
+                        view! {
+                            <li>
+                                <span class="what">
+                                    {session.browser.clone()}
+                                    {session.current.then(|| view! { <strong class="badge">"This session"</strong> })}
+                                </span>
+                                <span class="where">{session.address.clone()}</span>
+                                <span class="when">
+                                    "Signed in " {session.signed_in} " · last seen " {session.last_seen}
+                                </span>
+                                {(!session.current).then(|| view! {
+                                    <ActionForm action=revoke attr:class="inline"><ReturnHere />
+                                        <input type="hidden" name="id" value=session.id.clone() />
+                                        <button type="submit" class="secondary" aria-label=label>"Sign out"</button>
+                                    </ActionForm>
+                                })}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+            {has_others.then(|| view! {
+                <ActionForm action=others><ReturnHere />
+                    <button type="submit" class="secondary">"Sign out of all other sessions"</button>
+                </ActionForm>
+            })}
+        </section>
+    }
+}
+
+/// Asked before a factor changes when the password was entered more than 15 minutes ago.
+#[component]
+pub fn ReauthForm(confirm: ServerAction<ConfirmPassword>) -> impl IntoView {
+    let error = last_error(confirm);
+    view! {
+        <ActionForm action=confirm attr:novalidate=true><ReturnHere />
+            <p>"To change two-factor authentication, confirm your password first."</p>
+            <FormMessage error />
+            <Field label="Password" name="password" input_type="password" autocomplete="current-password" error />
+            <button type="submit" disabled=move || confirm.pending().get()>"Confirm password"</button>
+        </ActionForm>
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use secrecy::SecretString;
+
+    use crate::{
+        auth::{AuthSession, signed_in},
+        error::AppError,
+        store,
+    };
+
+    pub async fn confirm_password(password: SecretString) -> Result<(), AppError> {
+        let (state, user_id) = signed_in().await?;
+        let hash = store::password_hash_of(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?;
+        if !state.passwords.verify(password, hash).await? {
+            return Err(AppError::validation(
+                "password",
+                "That password is incorrect.",
+            ));
+        }
+        AuthSession::from_request()
+            .await?
+            .password_confirmed(state.clock.now())
+            .await
+    }
+}

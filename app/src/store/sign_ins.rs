@@ -1,0 +1,97 @@
+use sqlx::SqlitePool;
+
+use super::{Client, UserId};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SignInRow {
+    pub id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub async fn create_sign_in(
+    pool: &SqlitePool,
+    id: &str,
+    user_id: UserId,
+    now: i64,
+    client: &Client,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO sign_ins (id, user_id, created_at, last_seen_at, address, user_agent) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(id)
+        .bind(user_id)
+        .bind(now)
+        .bind(now)
+        .bind(&client.address)
+        .bind(&client.user_agent)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// When the sign-in was last seen, if it still stands.
+pub async fn sign_in_last_seen(
+    pool: &SqlitePool,
+    id: &str,
+    user_id: UserId,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT last_seen_at FROM sign_ins WHERE id = ? AND user_id = ?")
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn touch_sign_in(pool: &SqlitePool, id: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sign_ins SET last_seen_at = ? WHERE id = ?")
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Signs one browser of the account out; false if it was not the account's.
+pub async fn delete_sign_in(
+    pool: &SqlitePool,
+    user_id: UserId,
+    id: &str,
+) -> Result<bool, sqlx::Error> {
+    let deleted = sqlx::query("DELETE FROM sign_ins WHERE id = ? AND user_id = ?")
+        .bind(id)
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    Ok(deleted.rows_affected() == 1)
+}
+
+/// Signs every browser of the account out, but `keep` when given.
+pub async fn delete_sign_ins(
+    pool: &SqlitePool,
+    user_id: UserId,
+    keep: Option<&str>,
+) -> Result<u64, sqlx::Error> {
+    let deleted = sqlx::query("DELETE FROM sign_ins WHERE user_id = ? AND id <> ?")
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .execute(pool)
+        .await?;
+    Ok(deleted.rows_affected())
+}
+
+/// The account's sign-ins seen since `active_since`, newest first.
+pub async fn sign_ins_of(
+    pool: &SqlitePool,
+    user_id: UserId,
+    active_since: i64,
+) -> Result<Vec<SignInRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, created_at, last_seen_at, address, user_agent FROM sign_ins
+         WHERE user_id = ? AND last_seen_at >= ? ORDER BY last_seen_at DESC",
+    )
+    .bind(user_id)
+    .bind(active_since)
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,562 @@
+//! Sessions, re-authentication, response headers, limits, and the server holding up under
+//! malformed input and floods.
+
+mod common;
+
+use common::{PASSWORD, TestPortal};
+use reqwest::{StatusCode, header};
+
+async fn sessions(portal: &TestPortal, browser: &reqwest::Client) -> Vec<serde_json::Value> {
+    portal.overview(browser).await["sessions"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn the_security_page_lists_sessions_and_signs_one_out() {
+    let portal = TestPortal::start().await;
+    let laptop = portal.browser();
+    portal.sign_up(&laptop, "alice", PASSWORD).await;
+    let phone = portal.browser();
+    portal.sign_in(&phone, "alice", PASSWORD).await;
+
+    let listed = sessions(&portal, &laptop).await;
+    assert_eq!(listed.len(), 2);
+    assert_eq!(
+        listed
+            .iter()
+            .filter(|session| session["current"] == true)
+            .count(),
+        1
+    );
+    assert!(
+        listed
+            .iter()
+            .all(|session| session["address"] == "127.0.0.1")
+    );
+    let other = listed
+        .iter()
+        .find(|session| session["current"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // One account cannot sign out another's sessions.
+    let mallory = portal.browser();
+    portal.sign_up(&mallory, "mallory", PASSWORD).await;
+    portal
+        .call(&mallory, "revoke_session", &[("id", &other)])
+        .await;
+    assert_eq!(portal.get(&phone, "/portal").await.status(), StatusCode::OK);
+
+    assert_eq!(
+        portal
+            .call(&laptop, "revoke_session", &[("id", &other)])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        portal.get(&phone, "/portal").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        portal.get(&laptop, "/portal").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(sessions(&portal, &laptop).await.len(), 1);
+}
+
+#[tokio::test]
+async fn signing_out_all_other_sessions_keeps_this_one() {
+    let portal = TestPortal::start().await;
+    let laptop = portal.browser();
+    portal.sign_up(&laptop, "alice", PASSWORD).await;
+    let others: Vec<_> = (0..3).map(|_| portal.browser()).collect();
+    for browser in &others {
+        portal.sign_in(browser, "alice", PASSWORD).await;
+    }
+    assert_eq!(
+        portal
+            .call(&laptop, "sign_out_other_sessions", &[])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    for browser in &others {
+        assert_eq!(
+            portal.get(browser, "/portal").await.status(),
+            StatusCode::SEE_OTHER
+        );
+    }
+    assert_eq!(
+        portal.get(&laptop, "/portal").await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn changing_the_second_factor_signs_out_every_other_session() {
+    let portal = TestPortal::start().await;
+    let (laptop, authenticator) = portal.account_with_two_factor("alice").await;
+    let phone = portal.browser();
+    portal.sign_in(&phone, "alice", PASSWORD).await;
+    portal
+        .verify_code(&phone, &authenticator.code(&portal, 1))
+        .await;
+    assert_eq!(portal.get(&phone, "/portal").await.status(), StatusCode::OK);
+
+    // A new recovery code (the code of the next step: the last one is spent).
+    portal.clock.advance(30);
+    let regenerated = portal
+        .call(
+            &laptop,
+            "regenerate_recovery_code",
+            &[("code", &authenticator.code(&portal, 1))],
+        )
+        .await;
+    assert_eq!(regenerated.status(), StatusCode::OK);
+    assert_eq!(
+        portal.get(&phone, "/portal").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        portal.get(&laptop, "/portal").await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_sign_in_older_than_fifteen_minutes_asks_for_the_password_before_a_change() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    portal.sign_up(&browser, "alice", PASSWORD).await;
+    portal.verify_email(&browser, "alice").await;
+    portal.clock.advance(16 * 60);
+    assert_eq!(portal.overview(&browser).await["password_recent"], false);
+    let refused = portal.call(&browser, "start_enrollment", &[]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused.text().await.unwrap().contains("PasswordRequired"));
+
+    let wrong = portal
+        .call(
+            &browser,
+            "confirm_password",
+            &[("password", "not the password")],
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let right = portal
+        .call(&browser, "confirm_password", &[("password", PASSWORD)])
+        .await;
+    assert_eq!(right.status(), StatusCode::OK);
+    assert_eq!(
+        portal
+            .call(&browser, "start_enrollment", &[])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+fn header_value<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} on {}", response.url()))
+        .to_str()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_route_sends_the_security_headers() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    portal.sign_up(&browser, "alice", PASSWORD).await;
+    let pages = [
+        "/",
+        "/login",
+        "/signup",
+        "/portal",
+        "/settings/security",
+        "/recover/confirm?token=abc",
+        "/verify-email?token=abc",
+        "/no/such/page",
+    ];
+    for path in pages {
+        let response = portal.get(&browser, path).await;
+        let csp = header_value(&response, "content-security-policy").to_owned();
+        for directive in [
+            "default-src 'self'",
+            "'wasm-unsafe-eval'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(header_value(&response, "x-content-type-options"), "nosniff");
+        assert_eq!(header_value(&response, "referrer-policy"), "no-referrer");
+        assert_eq!(
+            header_value(&response, "cache-control"),
+            "no-store",
+            "{path}"
+        );
+        assert!(
+            response
+                .headers()
+                .get("strict-transport-security")
+                .is_none(),
+            "no HSTS over http"
+        );
+
+        // The inline scripts carry the nonce the policy names, and only they.
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .unwrap()
+            .split('\'')
+            .next()
+            .unwrap()
+            .to_owned();
+        let html = response.text().await.unwrap();
+        let scripts = html.matches("<script").count();
+        let with_nonce = html.matches(&format!("nonce=\"{nonce}\"")).count();
+        assert!(
+            scripts > 0 && with_nonce >= scripts,
+            "{path}: {scripts} scripts, {with_nonce} with the nonce"
+        );
+    }
+    let api = portal.call(&browser, "current_user", &[]).await;
+    assert_eq!(header_value(&api, "x-content-type-options"), "nosniff");
+    assert_eq!(header_value(&api, "cache-control"), "no-store");
+}
+
+#[tokio::test]
+async fn over_https_the_cookie_is_host_only_and_secure_and_hsts_is_sent() {
+    let portal = TestPortal::start_with(&["--base-url", "https://portal.example"]).await;
+    let response = portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
+    let cookie = header_value(&response, "set-cookie").to_owned();
+    assert!(cookie.starts_with("__Host-portal_session="), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"),
+        "{cookie}"
+    );
+    let page = portal.get(&portal.browser(), "/login").await;
+    assert!(header_value(&page, "strict-transport-security").starts_with("max-age="));
+}
+
+#[tokio::test]
+async fn sign_in_requests_past_the_limit_get_429_with_the_wait() {
+    let portal = TestPortal::start_with(&["--sign-in-limit", "5"]).await;
+    let browser = portal.browser();
+    for _ in 0..5 {
+        let response = portal.sign_in(&browser, "nobody", "whatever1").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let limited = portal.sign_in(&browser, "nobody", "whatever1").await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        header_value(&limited, "retry-after")
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    assert!(limited.text().await.unwrap().contains("TryAgainIn"));
+    let page = portal
+        .submit(
+            &browser,
+            "/login",
+            "login",
+            &[
+                ("username", "nobody"),
+                ("password", "whatever1"),
+                ("next", ""),
+            ],
+        )
+        .await;
+    assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.text().await.unwrap().contains("Try again in"));
+    // Pages stay open.
+    assert_eq!(
+        portal.get(&browser, "/login").await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_throttled_per_username_known_or_not() {
+    let portal = TestPortal::start().await;
+    portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
+    for username in ["alice", "nobody"] {
+        let browser = portal.browser();
+        for _ in 0..5 {
+            assert_eq!(
+                portal
+                    .sign_in(&browser, username, "wrong password")
+                    .await
+                    .status(),
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        let throttled = portal.sign_in(&browser, username, PASSWORD).await;
+        assert_eq!(
+            throttled.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{username}"
+        );
+    }
+    portal.clock.advance(1);
+    assert_eq!(
+        portal
+            .sign_in(&portal.browser(), "alice", PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_cross_site_post_is_refused_by_every_server_function() {
+    let portal = TestPortal::start().await;
+    let paths: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_owned())
+        .collect();
+    assert!(paths.len() >= 20, "{paths:?}");
+    let browser = portal.browser();
+    for path in paths {
+        for (name, value) in [
+            ("sec-fetch-site", "cross-site"),
+            ("sec-fetch-site", "same-site"),
+            ("origin", "https://evil.example"),
+        ] {
+            let response = browser
+                .post(portal.url(&path))
+                .header(name, value)
+                .body("")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::FORBIDDEN,
+                "{path} with {name}: {value}"
+            );
+        }
+    }
+}
+
+/// A small deterministic generator, so a failing body can be found again.
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn bytes(&mut self, length: usize) -> Vec<u8> {
+        (0..length).map(|_| self.next() as u8).collect()
+    }
+}
+
+#[tokio::test]
+async fn thousands_of_malformed_requests_get_no_5xx_and_the_server_keeps_serving() {
+    let portal = TestPortal::start_with(&["--sign-in-limit", "100000"]).await;
+    let browser = portal.browser();
+    portal.sign_up(&browser, "alice", PASSWORD).await;
+    let mut targets: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_owned())
+        .collect();
+    targets.extend(
+        [
+            "/",
+            "/login",
+            "/portal",
+            "/settings/security",
+            "/recover/confirm",
+            "/settings/security/recovery-code.txt",
+        ]
+        .map(String::from),
+    );
+    let mut noise = Noise(0x5eed_cafe_f00d_d00d);
+    let content_types = [
+        "application/x-www-form-urlencoded",
+        "application/json",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "application/cbor",
+        "",
+    ];
+    let mut sent = 0;
+    for target in &targets {
+        for round in 0..80 {
+            let body: Vec<u8> = match round % 6 {
+                0 => {
+                    let length = (noise.next() % 300) as usize;
+                    noise.bytes(length)
+                }
+                1 => format!(
+                    "code={}&recovery_code=%ZZ&token=%00&id=\u{feff}",
+                    "9".repeat((noise.next() % 50) as usize)
+                )
+                .into_bytes(),
+                2 => b"username=%F0%28%8C%28&password=%C3%28&email=\xff\xfe&next=%".to_vec(),
+                3 => format!("{{\"code\": {}, \"saved\": [1,2,{{}}]}}", noise.next()).into_bytes(),
+                4 => format!("password={}&username=a&next=/", "x".repeat(60_000)).into_bytes(),
+                _ => format!(
+                    "saved=yes&saved=no&code=1&code=2&__page=//evil.example&id={}",
+                    noise.next()
+                )
+                .into_bytes(),
+            };
+            let content_type = content_types[(noise.next() % content_types.len() as u64) as usize];
+            let mut request = browser
+                .post(portal.url(target))
+                .header("sec-fetch-site", "same-origin")
+                .body(body);
+            if !content_type.is_empty() {
+                request = request.header(header::CONTENT_TYPE, content_type);
+            }
+            if round % 2 == 0 {
+                request = request.header(header::ACCEPT, "text/html");
+            }
+            let response = request.send().await.unwrap();
+            assert!(
+                !response.status().is_server_error(),
+                "{target} round {round} ({content_type}): {}",
+                response.status()
+            );
+            sent += 1;
+        }
+    }
+    println!(
+        "sent {sent} malformed requests to {} targets",
+        targets.len()
+    );
+    assert!(sent >= 2000);
+    // Still serving: a fresh sign-in works (the noise may have signed this browser out).
+    assert_eq!(
+        portal.get(&browser, "/login").await.status(),
+        StatusCode::OK
+    );
+    let fresh = portal.browser();
+    assert_eq!(
+        portal.sign_in(&fresh, "alice", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(portal.get(&fresh, "/portal").await.status(), StatusCode::OK);
+}
+
+/// The peak resident memory of a process, from /proc.
+fn peak_resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn five_hundred_sign_ins_at_once_are_all_answered_in_bounded_memory() {
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .env("PORTAL_DATA_DIR", data.path())
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("PORTAL_SIGN_IN_LIMIT", "100000")
+        .env("RUST_LOG", "error")
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let mut ready = false;
+    for _ in 0..100 {
+        if client.get(format!("{base}/login")).send().await.is_ok() {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the server started");
+    client
+        .post(format!("{base}/api/signup"))
+        .form(&[
+            ("username", "alice"),
+            ("email", "alice@example.com"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    let attempts = (0..500).map(|i| {
+        let client = client.clone();
+        let url = format!("{base}/api/login");
+        async move {
+            let password = if i % 10 == 0 {
+                PASSWORD.to_owned()
+            } else {
+                format!("wrong {i}")
+            };
+            let username = if i % 2 == 0 {
+                "alice".to_owned()
+            } else {
+                format!("user{i}")
+            };
+            client
+                .post(url)
+                .form(&[
+                    ("username", username.as_str()),
+                    ("password", password.as_str()),
+                    ("next", ""),
+                ])
+                .send()
+                .await
+                .map(|response| response.status())
+        }
+    });
+    let started = std::time::Instant::now();
+    let statuses = futures::future::join_all(attempts).await;
+    let elapsed = started.elapsed();
+    let peak_kib = peak_resident_kib(server.id());
+    let answered = statuses.iter().filter(|status| status.is_ok()).count();
+    let mut by_status = std::collections::BTreeMap::new();
+    for status in statuses.iter().flatten() {
+        *by_status.entry(status.as_u16()).or_insert(0) += 1;
+    }
+    println!(
+        "500 concurrent sign-ins: {answered} answered in {elapsed:.1?}, statuses {by_status:?}, peak RSS {} MiB",
+        peak_kib / 1024
+    );
+    let still_serving = client
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .map(|r| r.status());
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    assert_eq!(answered, 500);
+    assert!(
+        by_status
+            .keys()
+            .all(|status| [200, 401, 429].contains(status)),
+        "{by_status:?}"
+    );
+    assert_eq!(still_serving.unwrap(), StatusCode::OK);
+    // Argon2 runs at most one hash per core, each 19 MiB, so memory stays bounded while the rest queue.
+    assert!(peak_kib < 200 * 1024, "peak RSS {} MiB", peak_kib / 1024);
+}
