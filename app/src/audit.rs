@@ -17,10 +17,11 @@ pub enum EventKind {
     TwoFactorReset,
     AdminReset,
     EmailVerified,
+    OrgChanged,
 }
 
 impl EventKind {
-    const ALL: [Self; 13] = [
+    const ALL: [Self; 14] = [
         Self::SignedIn,
         Self::PasswordFailed,
         Self::SecondFactorFailed,
@@ -34,6 +35,7 @@ impl EventKind {
         Self::TwoFactorReset,
         Self::AdminReset,
         Self::EmailVerified,
+        Self::OrgChanged,
     ];
 
     /// The name stored in the audit table.
@@ -52,6 +54,7 @@ impl EventKind {
             Self::TwoFactorReset => "two_factor_reset",
             Self::AdminReset => "admin_reset",
             Self::EmailVerified => "email_verified",
+            Self::OrgChanged => "org_changed",
         }
     }
 
@@ -79,6 +82,7 @@ impl EventKind {
             Self::TwoFactorReset => "Two-factor authentication reset by email recovery",
             Self::AdminReset => "Two-factor authentication reset by support",
             Self::EmailVerified => "Email address verified",
+            Self::OrgChanged => "Organization changed",
         }
     }
 

@@ -29,6 +29,9 @@ pub enum AppError {
         "Too many incorrect codes: sign-in with authentication codes is locked. Use your recovery code."
     )]
     FactorLocked,
+    /// An organization's requirement holds this account to the enrollment wizard.
+    #[error("{org} requires two-factor authentication. Turn it on to continue.")]
+    TwoFactorRequired { org: String },
     /// Changing a factor on an older sign-in: the password is asked for again.
     #[error("For your security, enter your password again to continue.")]
     PasswordRequired,
@@ -82,7 +85,10 @@ impl AppError {
             Self::InvalidCode | Self::CodeReplayed | Self::InvalidRecoveryCode => 401,
             Self::Validation { .. } => 422,
             Self::TryAgainIn { .. } => 429,
-            Self::FactorLocked | Self::NotAllowed(_) | Self::PasswordRequired => 403,
+            Self::FactorLocked
+            | Self::NotAllowed(_)
+            | Self::PasswordRequired
+            | Self::TwoFactorRequired { .. } => 403,
             Self::BadRequest => 400,
             Self::Network => 502,
             Self::MailNotSent => 503,

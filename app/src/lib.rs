@@ -7,6 +7,7 @@ pub mod components;
 pub mod error;
 #[cfg(feature = "ssr")]
 pub mod mail;
+pub mod org;
 pub mod recovery;
 pub mod two_factor;
 pub mod validation;
@@ -33,6 +34,7 @@ use leptos_router::{
 use account::{
     login::LoginPage, portal::PortalPage, signup::SignupPage, verify_email::VerifyEmailPage,
 };
+use org::page::{OrgPage, RequirementBanner};
 use recovery::confirm::ConfirmRecoveryPage;
 use two_factor::settings::SecurityPage;
 
@@ -66,6 +68,7 @@ pub fn App() -> impl IntoView {
             <header class="site-header">
                 <A href="/" attr:class="brand">"Portal"</A>
             </header>
+            <RequirementBanner />
             <main>
                 // Async: each page is rendered whole on the server, so it works without JavaScript
                 // and can still answer with a redirect or a status.
@@ -77,6 +80,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/security") view=SecurityPage ssr=SsrMode::Async />
                     <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async />
                     <Route path=path!("/recover/confirm") view=ConfirmRecoveryPage ssr=SsrMode::Async />
+                    <Route path=path!("/org/:slug") view=OrgPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -9,12 +9,93 @@ use app::{
     store::{self, Client, Factor},
 };
 
-use crate::config::AdminCommand;
+use crate::config::{AdminCommand, OrgCommand};
 
 pub async fn run(state: &AppState, command: AdminCommand) -> anyhow::Result<()> {
     match command {
         AdminCommand::ResetTwoFactor { username, reason } => reset(state, &username, &reason).await,
         AdminCommand::Show { username } => show(state, &username).await,
+        AdminCommand::Org(command) => org(state, command).await,
+    }
+}
+
+async fn org(state: &AppState, command: OrgCommand) -> anyhow::Result<()> {
+    let find = |slug: String| async move {
+        store::org_by_slug(&state.pool, &slug)
+            .await?
+            .with_context(|| format!("no organization is named {slug:?}"))
+    };
+    let detail = match command {
+        OrgCommand::List => {
+            for org in store::all_orgs(&state.pool).await? {
+                let requirement = match org.require_two_factor_since {
+                    Some(_) => format!("requires two-factor, grace {} days", org.grace_days),
+                    None => "no requirement".into(),
+                };
+                println!("{}  {}  ({requirement})", org.slug, org.name);
+            }
+            return Ok(());
+        }
+        OrgCommand::Show { slug } => {
+            let org = find(slug).await?;
+            println!("{} ({})", org.name, org.slug);
+            for member in store::members_of(&state.pool, org.id).await? {
+                let two_factor = if member.has_two_factor { "on" } else { "off" };
+                println!(
+                    "  {}  {}  two-factor {two_factor}",
+                    member.username, member.role
+                );
+            }
+            return Ok(());
+        }
+        OrgCommand::AddMember { slug, username } => {
+            let org = find(slug).await?;
+            let user_id = user_id(state, &username).await?;
+            if !store::put_member(&state.pool, org.id, user_id, "member", state.clock.now()).await?
+            {
+                bail!("{username} is already a member of {}", org.slug);
+            }
+            (
+                user_id,
+                format!(
+                    "support added {username} to {} (by {})",
+                    org.slug,
+                    operator()
+                ),
+            )
+        }
+        OrgCommand::SetOwner { slug, username } => {
+            let org = find(slug).await?;
+            let user_id = user_id(state, &username).await?;
+            store::put_member(&state.pool, org.id, user_id, "owner", state.clock.now()).await?;
+            (
+                user_id,
+                format!(
+                    "support made {username} owner of {} (by {})",
+                    org.slug,
+                    operator()
+                ),
+            )
+        }
+    };
+    let (user_id, detail) = detail;
+    store::record_event(
+        &state.pool,
+        user_id,
+        EventKind::OrgChanged,
+        state.clock.now(),
+        &admin_client(),
+        Some(&detail),
+    )
+    .await?;
+    println!("{detail}");
+    Ok(())
+}
+
+fn admin_client() -> Client {
+    Client {
+        address: Some("admin command".into()),
+        user_agent: None,
     }
 }
 
@@ -41,10 +122,7 @@ async fn reset(state: &AppState, username: &str, reason: &str) -> anyhow::Result
     if store::two_factor_of(&state.pool, user_id).await?.is_none() {
         bail!("{username} has no two-factor authentication to reset");
     }
-    let client = Client {
-        address: Some("admin command".into()),
-        user_agent: None,
-    };
+    let client = admin_client();
     let detail = format!("by {}: {reason}", operator());
     reset_two_factor(
         state,

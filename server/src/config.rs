@@ -41,6 +41,21 @@ pub enum AdminCommand {
     },
     /// Print an account's two-factor state and its recent security events.
     Show { username: String },
+    /// Organizations: list, show, add a member, make a member owner.
+    #[command(subcommand)]
+    Org(OrgCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Every organization, with its requirement.
+    List,
+    /// An organization's members and their two-factor state.
+    Show { slug: String },
+    /// Add an existing account as a member.
+    AddMember { slug: String, username: String },
+    /// Make an account an owner (adding it if it is not a member).
+    SetOwner { slug: String, username: String },
 }
 
 #[derive(Debug, Clone, Args)]

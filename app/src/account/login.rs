@@ -32,10 +32,15 @@ pub async fn login(
     password: String,
     next: String,
 ) -> Result<LoginStage, AppError> {
-    let stage = ssr::login(username, password.into()).await?;
+    let (stage, held) = ssr::login(username, password.into()).await?;
     if stage == LoginStage::Password {
-        // Signed in: no second factor is on.
-        leptos_axum::redirect(crate::validation::safe_next_path(&next));
+        // Signed in: no second factor is on. An organization's requirement goes first.
+        let target = if held {
+            "/settings/security"
+        } else {
+            crate::validation::safe_next_path(&next)
+        };
+        leptos_axum::redirect(target);
     }
     Ok(stage)
 }
@@ -158,7 +163,11 @@ mod ssr {
 
     /// Unknown username and wrong password answer alike, in words and in work: both verify one
     /// Argon2id hash.
-    pub async fn login(username: String, password: SecretString) -> Result<LoginStage, AppError> {
+    /// The stage reached, and whether an organization's requirement holds the account.
+    pub async fn login(
+        username: String,
+        password: SecretString,
+    ) -> Result<(LoginStage, bool), AppError> {
         let state = app_state()?;
         let username = username.trim().to_ascii_lowercase();
         // Throttled per username, known or not, so waiting tells nothing about who has an account.
@@ -211,7 +220,7 @@ mod ssr {
             .is_some()
         {
             auth.begin_second_factor(user_id, now).await?;
-            return Ok(LoginStage::SecondFactor);
+            return Ok((LoginStage::SecondFactor, false));
         }
         auth.sign_in(&state, user_id, &client).await?;
         service::record(
@@ -222,6 +231,10 @@ mod ssr {
             Some("password"),
         )
         .await?;
-        Ok(LoginStage::Password)
+        let held = matches!(
+            crate::org::service::enforcement(&state, user_id).await?,
+            crate::org::service::Enforcement::Required { .. }
+        );
+        Ok((LoginStage::Password, held))
     }
 }

@@ -44,8 +44,13 @@ pub fn PortalPage() -> impl IntoView {
                                 </ActionForm>
                                 {move || error.get().map(|error| view! { <p class="form-message" role="alert">{error.to_string()}</p> })}
                             </section>
+                            <crate::org::page::OrgSection />
                         }
                             .into_any()
+                    }
+                    // Held by an organization's requirement: to the wizard.
+                    Err(AppError::TwoFactorRequired { .. }) => {
+                        view! { <Redirect path="/settings/security" /> }.into_any()
                     }
                     Ok(None) | Err(AppError::Unauthorized) => {
                         view! { <Redirect path="/login?next=%2Fportal" /> }.into_any()

@@ -103,6 +103,43 @@ pub fn notice(to: &str, username: &str, what: Notice) -> Email {
     )
 }
 
+/// To an owner: the organization now requires two-factor authentication.
+pub fn org_requirement_on(to: &str, username: &str, org: &str, grace_days: i64) -> Email {
+    email(
+        to,
+        &format!("{org} now requires two-factor authentication"),
+        &[
+            format!("Hello {username},"),
+            format!(
+                "You turned on the two-factor requirement of {org}. Members without it have {grace_days} days to turn it on; after that they reach nothing else until they do."
+            ),
+        ],
+        None,
+    )
+}
+
+/// To a member without a second factor: the organization requires one, by this deadline.
+pub fn org_requirement_applies(
+    to: &str,
+    username: &str,
+    org: &str,
+    deadline: &str,
+    base_url: &str,
+) -> Email {
+    let link = format!("{base_url}/settings/security");
+    email(
+        to,
+        &format!("{org} requires two-factor authentication"),
+        &[
+            format!("Hello {username},"),
+            format!(
+                "{org} requires its members to use two-factor authentication. Turn it on by {deadline}; after that, signing in takes you to set it up before anything else."
+            ),
+        ],
+        Some(("Turn on two-factor authentication", &link)),
+    )
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notice {
     Enabled,

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod audit;
+mod orgs;
 mod sign_ins;
 mod throttle;
 mod tokens;
@@ -10,6 +11,7 @@ mod two_factor;
 
 pub use accounts::*;
 pub use audit::*;
+pub use orgs::*;
 pub use sign_ins::*;
 pub use throttle::*;
 pub use tokens::*;

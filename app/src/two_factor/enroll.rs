@@ -135,6 +135,9 @@ pub fn RecoveryCodeStep(
 }
 
 #[cfg(feature = "ssr")]
+pub use ssr::begin_enrollment;
+
+#[cfg(feature = "ssr")]
 mod ssr {
     use crate::{
         audit::EventKind,
@@ -145,7 +148,9 @@ mod ssr {
             crypto::random_bytes,
             totp::{self, CodeCheck},
         },
+        state::AppState,
         store,
+        store::UserId,
         two_factor::service::{self, code_required, secret_context},
     };
 
@@ -172,6 +177,11 @@ mod ssr {
                 "Verify your email address first: recovery links are sent to it. Open the link in the email we sent, or resend it below.".into(),
             ));
         }
+        begin_enrollment(&state, user_id).await
+    }
+
+    /// A new enrollment with a fresh secret.
+    pub async fn begin_enrollment(state: &AppState, user_id: UserId) -> Result<(), AppError> {
         let secret = random_bytes::<SECRET_BYTES>();
         let sealed = state.secrets.seal(&secret, &secret_context(user_id));
         store::start_enrollment(&state.pool, user_id, &sealed, state.clock.now())

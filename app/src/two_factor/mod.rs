@@ -45,4 +45,8 @@ pub struct SecurityOverview {
     pub sessions: Vec<crate::account::sessions::ActiveSession>,
     /// Whether the password was entered in the last 15 minutes: changes need it.
     pub password_recent: bool,
+    /// The organization that requires two-factor authentication of this account, if any.
+    pub required_by: Option<String>,
+    /// Past the requirement's deadline without a second factor: nothing else is reachable.
+    pub enforced: bool,
 }

@@ -126,7 +126,12 @@ pub fn SecurityPage() -> impl IntoView {
                     <section class="card" aria-labelledby="two-factor-heading">
                         <h2 id="two-factor-heading">"Two-factor authentication"</h2>
                         <FormMessage error=start_error />
-                        <TwoFactorSwitch on start />
+                        {overview.enforced.then(|| view! {
+                            <p class="banner" role="alert">
+                                {format!("{} requires two-factor authentication. Turn it on to continue.", overview.required_by.clone().unwrap_or_default())}
+                            </p>
+                        })}
+                        <TwoFactorSwitch on start required_by=overview.required_by.clone() />
                         {panel}
                     </section>
                     <EmailStatus email=overview.email.clone() verified=overview.email_verified resend />
@@ -142,10 +147,26 @@ pub fn SecurityPage() -> impl IntoView {
 /// The switch: off, it starts the wizard; on, it asks for a code to turn off. Each press is a
 /// form, so it works without JavaScript.
 #[component]
-fn TwoFactorSwitch(on: bool, start: ServerAction<StartEnrollment>) -> impl IntoView {
+fn TwoFactorSwitch(
+    on: bool,
+    start: ServerAction<StartEnrollment>,
+    required_by: Option<String>,
+) -> impl IntoView {
+    // An organization that requires it keeps it on: the switch says so and does nothing.
+    let locked = on && required_by.is_some();
+    let note = required_by.filter(|_| locked).map(|org| {
+        format!("{org} requires two-factor authentication: it stays on while you are a member.")
+    });
     let switch = move || {
         view! {
-            <button type="submit" role="switch" aria-checked=if on { "true" } else { "false" } class="switch">
+            <button
+                type="submit"
+                role="switch"
+                aria-checked=if on { "true" } else { "false" }
+                class="switch"
+                disabled=locked
+                aria-describedby=locked.then_some("switch-note")
+            >
                 <span class="switch-track" aria-hidden="true">
                     <span class="switch-thumb"></span>
                 </span>
@@ -153,8 +174,10 @@ fn TwoFactorSwitch(on: bool, start: ServerAction<StartEnrollment>) -> impl IntoV
             </button>
         }
     };
+    let note = note.map(|note| view! { <p id="switch-note" class="hint">{note}</p> });
     if on {
         view! {
+            {note}
             <Form method="GET" action="/settings/security">
                 <input type="hidden" name="change" value="disable" />
                 {switch()}
@@ -263,6 +286,28 @@ pub mod ssr {
             .await
             .map_err(AppError::internal)?
             .ok_or(AppError::Unauthorized)?;
+        let required_by = store::requiring_org(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?;
+        let enforced = matches!(
+            crate::org::service::enforcement(&state, user_id).await?,
+            crate::org::service::Enforcement::Required { .. }
+        );
+        let password_recent = crate::auth::AuthSession::from_request()
+            .await?
+            .password_is_recent(state.clock.now())
+            .await?;
+        // Held by an organization's requirement: straight into the wizard.
+        if enforced && account.email_verified_at.is_some() && password_recent {
+            let started = store::enrollment_of(&state.pool, user_id)
+                .await
+                .map_err(AppError::internal)?;
+            if started.is_none_or(|enrollment| {
+                enrollment.started_at < state.clock.now() - service::REVEAL_SECONDS
+            }) {
+                crate::two_factor::enroll::begin_enrollment(&state, user_id).await?;
+            }
+        }
         let two_factor = two_factor_state(&state, user_id, &account.username).await?;
         let recovery_code = match two_factor {
             TwoFactorState::SavingRecoveryCode | TwoFactorState::On => {
@@ -310,8 +355,9 @@ pub mod ssr {
             id: row.id,
         })
         .collect();
-        let password_recent = auth.password_is_recent(now).await?;
         Ok(SecurityOverview {
+            required_by,
+            enforced,
             sessions,
             password_recent,
             username: account.username,
@@ -409,7 +455,7 @@ pub mod ssr {
             .into_response()
     }
 
-    fn format_time(unix: i64) -> String {
+    pub fn format_time(unix: i64) -> String {
         time::OffsetDateTime::from_unix_timestamp(unix)
             .ok()
             .and_then(|at| {

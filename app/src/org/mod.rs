@@ -1,0 +1,425 @@
+//! Organizations: owners, members, and a two-factor requirement with a grace period that holds
+//! every member without a second factor to the enrollment wizard once it runs out.
+
+pub mod page;
+#[cfg(feature = "ssr")]
+pub mod service;
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgSummary {
+    pub slug: String,
+    pub name: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    pub username: String,
+    pub role: String,
+    /// "on", "off", "in grace period until …" or "required (overdue)".
+    pub two_factor: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgDetails {
+    pub slug: String,
+    pub name: String,
+    pub is_owner: bool,
+    pub requires_two_factor: bool,
+    pub grace_days: i64,
+    /// Shown to owners only.
+    pub members: Vec<MemberView>,
+}
+
+/// The grace-period banner: which organization asks, and by when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequirementNotice {
+    pub org_name: String,
+    pub deadline: String,
+}
+
+#[server(endpoint = "my_organizations")]
+pub async fn my_organizations() -> Result<Vec<OrgSummary>, AppError> {
+    let (state, user_id) = crate::auth::signed_in().await?;
+    Ok(crate::store::memberships_of(&state.pool, user_id)
+        .await
+        .map_err(AppError::internal)?
+        .into_iter()
+        .map(|row| OrgSummary {
+            slug: row.slug,
+            name: row.name,
+            role: row.role,
+        })
+        .collect())
+}
+
+#[server(endpoint = "create_organization")]
+pub async fn create_organization(name: String) -> Result<(), AppError> {
+    let slug = ssr::create(&name).await?;
+    leptos_axum::redirect(&format!("/org/{slug}"));
+    Ok(())
+}
+
+#[server(endpoint = "organization")]
+pub async fn organization(slug: String) -> Result<OrgDetails, AppError> {
+    ssr::details(&slug).await
+}
+
+#[server(endpoint = "add_member")]
+pub async fn add_member(slug: String, username: String) -> Result<(), AppError> {
+    ssr::add_member(&slug, &username).await
+}
+
+#[server(endpoint = "remove_member")]
+pub async fn remove_member(slug: String, username: String) -> Result<(), AppError> {
+    ssr::remove_member(&slug, &username).await
+}
+
+#[server(endpoint = "leave_organization")]
+pub async fn leave_organization(slug: String) -> Result<(), AppError> {
+    ssr::leave(&slug).await?;
+    leptos_axum::redirect("/portal");
+    Ok(())
+}
+
+/// `required` is present when the switch turns the requirement on.
+#[server(endpoint = "set_two_factor_requirement")]
+pub async fn set_two_factor_requirement(
+    slug: String,
+    required: Option<String>,
+    grace_days: Option<String>,
+) -> Result<(), AppError> {
+    ssr::set_requirement(
+        &slug,
+        required.is_some(),
+        grace_days.as_deref().unwrap_or("0"),
+    )
+    .await
+}
+
+#[server(endpoint = "requirement_notice")]
+pub async fn load_requirement_notice() -> Result<Option<RequirementNotice>, AppError> {
+    ssr::notice().await
+}
+
+/// "Acme Corp" → "acme-corp": letters and digits, single dashes.
+pub fn slug_of(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.trim().to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    slug.trim_end_matches('-').chars().take(40).collect()
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::{MemberView, OrgDetails, RequirementNotice, service};
+    use crate::{
+        audit::EventKind,
+        auth::{client, signed_in},
+        error::AppError,
+        mail::{Email, templates},
+        state::AppState,
+        store::{self, OrgRow, RemoveOutcome, UserId},
+        two_factor::{service::record, settings::ssr::format_time},
+        validation,
+    };
+
+    const DAY: i64 = 86_400;
+    const MAX_GRACE_DAYS: i64 = 365;
+
+    fn not_found() -> AppError {
+        AppError::NotAllowed("There is no such organization, or you are not in it.".into())
+    }
+
+    /// The organization and the caller's role in it; others are told it does not exist.
+    async fn membership(slug: &str) -> Result<(AppState, UserId, OrgRow, String), AppError> {
+        let (state, user_id) = signed_in().await?;
+        let org = store::org_by_slug(&state.pool, slug)
+            .await
+            .map_err(AppError::internal)?
+            .ok_or_else(not_found)?;
+        let role = store::role_in(&state.pool, org.id, user_id)
+            .await
+            .map_err(AppError::internal)?
+            .ok_or_else(not_found)?;
+        Ok((state, user_id, org, role))
+    }
+
+    async fn ownership(slug: &str) -> Result<(AppState, UserId, OrgRow), AppError> {
+        let (state, user_id, org, role) = membership(slug).await?;
+        if role != "owner" {
+            return Err(AppError::NotAllowed(
+                "Only the organization's owners can do that.".into(),
+            ));
+        }
+        Ok((state, user_id, org))
+    }
+
+    pub async fn create(name: &str) -> Result<String, AppError> {
+        let (state, user_id) = signed_in().await?;
+        let name = name.trim();
+        let base = super::slug_of(name);
+        if name.chars().count() > 80 || base.len() < 2 {
+            return Err(AppError::validation(
+                "name",
+                "Give the organization a name of 2 to 80 characters with some letters or digits.",
+            ));
+        }
+        for attempt in 1..=20 {
+            let slug = if attempt == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{attempt}")
+            };
+            if store::create_org(&state.pool, &slug, name, user_id, state.clock.now())
+                .await
+                .map_err(AppError::internal)?
+            {
+                return Ok(slug);
+            }
+        }
+        Err(AppError::validation(
+            "name",
+            "That name is taken. Choose another.",
+        ))
+    }
+
+    fn describe(member: &store::MemberRow, org: &OrgRow, now: i64) -> String {
+        if member.has_two_factor {
+            return "on".into();
+        }
+        let Some(since) = org.require_two_factor_since else {
+            return "off".into();
+        };
+        let deadline = since.max(member.joined_at) + org.grace_days * DAY;
+        if deadline > now {
+            format!("in grace period until {}", format_time(deadline))
+        } else {
+            "required (overdue)".into()
+        }
+    }
+
+    pub async fn details(slug: &str) -> Result<OrgDetails, AppError> {
+        let (state, _, org, role) = membership(slug).await?;
+        let is_owner = role == "owner";
+        let members = if is_owner {
+            let now = state.clock.now();
+            store::members_of(&state.pool, org.id)
+                .await
+                .map_err(AppError::internal)?
+                .iter()
+                .map(|member| MemberView {
+                    username: member.username.clone(),
+                    role: member.role.clone(),
+                    two_factor: describe(member, &org, now),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(OrgDetails {
+            slug: org.slug,
+            name: org.name,
+            is_owner,
+            requires_two_factor: org.require_two_factor_since.is_some(),
+            grace_days: org.grace_days,
+            members,
+        })
+    }
+
+    pub async fn add_member(slug: &str, username: &str) -> Result<(), AppError> {
+        let (state, owner, org) = ownership(slug).await?;
+        let username = validation::normalize_username(username)
+            .map_err(|message| AppError::validation("username", message))?;
+        let user_id = store::user_id_by_username(&state.pool, &username)
+            .await
+            .map_err(AppError::internal)?
+            .ok_or_else(|| AppError::validation("username", "No account has that username."))?;
+        let added = store::put_member(&state.pool, org.id, user_id, "member", state.clock.now())
+            .await
+            .map_err(AppError::internal)?;
+        if !added {
+            return Err(AppError::validation(
+                "username",
+                "That account is already a member.",
+            ));
+        }
+        record(
+            &state,
+            owner,
+            EventKind::OrgChanged,
+            &client().await,
+            Some(&format!("added {username} to {}", org.slug)),
+        )
+        .await?;
+        if org.require_two_factor_since.is_some() {
+            notify_members(&state, &org, Some(user_id)).await;
+        }
+        Ok(())
+    }
+
+    pub async fn remove_member(slug: &str, username: &str) -> Result<(), AppError> {
+        let (state, owner, org) = ownership(slug).await?;
+        let user_id =
+            store::user_id_by_username(&state.pool, &username.trim().to_ascii_lowercase())
+                .await
+                .map_err(AppError::internal)?
+                .ok_or_else(not_found)?;
+        removal(&state, &org, user_id).await?;
+        record(
+            &state,
+            owner,
+            EventKind::OrgChanged,
+            &client().await,
+            Some(&format!("removed {username} from {}", org.slug)),
+        )
+        .await
+    }
+
+    pub async fn leave(slug: &str) -> Result<(), AppError> {
+        let (state, user_id, org, _) = membership(slug).await?;
+        removal(&state, &org, user_id).await?;
+        record(
+            &state,
+            user_id,
+            EventKind::OrgChanged,
+            &client().await,
+            Some(&format!("left {}", org.slug)),
+        )
+        .await
+    }
+
+    async fn removal(state: &AppState, org: &OrgRow, user_id: UserId) -> Result<(), AppError> {
+        match store::remove_member(&state.pool, org.id, user_id)
+            .await
+            .map_err(AppError::internal)?
+        {
+            RemoveOutcome::Removed => Ok(()),
+            RemoveOutcome::NotAMember => Err(not_found()),
+            RemoveOutcome::LastOwner => Err(AppError::NotAllowed(
+                "An organization needs an owner: make another member owner first.".into(),
+            )),
+        }
+    }
+
+    pub async fn set_requirement(
+        slug: &str,
+        required: bool,
+        grace_days: &str,
+    ) -> Result<(), AppError> {
+        let (state, owner, org) = ownership(slug).await?;
+        let grace_days: i64 = grace_days
+            .trim()
+            .parse()
+            .ok()
+            .filter(|days| (0..=MAX_GRACE_DAYS).contains(days))
+            .ok_or_else(|| {
+                AppError::validation("grace_days", "Enter a number of days from 0 to 365.")
+            })?;
+        let since = required.then(|| org.require_two_factor_since.unwrap_or(state.clock.now()));
+        store::set_requirement(&state.pool, org.id, since, grace_days)
+            .await
+            .map_err(AppError::internal)?;
+        let detail = if required {
+            format!(
+                "{} requires two-factor authentication, grace {grace_days} days",
+                org.slug
+            )
+        } else {
+            format!("{} no longer requires two-factor authentication", org.slug)
+        };
+        record(
+            &state,
+            owner,
+            EventKind::OrgChanged,
+            &client().await,
+            Some(&detail),
+        )
+        .await?;
+        if required && org.require_two_factor_since.is_none() {
+            let org = store::org_by_slug(&state.pool, slug)
+                .await
+                .map_err(AppError::internal)?
+                .ok_or_else(not_found)?;
+            notify_members(&state, &org, None).await;
+        }
+        Ok(())
+    }
+
+    /// Owners hear that the requirement is on; members without a second factor (or only `only`)
+    /// hear that it applies to them and by when.
+    async fn notify_members(state: &AppState, org: &OrgRow, only: Option<UserId>) {
+        let Ok(members) = store::members_of(&state.pool, org.id).await else {
+            return;
+        };
+        let since = org.require_two_factor_since.unwrap_or(state.clock.now());
+        for member in members
+            .iter()
+            .filter(|member| only.is_none_or(|only| only == member.user_id))
+        {
+            let deadline = format_time(since.max(member.joined_at) + org.grace_days * DAY);
+            let email = if member.role == "owner" && only.is_none() {
+                templates::org_requirement_on(
+                    &member.email,
+                    &member.username,
+                    &org.name,
+                    org.grace_days,
+                )
+            } else if !member.has_two_factor {
+                templates::org_requirement_applies(
+                    &member.email,
+                    &member.username,
+                    &org.name,
+                    &deadline,
+                    &state.settings.base_url,
+                )
+            } else {
+                continue;
+            };
+            send(state, email).await;
+        }
+    }
+
+    async fn send(state: &AppState, email: Email) {
+        if let Err(error) = state.mailer.send(email).await {
+            tracing::warn!(%error, "an organization notice could not be sent");
+        }
+    }
+
+    pub async fn notice() -> Result<Option<RequirementNotice>, AppError> {
+        let state = crate::state::app_state()?;
+        let auth = crate::auth::AuthSession::from_request().await?;
+        let Some(user_id) = auth.signed_in_user(&state).await? else {
+            return Ok(None);
+        };
+        Ok(match service::enforcement(&state, user_id).await? {
+            service::Enforcement::Grace { org_name, deadline } => Some(RequirementNotice {
+                org_name,
+                deadline: format_time(deadline),
+            }),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slug_of;
+
+    #[test]
+    fn a_slug_keeps_letters_and_digits_joined_by_single_dashes() {
+        assert_eq!(slug_of("Acme Corp"), "acme-corp");
+        assert_eq!(slug_of("  R&D -- Team 7! "), "r-d-team-7");
+        assert_eq!(slug_of("!!!"), "");
+    }
+}

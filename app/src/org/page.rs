@@ -1,0 +1,217 @@
+//! `/org/‹slug›`, the organizations section of the portal, and the grace-period banner.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_params_map};
+
+use super::{
+    AddMember, CreateOrganization, LeaveOrganization, MemberView, OrgDetails, RemoveMember,
+    SetTwoFactorRequirement, load_requirement_notice, my_organizations, organization,
+};
+use crate::components::{Field, FormMessage, ReturnHere, last_error};
+
+#[component]
+pub fn OrgPage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = Signal::derive(move || params.read().get("slug").unwrap_or_default());
+    let add = ServerAction::<AddMember>::new();
+    let remove = ServerAction::<RemoveMember>::new();
+    let set = ServerAction::<SetTwoFactorRequirement>::new();
+    let leave = ServerAction::<LeaveOrganization>::new();
+    let details = Resource::new(
+        move || {
+            (
+                slug.get(),
+                add.version().get(),
+                remove.version().get(),
+                set.version().get(),
+            )
+        },
+        |(slug, ..)| organization(slug),
+    );
+    view! {
+        <Title text="Organization · Portal" />
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match details.await {
+                    Ok(org) => view! { <OrgView org add remove set leave /> }.into_any(),
+                    Err(error) => view! {
+                        <h1>"Organization"</h1>
+                        <p class="form-message" role="alert">{error.to_string()}</p>
+                    }
+                        .into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn OrgView(
+    org: OrgDetails,
+    add: ServerAction<AddMember>,
+    remove: ServerAction<RemoveMember>,
+    set: ServerAction<SetTwoFactorRequirement>,
+    leave: ServerAction<LeaveOrganization>,
+) -> impl IntoView {
+    let leave_error = last_error(leave);
+    let slug = org.slug.clone();
+    view! {
+        <h1>{org.name.clone()}</h1>
+        {org.is_owner.then(|| {
+            view! {
+                <RequirementSwitch slug=org.slug.clone() on=org.requires_two_factor grace_days=org.grace_days set />
+                <MemberList slug=org.slug.clone() members=org.members.clone() remove />
+                <AddMemberForm slug=org.slug.clone() add />
+            }
+        })}
+        <section class="card">
+            <ActionForm action=leave>
+                <ReturnHere />
+                <FormMessage error=leave_error />
+                <input type="hidden" name="slug" value=slug />
+                <button type="submit" class="secondary">"Leave organization"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn RequirementSwitch(
+    slug: String,
+    on: bool,
+    grace_days: i64,
+    set: ServerAction<SetTwoFactorRequirement>,
+) -> impl IntoView {
+    let error = last_error(set);
+    view! {
+        <section class="card" aria-labelledby="requirement-heading">
+            <h2 id="requirement-heading">"Two-factor requirement"</h2>
+            <ActionForm action=set attr:novalidate=true>
+                <ReturnHere />
+                <FormMessage error />
+                <input type="hidden" name="slug" value=slug />
+                {(!on).then(|| view! { <input type="hidden" name="required" value="yes" /> })}
+                <div class="field">
+                    <label for="field-grace_days">"Grace period (days)"</label>
+                    <input id="field-grace_days" name="grace_days" type="number" min="0" max="365" value=grace_days.to_string() />
+                    <p class="field-message">{move || error.get().and_then(|error| error.message_for("grace_days"))}</p>
+                </div>
+                <button type="submit" role="switch" aria-checked=if on { "true" } else { "false" } class="switch">
+                    <span class="switch-track" aria-hidden="true"><span class="switch-thumb"></span></span>
+                    <span class="switch-label">"Require two-factor authentication"</span>
+                </button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn MemberList(
+    slug: String,
+    members: Vec<MemberView>,
+    remove: ServerAction<RemoveMember>,
+) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="members-heading">
+            <h2 id="members-heading">"Members"</h2>
+            <table class="members">
+                <thead><tr><th scope="col">"Member"</th><th scope="col">"Role"</th><th scope="col">"Two-factor"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                <tbody>
+                    {members
+                        .into_iter()
+                        .map(|member| {
+                            let label = format!("Remove {}", member.username);
+                            let slug = slug.clone();
+                            view! {
+                                <tr>
+                                    <td>{member.username.clone()}</td>
+                                    <td>{member.role.clone()}</td>
+                                    <td>{member.two_factor.clone()}</td>
+                                    <td>
+                                        <ActionForm action=remove attr:class="inline">
+                                            <ReturnHere />
+                                            <input type="hidden" name="slug" value=slug />
+                                            <input type="hidden" name="username" value=member.username.clone() />
+                                            <button type="submit" class="secondary" aria-label=label>"Remove"</button>
+                                        </ActionForm>
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+            <FormMessage error=last_error(remove) />
+        </section>
+    }
+}
+
+#[component]
+fn AddMemberForm(slug: String, add: ServerAction<AddMember>) -> impl IntoView {
+    let error = last_error(add);
+    view! {
+        <section class="card" aria-labelledby="add-member-heading">
+            <h2 id="add-member-heading">"Add a member"</h2>
+            <ActionForm action=add attr:novalidate=true>
+                <ReturnHere />
+                <FormMessage error />
+                <input type="hidden" name="slug" value=slug />
+                <Field label="Username" name="username" error />
+                <button type="submit">"Add member"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// The portal's list of the account's organizations, and a new one.
+#[component]
+pub fn OrgSection() -> impl IntoView {
+    let create = ServerAction::<CreateOrganization>::new();
+    let error = last_error(create);
+    let orgs = Resource::new(|| (), |_| my_organizations());
+    view! {
+        <section class="card" aria-labelledby="orgs-heading">
+            <h2 id="orgs-heading">"Organizations"</h2>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let orgs = orgs.await.unwrap_or_default();
+                    (!orgs.is_empty()).then(|| view! {
+                        <ul class="orgs">
+                            {orgs
+                                .into_iter()
+                                .map(|org| view! {
+                                    <li><A href=format!("/org/{}", org.slug)>{org.name}</A> " (" {org.role} ")"</li>
+                                })
+                                .collect_view()}
+                        </ul>
+                    })
+                })}
+            </Suspense>
+            <ActionForm action=create attr:novalidate=true>
+                <ReturnHere />
+                <FormMessage error />
+                <Field label="Organization name" name="name" error />
+                <button type="submit" class="secondary">"New organization"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// On every page during a grace period: which organization asks, and by when.
+#[component]
+pub fn RequirementBanner() -> impl IntoView {
+    let notice = Resource::new(|| (), |_| load_requirement_notice());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                notice.await.ok().flatten().map(|notice| view! {
+                    <p class="banner" role="status">
+                        {notice.org_name} " requires two-factor authentication by " {notice.deadline} ". "
+                        <A href="/settings/security">"Turn it on now"</A>
+                    </p>
+                })
+            })}
+        </Suspense>
+    }
+}

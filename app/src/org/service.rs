@@ -1,0 +1,61 @@
+//! What an organization's two-factor requirement means for one account.
+
+use crate::{
+    error::AppError,
+    state::AppState,
+    store::{self, UserId},
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enforcement {
+    /// No organization asks, or the account has two-factor authentication.
+    Free,
+    /// Asked, with time left until `deadline`.
+    Grace { org_name: String, deadline: i64 },
+    /// Past the deadline: the account reaches nothing but the enrollment wizard.
+    Required { org_name: String },
+}
+
+pub async fn enforcement(state: &AppState, user_id: UserId) -> Result<Enforcement, AppError> {
+    let requirement = store::two_factor_requirement(&state.pool, user_id)
+        .await
+        .map_err(AppError::internal)?;
+    Ok(match requirement {
+        None => Enforcement::Free,
+        Some(requirement) if requirement.deadline > state.clock.now() => Enforcement::Grace {
+            org_name: requirement.org_name,
+            deadline: requirement.deadline,
+        },
+        Some(requirement) => Enforcement::Required {
+            org_name: requirement.org_name,
+        },
+    })
+}
+
+/// Server functions an account may call while its organization's requirement holds it: the
+/// wizard and what it needs (email verification, password confirmation), and signing out.
+pub const ALLOWED_WHILE_REQUIRED: [&str; 17] = [
+    "/api/security_overview",
+    "/api/start_enrollment",
+    "/api/confirm_enrollment",
+    "/api/save_recovery_code",
+    "/api/cancel_enrollment",
+    "/api/resend_verification",
+    "/api/verify_email",
+    "/api/confirm_password",
+    "/api/logout",
+    "/api/login",
+    "/api/login_stage",
+    "/api/signup",
+    "/api/verify_sign_in_code",
+    "/api/start_over",
+    "/api/request_recovery",
+    "/api/recovery_request",
+    "/api/confirm_recovery",
+];
+
+/// Pages such an account may open.
+pub fn page_allowed_while_required(path: &str) -> bool {
+    path.starts_with("/settings/security")
+        || ["/login", "/signup", "/verify-email", "/recover/confirm"].contains(&path)
+}

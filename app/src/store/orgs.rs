@@ -1,0 +1,245 @@
+use sqlx::SqlitePool;
+
+use super::UserId;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrgRow {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub require_two_factor_since: Option<i64>,
+    pub grace_days: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemberRow {
+    pub user_id: UserId,
+    pub username: String,
+    pub email: String,
+    pub role: String,
+    pub joined_at: i64,
+    pub has_two_factor: bool,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MembershipRow {
+    pub slug: String,
+    pub name: String,
+    pub role: String,
+}
+
+/// The earliest deadline by which an organization requires this account to have two-factor
+/// authentication, with that organization's name: the later of the requirement and joining,
+/// plus the grace period.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Requirement {
+    pub org_name: String,
+    pub deadline: i64,
+}
+
+const ORG_COLUMNS: &str = "id, slug, name, require_two_factor_since, grace_days";
+
+/// A new organization with its creator as owner; false if the slug is taken.
+pub async fn create_org(
+    pool: &SqlitePool,
+    slug: &str,
+    name: &str,
+    owner: UserId,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
+        "INSERT INTO organizations (slug, name, created_at) VALUES (?, ?, ?) RETURNING id",
+    )
+    .bind(slug)
+    .bind(name)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await;
+    let org_id = match inserted {
+        Ok(id) => id,
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => return Ok(false),
+        Err(error) => return Err(error),
+    };
+    sqlx::query(
+        "INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES (?, ?, 'owner', ?)",
+    )
+    .bind(org_id)
+    .bind(owner)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+pub async fn org_by_slug(pool: &SqlitePool, slug: &str) -> Result<Option<OrgRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {ORG_COLUMNS} FROM organizations WHERE slug = ?"
+    ))
+    .bind(slug)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn all_orgs(pool: &SqlitePool) -> Result<Vec<OrgRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {ORG_COLUMNS} FROM organizations ORDER BY slug"
+    ))
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn role_in(
+    pool: &SqlitePool,
+    org_id: i64,
+    user_id: UserId,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = ? AND user_id = ?")
+        .bind(org_id)
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn members_of(pool: &SqlitePool, org_id: i64) -> Result<Vec<MemberRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.id AS user_id, u.username, u.email, m.role, m.joined_at,
+                EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = u.id) AS has_two_factor
+         FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.org_id = ? ORDER BY m.role DESC, u.username",
+    )
+    .bind(org_id)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn memberships_of(
+    pool: &SqlitePool,
+    user_id: UserId,
+) -> Result<Vec<MembershipRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT o.slug, o.name, m.role FROM memberships m JOIN organizations o ON o.id = m.org_id
+         WHERE m.user_id = ? ORDER BY o.name",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Adds or re-roles a member; returns whether they were new.
+pub async fn put_member(
+    pool: &SqlitePool,
+    org_id: i64,
+    user_id: UserId,
+    role: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let existing = role_in(pool, org_id, user_id).await?;
+    sqlx::query(
+        "INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(role)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(existing.is_none())
+}
+
+/// Removes a member, unless that would leave the organization without an owner.
+pub async fn remove_member(
+    pool: &SqlitePool,
+    org_id: i64,
+    user_id: UserId,
+) -> Result<RemoveOutcome, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let role: Option<String> =
+        sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = ? AND user_id = ?")
+            .bind(org_id)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(role) = role else {
+        return Ok(RemoveOutcome::NotAMember);
+    };
+    if role == "owner" {
+        let owners: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM memberships WHERE org_id = ? AND role = 'owner'",
+        )
+        .bind(org_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if owners <= 1 {
+            return Ok(RemoveOutcome::LastOwner);
+        }
+    }
+    sqlx::query("DELETE FROM memberships WHERE org_id = ? AND user_id = ?")
+        .bind(org_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(RemoveOutcome::Removed)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoveOutcome {
+    Removed,
+    NotAMember,
+    LastOwner,
+}
+
+pub async fn set_requirement(
+    pool: &SqlitePool,
+    org_id: i64,
+    since: Option<i64>,
+    grace_days: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE organizations SET require_two_factor_since = ?, grace_days = ? WHERE id = ?",
+    )
+    .bind(since)
+    .bind(grace_days)
+    .bind(org_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The nearest two-factor deadline any of the account's organizations sets, if one does and the
+/// account has no second factor yet.
+pub async fn two_factor_requirement(
+    pool: &SqlitePool,
+    user_id: UserId,
+) -> Result<Option<Requirement>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT o.name AS org_name,
+                CASE WHEN o.require_two_factor_since > m.joined_at THEN o.require_two_factor_since ELSE m.joined_at END
+                    + o.grace_days * 86400 AS deadline
+         FROM memberships m JOIN organizations o ON o.id = m.org_id
+         WHERE m.user_id = ? AND o.require_two_factor_since IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = m.user_id)
+         ORDER BY deadline LIMIT 1",
+    )
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The organization requiring two-factor authentication of this account, whether or not it has
+/// it: such an account cannot turn it off.
+pub async fn requiring_org(
+    pool: &SqlitePool,
+    user_id: UserId,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT o.name FROM memberships m JOIN organizations o ON o.id = m.org_id
+         WHERE m.user_id = ? AND o.require_two_factor_since IS NOT NULL ORDER BY o.name LIMIT 1",
+    )
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await
+}
