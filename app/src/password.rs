@@ -14,7 +14,8 @@ const MEMORY_KIB: u32 = 19_456;
 const ITERATIONS: u32 = 2;
 const PARALLELISM: u32 = 1;
 
-fn argon2() -> Argon2<'static> {
+/// Argon2id with Portal's parameters (the benchmark measures its floor with the same).
+pub fn argon2() -> Argon2<'static> {
     let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
         .expect("OWASP's Argon2 parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)

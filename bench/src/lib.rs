@@ -1,0 +1,75 @@
+//! Portal's benchmark: the release server on loopback with a temporary data folder, loaded by its
+//! own HTTP client, each figure beside the floor it is measured against. Every loop is bounded in
+//! count, and the run stops by itself.
+
+mod measure;
+mod report;
+
+use std::{path::PathBuf, time::Duration};
+
+pub use measure::Figures;
+
+/// How much work each measurement does.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub hashes_per_core: usize,
+    pub sign_ins: usize,
+    pub codes: usize,
+    pub static_requests: usize,
+    pub flood: usize,
+    pub paint_loads: usize,
+}
+
+impl Plan {
+    pub fn full() -> Self {
+        Self {
+            hashes_per_core: 40,
+            sign_ins: 160,
+            codes: 300,
+            static_requests: 3000,
+            flood: 500,
+            paint_loads: 10,
+        }
+    }
+
+    /// A few of each: for the smoke test that keeps the benchmark from rotting.
+    pub fn quick() -> Self {
+        Self {
+            hashes_per_core: 2,
+            sign_ins: 4,
+            codes: 4,
+            static_requests: 20,
+            flood: 10,
+            paint_loads: 1,
+        }
+    }
+}
+
+/// Where the release build is.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub server: PathBuf,
+    pub site_root: PathBuf,
+    pub end2end: PathBuf,
+}
+
+impl Site {
+    pub fn from_workspace(root: &std::path::Path) -> Self {
+        Self {
+            server: root.join("target/release/server"),
+            site_root: root.join("target/site"),
+            end2end: root.join("end2end"),
+        }
+    }
+}
+
+/// The whole benchmark must finish within this, or it stops with an error.
+pub const TIME_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+pub async fn run(site: &Site, plan: &Plan) -> anyhow::Result<Figures> {
+    tokio::time::timeout(TIME_LIMIT, measure::all(site, plan))
+        .await
+        .map_err(|_| anyhow::anyhow!("the benchmark did not finish within {TIME_LIMIT:?}"))?
+}
+
+pub use report::{markdown, table};

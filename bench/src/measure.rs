@@ -1,0 +1,508 @@
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use app::security::{crypto::SecretBox, totp};
+use argon2::{PasswordHasher, PasswordVerifier};
+use futures::{StreamExt, stream};
+use reqwest::Client;
+
+use crate::{Plan, Site};
+
+const PASSWORD: &str = "benchmark password";
+
+#[derive(Debug, Clone, Default)]
+pub struct Figures {
+    pub cores: usize,
+    pub argon2_per_second: f64,
+    pub sign_ins_per_second: f64,
+    pub codes_per_second: f64,
+    pub code_p50_ms: f64,
+    pub code_p99_ms: f64,
+    pub static_per_second: f64,
+    pub static_p50_ms: f64,
+    pub static_p99_ms: f64,
+    pub sign_in_unknown_ms: f64,
+    pub sign_in_wrong_ms: f64,
+    pub sign_in_right_ms: f64,
+    pub flood_requests: usize,
+    pub flood_answered: usize,
+    pub flood_peak_rss_mib: f64,
+    pub wasm_bytes: u64,
+    pub wasm_gzip_bytes: u64,
+    pub js_bytes: u64,
+    pub js_gzip_bytes: u64,
+    pub cold_start_ms: f64,
+    pub first_paint_ms: f64,
+    pub hydrated_ms: f64,
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    data: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts the release server on a free loopback port with an empty data folder; returns it
+    /// and the time from start to the first served page (migrations included).
+    async fn start(site: &Site) -> anyhow::Result<(Self, Duration)> {
+        let data = tempfile::tempdir()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        let child = Command::new(&site.server)
+            .env("PORTAL_DATA_DIR", data.path())
+            .env("PORTAL_BASE_URL", &base)
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("LEPTOS_SITE_ROOT", &site.site_root)
+            .env("LEPTOS_OUTPUT_NAME", "portal")
+            .env("LEPTOS_ENV", "PROD")
+            .env("PORTAL_SIGN_IN_LIMIT", "1000000000")
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|error| {
+                anyhow::anyhow!(
+                    "cannot start {}: {error} (run cargo leptos build --release)",
+                    site.server.display()
+                )
+            })?;
+        let server = Self { child, base, data };
+        let client = Client::new();
+        for _ in 0..1000 {
+            if let Ok(response) = client.get(format!("{}/login", server.base)).send().await {
+                if response.status().is_success() {
+                    return Ok((server, started.elapsed()));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        anyhow::bail!("the server did not answer within 2 s")
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| {
+                value
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
+            .map_or(0.0, |kib| kib / 1024.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn post(
+    client: &Client,
+    url: &str,
+    form: &[(&str, &str)],
+) -> anyhow::Result<reqwest::StatusCode> {
+    Ok(client
+        .post(url)
+        .header("sec-fetch-site", "same-origin")
+        .form(form)
+        .send()
+        .await?
+        .status())
+}
+
+fn browser() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+}
+
+fn percentile(sorted: &[f64], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * fraction).round() as usize]
+}
+
+fn sorted_ms(durations: &[Duration]) -> Vec<f64> {
+    let mut ms: Vec<f64> = durations.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    ms
+}
+
+pub async fn all(site: &Site, plan: &Plan) -> anyhow::Result<Figures> {
+    let mut figures = Figures {
+        cores: std::thread::available_parallelism().map_or(1, usize::from),
+        ..Figures::default()
+    };
+    let (server, cold_start) = Server::start(site).await?;
+    figures.cold_start_ms = cold_start.as_secs_f64() * 1000.0;
+    let concurrency = 2 * figures.cores;
+
+    figures.argon2_per_second = raw_argon2(figures.cores, plan.hashes_per_core);
+    password_sign_ins(&server, plan, concurrency, &mut figures).await?;
+    sign_in_timing(&server, &mut figures).await?;
+    codes(&server, plan, concurrency, &mut figures).await?;
+    static_files(&server, plan, concurrency, &mut figures).await?;
+    paint(site, &server, plan, &mut figures)?;
+    drop(server);
+
+    flood(site, plan, &mut figures).await?;
+    sizes(site, &mut figures)?;
+    Ok(figures)
+}
+
+/// The floor of a password sign-in: Argon2id verifications on every core at once.
+fn raw_argon2(cores: usize, per_core: usize) -> f64 {
+    let hash = app::password::argon2()
+        .hash_password(PASSWORD.as_bytes())
+        .expect("hashing works")
+        .to_string();
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..cores {
+            scope.spawn(|| {
+                for _ in 0..per_core {
+                    let parsed = argon2::PasswordHash::new(&hash).expect("a PHC string");
+                    assert!(
+                        app::password::argon2()
+                            .verify_password(PASSWORD.as_bytes(), &parsed)
+                            .is_ok()
+                    );
+                }
+            });
+        }
+    });
+    (cores * per_core) as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn password_sign_ins(
+    server: &Server,
+    plan: &Plan,
+    concurrency: usize,
+    figures: &mut Figures,
+) -> anyhow::Result<()> {
+    let client = browser();
+    post(
+        &client,
+        &server.url("/api/signup"),
+        &[
+            ("username", "bench"),
+            ("email", "bench@example.com"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await?;
+    let url = server.url("/api/login");
+    let started = Instant::now();
+    let statuses: Vec<_> = stream::iter(0..plan.sign_ins)
+        .map(|_| {
+            let url = url.clone();
+            async move {
+                post(
+                    &Client::new(),
+                    &url,
+                    &[("username", "bench"), ("password", PASSWORD), ("next", "")],
+                )
+                .await
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    let ok = statuses
+        .iter()
+        .filter(|status| matches!(status, Ok(s) if s.is_success()))
+        .count();
+    anyhow::ensure!(
+        ok == plan.sign_ins,
+        "only {ok} of {} sign-ins succeeded",
+        plan.sign_ins
+    );
+    figures.sign_ins_per_second = plan.sign_ins as f64 / elapsed.as_secs_f64();
+    Ok(())
+}
+
+/// Unknown user, wrong password and right password, one after another, so timing can be compared.
+async fn sign_in_timing(server: &Server, figures: &mut Figures) -> anyhow::Result<()> {
+    let url = server.url("/api/login");
+    let (mut unknown, mut wrong, mut right) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..15 {
+        let client = Client::new();
+        let nobody = format!("nobody{round}");
+        for (form, into) in [
+            (
+                [
+                    ("username", nobody.as_str()),
+                    ("password", PASSWORD),
+                    ("next", ""),
+                ],
+                &mut unknown,
+            ),
+            (
+                [
+                    ("username", "bench"),
+                    ("password", "wrong password"),
+                    ("next", ""),
+                ],
+                &mut wrong,
+            ),
+            // The right password also clears the wrong one's count, so nothing is throttled.
+            (
+                [("username", "bench"), ("password", PASSWORD), ("next", "")],
+                &mut right,
+            ),
+        ] {
+            let started = Instant::now();
+            post(&client, &url, &form).await?;
+            into.push(started.elapsed());
+        }
+    }
+    figures.sign_in_unknown_ms = percentile(&sorted_ms(&unknown), 0.5);
+    figures.sign_in_wrong_ms = percentile(&sorted_ms(&wrong), 0.5);
+    figures.sign_in_right_ms = percentile(&sorted_ms(&right), 0.5);
+    Ok(())
+}
+
+/// Second-step code checks: distinct accounts, each with its own secret, so every code is new.
+async fn codes(
+    server: &Server,
+    plan: &Plan,
+    concurrency: usize,
+    figures: &mut Figures,
+) -> anyhow::Result<()> {
+    let signup = server.url("/api/signup");
+    for i in 0..plan.codes {
+        let username = format!("code{i}");
+        post(
+            &Client::new(),
+            &signup,
+            &[
+                ("username", &username),
+                ("email", &format!("{username}@example.com")),
+                ("password", PASSWORD),
+            ],
+        )
+        .await?;
+    }
+    // Turn two-factor on in the database, sealed with the server's own key.
+    let key_hex = std::fs::read_to_string(server.data.path().join("secret.key"))?;
+    let key: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&key_hex.trim()[2 * i..2 * i + 2], 16))
+        .collect::<Result<_, _>>()?;
+    let sealer = SecretBox::new(
+        &key.try_into()
+            .map_err(|_| anyhow::anyhow!("a 32-byte key"))?,
+    );
+    let database = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        server.data.path().join("portal.db").display()
+    ))
+    .await?;
+    let users: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, username FROM users WHERE username LIKE 'code%'")
+            .fetch_all(&database)
+            .await?;
+    let mut accounts = Vec::new();
+    for (id, username) in users {
+        let secret = app::security::crypto::random_bytes::<20>();
+        let sealed = sealer.seal(&secret, &app::two_factor::service::secret_context(id));
+        sqlx::query("INSERT INTO two_factor (user_id, secret_sealed, last_accepted_step, recovery_code_hash, enabled_at) VALUES (?, ?, 0, 'unused', 0)")
+            .bind(id)
+            .bind(sealed)
+            .execute(&database)
+            .await?;
+        let client = browser();
+        post(
+            &client,
+            &server.url("/api/login"),
+            &[
+                ("username", &username),
+                ("password", PASSWORD),
+                ("next", ""),
+            ],
+        )
+        .await?;
+        accounts.push((client, secret));
+    }
+    let url = server.url("/api/verify_sign_in_code");
+    let started = Instant::now();
+    let results: Vec<(anyhow::Result<reqwest::StatusCode>, Duration)> =
+        stream::iter(accounts.iter())
+            .map(|(client, secret)| {
+                let url = url.clone();
+                async move {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_secs() as i64;
+                    let code = totp::code_at(secret, totp::TotpStep::at(now));
+                    let sent = Instant::now();
+                    let status = post(client, &url, &[("code", &code), ("next", "")]).await;
+                    (status, sent.elapsed())
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+    let elapsed = started.elapsed();
+    let ok = results
+        .iter()
+        .filter(|(status, _)| matches!(status, Ok(s) if s.is_success()))
+        .count();
+    anyhow::ensure!(
+        ok == plan.codes,
+        "only {ok} of {} codes were accepted",
+        plan.codes
+    );
+    let latencies = sorted_ms(
+        &results
+            .iter()
+            .map(|(_, latency)| *latency)
+            .collect::<Vec<_>>(),
+    );
+    figures.codes_per_second = plan.codes as f64 / elapsed.as_secs_f64();
+    figures.code_p50_ms = percentile(&latencies, 0.5);
+    figures.code_p99_ms = percentile(&latencies, 0.99);
+    Ok(())
+}
+
+async fn static_files(
+    server: &Server,
+    plan: &Plan,
+    concurrency: usize,
+    figures: &mut Figures,
+) -> anyhow::Result<()> {
+    let client = Client::new();
+    let url = server.url("/favicon.svg");
+    let started = Instant::now();
+    let results: Vec<(bool, Duration)> = stream::iter(0..plan.static_requests)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let sent = Instant::now();
+                let ok = client
+                    .get(url)
+                    .send()
+                    .await
+                    .is_ok_and(|response| response.status().is_success());
+                (ok, sent.elapsed())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    anyhow::ensure!(results.iter().all(|(ok, _)| *ok), "a static request failed");
+    let latencies = sorted_ms(
+        &results
+            .iter()
+            .map(|(_, latency)| *latency)
+            .collect::<Vec<_>>(),
+    );
+    figures.static_per_second = plan.static_requests as f64 / elapsed.as_secs_f64();
+    figures.static_p50_ms = percentile(&latencies, 0.5);
+    figures.static_p99_ms = percentile(&latencies, 0.99);
+    Ok(())
+}
+
+fn paint(site: &Site, server: &Server, plan: &Plan, figures: &mut Figures) -> anyhow::Result<()> {
+    let output = Command::new("node")
+        .arg("perf/paint.js")
+        .arg(server.url("/login"))
+        .arg(plan.paint_loads.to_string())
+        .current_dir(&site.end2end)
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "paint timing failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let timings: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    figures.first_paint_ms = timings["first_paint_ms"].as_f64().unwrap_or_default();
+    figures.hydrated_ms = timings["hydrated_ms"].as_f64().unwrap_or_default();
+    Ok(())
+}
+
+/// Peak resident memory of a fresh server while `flood` sign-in attempts arrive at once.
+async fn flood(site: &Site, plan: &Plan, figures: &mut Figures) -> anyhow::Result<()> {
+    let (server, _) = Server::start(site).await?;
+    post(
+        &browser(),
+        &server.url("/api/signup"),
+        &[
+            ("username", "flood"),
+            ("email", "flood@example.com"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await?;
+    let client = Client::new();
+    let url = server.url("/api/login");
+    let attempts = (0..plan.flood).map(|i| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let username = if i % 2 == 0 {
+                "flood".to_owned()
+            } else {
+                format!("user{i}")
+            };
+            let password = if i % 10 == 0 {
+                PASSWORD.to_owned()
+            } else {
+                format!("wrong {i}")
+            };
+            post(
+                &client,
+                &url,
+                &[
+                    ("username", &username),
+                    ("password", &password),
+                    ("next", ""),
+                ],
+            )
+            .await
+        }
+    });
+    let statuses = futures::future::join_all(attempts).await;
+    figures.flood_requests = plan.flood;
+    figures.flood_answered = statuses.iter().filter(|status| status.is_ok()).count();
+    figures.flood_peak_rss_mib = server.peak_rss_mib();
+    Ok(())
+}
+
+fn gzipped_size(path: &Path) -> anyhow::Result<(u64, u64)> {
+    use std::io::Write;
+    let bytes =
+        std::fs::read(path).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&bytes)?;
+    Ok((bytes.len() as u64, encoder.finish()?.len() as u64))
+}
+
+fn sizes(site: &Site, figures: &mut Figures) -> anyhow::Result<()> {
+    let package = site.site_root.join("pkg");
+    (figures.wasm_bytes, figures.wasm_gzip_bytes) = gzipped_size(&package.join("portal.wasm"))?;
+    (figures.js_bytes, figures.js_gzip_bytes) = gzipped_size(&package.join("portal.js"))?;
+    Ok(())
+}

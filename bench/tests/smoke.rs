@@ -1,0 +1,23 @@
+//! The benchmark with a few of each, so it cannot rot. It needs the release build, which the
+//! test command makes first.
+
+#[tokio::test]
+async fn the_benchmark_runs_end_to_end_with_tiny_counts() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let site = bench::Site::from_workspace(&root);
+    let figures = bench::run(&site, &bench::Plan::quick())
+        .await
+        .expect("the benchmark runs");
+    let table = bench::table(&figures);
+    println!("{table}");
+    assert!(figures.argon2_per_second > 0.0);
+    assert!(figures.sign_ins_per_second > 0.0);
+    assert!(figures.codes_per_second > 0.0 && figures.code_p50_ms > 0.0);
+    assert!(figures.static_per_second > 0.0);
+    assert_eq!(figures.flood_answered, figures.flood_requests);
+    assert!(figures.flood_peak_rss_mib > 1.0);
+    assert!(figures.wasm_gzip_bytes > 0 && figures.js_gzip_bytes > 0);
+    assert!(figures.cold_start_ms > 0.0);
+    assert!(figures.hydrated_ms > 0.0);
+    assert_eq!(table.lines().count(), 12, "{table}");
+}
