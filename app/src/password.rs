@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher as _, Version};
 use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
 use crate::error::AppError;
@@ -23,6 +24,9 @@ pub fn argon2() -> Argon2<'static> {
 
 pub struct Passwords {
     permits: Arc<Semaphore>,
+    /// One Argon2 work area a permit, allocated once and reused: no 19 MiB allocation (and its
+    /// page faults) per sign-in, and memory bounded by the number of permits.
+    workspaces: Arc<std::sync::Mutex<Vec<Vec<Block>>>>,
     /// Verified against when the username is unknown, so that costs what a wrong password costs.
     dummy_hash: Arc<str>,
 }
@@ -32,8 +36,13 @@ impl Passwords {
     pub fn new(concurrency: usize) -> Self {
         let dummy_hash = hash_blocking(&SecretString::from("portal dummy password"))
             .expect("hashing a constant password succeeds");
+        let blocks = argon2().params().block_count();
+        let workspaces = (0..concurrency.max(1))
+            .map(|_| vec![Block::default(); blocks])
+            .collect();
         Self {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            workspaces: Arc::new(std::sync::Mutex::new(workspaces)),
             dummy_hash: dummy_hash.into(),
         }
     }
@@ -53,9 +62,23 @@ impl Passwords {
         let hash: Arc<str> = stored
             .map(Into::into)
             .unwrap_or_else(|| self.dummy_hash.clone());
-        let matches = self
-            .run(move || Ok(verify_blocking(&password, &hash)))
-            .await?;
+        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
+        let mut workspace = self
+            .workspaces
+            .lock()
+            .map_err(AppError::internal)?
+            .pop()
+            .unwrap_or_default();
+        let (matches, workspace) = tokio::task::spawn_blocking(move || {
+            let matches = verify_in(&password, &hash, &mut workspace);
+            (matches, workspace)
+        })
+        .await
+        .map_err(AppError::internal)?;
+        self.workspaces
+            .lock()
+            .map_err(AppError::internal)?
+            .push(workspace);
         Ok(known && matches)
     }
 
@@ -77,10 +100,40 @@ fn hash_blocking(password: &SecretString) -> Result<String, AppError> {
         .map_err(AppError::internal)
 }
 
-fn verify_blocking(password: &SecretString, hash: &str) -> bool {
-    argon2()
-        .verify_password(password.expose_secret().as_bytes(), hash)
-        .is_ok()
+/// Verifies against a PHC string in `workspace`, grown if the hash asks for more memory than
+/// Portal's parameters (a hash made under older parameters).
+fn verify_in(password: &SecretString, hash: &str, workspace: &mut Vec<Block>) -> bool {
+    let Ok(hash) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&hash) else {
+        return false;
+    };
+    let Some(version) = hash
+        .version
+        .and_then(|version| Version::try_from(version).ok())
+    else {
+        return false;
+    };
+    if hash.algorithm != argon2::ARGON2ID_IDENT {
+        return false;
+    }
+    let blocks = params.block_count();
+    if workspace.len() < blocks {
+        workspace.resize(blocks, Block::default());
+    }
+    let mut output = vec![0u8; expected.as_ref().len()];
+    let computed = Argon2::new(Algorithm::Argon2id, version, params)
+        .hash_password_into_with_memory(
+            password.expose_secret().as_bytes(),
+            salt.as_ref(),
+            &mut output,
+            &mut workspace[..blocks],
+        );
+    computed.is_ok() && bool::from(output.ct_eq(expected.as_ref()))
 }
 
 #[cfg(test)]
@@ -126,6 +179,27 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    #[tokio::test]
+    async fn a_hash_made_under_other_parameters_still_verifies() {
+        use argon2::PasswordHasher as _;
+        let older = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(65_536, 3, 1, None).unwrap(),
+        );
+        let hash = older.hash_password(b"old password").unwrap().to_string();
+        let passwords = Passwords::new(1);
+        assert!(
+            passwords
+                .verify("old password".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(!passwords.verify("other".into(), Some(hash)).await.unwrap());
+        // The work area grew for it and is reused.
+        assert!(passwords.verify("x".into(), None).await.is_ok());
     }
 
     #[tokio::test]

@@ -247,8 +247,8 @@ async fn password_sign_ins(
 async fn sign_in_timing(server: &Server, figures: &mut Figures) -> anyhow::Result<()> {
     let url = server.url("/api/login");
     let (mut unknown, mut wrong, mut right) = (Vec::new(), Vec::new(), Vec::new());
+    let client = Client::new();
     for round in 0..15 {
-        let client = Client::new();
         let nobody = format!("nobody{round}");
         for (form, into) in [
             (
