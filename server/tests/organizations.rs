@@ -265,14 +265,7 @@ async fn support_manages_organizations_with_the_admin_command() {
     let (_alice, _bob) = acme(&portal).await;
     let carol = portal.browser();
     portal.sign_up(&carol, "carol", PASSWORD).await;
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(args)
-            .env("PORTAL_DATA_DIR", portal.data_dir())
-            .env("PORTAL_SMTP_URL", portal.smtp.url())
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| portal.admin(&args[1..]);
     let list = run(&["admin", "org", "list"]);
     assert!(String::from_utf8_lossy(&list.stdout).contains("acme  Acme  (no requirement)"));
     assert!(

@@ -434,15 +434,7 @@ async fn with_the_mail_server_down_a_recovery_request_spends_nothing() {
 async fn support_resets_two_factor_with_the_admin_command_and_a_reason() {
     let portal = TestPortal::start().await;
     let (owner, _) = portal.account_with_two_factor("alice").await;
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(args)
-            .env("PORTAL_DATA_DIR", portal.data_dir())
-            .env("PORTAL_SMTP_URL", portal.smtp.url())
-            .env("USER", "support-sam")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| portal.admin(&args[1..]);
     let without_reason = run(&["admin", "reset-2fa", "alice"]);
     assert!(!without_reason.status.success());
 

@@ -315,6 +315,19 @@ impl TestPortal {
         .await
     }
 
+    /// Runs `server admin …` (the real binary) against this portal's data folder and mail server,
+    /// as the operator `USER`.
+    pub fn admin(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .arg("admin")
+            .args(args)
+            .env("PORTAL_DATA_DIR", self.data_dir())
+            .env("PORTAL_SMTP_URL", self.smtp.url())
+            .env("USER", "support-sam")
+            .output()
+            .expect("the server binary runs")
+    }
+
     /// The database as the server keeps it, opened beside it.
     pub async fn database(&self) -> sqlx::SqlitePool {
         let url = format!("sqlite://{}", self.data_dir().join("portal.db").display());
