@@ -2,6 +2,7 @@
 
 use app::{
     auth::AuthSession,
+    components::{KeptFields, UNKEPT_FIELDS},
     error::AppError,
     org::service::{self as enforcement, Enforcement},
     state::AppState,
@@ -198,17 +199,29 @@ pub async fn security_headers(
     response
 }
 
-/// The page a form was posted from, for a browser without JavaScript. Portal sends no Referer
-/// (`Referrer-Policy: no-referrer`), so each form names its page in a hidden `__page` field, and
-/// this puts it back where the server functions look for it: to return there, with any error.
+/// For a browser without JavaScript. Portal sends no Referer (`Referrer-Policy: no-referrer`), so
+/// each form names its page in a hidden `__page` field, and this puts it back where the server
+/// functions look for it: to return there, with any error. When the post fails, what was typed
+/// (never a secret) is kept in the session for that page, which shows it again once.
 pub async fn restore_form_page(
     State(base_origin): State<String>,
-    request: Request,
+    session: Session,
+    mut request: Request,
     next: Next,
 ) -> Response {
+    let path = request.uri().path();
+    if request.method() == Method::GET {
+        let page = !path.starts_with("/pkg/") && !path.contains('.');
+        if !page {
+            return next.run(request).await;
+        }
+        if let Ok(Some(kept)) = session.remove::<Vec<(String, String)>>(KEPT_FIELDS).await {
+            request.extensions_mut().insert(KeptFields(kept));
+        }
+        return next.run(request).await;
+    }
     let from_form = request.method() == Method::POST
         && request.uri().path().starts_with("/api/")
-        && !request.headers().contains_key(header::REFERER)
         && request
             .headers()
             .get(header::ACCEPT)
@@ -221,17 +234,43 @@ pub async fn restore_form_page(
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.").into_response();
     };
-    let page = url::form_urlencoded::parse(&bytes)
+    let fields: Vec<(String, String)> = url::form_urlencoded::parse(&bytes).into_owned().collect();
+    let page = fields
+        .iter()
         .find(|(name, _)| name == "__page")
-        .map(|(_, page)| page.into_owned());
+        .map(|(_, page)| page.clone());
     if let Some(page) = page.filter(|page| app::validation::safe_next_path(page) == page.as_str()) {
-        if let Ok(referer) = header::HeaderValue::from_str(&format!("{base_origin}{page}")) {
-            parts.headers.insert(header::REFERER, referer);
+        if !parts.headers.contains_key(header::REFERER) {
+            if let Ok(referer) = header::HeaderValue::from_str(&format!("{base_origin}{page}")) {
+                parts.headers.insert(header::REFERER, referer);
+            }
         }
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let failed = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|location| location.to_str().ok())
+        .is_some_and(|location| location.contains("__err="));
+    if failed {
+        let kept: Vec<(String, String)> = fields
+            .into_iter()
+            .filter(|(name, value)| {
+                !name.starts_with("__")
+                    && !UNKEPT_FIELDS.contains(&name.as_str())
+                    && value.len() <= 256
+            })
+            .collect();
+        if !kept.is_empty() {
+            let _ = session.insert(KEPT_FIELDS, kept).await;
+        }
+    }
+    response
 }
+
+const KEPT_FIELDS: &str = "form.kept";
 
 /// Requests per address to the sign-in endpoints: a person behind an office's one address is
 /// never slowed, a script guessing from one address is.

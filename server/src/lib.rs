@@ -122,8 +122,8 @@ impl Portal {
             .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_csp_nonce, shell))
             .layer(middleware::from_fn(layers::server_fn_status))
             .layer(middleware::from_fn_with_state(state.clone(), layers::require_sign_in))
-            .layer(sessions)
             .layer(middleware::from_fn_with_state(base_origin.clone(), layers::restore_form_page))
+            .layer(sessions)
             .layer(middleware::from_fn_with_state(limiter, layers::limit_sign_in))
             .layer(middleware::from_fn_with_state(base_origin, layers::refuse_cross_site))
             .layer(middleware::from_fn_with_state(header_policy, layers::security_headers))
@@ -152,12 +152,21 @@ impl Portal {
     }
 }
 
-/// Hands the response's CSP nonce to Leptos, which puts it on its inline hydration scripts.
+/// Hands Leptos what the layers found for this request: the CSP nonce, which it puts on its inline
+/// hydration scripts, and what a form without JavaScript typed before an error.
 fn provide_csp_nonce() {
-    let nonce = use_context::<axum::http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<layers::CspNonce>().cloned());
-    if let Some(layers::CspNonce(nonce)) = nonce {
+    let Some(parts) = use_context::<axum::http::request::Parts>() else {
+        return;
+    };
+    if let Some(layers::CspNonce(nonce)) = parts.extensions.get::<layers::CspNonce>().cloned() {
         provide_context(leptos::nonce::Nonce::from_value(nonce));
+    }
+    if let Some(kept) = parts
+        .extensions
+        .get::<app::components::KeptFields>()
+        .cloned()
+    {
+        provide_context(kept);
     }
 }
 

@@ -326,3 +326,52 @@ async fn accounts_survive_a_restart() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn without_javascript_what_was_typed_comes_back_with_the_error_but_no_password() {
+    let portal = TestPortal::start().await;
+    portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
+    let browser = portal.browser();
+    let response = portal
+        .submit(
+            &browser,
+            "/signup",
+            "signup",
+            &[
+                ("username", "alice"),
+                ("email", "second@example.com"),
+                ("password", "my secret password"),
+                ("__page", "/signup"),
+            ],
+        )
+        .await;
+    let back = location(&response).unwrap().to_owned();
+    let html = browser
+        .get(&back)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("That username is taken"), "{html}");
+    assert!(
+        html.contains("value=\"second@example.com\""),
+        "the email is kept: {html}"
+    );
+    assert!(html.contains("value=\"alice\""), "the username is kept");
+    assert!(
+        !html.contains("my secret password"),
+        "the password is never kept"
+    );
+    // Once only.
+    let again = browser
+        .get(portal.url("/signup"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!again.contains("second@example.com"));
+}

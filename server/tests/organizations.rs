@@ -117,7 +117,10 @@ async fn with_no_grace_a_member_without_two_factor_reaches_only_the_wizard_until
         let refused = portal.call(&bob, function, &[("slug", "acme")]).await;
         assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{function}");
         let body = refused.text().await.unwrap();
-        assert!(body.contains("TwoFactorRequired") && body.contains("Acme"), "{function}: {body}");
+        assert!(
+            body.contains("TwoFactorRequired") && body.contains("Acme"),
+            "{function}: {body}"
+        );
     }
     // The security page opens straight on the wizard.
     let overview = portal.overview(&bob).await;

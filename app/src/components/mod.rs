@@ -18,6 +18,14 @@ where
     })
 }
 
+/// What a browser without JavaScript typed into a form that came back with an error (never a
+/// password, code or token), so the page it returns to shows it again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeptFields(pub Vec<(String, String)>);
+
+/// Inputs never kept: secrets, and what only the server reads.
+pub const UNKEPT_FIELDS: [&str; 6] = ["password", "code", "recovery_code", "token", "id", "slug"];
+
 #[component]
 pub fn Field(
     label: &'static str,
@@ -29,6 +37,15 @@ pub fn Field(
     #[prop(optional)] inputmode: Option<&'static str>,
     #[prop(optional)] hint: Option<&'static str>,
 ) -> impl IntoView {
+    // Only a password field's own value is never kept (the server keeps none).
+    let kept = use_context::<KeptFields>()
+        .filter(|_| input_type != "password")
+        .and_then(|kept| {
+            kept.0
+                .into_iter()
+                .find(|(field, _)| field == name)
+                .map(|(_, value)| value)
+        });
     let input_id = format!("field-{name}");
     let message_id = format!("{name}-message");
     let hint_id = format!("{name}-hint");
@@ -56,6 +73,7 @@ pub fn Field(
                 type=input_type
                 autocomplete=autocomplete
                 inputmode=inputmode
+                value=kept
                 required
                 aria-invalid=move || message().map(|_| "true")
                 aria-describedby=described_by
