@@ -46,7 +46,7 @@ pub async fn verify_totp(
     let code = totp::parse_code(code).ok_or_else(code_required)?;
     let _one_at_a_time = state.factor_locks.lock(user_id).await;
     let now = state.clock.now();
-    check_throttle(state, user_id, Factor::Totp, now).await?;
+    let earlier_failures = check_throttle(state, user_id, Factor::Totp, now).await?;
     let row = store::two_factor_of(&state.pool, user_id)
         .await
         .map_err(AppError::internal)?
@@ -64,9 +64,12 @@ pub async fn verify_totp(
                 .await
                 .map_err(AppError::internal)? =>
         {
-            store::clear_failures(&state.pool, user_id, Factor::Totp)
-                .await
-                .map_err(AppError::internal)?;
+            // A write saved on the usual path: most right codes follow no failure.
+            if earlier_failures > 0 {
+                store::clear_failures(&state.pool, user_id, Factor::Totp)
+                    .await
+                    .map_err(AppError::internal)?;
+            }
             Ok(())
         }
         // Accepted but spent meanwhile, or spent before: the same code twice.
@@ -95,19 +98,20 @@ pub async fn verify_totp(
     }
 }
 
-/// Refuses an attempt while the factor's failures say to wait, or once it is locked.
+/// Refuses an attempt while the factor's failures say to wait, or once it is locked; otherwise
+/// returns how many consecutive failures came before.
 pub async fn check_throttle(
     state: &AppState,
     user_id: UserId,
     factor: Factor,
     now: i64,
-) -> Result<(), AppError> {
+) -> Result<i64, AppError> {
     let failures = store::failures_of(&state.pool, user_id, factor)
         .await
         .map_err(AppError::internal)?;
     let count = u32::try_from(failures.failures).unwrap_or(u32::MAX);
     match throttle::verdict(count, failures.last_failure_at, now) {
-        Verdict::Allowed => Ok(()),
+        Verdict::Allowed => Ok(failures.failures),
         Verdict::WaitSeconds(seconds) => Err(AppError::TryAgainIn {
             seconds: seconds as u64,
         }),
