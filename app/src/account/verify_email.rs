@@ -62,10 +62,10 @@ mod ssr {
         audit::EventKind,
         auth::{client, signed_in},
         error::AppError,
-        mail::templates,
+        mail::{send_token_link, templates},
         security::token,
         state::{AppState, app_state},
-        store::{self, NewToken, TokenPurpose, TokenState, UserId},
+        store::{self, TokenPurpose, TokenState, UserId},
         two_factor::service,
     };
 
@@ -82,34 +82,15 @@ mod ssr {
     }
 
     async fn try_send(state: &AppState, user_id: UserId) -> Result<(), AppError> {
-        let account = store::account(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?
-            .ok_or(AppError::Unauthorized)?;
-        let now = state.clock.now();
-        let token = token::new_token();
-        let token_id = store::create_token(
-            &state.pool,
-            NewToken {
-                user_id,
-                purpose: TokenPurpose::VerifyEmail,
-                hash: &token::hash(&token),
-                created_at: now,
-                expires_at: now + VERIFY_SECONDS,
-            },
+        send_token_link(
+            state,
+            user_id,
+            TokenPurpose::VerifyEmail,
+            VERIFY_SECONDS,
+            "/verify-email",
+            |account, link| templates::verify_email(&account.email, &account.username, link),
         )
         .await
-        .map_err(AppError::internal)?;
-        let link = format!("{}/verify-email?token={token}", state.settings.base_url);
-        let email = templates::verify_email(&account.email, &account.username, &link);
-        if let Err(error) = state.mailer.send(email).await {
-            store::delete_token(&state.pool, token_id)
-                .await
-                .map_err(AppError::internal)?;
-            tracing::warn!(%error, user_id, "mail could not be sent");
-            return Err(AppError::MailNotSent);
-        }
-        Ok(())
     }
 
     pub async fn resend() -> Result<(), AppError> {

@@ -29,6 +29,8 @@ pub enum MailError {
     Build(#[from] lettre::error::Error),
     #[error("the SMTP server did not take the message: {0}")]
     Smtp(#[from] lettre::transport::smtp::Error),
+    #[error("the SMTP server did not answer within {} seconds", SMTP_TIMEOUT.as_secs())]
+    Timeout,
     #[error("the outbox could not be written: {0}")]
     Outbox(#[from] lettre::transport::file::Error),
 }
@@ -81,8 +83,12 @@ impl Mailer {
             .subject(email.subject.clone())
             .multipart(MultiPart::alternative_plain_html(email.text, email.html))?;
         match &self.transport {
+            // lettre's timeout covers reads on a connection, not a server that accepts and never
+            // greets; the whole send is bounded so such a server cannot hang a request.
             Transport::Smtp(smtp) => {
-                smtp.send(message).await?;
+                tokio::time::timeout(SMTP_TIMEOUT * 2, smtp.send(message))
+                    .await
+                    .map_err(|_| MailError::Timeout)??;
             }
             Transport::Outbox(folder, file) => {
                 let id = file.send(message).await?;
@@ -119,4 +125,43 @@ pub async fn send_notice(
     if let Err(error) = state.mailer.send(email).await {
         tracing::warn!(%error, user_id, ?notice, "a notice email could not be sent");
     }
+}
+
+/// Mails the account a link to `path` holding a new single-use token for `purpose`, valid for
+/// `lifetime` seconds. The token is stored hashed, and withdrawn when the mail cannot be sent, so
+/// a failed send spends nothing.
+pub async fn send_token_link(
+    state: &crate::state::AppState,
+    user_id: crate::store::UserId,
+    purpose: crate::store::TokenPurpose,
+    lifetime: i64,
+    path: &str,
+    compose: impl FnOnce(&crate::store::Account, &str) -> Email,
+) -> Result<(), crate::error::AppError> {
+    use crate::{error::AppError, security::token, store};
+    let account = store::account(&state.pool, user_id)
+        .await
+        .map_err(AppError::internal)?
+        .ok_or(AppError::Unauthorized)?;
+    let now = state.clock.now();
+    let token = token::new_token();
+    let new_token = store::NewToken {
+        user_id,
+        purpose,
+        hash: &token::hash(&token),
+        created_at: now,
+        expires_at: now + lifetime,
+    };
+    let token_id = store::create_token(&state.pool, new_token)
+        .await
+        .map_err(AppError::internal)?;
+    let link = format!("{}{path}?token={token}", state.settings.base_url);
+    if let Err(error) = state.mailer.send(compose(&account, &link)).await {
+        store::delete_token(&state.pool, token_id)
+            .await
+            .map_err(AppError::internal)?;
+        tracing::warn!(%error, user_id, ?purpose, "a link email could not be sent");
+        return Err(AppError::MailNotSent);
+    }
+    Ok(())
 }

@@ -76,10 +76,10 @@ mod ssr {
         audit::EventKind,
         auth::{AuthSession, client},
         error::AppError,
-        mail::templates,
-        security::{recovery_code, token},
+        mail::{send_token_link, templates},
+        security::recovery_code,
         state::app_state,
-        store::{self, Factor, NewToken, TokenPurpose},
+        store::{self, Factor, TokenPurpose},
         two_factor::service::{check_throttle, count_failure, record},
     };
 
@@ -152,38 +152,22 @@ mod ssr {
                 "Three recovery emails were sent in the last hour. Check your inbox and spam folder, or try again later.".into(),
             ));
         }
-        let token = token::new_token();
-        let token_id = store::create_token(
-            &state.pool,
-            NewToken {
-                user_id,
-                purpose: TokenPurpose::Recovery,
-                hash: &token::hash(&token),
-                created_at: now,
-                expires_at: now + RECOVERY_LINK_SECONDS,
+        send_token_link(
+            &state,
+            user_id,
+            TokenPurpose::Recovery,
+            RECOVERY_LINK_SECONDS,
+            "/recover/confirm",
+            |account, link| {
+                templates::recovery_link(
+                    &account.email,
+                    &account.username,
+                    link,
+                    RECOVERY_LINK_SECONDS / 60,
+                )
             },
         )
-        .await
-        .map_err(AppError::internal)?;
-        let account = store::account(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?
-            .ok_or(AppError::Unauthorized)?;
-        let link = format!("{}/recover/confirm?token={token}", state.settings.base_url);
-        let email = templates::recovery_link(
-            &account.email,
-            &account.username,
-            &link,
-            RECOVERY_LINK_SECONDS / 60,
-        );
-        if let Err(error) = state.mailer.send(email).await {
-            // Nothing is spent: the person can try again once mail works.
-            store::delete_token(&state.pool, token_id)
-                .await
-                .map_err(AppError::internal)?;
-            tracing::warn!(%error, user_id, "the recovery email could not be sent");
-            return Err(AppError::MailNotSent);
-        }
+        .await?;
         record(&state, user_id, EventKind::RecoveryRequested, &client, None).await
     }
 }
