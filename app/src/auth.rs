@@ -221,9 +221,19 @@ pub async fn client() -> Client {
     }
 }
 
+/// Put in the request's extensions by the layer that already checked the sign-in, so server
+/// functions and the page they render do not check it again.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedInUser(pub UserId);
+
 /// The state and the signed-in account of the request, or `Unauthorized`.
 pub async fn signed_in() -> Result<(AppState, UserId), AppError> {
     let state = crate::state::app_state()?;
+    let checked = leptos::prelude::use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<SignedInUser>().copied());
+    if let Some(SignedInUser(user_id)) = checked {
+        return Ok((state, user_id));
+    }
     let user_id = AuthSession::from_request()
         .await?
         .signed_in_user(&state)

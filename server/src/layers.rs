@@ -1,7 +1,7 @@
 //! The HTTP layers around Portal's pages and server functions.
 
 use app::{
-    auth::AuthSession,
+    auth::{AuthSession, SignedInUser},
     components::{KeptFields, UNKEPT_FIELDS},
     error::AppError,
     org::service::{self as enforcement, Enforcement},
@@ -68,7 +68,7 @@ fn is_same_site(headers: &HeaderMap, base_origin: &str) -> bool {
 pub async fn require_sign_in(
     State(state): State<AppState>,
     session: Session,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path().to_owned();
@@ -85,6 +85,9 @@ pub async fn require_sign_in(
             return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response();
         }
     };
+    if let Some(user_id) = user_id {
+        request.extensions_mut().insert(SignedInUser(user_id));
+    }
     let Some(user_id) = user_id else {
         if is_page && protected {
             let wanted = request
