@@ -82,7 +82,7 @@ impl SmtpSink {
         server
             .with_name("sink.test")
             .with_tcp_listener(listener)
-            .with_num_threads(4);
+            .with_num_threads(32);
         std::thread::spawn(move || {
             let _ = server.serve();
         });
