@@ -112,7 +112,7 @@ impl Portal {
         };
         let limiter = Arc::new(layers::SignInLimiter::per_minute(config.sign_in_limit));
 
-        let routes = generate_route_list(App);
+        let routes = route_list();
         let router = Router::new()
             .route("/settings/security/recovery-code.txt", get(download_recovery_code))
             .leptos_routes_with_context(&state, routes, provide_csp_nonce, {
@@ -150,6 +150,15 @@ impl Portal {
         .with_graceful_shutdown(shutdown)
         .await
     }
+}
+
+/// The routes of the app, found once per process by rendering it in a mock request. A second
+/// portal in the same process (the tests start many) must not render that mock while another
+/// serves pages: Leptos' reactive arena is shared, and a page render could then stall forever.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// Hands Leptos what the layers found for this request: the CSP nonce, which it puts on its inline
@@ -212,9 +221,13 @@ async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
 /// cargo-leptos passes the site's layout in LEPTOS_* variables; without it (tests, a bare binary)
 /// the layout of `cargo leptos build` is assumed.
 fn leptos_options(config: &Config) -> LeptosOptions {
-    let mut options = get_configuration(None)
+    let from_cargo_leptos = std::env::var_os("LEPTOS_OUTPUT_NAME")
+        .is_some()
+        .then(|| get_configuration(None).ok())
+        .flatten();
+    let mut options = from_cargo_leptos
         .map(|configuration| configuration.leptos_options)
-        .unwrap_or_else(|_| {
+        .unwrap_or_else(|| {
             LeptosOptions::builder()
                 .output_name("portal")
                 .site_root(

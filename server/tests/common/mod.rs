@@ -135,6 +135,8 @@ impl TestPortal {
         Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            // A request that never gets its answer fails its test instead of hanging the run.
+            .timeout(std::time::Duration::from_secs(60))
             .build()
             .unwrap()
     }
