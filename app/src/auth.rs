@@ -96,19 +96,24 @@ impl AuthSession {
     }
 
     /// A step up: the session id is renewed, so an id planted before sign-in (session fixation)
-    /// is worth nothing after it.
+    /// is worth nothing after it. `recorded` says how the account signed in, for the audit log;
+    /// without it (a new account) no event is written.
     pub async fn sign_in(
         &self,
         state: &AppState,
         user_id: UserId,
         client: &Client,
+        recorded: Option<&str>,
     ) -> Result<(), AppError> {
         let now = state.clock.now();
         let sign_in_id: String = random_bytes::<16>()
             .iter()
             .map(|byte| format!("{byte:02x}"))
             .collect();
-        store::create_sign_in(&state.pool, &sign_in_id, user_id, now, client)
+        if recorded.is_some() {
+            tracing::info!(user_id, event = "signed_in", "security event");
+        }
+        store::create_sign_in(&state.pool, &sign_in_id, user_id, now, client, recorded)
             .await
             .map_err(AppError::internal)?;
         self.session.cycle_id().await.map_err(AppError::internal)?;
@@ -181,9 +186,10 @@ impl AuthSession {
         state: &AppState,
         user_id: UserId,
         client: &Client,
+        recorded: &str,
     ) -> Result<(), AppError> {
         self.forget_pending().await?;
-        self.sign_in(state, user_id, client).await
+        self.sign_in(state, user_id, client, Some(recorded)).await
     }
 
     /// Deletes this sign-in and the session, and empties the cookie.

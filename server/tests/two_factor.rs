@@ -475,3 +475,44 @@ async fn a_new_recovery_code_replaces_the_old_one() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn each_sign_in_is_recorded_with_how_it_was_made_and_a_new_account_is_not() {
+    let portal = TestPortal::start().await;
+    let (_, authenticator) = portal.account_with_two_factor("alice").await;
+    let plain = portal.browser();
+    portal.sign_up(&plain, "bob", PASSWORD).await;
+    portal.sign_in(&portal.browser(), "bob", PASSWORD).await;
+    let browser = portal.browser();
+    portal.sign_in(&browser, "alice", PASSWORD).await;
+    assert_eq!(
+        portal
+            .verify_code(&browser, &authenticator.code(&portal, 1))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    let signed_in: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT u.username, e.detail, e.address FROM audit_events e \
+         JOIN users u ON u.id = e.user_id WHERE e.kind = 'signed_in' ORDER BY e.id",
+    )
+    .fetch_all(&portal.database().await)
+    .await
+    .unwrap();
+    assert_eq!(
+        signed_in,
+        vec![
+            (
+                "bob".to_owned(),
+                Some("password".to_owned()),
+                Some("127.0.0.1".to_owned())
+            ),
+            (
+                "alice".to_owned(),
+                Some("password and authentication code".to_owned()),
+                Some("127.0.0.1".to_owned())
+            ),
+        ]
+    );
+}

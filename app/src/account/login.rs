@@ -222,15 +222,8 @@ mod ssr {
             auth.begin_second_factor(user_id, now).await?;
             return Ok((LoginStage::SecondFactor, false));
         }
-        auth.sign_in(&state, user_id, &client).await?;
-        service::record(
-            &state,
-            user_id,
-            EventKind::SignedIn,
-            &client,
-            Some("password"),
-        )
-        .await?;
+        auth.sign_in(&state, user_id, &client, Some("password"))
+            .await?;
         let held = matches!(
             crate::org::service::enforcement(&state, user_id).await?,
             crate::org::service::Enforcement::Required { .. }

@@ -95,7 +95,7 @@ mod ssr {
         tracing::info!(user_id, "account created");
         AuthSession::from_request()
             .await?
-            .sign_in(&state, user_id, &crate::auth::client().await)
+            .sign_in(&state, user_id, &crate::auth::client().await, None)
             .await?;
         crate::account::verify_email::send_verification(&state, user_id).await;
         Ok(())

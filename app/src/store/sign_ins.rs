@@ -1,6 +1,7 @@
 use sqlx::SqlitePool;
 
 use super::{Client, UserId};
+use crate::audit::EventKind;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SignInRow {
@@ -11,22 +12,36 @@ pub struct SignInRow {
     pub user_agent: Option<String>,
 }
 
+/// A new sign-in and, when `recorded` says how it was made, its "signed in" audit event: both in
+/// one round trip to SQLite, as sign-in is the busiest write.
 pub async fn create_sign_in(
     pool: &SqlitePool,
     id: &str,
     user_id: UserId,
     now: i64,
     client: &Client,
+    recorded: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO sign_ins (id, user_id, created_at, last_seen_at, address, user_agent) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(id)
-        .bind(user_id)
-        .bind(now)
-        .bind(now)
-        .bind(&client.address)
-        .bind(&client.user_agent)
-        .execute(pool)
-        .await?;
+    const SIGN_IN: &str = "INSERT INTO sign_ins (id, user_id, created_at, last_seen_at, address, user_agent) \
+         VALUES (?1, ?2, ?3, ?3, ?4, ?5)";
+    const SIGN_IN_AND_EVENT: &str = "INSERT INTO sign_ins (id, user_id, created_at, last_seen_at, address, user_agent) \
+         VALUES (?1, ?2, ?3, ?3, ?4, ?5); \
+         INSERT INTO audit_events (user_id, kind, at, address, user_agent, detail) \
+         VALUES (?2, ?6, ?3, ?4, ?5, ?7)";
+    sqlx::query(if recorded.is_some() {
+        SIGN_IN_AND_EVENT
+    } else {
+        SIGN_IN
+    })
+    .bind(id)
+    .bind(user_id)
+    .bind(now)
+    .bind(&client.address)
+    .bind(&client.user_agent)
+    .bind(EventKind::SignedIn.as_str())
+    .bind(recorded)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ pub enum Factor {
 }
 
 impl Factor {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::Totp => "totp",
             Self::RecoveryCode => "recovery",

@@ -1,6 +1,6 @@
 use sqlx::SqlitePool;
 
-use super::UserId;
+use super::{Factor, Failures, UserId};
 
 #[derive(sqlx::FromRow)]
 pub struct TwoFactorRow {
@@ -27,6 +27,40 @@ pub async fn two_factor_of(
     .bind(user_id)
     .fetch_optional(pool)
     .await
+}
+
+/// What a code check reads, in one query: the sealed secret, the last step spent, and the
+/// authenticator's failure counter.
+pub struct CodeCheckRow {
+    pub secret_sealed: Vec<u8>,
+    pub last_accepted_step: i64,
+    pub failures: Failures,
+}
+
+pub async fn code_check_of(
+    pool: &SqlitePool,
+    user_id: UserId,
+) -> Result<Option<CodeCheckRow>, sqlx::Error> {
+    let row: Option<(Vec<u8>, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT t.secret_sealed, t.last_accepted_step, f.failures, f.last_failure_at \
+         FROM two_factor t \
+         LEFT JOIN failure_counters f ON f.user_id = t.user_id AND f.factor = ? \
+         WHERE t.user_id = ?",
+    )
+    .bind(Factor::Totp.as_str())
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(
+        |(secret_sealed, last_accepted_step, failures, last_failure_at)| CodeCheckRow {
+            secret_sealed,
+            last_accepted_step,
+            failures: Failures {
+                failures: failures.unwrap_or_default(),
+                last_failure_at,
+            },
+        },
+    ))
 }
 
 pub async fn enrollment_of(

@@ -75,11 +75,10 @@ fn recovery_href(next: &str) -> String {
 #[cfg(feature = "ssr")]
 mod ssr {
     use crate::{
-        audit::EventKind,
         auth::{AuthSession, client},
         error::AppError,
         state::app_state,
-        two_factor::service::{self, verify_totp},
+        two_factor::service::verify_totp,
     };
 
     pub async fn verify(code: &str) -> Result<(), AppError> {
@@ -92,15 +91,7 @@ mod ssr {
         };
         let client = client().await;
         verify_totp(&state, user_id, code, &client).await?;
-        auth.complete_second_factor(&state, user_id, &client)
-            .await?;
-        service::record(
-            &state,
-            user_id,
-            EventKind::SignedIn,
-            &client,
-            Some("password and authentication code"),
-        )
-        .await
+        auth.complete_second_factor(&state, user_id, &client, "password and authentication code")
+            .await
     }
 }

@@ -13,7 +13,7 @@ use crate::{
         totp::{self, CodeCheck, TotpStep},
     },
     state::AppState,
-    store::{self, Client, Factor, UserId},
+    store::{self, Client, Factor, Failures, UserId},
 };
 
 /// A recovery code or enrollment is shown for this long, then taken as abandoned.
@@ -46,13 +46,14 @@ pub async fn verify_totp(
     let code = totp::parse_code(code).ok_or_else(code_required)?;
     let _one_at_a_time = state.factor_locks.lock(user_id).await;
     let now = state.clock.now();
-    let earlier_failures = check_throttle(state, user_id, Factor::Totp, now).await?;
-    let row = store::two_factor_of(&state.pool, user_id)
+    // One read for the secret, the last step and the failures: a code check is on every sign-in.
+    let row = store::code_check_of(&state.pool, user_id)
         .await
         .map_err(AppError::internal)?
         .ok_or_else(|| {
             AppError::NotAllowed("Two-factor authentication is off for this account.".into())
         })?;
+    let earlier_failures = throttle_verdict(row.failures, Factor::Totp, now)?;
     let secret = state
         .secrets
         .open(&row.secret_sealed, &secret_context(user_id))
@@ -109,6 +110,11 @@ pub async fn check_throttle(
     let failures = store::failures_of(&state.pool, user_id, factor)
         .await
         .map_err(AppError::internal)?;
+    throttle_verdict(failures, factor, now)
+}
+
+/// The throttle's answer for these failures: the count of earlier failures, or why to wait.
+fn throttle_verdict(failures: Failures, factor: Factor, now: i64) -> Result<i64, AppError> {
     let count = u32::try_from(failures.failures).unwrap_or(u32::MAX);
     match throttle::verdict(count, failures.last_failure_at, now) {
         Verdict::Allowed => Ok(failures.failures),
