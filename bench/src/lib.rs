@@ -25,7 +25,7 @@ impl Plan {
         Self {
             hashes_per_core: 40,
             sign_ins: 160,
-            codes: 300,
+            codes: 1000,
             static_requests: 3000,
             flood: 500,
             paint_loads: 10,

@@ -206,6 +206,53 @@ async fn the_session_cookie_is_http_only_and_same_site_lax() {
 }
 
 #[tokio::test]
+async fn thirty_minutes_without_a_request_end_the_session_and_each_request_extends_it() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    let response = portal.sign_up(&browser, "alice", PASSWORD).await;
+    let cookie = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.contains("Max-Age=1800"), "{cookie}");
+
+    let database = portal.database().await;
+    let expiry = || async {
+        let (expiry,): (time::OffsetDateTime,) =
+            sqlx::query_as("SELECT expiry_date FROM tower_sessions")
+                .fetch_one(&database)
+                .await
+                .unwrap();
+        expiry
+    };
+    let first = expiry().await;
+    let from_now = first - time::OffsetDateTime::now_utc();
+    assert!(
+        (time::Duration::minutes(29)..=time::Duration::minutes(30)).contains(&from_now),
+        "{from_now}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        portal.get(&browser, "/portal").await.status(),
+        StatusCode::OK
+    );
+    assert!(expiry().await > first, "a request moves the expiry on");
+
+    // Thirty minutes and a second pass with no request.
+    sqlx::query("UPDATE tower_sessions SET expiry_date = ?")
+        .bind(time::OffsetDateTime::now_utc() - time::Duration::seconds(1))
+        .execute(&database)
+        .await
+        .unwrap();
+    let response = portal.get(&browser, "/portal").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), Some("/login?next=%2Fportal"));
+}
+
+#[tokio::test]
 async fn signing_in_renews_the_session_id() {
     let portal = TestPortal::start().await;
     portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
