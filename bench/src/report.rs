@@ -139,8 +139,50 @@ pub fn markdown(figures: &Figures, command: &str) -> String {
          | measure | figure | target | |\n|---|---|---|---|\n",
         figures.cores
     );
+    let mut missed = Vec::new();
     for (what, figure, target, verdict) in rows(figures) {
         out.push_str(&format!("| {what} | {figure} | {target} | {verdict} |\n"));
+        if verdict == "missed" {
+            missed.push(what);
+        }
+    }
+    let explained: Vec<&str> = missed.iter().filter_map(|what| why_missed(what)).collect();
+    if !explained.is_empty() {
+        out.push_str("\n## What holds the missed targets back\n");
+        for why in explained {
+            out.push_str(&format!("\n{why}\n"));
+        }
     }
     out
+}
+
+/// What is known of a target this build misses: its cause and what was tried.
+fn why_missed(what: &str) -> Option<&'static str> {
+    if what.starts_with("code checks") {
+        Some(
+            "**Code checks.** A check is latency-bound, not CPU-bound: sqlx runs each SQLite \
+             statement on the connection's own thread, about 35–40 µs a round trip on this \
+             machine, and checks a connection back into the pool with one more (a ping). A check \
+             needs six statements: load the session, read the secret with the last step and the \
+             failure counter (one query), spend the step, write the sign-in with its audit event \
+             (one two-statement query), delete the old session and create the new one (the id is \
+             renewed at every step up). Tried and kept: those merges, a one-statement session \
+             `create` instead of the store's three-statement transaction, two unpinged pool \
+             connections instead of eight (8 connections: 1276/s; 1: 1634/s; 2: 1983/s; with the \
+             merges: about 2150/s). Left: an in-memory session cache in front of the store, \
+             and spending the step in the sign-in's own statement.",
+        )
+    } else if what.starts_with("release wasm") {
+        Some(
+            "**Bundle size.** Full-app hydration ships the router and every page's view code; \
+             the wasm's code section is about 1.2 MB of generic instances of Leptos' reactive and \
+             view types (opt-level z, fat LTO, one codegen unit, panic=abort and `wasm-opt -Oz` \
+             are all on). Tried: `--cfg erase_components` for the browser build gives 404 KB \
+             gzipped, still over, and its ActionForms then submit as plain forms (three hydrated \
+             browser tests fail), so it is not used. Left: Leptos islands, so only the forms are \
+             shipped, a rewrite of every page.",
+        )
+    } else {
+        None
+    }
 }
