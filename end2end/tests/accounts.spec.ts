@@ -1,4 +1,4 @@
-import { test, expect, modes, open, settle, signUp, signIn, uniqueName, markDocument, documentWasKept, expectNoAxeViolations, PASSWORD } from './fixtures';
+import { test, expect, modes, forgetCookies, open, settle, signUp, signIn, uniqueName, markDocument, documentWasKept, expectNoAxeViolations, PASSWORD } from './fixtures';
 
 for (const mode of modes) {
   test.describe(`accounts, ${mode.name}`, () => {
@@ -34,7 +34,7 @@ for (const mode of modes) {
     test('a wrong password is refused with one message', async ({ page }) => {
       const username = uniqueName('ben');
       await signUp(page, mode, username);
-      await page.context().clearCookies();
+      await forgetCookies(page);
 
       await signIn(page, mode, username, 'not my password');
       await expect(page.getByRole('alert')).toHaveText('Incorrect username or password.');
@@ -64,7 +64,7 @@ for (const mode of modes) {
     test('a protected page asks to sign in and returns there', async ({ page }) => {
       const username = uniqueName('dan');
       await signUp(page, mode, username);
-      await page.context().clearCookies();
+      await forgetCookies(page);
       await page.goto('/portal');
       await expect(page).toHaveURL(/\/login\?next=%2Fportal$/);
       await settle(page, mode);

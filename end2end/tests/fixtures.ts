@@ -40,6 +40,13 @@ export async function settle(page: Page, mode: Mode) {
   }
 }
 
+/** Forgets the browser's cookies once the page has no request in flight: every answer renews the
+ * session cookie, so one arriving after the clear would sign the browser back in. */
+export async function forgetCookies(page: Page) {
+  await page.waitForLoadState('networkidle');
+  await page.context().clearCookies();
+}
+
 /** Marks the document so a test can tell that no full page load happened since. */
 export async function markDocument(page: Page) {
   await page.evaluate(() => ((window as unknown as { portalMark: boolean }).portalMark = true));

@@ -1,4 +1,4 @@
-import { test, expect, modes, open, settle, signUp, signIn, uniqueName, verifyEmail, expectNoAxeViolations } from './fixtures';
+import { test, expect, modes, forgetCookies, open, settle, signUp, signIn, uniqueName, verifyEmail, expectNoAxeViolations } from './fixtures';
 import { codeFor, enroll, twoFactorSwitch } from './two-factor';
 
 for (const mode of modes) {
@@ -15,7 +15,7 @@ for (const mode of modes) {
       const memberPage = await memberContext.newPage();
       await signUp(memberPage, mode, member);
       await verifyEmail(memberPage, mode, member);
-      await memberContext.clearCookies();
+      await forgetCookies(memberPage);
 
       // The owner, with two-factor on, creates the organization and adds the member.
       await signUp(page, mode, owner);

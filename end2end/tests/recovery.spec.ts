@@ -1,4 +1,4 @@
-import { test, expect, modes, open, settle, signUp, uniqueName, expectNoAxeViolations, PASSWORD } from './fixtures';
+import { test, expect, modes, forgetCookies, open, settle, signUp, uniqueName, expectNoAxeViolations, PASSWORD } from './fixtures';
 import { linkIn, waitForMail } from './mail';
 import { enroll, twoFactorSwitch } from './two-factor';
 
@@ -12,7 +12,7 @@ for (const mode of modes) {
       await signUp(page, mode, username);
       const { recoveryCode } = await enroll(page, mode, username);
       await waitForMail(address, 'Two-factor authentication is on');
-      await page.context().clearCookies();
+      await forgetCookies(page);
 
       await open(page, mode, '/login');
       await page.getByLabel('Username').fill(username);

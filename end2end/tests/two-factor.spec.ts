@@ -1,4 +1,4 @@
-import { test, expect, modes, open, settle, signUp, uniqueName, verifyEmail, expectNoAxeViolations, PASSWORD } from './fixtures';
+import { test, expect, modes, forgetCookies, open, settle, signUp, uniqueName, verifyEmail, expectNoAxeViolations, PASSWORD } from './fixtures';
 import { codeFor, enroll, readQrCode, twoFactorSwitch } from './two-factor';
 
 for (const mode of modes) {
@@ -79,7 +79,7 @@ for (const mode of modes) {
       const username = uniqueName('code');
       await signUp(page, mode, username);
       const { key } = await enroll(page, mode, username);
-      await page.context().clearCookies();
+      await forgetCookies(page);
 
       await open(page, mode, '/login');
       await page.getByLabel('Username').fill(username);

@@ -560,3 +560,43 @@ async fn five_hundred_sign_ins_at_once_are_all_answered_in_bounded_memory() {
     // Argon2 runs at most one hash per core, each 19 MiB, so memory stays bounded while the rest queue.
     assert!(peak_kib < 200 * 1024, "peak RSS {} MiB", peak_kib / 1024);
 }
+
+#[tokio::test]
+async fn sign_ups_at_once_all_succeed_and_a_username_is_taken_once() {
+    let portal = TestPortal::start_with(&["--sign-in-limit", "100000"]).await;
+    let distinct = (0..30).map(|i| format!("user{i}"));
+    let same = (0..10).map(|_| "dup".to_owned());
+    let answers = futures::future::join_all(distinct.chain(same).map(|username| {
+        let portal = &portal;
+        async move {
+            let status = portal
+                .sign_up(&portal.browser(), &username, PASSWORD)
+                .await
+                .status();
+            (username, status)
+        }
+    }))
+    .await;
+    for (username, status) in &answers {
+        if username != "dup" {
+            assert_eq!(*status, StatusCode::OK, "{username}");
+        }
+    }
+    let dup: Vec<StatusCode> = answers
+        .iter()
+        .filter(|(username, _)| username == "dup")
+        .map(|(_, status)| *status)
+        .collect();
+    assert_eq!(
+        dup.iter()
+            .filter(|status| **status == StatusCode::OK)
+            .count(),
+        1,
+        "{dup:?}"
+    );
+    assert!(
+        dup.iter()
+            .all(|status| *status == StatusCode::OK || *status == StatusCode::UNPROCESSABLE_ENTITY),
+        "{dup:?}"
+    );
+}

@@ -36,7 +36,7 @@ pub struct NewUser<'a> {
 
 /// Usernames are stored in lower case; emails are unique whatever their case.
 pub async fn create_user(pool: &SqlitePool, user: NewUser<'_>) -> Result<UserId, NewUserError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     let username_taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
         .bind(user.username)
         .fetch_optional(&mut *tx)

@@ -18,3 +18,12 @@ pub use tokens::*;
 pub use two_factor::*;
 
 pub type UserId = i64;
+
+/// A transaction that takes SQLite's write lock at its start (`BEGIN IMMEDIATE`). A plain `BEGIN`
+/// that reads first and writes later fails at once when another connection wrote in between,
+/// where this one waits its turn like any other writer.
+pub(crate) async fn begin_write(
+    pool: &sqlx::SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}

@@ -47,7 +47,7 @@ pub async fn create_org(
     owner: UserId,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
         "INSERT INTO organizations (slug, name, created_at) VALUES (?, ?, ?) RETURNING id",
     )
@@ -155,7 +155,7 @@ pub async fn remove_member(
     org_id: i64,
     user_id: UserId,
 ) -> Result<RemoveOutcome, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     let role: Option<String> =
         sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = ? AND user_id = ?")
             .bind(org_id)

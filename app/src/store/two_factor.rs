@@ -80,7 +80,7 @@ pub async fn start_enrollment(
     secret_sealed: &[u8],
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     sqlx::query("DELETE FROM recovery_code_reveals WHERE user_id = ?")
         .bind(user_id)
         .execute(&mut *tx)
@@ -109,7 +109,7 @@ pub async fn confirm_enrollment(
     recovery_code_sealed: &[u8],
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     let updated = sqlx::query(
         "UPDATE two_factor_enrollments SET confirmed_step = ?, recovery_code_hash = ?
          WHERE user_id = ? AND confirmed_step IS NULL",
@@ -134,7 +134,7 @@ pub async fn complete_enrollment(
     user_id: UserId,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     let inserted = sqlx::query(
         "INSERT INTO two_factor (user_id, secret_sealed, last_accepted_step, recovery_code_hash, enabled_at)
          SELECT user_id, secret_sealed, confirmed_step, recovery_code_hash, ?
@@ -159,7 +159,7 @@ pub async fn complete_enrollment(
 }
 
 pub async fn cancel_enrollment(pool: &SqlitePool, user_id: UserId) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     for table in ["two_factor_enrollments", "recovery_code_reveals"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?"))
             .bind(user_id)
@@ -189,7 +189,7 @@ pub async fn record_accepted_step(
 
 /// Removes the second factor, its recovery code and its failure counters.
 pub async fn remove_two_factor(pool: &SqlitePool, user_id: UserId) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     let removed = sqlx::query("DELETE FROM two_factor WHERE user_id = ?")
         .bind(user_id)
         .execute(&mut *tx)
@@ -216,7 +216,7 @@ pub async fn replace_recovery_code(
     recovery_code_sealed: &[u8],
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     sqlx::query("UPDATE two_factor SET recovery_code_hash = ? WHERE user_id = ?")
         .bind(recovery_code_hash)
         .bind(user_id)
