@@ -25,8 +25,24 @@ export function uniqueName(prefix = 'user'): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`.slice(0, 32);
 }
 
+/** What the browser reported of each page: errors, failed requests. Shown when a page fails to
+ * hydrate, so the failure explains itself. */
+const reports = new WeakMap<Page, string[]>();
+
+function watch(page: Page) {
+  if (reports.has(page)) return;
+  const seen: string[] = [];
+  reports.set(page, seen);
+  page.on('pageerror', (error) => seen.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') seen.push(`console ${message.type()}: ${message.text()}`);
+  });
+  page.on('requestfailed', (request) => seen.push(`request failed: ${request.url()} ${request.failure()?.errorText ?? ''}`));
+}
+
 /** Opens a page; when hydrated, waits until the WebAssembly has taken over. */
 export async function open(page: Page, mode: Mode, path: string) {
+  watch(page);
   await page.goto(path);
   await settle(page, mode);
 }
@@ -34,7 +50,12 @@ export async function open(page: Page, mode: Mode, path: string) {
 /** After a navigation: a hydrated page marks itself once the WebAssembly runs. */
 export async function settle(page: Page, mode: Mode) {
   if (mode.javaScriptEnabled) {
-    await expect(page.locator('html[data-hydrated="true"]')).toHaveCount(1);
+    try {
+      await expect(page.locator('html[data-hydrated="true"]')).toHaveCount(1);
+    } catch (error) {
+      const seen = reports.get(page) ?? ['(not watched: opened without open())'];
+      throw new Error(`${page.url()} did not hydrate; the browser reported:\n${seen.join('\n') || '(nothing)'}\n${error}`);
+    }
   } else {
     await expect(page.locator('html[data-hydrated]')).toHaveCount(0);
   }
