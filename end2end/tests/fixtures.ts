@@ -51,7 +51,8 @@ export async function open(page: Page, mode: Mode, path: string) {
 export async function settle(page: Page, mode: Mode) {
   if (mode.javaScriptEnabled) {
     try {
-      await expect(page.locator('html[data-hydrated="true"]')).toHaveCount(1);
+      // Compiling the WebAssembly competes with the server and the other worker for two cores.
+      await expect(page.locator('html[data-hydrated="true"]')).toHaveCount(1, { timeout: 20_000 });
     } catch (error) {
       const seen = reports.get(page) ?? ['(not watched: opened without open())'];
       throw new Error(`${page.url()} did not hydrate; the browser reported:\n${seen.join('\n') || '(nothing)'}\n${error}`);
