@@ -111,7 +111,8 @@ impl AuthSession {
             .map(|byte| format!("{byte:02x}"))
             .collect();
         if recorded.is_some() {
-            tracing::info!(user_id, event = "signed_in", "security event");
+            let event = crate::audit::EventKind::SignedIn.as_str();
+            tracing::info!(user_id, event, "security event");
         }
         store::create_sign_in(&state.pool, &sign_in_id, user_id, now, client, recorded)
             .await

@@ -185,13 +185,7 @@ async fn without_javascript_a_sign_in_goes_to_the_page_asked_for() {
 async fn the_session_cookie_is_http_only_and_same_site_lax() {
     let portal = TestPortal::start().await;
     let response = portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
-    let cookie = response
-        .headers()
-        .get(header::SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let cookie = set_cookie(&response);
     assert!(cookie.starts_with("portal_session="), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
@@ -210,13 +204,7 @@ async fn thirty_minutes_without_a_request_end_the_session_and_each_request_exten
     let portal = TestPortal::start().await;
     let browser = portal.browser();
     let response = portal.sign_up(&browser, "alice", PASSWORD).await;
-    let cookie = response
-        .headers()
-        .get(header::SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let cookie = set_cookie(&response);
     assert!(cookie.contains("Max-Age=1800"), "{cookie}");
 
     let database = portal.database().await;
@@ -266,14 +254,19 @@ async fn signing_in_renews_the_session_id() {
     assert_ne!(first_id, session_id(&second));
 }
 
-fn session_id(response: &reqwest::Response) -> String {
-    let cookie = response
+/// The session cookie the response sets, with its attributes.
+fn set_cookie(response: &reqwest::Response) -> String {
+    response
         .headers()
         .get(header::SET_COOKIE)
         .expect("a session cookie")
         .to_str()
-        .unwrap();
-    cookie.split(';').next().unwrap().to_owned()
+        .unwrap()
+        .to_owned()
+}
+
+fn session_id(response: &reqwest::Response) -> String {
+    set_cookie(response).split(';').next().unwrap().to_owned()
 }
 
 #[tokio::test]
