@@ -23,8 +23,8 @@ pub struct Plan {
 impl Plan {
     pub fn full() -> Self {
         Self {
-            hashes_per_core: 40,
-            sign_ins: 160,
+            hashes_per_core: 200,
+            sign_ins: 800,
             codes: 1000,
             static_requests: 3000,
             flood: 500,
