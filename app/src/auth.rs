@@ -121,7 +121,15 @@ impl AuthSession {
         self.set(USER_ID, user_id).await?;
         self.set(SIGN_IN_ID, sign_in_id).await?;
         self.set(SIGNED_IN_AT, now).await?;
-        self.set(PASSWORD_AT, now).await
+        self.set(PASSWORD_AT, now).await?;
+        // This browser is now known to the account: its wrong passwords count on their own.
+        if let Some(username) = store::username_of(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?
+        {
+            crate::account::device::remember(state, &username);
+        }
+        Ok(())
     }
 
     /// Whether the password was entered in this session within the last 15 minutes.
@@ -261,4 +269,13 @@ pub async fn signed_in_recently() -> Result<(AppState, UserId), AppError> {
         return Err(AppError::PasswordRequired);
     }
     Ok((state, user_id))
+}
+
+/// The id of this browser's sign-in: what an enrollment or a recovery-code reveal belongs to.
+pub async fn this_sign_in_id() -> Result<String, AppError> {
+    AuthSession::from_request()
+        .await?
+        .sign_in_id()
+        .await?
+        .ok_or(AppError::Unauthorized)
 }

@@ -81,7 +81,7 @@ async fn org(state: &AppState, command: OrgCommand) -> anyhow::Result<()> {
     let (user_id, detail) = detail;
     store::record_event(
         &state.pool,
-        user_id,
+        Some(user_id),
         EventKind::OrgChanged,
         state.clock.now(),
         &admin_client(),

@@ -83,6 +83,11 @@ impl Portal {
             mailer,
         };
 
+        app::maintenance::delete_expired(&state)
+            .await
+            .context("PORTAL_DATABASE_URL: cannot delete expired rows")?;
+        tokio::spawn(delete_expired_continuously(state.clone()));
+
         let https = state.settings.is_https();
         let sessions = SessionManagerLayer::new(session_store)
             // __Host-: the browser keeps the cookie to this exact host, over https, path /.
@@ -245,4 +250,16 @@ fn leptos_options(config: &Config) -> LeptosOptions {
         });
     options.site_addr = config.site_addr;
     options
+}
+
+/// Deletes expired rows every few minutes for as long as the process runs.
+async fn delete_expired_continuously(state: AppState) {
+    let mut every = tokio::time::interval(Duration::from_secs(app::maintenance::EVERY_SECONDS));
+    every.tick().await;
+    loop {
+        every.tick().await;
+        if let Err(error) = app::maintenance::delete_expired(&state).await {
+            tracing::warn!(%error, "expired rows could not be deleted");
+        }
+    }
 }

@@ -24,7 +24,7 @@ async fn signing_up_signs_in_and_opens_the_portal() {
 }
 
 #[tokio::test]
-async fn a_taken_username_or_email_is_refused_on_its_field() {
+async fn a_taken_username_is_refused_on_its_field() {
     let portal = TestPortal::start().await;
     portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
 
@@ -35,26 +35,97 @@ async fn a_taken_username_or_email_is_refused_on_its_field() {
         body.contains("\"field\":\"username\"") && body.contains("taken"),
         "{body}"
     );
+}
 
-    let response = portal
+async fn sign_up_with_email(portal: &TestPortal, username: &str, email: &str) -> reqwest::Response {
+    portal
         .call(
             &portal.browser(),
             "signup",
             &[
-                ("username", "alice2"),
-                ("email", "Alice@Example.com"),
+                ("username", username),
+                ("email", email),
+                ("password", PASSWORD),
+            ],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn sign_up_never_says_an_email_address_is_taken_but_mails_its_owner() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    portal.sign_up(&browser, "alice", PASSWORD).await;
+    portal.verify_email(&browser, "alice").await;
+    let before = portal.smtp.mail_to("alice@example.com").len();
+
+    let response = sign_up_with_email(&portal, "alice2", "Alice@Example.com").await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the same answer as for a new address"
+    );
+    let mail = portal.smtp.wait_for("alice@example.com", before + 1).await;
+    let letter = mail.last().unwrap();
+    assert!(letter.text.contains("already"), "{}", letter.text);
+    assert!(
+        letter.link(&portal.url("/verify-email?token=")).is_none(),
+        "no link that would verify the taken address for the new account"
+    );
+}
+
+#[tokio::test]
+async fn an_unverified_address_does_not_keep_its_owner_from_signing_up() {
+    let portal = TestPortal::start().await;
+    // Someone signs up first with an address that is not theirs.
+    let squatter = sign_up_with_email(&portal, "mallory", "carol@example.com").await;
+    assert_eq!(squatter.status(), StatusCode::OK);
+    // Its owner can still sign up with it and verify it.
+    let owner = portal.browser();
+    let response = portal
+        .call(
+            &owner,
+            "signup",
+            &[
+                ("username", "carol"),
+                ("email", "carol@example.com"),
                 ("password", PASSWORD),
             ],
         )
         .await;
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("\"field\":\"email\"")
-    );
+    assert_eq!(response.status(), StatusCode::OK);
+    let mail = portal.smtp.wait_for("carol@example.com", 2).await;
+    let carols_link = mail
+        .iter()
+        .filter_map(|mail| mail.link(&portal.url("/verify-email?token=")))
+        .last()
+        .unwrap();
+    let page = owner
+        .get(carols_link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("is verified"), "{page}");
+    assert_eq!(portal.overview(&owner).await["email_verified"], true);
+    // The squatter's link now fails: an address is verified on one account only.
+    let mallorys_link = mail
+        .iter()
+        .filter_map(|mail| mail.link(&portal.url("/verify-email?token=")))
+        .next()
+        .unwrap();
+    let page = portal
+        .browser()
+        .get(mallorys_link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("is verified"), "{page}");
 }
 
 #[tokio::test]
@@ -255,13 +326,15 @@ async fn signing_in_renews_the_session_id() {
 }
 
 /// The session cookie the response sets, with its attributes.
+/// The session cookie the response sets (a sign-in also sets the device cookie).
 fn set_cookie(response: &reqwest::Response) -> String {
     response
         .headers()
-        .get(header::SET_COOKIE)
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("portal_session="))
         .expect("a session cookie")
-        .to_str()
-        .unwrap()
         .to_owned()
 }
 

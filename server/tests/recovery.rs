@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{PASSWORD, TestPortal};
+use common::{PASSWORD, TestPortal, at_once};
 use reqwest::{Client, StatusCode};
 
 const ALICE: &str = "alice@example.com";
@@ -476,4 +476,165 @@ async fn support_resets_two_factor_with_the_admin_command_and_a_reason() {
     );
     let unknown = run(&["admin", "show", "nobody"]);
     assert!(!unknown.status.success());
+}
+
+/// Asks for a recovery link and returns its token.
+async fn recovery_token(portal: &TestPortal, recovery_code: &str) -> String {
+    let before = recovery_links(portal).len();
+    let response = request_recovery(portal, &portal.browser(), recovery_code).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    portal.smtp.wait_for(ALICE, 1).await;
+    for _ in 0..100 {
+        if recovery_links(portal).len() > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    token_of(recovery_links(portal).last().expect("a recovery link"))
+}
+
+#[tokio::test]
+async fn a_recovery_link_dies_when_the_factor_it_would_reset_changes() {
+    let portal = TestPortal::start().await;
+    let (owner, authenticator) = portal.account_with_two_factor("alice").await;
+    let token = recovery_token(&portal, &authenticator.recovery_code).await;
+    // Alarmed by the link mail, the owner makes a new recovery code.
+    portal.clock.advance(30);
+    let regenerated = portal
+        .call(
+            &owner,
+            "regenerate_recovery_code",
+            &[("code", &authenticator.code(&portal, 0))],
+        )
+        .await;
+    assert_eq!(regenerated.status(), StatusCode::OK);
+    let confirmed = portal
+        .call(&portal.browser(), "confirm_recovery", &[("token", &token)])
+        .await;
+    assert_ne!(
+        confirmed.status(),
+        StatusCode::OK,
+        "the old link reset the new factor"
+    );
+    assert_eq!(count(&portal, "SELECT count(*) FROM two_factor").await, 1);
+
+    // Support's reset withdraws a live link too.
+    let new_code = portal.overview(&owner).await["recovery_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    portal
+        .call(&owner, "save_recovery_code", &[("saved", "yes")])
+        .await;
+    portal.clock.advance(11 * 60);
+    let token = recovery_token(&portal, &new_code).await;
+    let reset = portal.admin(&["reset-2fa", "alice", "--reason", "ticket 7"]);
+    assert!(reset.status.success());
+    assert_eq!(
+        count(
+            &portal,
+            "SELECT count(*) FROM email_tokens WHERE purpose = 'recovery' AND used_at IS NULL"
+        )
+        .await,
+        0
+    );
+    let confirmed = portal
+        .call(&portal.browser(), "confirm_recovery", &[("token", &token)])
+        .await;
+    assert_ne!(confirmed.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn twenty_resends_at_once_send_at_most_three_verification_emails_an_hour() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    portal.sign_up(&browser, "alice", PASSWORD).await;
+    portal.smtp.wait_for(ALICE, 1).await;
+    let statuses = at_once(20, |_| {
+        let (portal, browser) = (&portal, &browser);
+        async move {
+            portal
+                .call(browser, "resend_verification", &[])
+                .await
+                .status()
+        }
+    })
+    .await;
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|status| **status == StatusCode::OK)
+            .count(),
+        2,
+        "{statuses:?}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(portal.smtp.mail_to(ALICE).len(), 3);
+    assert_eq!(
+        count(
+            &portal,
+            "SELECT count(*) FROM email_tokens WHERE purpose = 'verify_email'"
+        )
+        .await,
+        3
+    );
+}
+
+#[tokio::test]
+async fn one_accounts_recovery_code_checks_do_not_hold_up_anothers_code_checks() {
+    let portal = TestPortal::start_with(&["--sign-in-limit", "100000"]).await;
+    let (_, alice) = portal.account_with_two_factor("alice").await;
+    // Accounts 2 to 64, so that bob is account 65: the same lock stripe as alice (1) had.
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 64)
+         INSERT INTO users (id, username, email, password_hash, created_at)
+         SELECT i, 'filler' || i, 'filler' || i || '@example.com', 'x', 0 FROM n",
+    )
+    .execute(&portal.database().await)
+    .await
+    .unwrap();
+    let (_, bob) = portal.account_with_two_factor("bob").await;
+    let bob_id: i64 = count(&portal, "SELECT id FROM users WHERE username = 'bob'").await;
+    assert_eq!(bob_id % 64, 1);
+    let alice_browser = portal.browser();
+    portal.sign_in(&alice_browser, "alice", PASSWORD).await;
+    let bob_browser = portal.browser();
+    portal.sign_in(&bob_browser, "bob", PASSWORD).await;
+
+    let started = std::time::Instant::now();
+    // Argon2id kept busy by sign-ins from elsewhere.
+    let flood = at_once(40, |index| {
+        let portal = &portal;
+        async move {
+            portal
+                .sign_in(&portal.browser(), &format!("someone{index}"), "whatever1")
+                .await;
+        }
+    });
+    let alice_recovery = async {
+        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+        portal
+            .call(
+                &alice_browser,
+                "request_recovery",
+                &[("recovery_code", "AAAA-BBBB-CCCC-DDDD")],
+            )
+            .await;
+        started.elapsed()
+    };
+    let bob_code = async {
+        tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+        let status = portal
+            .verify_code(&bob_browser, &bob.code(&portal, 1))
+            .await
+            .status();
+        (status, started.elapsed())
+    };
+    let (_, alice_done, (bob_status, bob_done)) = tokio::join!(flood, alice_recovery, bob_code);
+    assert_eq!(bob_status, StatusCode::OK);
+    assert!(
+        bob_done < alice_done,
+        "bob's code check ({bob_done:?}) waited for alice's recovery code check ({alice_done:?})"
+    );
+    let _ = alice;
 }

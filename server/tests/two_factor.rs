@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{PASSWORD, TestPortal};
+use common::{PASSWORD, TestPortal, at_once};
 use reqwest::StatusCode;
 
 async fn stage(portal: &TestPortal, browser: &reqwest::Client) -> String {
@@ -515,4 +515,170 @@ async fn each_sign_in_is_recorded_with_how_it_was_made_and_a_new_account_is_not(
             ),
         ]
     );
+}
+
+#[tokio::test]
+async fn an_enrollment_shows_its_secret_and_recovery_code_only_to_the_sign_in_that_started_it() {
+    let portal = TestPortal::start().await;
+    let laptop = portal.browser();
+    portal.sign_up(&laptop, "alice", PASSWORD).await;
+    portal.verify_email(&laptop, "alice").await;
+    // Another session of the account: a stolen cookie, or a stale tab.
+    let other = portal.browser();
+    portal.sign_in(&other, "alice", PASSWORD).await;
+
+    assert_eq!(
+        portal.call(&laptop, "start_enrollment", &[]).await.status(),
+        StatusCode::OK
+    );
+    let key = portal.overview(&laptop).await["two_factor"]["Scanning"]["key"]
+        .as_str()
+        .expect("the wizard shows the key to its own sign-in")
+        .to_owned();
+    let seen = portal
+        .call(&other, "security_overview", &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !seen.contains(&key),
+        "another session reads the new key: {seen}"
+    );
+    let confirm = portal
+        .call(&other, "confirm_enrollment", &[("code", "000000")])
+        .await;
+    assert_ne!(confirm.status(), StatusCode::OK);
+
+    let secret = totp_rs::Secret::try_from_base32(key.replace(' ', ""))
+        .unwrap()
+        .as_ref()
+        .to_vec();
+    let code = app::security::totp::code_at(
+        &secret,
+        app::security::totp::TotpStep::at(portal.clock.now()),
+    );
+    assert_eq!(
+        portal
+            .call(&laptop, "confirm_enrollment", &[("code", &code)])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let recovery_code = portal.overview(&laptop).await["recovery_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let seen = portal
+        .call(&other, "security_overview", &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !seen.contains(&recovery_code),
+        "another session reads the recovery code"
+    );
+    let download = portal
+        .get(&other, "/settings/security/recovery-code.txt")
+        .await;
+    assert_ne!(download.status(), StatusCode::OK);
+    assert!(!download.text().await.unwrap().contains(&recovery_code));
+    let save = portal
+        .call(&other, "save_recovery_code", &[("saved", "yes")])
+        .await;
+    assert_ne!(
+        save.status(),
+        StatusCode::OK,
+        "another session cannot finish the wizard"
+    );
+
+    // Turning two-factor authentication on signs out every other session.
+    portal
+        .call(&laptop, "save_recovery_code", &[("saved", "yes")])
+        .await;
+    assert_eq!(portal.overview(&laptop).await["two_factor"], "On");
+    assert_eq!(
+        portal.get(&other, "/portal").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        portal.get(&laptop, "/portal").await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn an_enrollment_secret_is_shown_only_while_the_password_is_recent() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    portal.sign_up(&browser, "alice", PASSWORD).await;
+    portal.verify_email(&browser, "alice").await;
+    portal.clock.advance(14 * 60);
+    portal.call(&browser, "start_enrollment", &[]).await;
+    assert!(portal.overview(&browser).await["two_factor"]["Scanning"]["key"].is_string());
+    portal.clock.advance(2 * 60);
+    let overview = portal.overview(&browser).await;
+    assert!(
+        overview["two_factor"]["Scanning"].is_null(),
+        "the key is served on a sign-in whose password is 16 minutes old: {overview}"
+    );
+    assert_eq!(overview["password_recent"], false);
+    portal
+        .call(&browser, "confirm_password", &[("password", PASSWORD)])
+        .await;
+    assert!(portal.overview(&browser).await["two_factor"]["Scanning"]["key"].is_string());
+}
+
+#[tokio::test]
+async fn an_unsaved_recovery_code_is_not_kept_past_its_reveal_window() {
+    let portal = TestPortal::start().await;
+    let (browser, authenticator) = portal.account_with_two_factor("alice").await;
+    portal.clock.advance(30);
+    let regenerated = portal
+        .call(
+            &browser,
+            "regenerate_recovery_code",
+            &[("code", &authenticator.code(&portal, 0))],
+        )
+        .await;
+    assert_eq!(regenerated.status(), StatusCode::OK);
+    async fn reveals(portal: &TestPortal) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM recovery_code_reveals")
+            .fetch_one(&portal.database().await)
+            .await
+            .unwrap()
+    }
+    assert_eq!(reveals(&portal).await, 1);
+    // The owner closes the tab without ticking "saved".
+    portal.clock.advance(16 * 60);
+    let portal = portal.restart().await;
+    assert_eq!(
+        reveals(&portal).await,
+        0,
+        "the sealed recovery code outlives its window"
+    );
+}
+
+#[tokio::test]
+async fn thirty_wrong_codes_at_once_are_not_all_checked() {
+    let portal = TestPortal::start().await;
+    let (_, authenticator) = portal.account_with_two_factor("alice").await;
+    let browser = portal.browser();
+    portal.sign_in(&browser, "alice", PASSWORD).await;
+    let right = authenticator.code(&portal, 0);
+    let wrong = format!(
+        "{:06}",
+        (right.parse::<u32>().unwrap() + 500_000) % 1_000_000
+    );
+    let statuses = at_once(30, |_| {
+        let (portal, browser, wrong) = (&portal, &browser, &wrong);
+        async move { portal.verify_code(browser, wrong).await.status() }
+    })
+    .await;
+    let checked = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::UNAUTHORIZED)
+        .count();
+    assert!(checked <= 6, "{checked} of 30 were checked: {statuses:?}");
 }

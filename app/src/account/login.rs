@@ -127,13 +127,11 @@ mod ssr {
 
     use super::{LoginStage, SignInProgress};
     use crate::{
-        audit::EventKind,
+        account::password_check::check_password,
         auth::{AuthSession, client},
         error::AppError,
-        security::throttle::{self, Verdict},
         state::app_state,
-        store,
-        two_factor::service,
+        store, validation,
     };
 
     /// A half-finished sign-in whose account no longer has a second factor (it was reset
@@ -162,56 +160,20 @@ mod ssr {
     }
 
     /// Unknown username and wrong password answer alike, in words and in work: both verify one
-    /// Argon2id hash.
+    /// Argon2id hash (see `password_check`).
     /// The stage reached, and whether an organization's requirement holds the account.
     pub async fn login(
         username: String,
         password: SecretString,
     ) -> Result<(LoginStage, bool), AppError> {
         let state = app_state()?;
-        let username = username.trim().to_ascii_lowercase();
-        // Throttled per username, known or not, so waiting tells nothing about who has an account.
-        let failures = store::password_failures(&state.pool, &username)
-            .await
-            .map_err(AppError::internal)?;
-        let count = u32::try_from(failures.failures).unwrap_or(u32::MAX);
-        if let Verdict::WaitSeconds(seconds) =
-            throttle::password_verdict(count, failures.last_failure_at, state.clock.now())
-        {
-            return Err(AppError::TryAgainIn {
-                seconds: seconds as u64,
-            });
-        }
-        let credentials = store::credentials_for(&state.pool, &username)
-            .await
-            .map_err(AppError::internal)?;
-        let (user_id, stored_hash) = match credentials {
-            Some(credentials) => (Some(credentials.id), Some(credentials.password_hash)),
-            None => (None, None),
-        };
-        let matches = state.passwords.verify(password, stored_hash).await?;
+        // Nothing is stored for a name no account could have.
+        let username = validation::normalize_username(&username)
+            .map_err(|message| AppError::validation("username", message))?;
         let client = client().await;
-        let user_id = match (user_id, matches) {
-            (Some(user_id), true) => user_id,
-            (Some(user_id), false) => {
-                store::record_password_failure(&state.pool, &username, state.clock.now())
-                    .await
-                    .map_err(AppError::internal)?;
-                service::record(&state, user_id, EventKind::PasswordFailed, &client, None).await?;
-                return Err(AppError::InvalidCredentials);
-            }
-            (None, _) => {
-                store::record_password_failure(&state.pool, &username, state.clock.now())
-                    .await
-                    .map_err(AppError::internal)?;
-                return Err(AppError::InvalidCredentials);
-            }
+        let Some(user_id) = check_password(&state, &username, password, &client).await? else {
+            return Err(AppError::InvalidCredentials);
         };
-        if failures.failures > 0 {
-            store::clear_password_failures(&state.pool, &username)
-                .await
-                .map_err(AppError::internal)?;
-        }
         let auth = AuthSession::from_request().await?;
         let now = state.clock.now();
         if store::two_factor_of(&state.pool, user_id)

@@ -111,17 +111,22 @@ mod ssr {
     use secrecy::SecretString;
 
     use crate::{
-        auth::{AuthSession, signed_in},
+        account::password_check::check_password,
+        auth::{AuthSession, client, signed_in},
         error::AppError,
         store,
     };
 
+    /// The sign-in's password check, with its throttle and audit: a stolen session is no
+    /// unthrottled way to guess the owner's password.
     pub async fn confirm_password(password: SecretString) -> Result<(), AppError> {
         let (state, user_id) = signed_in().await?;
-        let hash = store::password_hash_of(&state.pool, user_id)
+        let username = store::username_of(&state.pool, user_id)
             .await
-            .map_err(AppError::internal)?;
-        if !state.passwords.verify(password, hash).await? {
+            .map_err(AppError::internal)?
+            .ok_or(AppError::Unauthorized)?;
+        let checked = check_password(&state, &username, password, &client().await).await?;
+        if checked != Some(user_id) {
             return Err(AppError::validation(
                 "password",
                 "That password is incorrect.",

@@ -87,9 +87,6 @@ mod ssr {
                     NewUserError::UsernameTaken => {
                         AppError::validation("username", "That username is taken. Choose another.")
                     }
-                    NewUserError::EmailTaken => {
-                        AppError::validation("email", "An account already uses this email address.")
-                    }
                     NewUserError::Database(error) => AppError::internal(error),
                 })?;
         tracing::info!(user_id, "account created");

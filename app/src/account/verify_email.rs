@@ -62,7 +62,7 @@ mod ssr {
         audit::EventKind,
         auth::{client, signed_in},
         error::AppError,
-        mail::{send_token_link, templates},
+        mail::{TokenCap, send_token_link, templates},
         security::token,
         state::{AppState, app_state},
         store::{self, TokenPurpose, TokenState, UserId},
@@ -75,18 +75,52 @@ mod ssr {
     const VERIFY_EMAILS_PER_HOUR: i64 = 3;
 
     /// Sends the verification email; a failure is logged, and the security page offers to resend.
+    /// When another account has verified the address, its owner is told instead, and nothing
+    /// that would verify it again is sent: sign-up never says an address is taken.
     pub async fn send_verification(state: &AppState, user_id: UserId) {
-        if let Err(error) = try_send(state, user_id).await {
+        let sent = match store::verified_owner_of_email_of(&state.pool, user_id).await {
+            Ok(Some(owner)) => send_address_in_use(state, user_id, &owner).await,
+            Ok(None) => try_send(state, user_id).await.map(|_| ()),
+            Err(error) => Err(AppError::internal(error)),
+        };
+        if let Err(error) = sent {
             tracing::warn!(%error, user_id, "the verification email could not be sent");
         }
     }
 
-    async fn try_send(state: &AppState, user_id: UserId) -> Result<(), AppError> {
+    async fn send_address_in_use(
+        state: &AppState,
+        user_id: UserId,
+        owner: &str,
+    ) -> Result<(), AppError> {
+        let account = store::account(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?
+            .ok_or(AppError::Unauthorized)?;
+        let sign_in = format!("{}/login", state.settings.base_url);
+        state
+            .mailer
+            .send(templates::address_in_use(&account.email, owner, &sign_in))
+            .await
+            .map_err(|_| AppError::MailNotSent)
+    }
+
+    async fn try_send(state: &AppState, user_id: UserId) -> Result<bool, AppError> {
+        let cap = TokenCap {
+            per_hour: VERIFY_EMAILS_PER_HOUR,
+            one_live: false,
+            refused: || {
+                AppError::NotAllowed(
+                    "Three verification emails were sent in the last hour. Check your inbox and spam folder, or try again later.".into(),
+                )
+            },
+        };
         send_token_link(
             state,
             user_id,
             TokenPurpose::VerifyEmail,
             VERIFY_SECONDS,
+            cap,
             "/verify-email",
             |account, link| templates::verify_email(&account.email, &account.username, link),
         )
@@ -95,17 +129,13 @@ mod ssr {
 
     pub async fn resend() -> Result<(), AppError> {
         let (state, user_id) = signed_in().await?;
-        let hour_ago = state.clock.now() - 60 * 60;
-        let recent =
-            store::tokens_created_since(&state.pool, user_id, TokenPurpose::VerifyEmail, hour_ago)
-                .await
-                .map_err(AppError::internal)?;
-        if recent >= VERIFY_EMAILS_PER_HOUR {
-            return Err(AppError::NotAllowed(
-                "Three verification emails were sent in the last hour. Check your inbox and spam folder, or try again later.".into(),
-            ));
+        if let Some(owner) = store::verified_owner_of_email_of(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?
+        {
+            return send_address_in_use(&state, user_id, &owner).await;
         }
-        try_send(&state, user_id).await
+        try_send(&state, user_id).await.map(|_| ())
     }
 
     pub async fn verify(token: &str) -> Result<String, AppError> {
@@ -140,9 +170,14 @@ mod ssr {
                 );
             }
         };
-        store::mark_email_verified(&state.pool, user_id, now)
+        if !store::mark_email_verified(&state.pool, user_id, now)
             .await
-            .map_err(AppError::internal)?;
+            .map_err(AppError::internal)?
+        {
+            return Err(AppError::NotAllowed(
+                "This address is already verified on another account. Sign in to that account, or change this one's address.".into(),
+            ));
+        }
         service::record(
             &state,
             user_id,

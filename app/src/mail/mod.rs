@@ -127,18 +127,33 @@ pub async fn send_notice(
     }
 }
 
+/// How many links of one purpose an account may be sent: at most `per_hour` an hour (else the
+/// `refused` error), and with `one_live` none while an earlier one is still unused and unexpired.
+pub struct TokenCap {
+    pub per_hour: i64,
+    pub one_live: bool,
+    pub refused: fn() -> crate::error::AppError,
+}
+
 /// Mails the account a link to `path` holding a new single-use token for `purpose`, valid for
-/// `lifetime` seconds. The token is stored hashed, and withdrawn when the mail cannot be sent, so
-/// a failed send spends nothing.
+/// `lifetime` seconds, within `cap`. The token is stored hashed; the cap is checked and the token
+/// made in one transaction, so parallel requests cannot pass the cap together; the token is
+/// withdrawn when the mail cannot be sent, so a failed send spends nothing. False when a live
+/// link made a new one needless.
 pub async fn send_token_link(
     state: &crate::state::AppState,
     user_id: crate::store::UserId,
     purpose: crate::store::TokenPurpose,
     lifetime: i64,
+    cap: TokenCap,
     path: &str,
     compose: impl FnOnce(&crate::store::Account, &str) -> Email,
-) -> Result<(), crate::error::AppError> {
-    use crate::{error::AppError, security::token, store};
+) -> Result<bool, crate::error::AppError> {
+    use crate::{
+        error::AppError,
+        security::token,
+        store::{self, CappedToken},
+    };
     let account = store::account(&state.pool, user_id)
         .await
         .map_err(AppError::internal)?
@@ -152,9 +167,20 @@ pub async fn send_token_link(
         created_at: now,
         expires_at: now + lifetime,
     };
-    let token_id = store::create_token(&state.pool, new_token)
-        .await
-        .map_err(AppError::internal)?;
+    let token_id = match store::create_token_capped(
+        &state.pool,
+        new_token,
+        now - 60 * 60,
+        cap.per_hour,
+        cap.one_live,
+    )
+    .await
+    .map_err(AppError::internal)?
+    {
+        CappedToken::Created(id) => id,
+        CappedToken::LiveExists => return Ok(false),
+        CappedToken::CapReached => return Err((cap.refused)()),
+    };
     let link = format!("{}{path}?token={token}", state.settings.base_url);
     if let Err(error) = state.mailer.send(compose(&account, &link)).await {
         store::delete_token(&state.pool, token_id)
@@ -163,5 +189,5 @@ pub async fn send_token_link(
         tracing::warn!(%error, user_id, ?purpose, "a link email could not be sent");
         return Err(AppError::MailNotSent);
     }
-    Ok(())
+    Ok(true)
 }

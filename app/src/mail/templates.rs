@@ -49,6 +49,21 @@ pub fn verify_email(to: &str, username: &str, link: &str) -> Email {
     )
 }
 
+/// Sign-up with an address another account has verified: its owner hears of it, and the person
+/// signing up learns nothing.
+pub fn address_in_use(to: &str, owner: &str, sign_in: &str) -> Email {
+    email(
+        to,
+        "Someone tried to create a Portal account with your address",
+        &[
+            "Someone tried to create a new Portal account with this email address.".into(),
+            format!("This address already belongs to your account {owner}, so it was not added to the new one."),
+            "If this was you, sign in to your account instead. If it was not you, you can ignore this email.".into(),
+        ],
+        Some(("Sign in to Portal", sign_in)),
+    )
+}
+
 pub fn recovery_link(to: &str, username: &str, link: &str, minutes: i64) -> Email {
     email(
         to,

@@ -76,11 +76,11 @@ mod ssr {
         audit::EventKind,
         auth::{AuthSession, client},
         error::AppError,
-        mail::{send_token_link, templates},
+        mail::{TokenCap, send_token_link, templates},
         security::recovery_code,
         state::app_state,
         store::{self, Factor, TokenPurpose},
-        two_factor::service::{check_throttle, count_failure, record},
+        two_factor::service::{check_throttle, record, record_failure, throttle_verdict},
     };
 
     pub async fn request(typed: &str) -> Result<(), AppError> {
@@ -98,10 +98,8 @@ mod ssr {
             )
         })?;
         let client = client().await;
-        // One check at a time per account: 50 requests with one code send one email.
-        let _one_at_a_time = state.factor_locks.lock(user_id).await;
-        let now = state.clock.now();
-        check_throttle(&state, user_id, Factor::RecoveryCode, now).await?;
+        // A cheap refusal first; the judgement that counts comes after the check, below.
+        check_throttle(&state, user_id, Factor::RecoveryCode, state.clock.now()).await?;
         let Some(two_factor) = store::two_factor_of(&state.pool, user_id)
             .await
             .map_err(AppError::internal)?
@@ -110,6 +108,7 @@ mod ssr {
                 "Two-factor authentication is off for this account.".into(),
             ));
         };
+        // Argon2id runs holding no lock, so no account's checks wait on another's.
         let matches = state
             .passwords
             .verify(
@@ -117,46 +116,46 @@ mod ssr {
                 Some(two_factor.recovery_code_hash),
             )
             .await?;
+        let now = state.clock.now();
+        let failures = store::settle_factor_attempt(
+            &state.pool,
+            user_id,
+            Factor::RecoveryCode,
+            now,
+            matches,
+            |earlier| throttle_verdict(earlier, Factor::RecoveryCode, now).map(|_| ()),
+        )
+        .await
+        .map_err(AppError::internal)??;
         if !matches {
-            count_failure(
+            record_failure(
                 &state,
                 user_id,
                 Factor::RecoveryCode,
                 &client,
                 EventKind::RecoveryCodeFailed,
+                failures,
             )
             .await?;
             return Err(AppError::InvalidRecoveryCode);
         }
-        store::clear_failures(&state.pool, user_id, Factor::RecoveryCode)
-            .await
-            .map_err(AppError::internal)?;
-
-        // A link already on its way is not sent again.
-        if store::has_live_token(&state.pool, user_id, TokenPurpose::Recovery, now)
-            .await
-            .map_err(AppError::internal)?
-        {
-            return Ok(());
-        }
-        let sent_this_hour = store::tokens_created_since(
-            &state.pool,
-            user_id,
-            TokenPurpose::Recovery,
-            now - 60 * 60,
-        )
-        .await
-        .map_err(AppError::internal)?;
-        if sent_this_hour >= RECOVERY_EMAILS_PER_HOUR {
-            return Err(AppError::NotAllowed(
-                "Three recovery emails were sent in the last hour. Check your inbox and spam folder, or try again later.".into(),
-            ));
-        }
-        send_token_link(
+        // One live link at a time, at most 3 an hour: decided in one transaction, so 50
+        // requests with one code send one email.
+        let cap = TokenCap {
+            per_hour: RECOVERY_EMAILS_PER_HOUR,
+            one_live: true,
+            refused: || {
+                AppError::NotAllowed(
+                    "Three recovery emails were sent in the last hour. Check your inbox and spam folder, or try again later.".into(),
+                )
+            },
+        };
+        let sent = send_token_link(
             &state,
             user_id,
             TokenPurpose::Recovery,
             RECOVERY_LINK_SECONDS,
+            cap,
             "/recover/confirm",
             |account, link| {
                 templates::recovery_link(
@@ -168,6 +167,9 @@ mod ssr {
             },
         )
         .await?;
-        record(&state, user_id, EventKind::RecoveryRequested, &client, None).await
+        if sent {
+            record(&state, user_id, EventKind::RecoveryRequested, &client, None).await?;
+        }
+        Ok(())
     }
 }

@@ -21,7 +21,7 @@ pub async fn reset_two_factor(
     client: &Client,
     detail: Option<&str>,
 ) -> Result<(), AppError> {
-    store::remove_two_factor(&state.pool, user_id)
+    store::remove_two_factor(&state.pool, user_id, state.clock.now())
         .await
         .map_err(AppError::internal)?;
     store::delete_sign_ins(&state.pool, user_id, None)

@@ -21,8 +21,6 @@ impl std::fmt::Debug for Credentials {
 pub enum NewUserError {
     #[error("username taken")]
     UsernameTaken,
-    #[error("email taken")]
-    EmailTaken,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -34,7 +32,8 @@ pub struct NewUser<'a> {
     pub created_at: i64,
 }
 
-/// Usernames are stored in lower case; emails are unique whatever their case.
+/// Usernames are stored in lower case. An address is held only once verified (unique whatever its
+/// case among verified ones), so sign-up never refuses an address and nobody can squat one.
 pub async fn create_user(pool: &SqlitePool, user: NewUser<'_>) -> Result<UserId, NewUserError> {
     let mut tx = super::begin_write(pool).await?;
     let username_taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
@@ -43,14 +42,6 @@ pub async fn create_user(pool: &SqlitePool, user: NewUser<'_>) -> Result<UserId,
         .await?;
     if username_taken.is_some() {
         return Err(NewUserError::UsernameTaken);
-    }
-    let email_taken: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = lower(?)")
-            .bind(user.email)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if email_taken.is_some() {
-        return Err(NewUserError::EmailTaken);
     }
     let inserted = sqlx::query_scalar(
         "INSERT INTO users (username, email, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
@@ -63,13 +54,10 @@ pub async fn create_user(pool: &SqlitePool, user: NewUser<'_>) -> Result<UserId,
     .await;
     let id = match inserted {
         Ok(id) => id,
-        // Two sign-ups racing for one name: the unique index decides.
+        // Two sign-ups racing for one name: the unique index decides. (A new account's address
+        // is unverified, so only the username can collide.)
         Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
-            return Err(if error.message().contains("email") {
-                NewUserError::EmailTaken
-            } else {
-                NewUserError::UsernameTaken
-            });
+            return Err(NewUserError::UsernameTaken);
         }
         Err(error) => return Err(error.into()),
     };
@@ -122,17 +110,39 @@ pub async fn password_hash_of(
         .await
 }
 
+/// False when another account has verified the same address first: an address is verified on
+/// one account only (the unique index on verified addresses decides a race).
 pub async fn mark_email_verified(
     pool: &SqlitePool,
     user_id: UserId,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET email_verified_at = COALESCE(email_verified_at, ?) WHERE id = ?")
-        .bind(now)
-        .bind(user_id)
-        .execute(pool)
-        .await?;
-    Ok(())
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE users SET email_verified_at = COALESCE(email_verified_at, ?) WHERE id = ?",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(pool)
+    .await;
+    match updated {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// The username of another account that has verified this account's address, if any.
+pub async fn verified_owner_of_email_of(
+    pool: &SqlitePool,
+    user_id: UserId,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT other.username FROM users me JOIN users other ON lower(other.email) = lower(me.email)
+         WHERE me.id = ? AND other.id <> me.id AND other.email_verified_at IS NOT NULL",
+    )
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await
 }
 
 pub async fn user_id_by_username(

@@ -19,9 +19,10 @@ pub struct EventRow {
     pub detail: Option<String>,
 }
 
+/// `user_id` is None for an attempt on an unknown username, recorded like one on a known one.
 pub async fn record_event(
     pool: &SqlitePool,
-    user_id: UserId,
+    user_id: Option<UserId>,
     kind: EventKind,
     at: i64,
     client: &Client,

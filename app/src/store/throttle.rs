@@ -71,37 +71,125 @@ pub async fn clear_failures(
     Ok(())
 }
 
-/// Consecutive wrong passwords for a username, whether or not an account has it.
-pub async fn password_failures(pool: &SqlitePool, username: &str) -> Result<Failures, sqlx::Error> {
-    let row: Option<Failures> = sqlx::query_as(
-        "SELECT failures, last_failure_at FROM password_failures WHERE username = ?",
-    )
-    .bind(username)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.unwrap_or_default())
+/// Whose wrong passwords a counter counts: a username (known or not, so throttling tells nothing
+/// about which accounts exist), and the device that signed in to it before, or `""` for every
+/// other client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordThrottleKey {
+    pub username: String,
+    pub device: String,
 }
 
-pub async fn record_password_failure(
+/// Reserves one password attempt before the password is checked: in one write transaction the
+/// counter is read, `allowed` judges it, and an allowed attempt is counted as a failure at once.
+/// Parallel attempts therefore see each other's reservations (NIST 800-63B §5.2.2 holds under
+/// load). A right password clears the counter afterwards. Returns the earlier failures, or the
+/// judgement that refused the attempt.
+pub async fn reserve_password_attempt<E>(
     pool: &SqlitePool,
-    username: &str,
+    key: &PasswordThrottleKey,
     now: i64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO password_failures (username, failures, last_failure_at) VALUES (?, 1, ?)
-         ON CONFLICT (username) DO UPDATE SET failures = password_failures.failures + 1, last_failure_at = excluded.last_failure_at
-         RETURNING failures",
+    allowed: impl FnOnce(Failures) -> Result<(), E>,
+) -> Result<Result<Failures, E>, sqlx::Error> {
+    let mut tx = super::begin_write(pool).await?;
+    let row: Option<Failures> = sqlx::query_as(
+        "SELECT failures, last_failure_at FROM password_failures WHERE username = ? AND device = ?",
     )
-    .bind(username)
+    .bind(&key.username)
+    .bind(&key.device)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let earlier = row.unwrap_or_default();
+    if let Err(refused) = allowed(earlier) {
+        return Ok(Err(refused));
+    }
+    sqlx::query(
+        "INSERT INTO password_failures (username, device, failures, last_failure_at) VALUES (?, ?, 1, ?)
+         ON CONFLICT (username, device) DO UPDATE SET failures = password_failures.failures + 1, last_failure_at = excluded.last_failure_at",
+    )
+    .bind(&key.username)
+    .bind(&key.device)
     .bind(now)
-    .fetch_one(pool)
-    .await
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(earlier))
 }
 
-pub async fn clear_password_failures(pool: &SqlitePool, username: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM password_failures WHERE username = ?")
-        .bind(username)
+/// A right password: the reserved attempt and the failures before it are forgotten.
+pub async fn clear_password_failures(
+    pool: &SqlitePool,
+    key: &PasswordThrottleKey,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM password_failures WHERE username = ? AND device = ?")
+        .bind(&key.username)
+        .bind(&key.device)
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// Settles an attempt whose factor was already checked (without any lock held: a recovery
+/// code's Argon2id is slow): in one write transaction `allowed` judges the counter again, and
+/// only an allowed attempt counts, clearing the counter when `right` and adding a failure when
+/// not. A refused attempt's outcome is thrown away unseen, so parallel guesses learn no more
+/// than the throttle allows. Returns the failures now counted, or the judgement that refused.
+pub async fn settle_factor_attempt<E>(
+    pool: &SqlitePool,
+    user_id: UserId,
+    factor: Factor,
+    now: i64,
+    right: bool,
+    allowed: impl FnOnce(Failures) -> Result<(), E>,
+) -> Result<Result<i64, E>, sqlx::Error> {
+    let mut tx = super::begin_write(pool).await?;
+    let row: Option<Failures> = sqlx::query_as(
+        "SELECT failures, last_failure_at FROM failure_counters WHERE user_id = ? AND factor = ?",
+    )
+    .bind(user_id)
+    .bind(factor.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let earlier = row.unwrap_or_default();
+    if let Err(refused) = allowed(earlier) {
+        return Ok(Err(refused));
+    }
+    let failures = if right {
+        if earlier.failures > 0 {
+            sqlx::query("DELETE FROM failure_counters WHERE user_id = ? AND factor = ?")
+                .bind(user_id)
+                .bind(factor.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        0
+    } else {
+        sqlx::query_scalar(
+            "INSERT INTO failure_counters (user_id, factor, failures, last_failure_at) VALUES (?, ?, 1, ?)
+             ON CONFLICT (user_id, factor) DO UPDATE SET failures = failure_counters.failures + 1, last_failure_at = excluded.last_failure_at
+             RETURNING failures",
+        )
+        .bind(user_id)
+        .bind(factor.as_str())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?
+    };
+    tx.commit().await?;
+    Ok(Ok(failures))
+}
+
+/// Counters whose last failure is older than `before` start again from zero: the longest wait is
+/// 15 minutes, and rows for made-up usernames must not pile up.
+pub async fn delete_stale_password_failures(
+    pool: &SqlitePool,
+    before: i64,
+) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM password_failures WHERE last_failure_at < ?")
+            .bind(before)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
 }

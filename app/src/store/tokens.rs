@@ -48,6 +48,84 @@ pub async fn create_token(pool: &SqlitePool, token: NewToken<'_>) -> Result<i64,
     .await
 }
 
+/// What `create_token_capped` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CappedToken {
+    Created(i64),
+    /// An unused, unexpired token of this purpose exists, and one at a time was asked.
+    LiveExists,
+    /// `per_hour` tokens were made in the last hour.
+    CapReached,
+}
+
+/// Makes a token unless the account already had `cap` of this purpose since `since` (or, with
+/// `one_live`, has a live one): counted and inserted in one write transaction, so requests racing
+/// each other cannot pass the cap together.
+pub async fn create_token_capped(
+    pool: &SqlitePool,
+    token: NewToken<'_>,
+    since: i64,
+    cap: i64,
+    one_live: bool,
+) -> Result<CappedToken, sqlx::Error> {
+    let mut tx = super::begin_write(pool).await?;
+    let (recent, live): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), coalesce(sum(CASE WHEN used_at IS NULL AND expires_at > ? THEN 1 ELSE 0 END), 0)
+         FROM email_tokens WHERE user_id = ? AND purpose = ? AND created_at > ?",
+    )
+    .bind(token.created_at)
+    .bind(token.user_id)
+    .bind(token.purpose.as_str())
+    .bind(since)
+    .fetch_one(&mut *tx)
+    .await?;
+    if one_live && live > 0 {
+        return Ok(CappedToken::LiveExists);
+    }
+    if recent >= cap {
+        return Ok(CappedToken::CapReached);
+    }
+    let id = sqlx::query_scalar(
+        "INSERT INTO email_tokens (user_id, purpose, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(token.user_id)
+    .bind(token.purpose.as_str())
+    .bind(token.hash)
+    .bind(token.created_at)
+    .bind(token.expires_at)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(CappedToken::Created(id))
+}
+
+/// Spends every live recovery link of the account: a change to its second factor (a new code,
+/// disable, enrollment, a reset) must not be undone by a link asked for before it.
+pub(super) async fn withdraw_recovery_links(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    user_id: UserId,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE email_tokens SET used_at = ? WHERE user_id = ? AND purpose = ? AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(TokenPurpose::Recovery.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Expired tokens are deleted after a day (the hourly caps count the last hour only).
+pub async fn delete_expired_tokens(pool: &SqlitePool, before: i64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM email_tokens WHERE expires_at < ?")
+        .bind(before)
+        .execute(pool)
+        .await?
+        .rows_affected())
+}
+
 /// A token whose email could not be sent is withdrawn, so it counts for nothing.
 pub async fn delete_token(pool: &SqlitePool, id: i64) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM email_tokens WHERE id = ?")

@@ -15,6 +15,8 @@ pub struct EnrollmentRow {
     pub secret_sealed: Vec<u8>,
     pub confirmed_step: Option<i64>,
     pub started_at: i64,
+    /// The sign-in that started it: only it is shown the secret and may finish it.
+    pub sign_in_id: Option<String>,
 }
 
 pub async fn two_factor_of(
@@ -67,7 +69,7 @@ pub async fn enrollment_of(
     pool: &SqlitePool,
     user_id: UserId,
 ) -> Result<Option<EnrollmentRow>, sqlx::Error> {
-    sqlx::query_as("SELECT secret_sealed, confirmed_step, started_at FROM two_factor_enrollments WHERE user_id = ?")
+    sqlx::query_as("SELECT secret_sealed, confirmed_step, started_at, sign_in_id FROM two_factor_enrollments WHERE user_id = ?")
         .bind(user_id)
         .fetch_optional(pool)
         .await
@@ -77,6 +79,7 @@ pub async fn enrollment_of(
 pub async fn start_enrollment(
     pool: &SqlitePool,
     user_id: UserId,
+    sign_in_id: &str,
     secret_sealed: &[u8],
     now: i64,
 ) -> Result<(), sqlx::Error> {
@@ -86,24 +89,28 @@ pub async fn start_enrollment(
         .execute(&mut *tx)
         .await?;
     sqlx::query(
-        "INSERT INTO two_factor_enrollments (user_id, secret_sealed, confirmed_step, recovery_code_hash, started_at)
-         VALUES (?, ?, NULL, NULL, ?)
+        "INSERT INTO two_factor_enrollments (user_id, secret_sealed, confirmed_step, recovery_code_hash, started_at, sign_in_id)
+         VALUES (?, ?, NULL, NULL, ?, ?)
          ON CONFLICT (user_id) DO UPDATE SET secret_sealed = excluded.secret_sealed, confirmed_step = NULL,
-             recovery_code_hash = NULL, started_at = excluded.started_at",
+             recovery_code_hash = NULL, started_at = excluded.started_at, sign_in_id = excluded.sign_in_id",
     )
     .bind(user_id)
     .bind(secret_sealed)
     .bind(now)
+    .bind(sign_in_id)
     .execute(&mut *tx)
     .await?;
     tx.commit().await
 }
 
 /// Marks the enrollment's secret confirmed by a code of `step` and keeps the recovery code: its
-/// hash for good, the sealed code until it has been shown. False if it was confirmed already.
+/// hash for good, the sealed code until it has been shown. False if it was confirmed already, or
+/// replaced meanwhile (the secret checked is the one confirmed), or started by another sign-in.
 pub async fn confirm_enrollment(
     pool: &SqlitePool,
     user_id: UserId,
+    sign_in_id: &str,
+    secret_sealed: &[u8],
     step: i64,
     recovery_code_hash: &str,
     recovery_code_sealed: &[u8],
@@ -112,17 +119,19 @@ pub async fn confirm_enrollment(
     let mut tx = super::begin_write(pool).await?;
     let updated = sqlx::query(
         "UPDATE two_factor_enrollments SET confirmed_step = ?, recovery_code_hash = ?
-         WHERE user_id = ? AND confirmed_step IS NULL",
+         WHERE user_id = ? AND sign_in_id = ? AND secret_sealed = ? AND confirmed_step IS NULL",
     )
     .bind(step)
     .bind(recovery_code_hash)
     .bind(user_id)
+    .bind(sign_in_id)
+    .bind(secret_sealed)
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 0 {
         return Ok(false);
     }
-    put_reveal(&mut tx, user_id, recovery_code_sealed, now).await?;
+    put_reveal(&mut tx, user_id, sign_in_id, recovery_code_sealed, now).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -132,6 +141,7 @@ pub async fn confirm_enrollment(
 pub async fn complete_enrollment(
     pool: &SqlitePool,
     user_id: UserId,
+    sign_in_id: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
@@ -139,15 +149,17 @@ pub async fn complete_enrollment(
         "INSERT INTO two_factor (user_id, secret_sealed, last_accepted_step, recovery_code_hash, enabled_at)
          SELECT user_id, secret_sealed, confirmed_step, recovery_code_hash, ?
          FROM two_factor_enrollments
-         WHERE user_id = ? AND confirmed_step IS NOT NULL AND recovery_code_hash IS NOT NULL",
+         WHERE user_id = ? AND sign_in_id = ? AND confirmed_step IS NOT NULL AND recovery_code_hash IS NOT NULL",
     )
     .bind(now)
     .bind(user_id)
+    .bind(sign_in_id)
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
         return Ok(false);
     }
+    super::tokens::withdraw_recovery_links(&mut tx, user_id, now).await?;
     for table in ["two_factor_enrollments", "recovery_code_reveals"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?"))
             .bind(user_id)
@@ -188,8 +200,13 @@ pub async fn record_accepted_step(
 }
 
 /// Removes the second factor, its recovery code and its failure counters.
-pub async fn remove_two_factor(pool: &SqlitePool, user_id: UserId) -> Result<bool, sqlx::Error> {
+pub async fn remove_two_factor(
+    pool: &SqlitePool,
+    user_id: UserId,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
+    super::tokens::withdraw_recovery_links(&mut tx, user_id, now).await?;
     let removed = sqlx::query("DELETE FROM two_factor WHERE user_id = ?")
         .bind(user_id)
         .execute(&mut *tx)
@@ -212,6 +229,7 @@ pub async fn remove_two_factor(pool: &SqlitePool, user_id: UserId) -> Result<boo
 pub async fn replace_recovery_code(
     pool: &SqlitePool,
     user_id: UserId,
+    sign_in_id: &str,
     recovery_code_hash: &str,
     recovery_code_sealed: &[u8],
     now: i64,
@@ -222,38 +240,45 @@ pub async fn replace_recovery_code(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    put_reveal(&mut tx, user_id, recovery_code_sealed, now).await?;
+    super::tokens::withdraw_recovery_links(&mut tx, user_id, now).await?;
+    put_reveal(&mut tx, user_id, sign_in_id, recovery_code_sealed, now).await?;
     tx.commit().await
 }
 
 async fn put_reveal(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     user_id: UserId,
+    sign_in_id: &str,
     code_sealed: &[u8],
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO recovery_code_reveals (user_id, code_sealed, created_at) VALUES (?, ?, ?)
-         ON CONFLICT (user_id) DO UPDATE SET code_sealed = excluded.code_sealed, created_at = excluded.created_at",
+        "INSERT INTO recovery_code_reveals (user_id, code_sealed, created_at, sign_in_id) VALUES (?, ?, ?, ?)
+         ON CONFLICT (user_id) DO UPDATE SET code_sealed = excluded.code_sealed, created_at = excluded.created_at,
+             sign_in_id = excluded.sign_in_id",
     )
     .bind(user_id)
     .bind(code_sealed)
     .bind(now)
+    .bind(sign_in_id)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-/// The sealed recovery code waiting to be shown, if it was made after `not_before`.
+/// The sealed recovery code waiting to be shown to the sign-in that made it, if it was made after
+/// `not_before`.
 pub async fn recovery_code_reveal(
     pool: &SqlitePool,
     user_id: UserId,
+    sign_in_id: &str,
     not_before: i64,
 ) -> Result<Option<Vec<u8>>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT code_sealed FROM recovery_code_reveals WHERE user_id = ? AND created_at >= ?",
+        "SELECT code_sealed FROM recovery_code_reveals WHERE user_id = ? AND sign_in_id = ? AND created_at >= ?",
     )
     .bind(user_id)
+    .bind(sign_in_id)
     .bind(not_before)
     .fetch_optional(pool)
     .await
@@ -268,4 +293,16 @@ pub async fn forget_recovery_code_reveal(
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// Sealed recovery codes past their reveal window are deleted, shown or not: the code is kept
+/// only as a hash after that (SPEC §2).
+pub async fn delete_expired_reveals(pool: &SqlitePool, before: i64) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM recovery_code_reveals WHERE created_at < ?")
+            .bind(before)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
 }

@@ -141,7 +141,7 @@ pub use ssr::begin_enrollment;
 mod ssr {
     use crate::{
         audit::EventKind,
-        auth::{client, signed_in, signed_in_recently},
+        auth::{AuthSession, client, signed_in, signed_in_recently, this_sign_in_id},
         error::AppError,
         mail::{send_notice, templates::Notice},
         security::{
@@ -177,25 +177,33 @@ mod ssr {
                 "Verify your email address first: recovery links are sent to it. Open the link in the email we sent, or resend it below.".into(),
             ));
         }
-        begin_enrollment(&state, user_id).await
+        begin_enrollment(&state, user_id, &this_sign_in_id().await?).await
     }
 
-    /// A new enrollment with a fresh secret.
-    pub async fn begin_enrollment(state: &AppState, user_id: UserId) -> Result<(), AppError> {
+    /// A new enrollment with a fresh secret, belonging to the sign-in `sign_in_id`.
+    pub async fn begin_enrollment(
+        state: &AppState,
+        user_id: UserId,
+        sign_in_id: &str,
+    ) -> Result<(), AppError> {
         let secret = random_bytes::<SECRET_BYTES>();
         let sealed = state.secrets.seal(&secret, &secret_context(user_id));
-        store::start_enrollment(&state.pool, user_id, &sealed, state.clock.now())
+        store::start_enrollment(&state.pool, user_id, sign_in_id, &sealed, state.clock.now())
             .await
             .map_err(AppError::internal)
     }
 
     pub async fn confirm(code: &str) -> Result<(), AppError> {
         let (state, user_id) = signed_in().await?;
+        let sign_in_id = this_sign_in_id().await?;
         let code = totp::parse_code(code).ok_or_else(code_required)?;
         let enrollment = store::enrollment_of(&state.pool, user_id)
             .await
             .map_err(AppError::internal)?
-            .filter(|enrollment| enrollment.confirmed_step.is_none())
+            .filter(|enrollment| {
+                enrollment.confirmed_step.is_none()
+                    && enrollment.sign_in_id.as_deref() == Some(sign_in_id.as_str())
+            })
             .ok_or_else(|| {
                 AppError::NotAllowed("Start again: switch two-factor authentication on.".into())
             })?;
@@ -211,6 +219,8 @@ mod ssr {
         store::confirm_enrollment(
             &state.pool,
             user_id,
+            &sign_in_id,
+            &enrollment.secret_sealed,
             step.0,
             &recovery.hash,
             &recovery.sealed,
@@ -230,10 +240,17 @@ mod ssr {
             ));
         }
         let (state, user_id) = signed_in().await?;
-        if store::complete_enrollment(&state.pool, user_id, state.clock.now())
+        let sign_in_id = this_sign_in_id().await?;
+        if store::complete_enrollment(&state.pool, user_id, &sign_in_id, state.clock.now())
             .await
             .map_err(AppError::internal)?
         {
+            // Whoever else held a session of the account (a stolen cookie, a stale tab) must not
+            // keep it past the step that protects the account.
+            AuthSession::from_request()
+                .await?
+                .sign_out_others(&state, user_id)
+                .await?;
             service::record(
                 &state,
                 user_id,
@@ -244,6 +261,15 @@ mod ssr {
             .await?;
             send_notice(&state, user_id, Notice::Enabled).await;
             return Ok("enabled");
+        }
+        // Only the sign-in that was shown the code can say it is saved.
+        if service::revealed_recovery_code(&state, user_id, &sign_in_id)
+            .await?
+            .is_none()
+        {
+            return Err(AppError::NotAllowed(
+                "There is no recovery code waiting to be saved here.".into(),
+            ));
         }
         store::forget_recovery_code_reveal(&state.pool, user_id)
             .await

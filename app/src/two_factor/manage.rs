@@ -99,7 +99,7 @@ mod ssr {
         }
         let client = client().await;
         verify_totp(&state, user_id, code, &client).await?;
-        store::remove_two_factor(&state.pool, user_id)
+        store::remove_two_factor(&state.pool, user_id, state.clock.now())
             .await
             .map_err(AppError::internal)?;
         AuthSession::from_request()
@@ -119,6 +119,7 @@ mod ssr {
         store::replace_recovery_code(
             &state.pool,
             user_id,
+            &crate::auth::this_sign_in_id().await?,
             &recovery.hash,
             &recovery.sealed,
             state.clock.now(),

@@ -114,7 +114,7 @@ pub async fn check_throttle(
 }
 
 /// The throttle's answer for these failures: the count of earlier failures, or why to wait.
-fn throttle_verdict(failures: Failures, factor: Factor, now: i64) -> Result<i64, AppError> {
+pub fn throttle_verdict(failures: Failures, factor: Factor, now: i64) -> Result<i64, AppError> {
     let count = u32::try_from(failures.failures).unwrap_or(u32::MAX);
     match throttle::verdict(count, failures.last_failure_at, now) {
         Verdict::Allowed => Ok(failures.failures),
@@ -143,6 +143,19 @@ pub async fn count_failure(
     let failures = store::record_failure(&state.pool, user_id, factor, now)
         .await
         .map_err(AppError::internal)?;
+    record_failure(state, user_id, factor, client, event, failures).await
+}
+
+/// Records a failure already counted (the `failures`-th in a row), and the lockout when this
+/// failure caused it.
+pub async fn record_failure(
+    state: &AppState,
+    user_id: UserId,
+    factor: Factor,
+    client: &Client,
+    event: EventKind,
+    failures: i64,
+) -> Result<(), AppError> {
     record(state, user_id, event, client, None).await?;
     if failures == i64::from(LOCK_AFTER_FAILURES) {
         let detail = match factor {
@@ -171,7 +184,7 @@ pub async fn record(
     tracing::info!(user_id, event = kind.as_str(), "security event");
     store::record_event(
         &state.pool,
-        user_id,
+        Some(user_id),
         kind,
         state.clock.now(),
         client,
@@ -201,13 +214,14 @@ pub async fn new_recovery_code(
     Ok(NewRecoveryCode { hash, sealed })
 }
 
-/// The recovery code waiting to be shown to its owner, if there is a recent one.
+/// The recovery code waiting to be shown to the sign-in that made it, if there is a recent one.
 pub async fn revealed_recovery_code(
     state: &AppState,
     user_id: UserId,
+    sign_in_id: &str,
 ) -> Result<Option<String>, AppError> {
     let not_before = state.clock.now() - REVEAL_SECONDS;
-    let Some(sealed) = store::recovery_code_reveal(&state.pool, user_id, not_before)
+    let Some(sealed) = store::recovery_code_reveal(&state.pool, user_id, sign_in_id, not_before)
         .await
         .map_err(AppError::internal)?
     else {

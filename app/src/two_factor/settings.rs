@@ -293,10 +293,9 @@ pub mod ssr {
             crate::org::service::enforcement(&state, user_id).await?,
             crate::org::service::Enforcement::Required { .. }
         );
-        let password_recent = crate::auth::AuthSession::from_request()
-            .await?
-            .password_is_recent(state.clock.now())
-            .await?;
+        let auth = crate::auth::AuthSession::from_request().await?;
+        let password_recent = auth.password_is_recent(state.clock.now()).await?;
+        let this_sign_in = auth.sign_in_id().await?.ok_or(AppError::Unauthorized)?;
         // Held by an organization's requirement: straight into the wizard.
         if enforced && account.email_verified_at.is_some() && password_recent {
             let started = store::enrollment_of(&state.pool, user_id)
@@ -304,14 +303,18 @@ pub mod ssr {
                 .map_err(AppError::internal)?;
             if started.is_none_or(|enrollment| {
                 enrollment.started_at < state.clock.now() - service::REVEAL_SECONDS
+                    || enrollment.sign_in_id.as_deref() != Some(this_sign_in.as_str())
             }) {
-                crate::two_factor::enroll::begin_enrollment(&state, user_id).await?;
+                crate::two_factor::enroll::begin_enrollment(&state, user_id, &this_sign_in).await?;
             }
         }
-        let two_factor = two_factor_state(&state, user_id, &account.username).await?;
-        let recovery_code = match two_factor {
-            TwoFactorState::SavingRecoveryCode | TwoFactorState::On => {
-                service::revealed_recovery_code(&state, user_id).await?
+        // Secrets (the new key, a new recovery code) go only to the sign-in that made them, and
+        // only while its password is recent: a stolen or stale session reads neither.
+        let reveal_to = password_recent.then_some(this_sign_in.as_str());
+        let two_factor = two_factor_state(&state, user_id, &account.username, reveal_to).await?;
+        let recovery_code = match (&two_factor, reveal_to) {
+            (TwoFactorState::SavingRecoveryCode | TwoFactorState::On, Some(sign_in_id)) => {
+                service::revealed_recovery_code(&state, user_id, sign_in_id).await?
             }
             _ => None,
         };
@@ -335,8 +338,6 @@ pub mod ssr {
                 })
             })
             .collect();
-        let auth = crate::auth::AuthSession::from_request().await?;
-        let this_sign_in = auth.sign_in_id().await?;
         let now = state.clock.now();
         let sessions = store::sign_ins_of(
             &state.pool,
@@ -347,7 +348,7 @@ pub mod ssr {
         .map_err(AppError::internal)?
         .into_iter()
         .map(|row| ActiveSession {
-            current: this_sign_in.as_deref() == Some(row.id.as_str()),
+            current: this_sign_in == row.id,
             browser: browser_name(row.user_agent.as_deref()),
             address: row.address.unwrap_or_else(|| "unknown address".into()),
             signed_in: format_time(row.created_at),
@@ -369,10 +370,13 @@ pub mod ssr {
         })
     }
 
+    /// The switch's state as `reveal_to` (this sign-in, when its password is recent) may see it:
+    /// an enrollment of another sign-in, or one this sign-in may not see now, shows as off.
     async fn two_factor_state(
         state: &AppState,
         user_id: UserId,
         username: &str,
+        reveal_to: Option<&str>,
     ) -> Result<TwoFactorState, AppError> {
         if store::two_factor_of(&state.pool, user_id)
             .await
@@ -385,7 +389,11 @@ pub mod ssr {
         let Some(enrollment) = store::enrollment_of(&state.pool, user_id)
             .await
             .map_err(AppError::internal)?
-            .filter(|enrollment| enrollment.started_at >= recent)
+            .filter(|enrollment| {
+                enrollment.started_at >= recent
+                    && reveal_to.is_some()
+                    && enrollment.sign_in_id.as_deref() == reveal_to
+            })
         else {
             return Ok(TwoFactorState::Off);
         };
@@ -425,7 +433,21 @@ pub mod ssr {
             )
                 .into_response();
         };
-        let code = match service::revealed_recovery_code(&state, user_id).await {
+        // As on the page: only the sign-in that made the code, while its password is recent.
+        let reveal_to = match (
+            auth.sign_in_id().await,
+            auth.password_is_recent(state.clock.now()).await,
+        ) {
+            (Ok(Some(sign_in_id)), Ok(true)) => sign_in_id,
+            _ => {
+                return (
+                    StatusCode::NOT_FOUND,
+                    "There is no recovery code to download.",
+                )
+                    .into_response();
+            }
+        };
+        let code = match service::revealed_recovery_code(&state, user_id, &reveal_to).await {
             Ok(Some(code)) => code,
             Ok(None) => {
                 return (
@@ -494,7 +516,9 @@ pub mod ssr {
         match (browser, system) {
             (Some(browser), Some(system)) => format!("{browser} on {system}"),
             (Some(name), None) | (None, Some(name)) => name.to_owned(),
-            (None, None) => agent.chars().take(40).collect(),
+            // Never text from the header itself: anyone can plant a user agent on the owner's
+            // activity list with one wrong password.
+            (None, None) => "unknown browser".into(),
         }
     }
 }

@@ -336,3 +336,34 @@ impl TestPortal {
         sqlx::SqlitePool::connect(&url).await.unwrap()
     }
 }
+
+/// Runs `count` requests released together: each waits at a barrier until all are ready, so a
+/// race is tested as a race.
+pub async fn at_once<F, Fut, T>(count: usize, make: F) -> Vec<T>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let barrier = tokio::sync::Barrier::new(count);
+    futures::future::join_all((0..count).map(|index| {
+        let barrier = &barrier;
+        let request = make(index);
+        async move {
+            barrier.wait().await;
+            request.await
+        }
+    }))
+    .await
+}
+
+impl TestPortal {
+    /// The security events of the account as its security page lists them, newest first.
+    pub async fn events(&self, browser: &Client) -> Vec<String> {
+        self.overview(browser).await["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|event| event["description"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}

@@ -1,0 +1,105 @@
+//! The device cookie (OWASP "Slow down online guessing attacks with device cookies"): a browser
+//! that has signed in to an account carries a sealed cookie naming that account, and its wrong
+//! passwords are counted on a counter of its own. An attacker hammering a username then waits,
+//! while its owner's browser still gets in.
+
+use tower_sessions::cookie::{self, Cookie, SameSite};
+
+use crate::{security::crypto::random_bytes, state::AppState};
+
+/// A year: the owner's browser stays known across many sign-ins.
+const DEVICE_COOKIE_DAYS: i64 = 365;
+/// Associated data: a device cookie opens only as a device cookie.
+const CONTEXT: &[u8] = b"portal:device-cookie";
+
+/// A browser that signed in to `username` before; `id` names it in the throttle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub username: String,
+    pub id: String,
+}
+
+fn cookie_name(state: &AppState) -> &'static str {
+    // __Host-: kept to this exact host, over https, path / (as the session cookie).
+    if state.settings.is_https() {
+        "__Host-portal_device"
+    } else {
+        "portal_device"
+    }
+}
+
+/// The device cookie of this request, if it opens under the server key.
+pub async fn from_request(state: &AppState) -> Option<Device> {
+    let headers = leptos_axum::extract::<axum::http::HeaderMap>().await.ok()?;
+    let name = cookie_name(state);
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == name)
+        .and_then(|cookie| open(state, cookie.value()))
+}
+
+fn open(state: &AppState, value: &str) -> Option<Device> {
+    let sealed = decode_hex(value)?;
+    let plain = state.secrets.open(&sealed, CONTEXT).ok()?;
+    let plain = String::from_utf8(plain).ok()?;
+    let (username, id) = plain.split_once('\n')?;
+    Some(Device {
+        username: username.to_owned(),
+        id: id.to_owned(),
+    })
+}
+
+/// Gives this browser a device cookie for `username` (a new one at each sign-in).
+pub fn remember(state: &AppState, username: &str) {
+    let id = encode_hex(&random_bytes::<16>());
+    let sealed = state
+        .secrets
+        .seal(format!("{username}\n{id}").as_bytes(), CONTEXT);
+    let cookie = Cookie::build((cookie_name(state), encode_hex(&sealed)))
+        .path("/")
+        .http_only(true)
+        .secure(state.settings.is_https())
+        .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::days(DEVICE_COOKIE_DAYS))
+        .build();
+    if let (Some(response), Ok(value)) = (
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+        axum::http::HeaderValue::from_str(&cookie.to_string()),
+    ) {
+        response.append_header(axum::http::header::SET_COOKIE, value);
+    }
+}
+
+fn encode_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 || text.len() > 512 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_reads_back_and_refuses_junk() {
+        assert_eq!(
+            decode_hex(&encode_hex(&[0, 1, 254, 255])),
+            Some(vec![0, 1, 254, 255])
+        );
+        assert_eq!(decode_hex("abc"), None);
+        assert_eq!(decode_hex("zz"), None);
+        assert_eq!(decode_hex("é1"), None);
+    }
+}

@@ -1,0 +1,85 @@
+//! The one password check of sign-in and re-authentication: throttled per username (or per
+//! device that signed in before), reserved before Argon2id runs so parallel guesses cannot slip
+//! between the counter's read and its write, and audited the same way for known and unknown
+//! usernames.
+
+use secrecy::SecretString;
+
+use super::device;
+use crate::{
+    audit::EventKind,
+    error::AppError,
+    security::throttle::{self, Verdict},
+    state::AppState,
+    store::{self, Client, PasswordThrottleKey, UserId},
+};
+
+/// Checks `password` for `username` (already normalised). `Ok(Some(id))` for the right password,
+/// `Ok(None)` for a wrong one or an unknown username (both counted and audited alike), or
+/// `TryAgainIn` while the counter says to wait.
+pub async fn check_password(
+    state: &AppState,
+    username: &str,
+    password: SecretString,
+    client: &Client,
+) -> Result<Option<UserId>, AppError> {
+    let key = throttle_key(state, username).await;
+    let now = state.clock.now();
+    store::reserve_password_attempt(&state.pool, &key, now, |earlier| {
+        let count = u32::try_from(earlier.failures).unwrap_or(u32::MAX);
+        match throttle::password_verdict(count, earlier.last_failure_at, now) {
+            Verdict::WaitSeconds(seconds) => Err(AppError::TryAgainIn {
+                seconds: seconds as u64,
+            }),
+            Verdict::Allowed | Verdict::Locked => Ok(()),
+        }
+    })
+    .await
+    .map_err(AppError::internal)??;
+    let credentials = store::credentials_for(&state.pool, username)
+        .await
+        .map_err(AppError::internal)?;
+    let (user_id, stored_hash) = match credentials {
+        Some(credentials) => (Some(credentials.id), Some(credentials.password_hash)),
+        None => (None, None),
+    };
+    let matches = state.passwords.verify(password, stored_hash).await?;
+    match (user_id, matches) {
+        (Some(user_id), true) => {
+            store::clear_password_failures(&state.pool, &key)
+                .await
+                .map_err(AppError::internal)?;
+            Ok(Some(user_id))
+        }
+        // The same row and the same log line whether or not the account exists: neither the
+        // database's work nor the time it takes tells.
+        (user_id, _) => {
+            tracing::info!(event = EventKind::PasswordFailed.as_str(), "security event");
+            store::record_event(
+                &state.pool,
+                user_id,
+                EventKind::PasswordFailed,
+                now,
+                client,
+                None,
+            )
+            .await
+            .map_err(AppError::internal)?;
+            Ok(None)
+        }
+    }
+}
+
+/// A browser with a device cookie for this username is counted on its own; every other client
+/// shares the username's counter.
+async fn throttle_key(state: &AppState, username: &str) -> PasswordThrottleKey {
+    let device = device::from_request(state)
+        .await
+        .filter(|device| device.username == username)
+        .map(|device| device.id)
+        .unwrap_or_default();
+    PasswordThrottleKey {
+        username: username.to_owned(),
+        device,
+    }
+}
