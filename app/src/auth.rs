@@ -214,13 +214,18 @@ impl AuthSession {
     }
 }
 
+/// The client's address, found once per request by the server's first layers: the TCP peer, or
+/// what a trusted proxy reports (SPEC §4). The per-address limit, the audit log and the session
+/// list all read it from the request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
 /// The address and browser of the request being answered, for the audit log.
 pub async fn client() -> Client {
-    use axum::{extract::ConnectInfo, http::HeaderMap};
-    let address = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
-        .await
-        .ok()
-        .map(|ConnectInfo(address)| address.ip().to_string());
+    use axum::http::HeaderMap;
+    let address = leptos::prelude::use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<ClientAddr>().copied())
+        .map(|ClientAddr(address)| address.to_string());
     let user_agent = leptos_axum::extract::<HeaderMap>()
         .await
         .ok()

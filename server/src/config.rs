@@ -7,6 +7,8 @@ use clap::{Args, Parser, Subcommand};
 use lettre::message::Mailbox;
 use url::Url;
 
+use crate::client_addr::TrustedProxies;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "server",
@@ -138,6 +140,18 @@ pub struct Config {
     )]
     pub sign_in_limit: std::num::NonZeroU32,
 
+    /// Proxies in front of Portal (addresses or CIDR blocks, comma-separated, e.g. 127.0.0.1 or
+    /// 10.0.0.0/8). A request from one of them is taken to come from the rightmost address in its
+    /// X-Forwarded-For (else Forwarded) that is not itself a trusted proxy. Unset: none, the TCP
+    /// peer is the client.
+    #[arg(
+        long,
+        env = "PORTAL_TRUSTED_PROXIES",
+        value_name = "PORTAL_TRUSTED_PROXIES",
+        value_parser = TrustedProxies::parse
+    )]
+    pub trusted_proxies: Option<TrustedProxies>,
+
     /// The address the server listens on.
     #[arg(
         long,
@@ -239,6 +253,20 @@ mod tests {
         assert_eq!(config.issuer, "Portal");
         assert_eq!(config.site_addr.to_string(), "127.0.0.1:3000");
         assert!(config.smtp_url.is_none() && config.secret_key.is_none());
+        assert!(config.trusted_proxies.is_none());
+    }
+
+    #[test]
+    fn trusted_proxies_are_read_and_listed_by_help() {
+        let config =
+            Config::from_args(["server", "--trusted-proxies", "127.0.0.1,10.0.0.0/8"]).unwrap();
+        let trusted = config.trusted_proxies.unwrap();
+        assert!(trusted.contains("10.1.2.3".parse().unwrap()));
+        assert!(!trusted.contains("192.0.2.1".parse().unwrap()));
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("PORTAL_TRUSTED_PROXIES"), "{help}");
     }
 
     #[test]
@@ -250,6 +278,11 @@ mod tests {
             ("--issuer", "a:b", "PORTAL_ISSUER"),
             ("--mail-from", "not an address", "PORTAL_MAIL_FROM"),
             ("--site-addr", "nowhere", "LEPTOS_SITE_ADDR"),
+            (
+                "--trusted-proxies",
+                "127.0.0.1,10.0.0.0/33",
+                "PORTAL_TRUSTED_PROXIES",
+            ),
         ] {
             let error = Config::from_args(["server", flag, value])
                 .unwrap_err()

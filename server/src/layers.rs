@@ -2,7 +2,7 @@
 
 use app::{
     auth::{AuthSession, SignedInUser},
-    components::{KeptFields, UNKEPT_FIELDS},
+    components::KeptFields,
     error::AppError,
     org::service::{self as enforcement, Enforcement},
     state::AppState,
@@ -258,14 +258,7 @@ pub async fn restore_form_page(
         .and_then(|location| location.to_str().ok())
         .is_some_and(|location| location.contains("__err="));
     if failed {
-        let kept: Vec<(String, String)> = fields
-            .into_iter()
-            .filter(|(name, value)| {
-                !name.starts_with("__")
-                    && !UNKEPT_FIELDS.contains(&name.as_str())
-                    && value.len() <= 256
-            })
-            .collect();
+        let kept = fields_to_keep(fields);
         if !kept.is_empty() {
             let _ = session.insert(KEPT_FIELDS, kept).await;
         }
@@ -275,88 +268,89 @@ pub async fn restore_form_page(
 
 const KEPT_FIELDS: &str = "form.kept";
 
-/// Requests per address to the sign-in endpoints: a person behind an office's one address is
-/// never slowed, a script guessing from one address is.
-pub struct SignInLimiter {
-    limiter: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
-}
+/// The fields a failed form may keep: the names of the text inputs that show a kept value
+/// (`app::components::Field`), none of them a secret. Anything else a post carries stays out of
+/// the session, so no one can park data in the database through a failing form (review L1).
+const KEPT_FIELD_NAMES: [&str; 3] = ["username", "email", "name"];
+/// A longer value is no valid username, email address or organization name.
+const MAX_KEPT_VALUE_BYTES: usize = 256;
+/// What one failed form may add to a session, at most.
+const MAX_KEPT_BYTES: usize = 4 * 1024;
+// Each name is kept once, so the list and the value limit bound the total.
+const _: () = assert!(KEPT_FIELD_NAMES.len() * (16 + MAX_KEPT_VALUE_BYTES) <= MAX_KEPT_BYTES);
 
-/// The endpoints that check a credential or send mail.
-const LIMITED: [&str; 7] = [
-    "/api/login",
-    "/api/signup",
-    "/api/verify_sign_in_code",
-    "/api/request_recovery",
-    "/api/confirm_recovery",
-    "/api/confirm_password",
-    "/api/resend_verification",
-];
-
-impl SignInLimiter {
-    pub fn per_minute(requests: std::num::NonZeroU32) -> Self {
-        Self {
-            limiter: governor::RateLimiter::keyed(governor::Quota::per_minute(requests)),
+/// The first value of each keepable field, when it is short enough.
+fn fields_to_keep(fields: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut kept: Vec<(String, String)> = Vec::new();
+    for (name, value) in fields {
+        let keepable = KEPT_FIELD_NAMES.contains(&name.as_str())
+            && value.len() <= MAX_KEPT_VALUE_BYTES
+            && !kept.iter().any(|(seen, _)| *seen == name);
+        if keepable {
+            kept.push((name, value));
         }
     }
+    kept
 }
 
-pub async fn limit_sign_in(
-    State(limiter): State<std::sync::Arc<SignInLimiter>>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if request.method() != Method::POST || !LIMITED.contains(&request.uri().path()) {
-        return next.run(request).await;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect()
     }
-    let Err(not_until) = limiter.limiter.check_key(&peer.ip()) else {
-        return next.run(request).await;
-    };
-    let seconds = not_until
-        .wait_time_from(governor::clock::Clock::now(
-            &governor::clock::DefaultClock::default(),
-        ))
-        .as_secs()
-        .max(1);
-    tracing::warn!(address = %peer.ip(), path = request.uri().path(), "sign-in rate limit");
-    too_many_requests(&request, seconds)
-}
 
-/// 429 with the wait: for a page without JavaScript an HTML page, for the hydrated page the
-/// server function error its form shows.
-fn too_many_requests(request: &Request, seconds: u64) -> Response {
-    let error = AppError::TryAgainIn { seconds };
-    let wants_html = request
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|accept| accept.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    let retry_after = [(header::RETRY_AFTER, seconds.to_string())];
-    if wants_html {
-        let page = format!(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Too many attempts · Portal</title>\
-             <link rel=\"stylesheet\" href=\"/pkg/portal.css\"></head><body><main><h1>Too many attempts</h1>\
-             <p class=\"form-message\" role=\"alert\">{error}</p><p><a href=\"/login\">Back to sign-in</a></p></main></body></html>"
+    #[test]
+    fn no_secret_is_a_keepable_field() {
+        for secret in app::components::UNKEPT_FIELDS {
+            assert!(!KEPT_FIELD_NAMES.contains(&secret), "{secret}");
+        }
+    }
+
+    #[test]
+    fn a_failed_form_keeps_the_first_short_value_of_each_known_field() {
+        let long = "x".repeat(MAX_KEPT_VALUE_BYTES + 1);
+        let posted = fields(&[
+            ("password", "secret"),
+            ("username", "alice"),
+            ("junk", "y"),
+            ("__page", "/login"),
+            ("email", &long),
+            ("email", "a@example.com"),
+            ("username", "mallory"),
+            ("code", "123456"),
+            ("name", "Acme"),
+        ]);
+        assert_eq!(
+            fields_to_keep(posted),
+            fields(&[
+                ("username", "alice"),
+                ("email", "a@example.com"),
+                ("name", "Acme")
+            ])
         );
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            retry_after,
-            axum::response::Html(page),
-        )
-            .into_response();
     }
-    let body = serde_json::to_string(&error).unwrap_or_default();
-    (
-        StatusCode::TOO_MANY_REQUESTS,
-        retry_after,
-        [
-            (header::CONTENT_TYPE, "application/json".to_owned()),
-            (
-                header::HeaderName::from_static("serverfnerror"),
-                request.uri().path().to_owned(),
-            ),
-        ],
-        body,
-    )
-        .into_response()
+
+    #[test]
+    fn a_flood_of_fields_keeps_at_most_one_of_each() {
+        let posted: Vec<(String, String)> = (0..1000)
+            .map(|i| {
+                (
+                    KEPT_FIELD_NAMES[i % 3].to_owned(),
+                    "z".repeat(MAX_KEPT_VALUE_BYTES),
+                )
+            })
+            .collect();
+        let kept = fields_to_keep(posted);
+        let bytes: usize = kept
+            .iter()
+            .map(|(name, value)| name.len() + value.len())
+            .sum();
+        assert_eq!(kept.len(), KEPT_FIELD_NAMES.len());
+        assert!(bytes <= MAX_KEPT_BYTES, "{bytes}");
+    }
 }

@@ -2,10 +2,12 @@
 //! rules live in `app`.
 
 pub mod admin;
+pub mod client_addr;
 pub mod config;
 mod layers;
 mod secret_key;
 mod session_store;
+mod sign_in_limit;
 
 use std::{net::SocketAddr, str::FromStr, sync::Arc, time::Duration};
 
@@ -37,7 +39,13 @@ pub use config::Config;
 pub struct Portal {
     pub router: Router,
     pub state: AppState,
+    /// What `serve` keeps tidy while it runs.
+    limiter: Arc<sign_in_limit::SignInLimiter>,
+    session_store: session_store::PortalSessionStore,
 }
+
+/// How often expired session rows are deleted.
+const DELETE_EXPIRED_SESSIONS_EVERY: Duration = Duration::from_secs(15 * 60);
 
 impl Portal {
     /// Makes the data folder and database on first start, applies migrations and builds the
@@ -59,12 +67,6 @@ impl Portal {
             .migrate()
             .await
             .context("PORTAL_DATABASE_URL: cannot create the session table")?;
-        tokio::spawn(
-            tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
-                session_store.sqlite_store().clone(),
-                Duration::from_secs(15 * 60),
-            ),
-        );
 
         let settings = Settings {
             base_url: config.base_url.as_str().trim_end_matches('/').to_owned(),
@@ -89,7 +91,7 @@ impl Portal {
         tokio::spawn(delete_expired_continuously(state.clone()));
 
         let https = state.settings.is_https();
-        let sessions = SessionManagerLayer::new(session_store)
+        let sessions = SessionManagerLayer::new(session_store.clone())
             // __Host-: the browser keeps the cookie to this exact host, over https, path /.
             .with_name(if https {
                 "__Host-portal_session"
@@ -108,15 +110,12 @@ impl Portal {
 
         let header_policy = layers::HeaderPolicy {
             https,
-            dev_reload: (state.leptos_options.env == leptos::config::Env::DEV).then(|| {
-                format!(
-                    "ws://{}:{}",
-                    state.leptos_options.site_addr.ip(),
-                    state.leptos_options.reload_port
-                )
-            }),
+            dev_reload: dev_reload_source(&state.leptos_options),
         };
-        let limiter = Arc::new(layers::SignInLimiter::per_minute(config.sign_in_limit));
+        let limiter = Arc::new(sign_in_limit::SignInLimiter::per_minute(
+            config.sign_in_limit,
+        ));
+        let trusted_proxies = Arc::new(config.trusted_proxies.clone().unwrap_or_default());
 
         let routes = route_list();
         let router = Router::new()
@@ -130,31 +129,50 @@ impl Portal {
             .layer(middleware::from_fn_with_state(state.clone(), layers::require_sign_in))
             .layer(middleware::from_fn_with_state(base_origin.clone(), layers::restore_form_page))
             .layer(sessions)
-            .layer(middleware::from_fn_with_state(limiter, layers::limit_sign_in))
+            .layer(middleware::from_fn_with_state(limiter.clone(), sign_in_limit::limit_sign_in))
             .layer(middleware::from_fn_with_state(base_origin, layers::refuse_cross_site))
             .layer(middleware::from_fn_with_state(header_policy, layers::security_headers))
             .layer(RequestBodyLimitLayer::new(layers::MAX_BODY_BYTES))
+            // Early: every layer and server function after reads the one address found here.
+            .layer(middleware::from_fn_with_state(trusted_proxies, client_addr::resolve_client))
             // Only the path is logged: query strings can hold tokens.
             .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
                 tracing::info_span!("request", method = %request.method(), path = request.uri().path())
             }))
             .with_state(state.clone());
-        Ok(Self { router, state })
+        Ok(Self {
+            router,
+            state,
+            limiter,
+            session_store,
+        })
     }
 
-    /// Serves until `shutdown` completes.
+    /// Serves until `shutdown` completes, with the housekeeping that serving needs: forgetting
+    /// idle addresses and deleting expired sessions. Both stop when serving does.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(
+        let housekeeping = [
+            tokio::spawn(sign_in_limit::forget_idle_periodically(self.limiter)),
+            tokio::spawn(session_store::delete_expired_periodically(
+                self.session_store,
+                DELETE_EXPIRED_SESSIONS_EVERY,
+            )),
+        ];
+        let served = axum::serve(
             listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        for task in housekeeping {
+            task.abort();
+        }
+        served
     }
 }
 
@@ -185,6 +203,16 @@ fn provide_csp_nonce() {
     }
 }
 
+/// `cargo leptos watch` reloads the page over a websocket, which the CSP must then allow. Leptos
+/// adds its reload script only when LEPTOS_WATCH is set (cargo-leptos sets it in watch mode), so
+/// the same test decides here: `cargo leptos serve --release`, a bare binary and the tests allow
+/// no websocket. (LeptosOptions' `env` says DEV unless LEPTOS_ENV is set, even in release.)
+fn dev_reload_source(options: &LeptosOptions) -> Option<String> {
+    std::env::var_os("LEPTOS_WATCH")
+        .is_some()
+        .then(|| format!("ws://{}:{}", options.site_addr.ip(), options.reload_port))
+}
+
 /// SMTP when PORTAL_SMTP_URL is set, else the outbox folder.
 fn mailer(config: &Config) -> anyhow::Result<Mailer> {
     let from = config.mail_from.clone();
@@ -193,6 +221,16 @@ fn mailer(config: &Config) -> anyhow::Result<Mailer> {
             .map_err(|error| anyhow::anyhow!("PORTAL_SMTP_URL: {error}")),
         None => {
             let outbox = config.data_dir.join("outbox");
+            // Outbox mode is for a developer's machine. On an https address it is most likely a
+            // deployment that forgot PORTAL_SMTP_URL: live links then sit in files and the log.
+            if config.base_url.scheme() == "https" {
+                tracing::warn!(
+                    outbox = %outbox.display(),
+                    "PORTAL_SMTP_URL is not set: mail, with its live verification and recovery \
+                     links, is written to the outbox and its links are logged. Set \
+                     PORTAL_SMTP_URL to send mail."
+                );
+            }
             Mailer::outbox(from, outbox.clone()).with_context(|| {
                 format!(
                     "PORTAL_DATA_DIR: cannot create the outbox {}",

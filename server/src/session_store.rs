@@ -5,10 +5,12 @@
 //! round trips to SQLite's thread for what one `INSERT` does when ids are 128 random bits. Loading,
 //! saving, deleting and expiring stay the crate's.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use sqlx::SqlitePool;
 use tower_sessions::{
-    SessionStore,
+    ExpiredDeletion, SessionStore,
     session::{Id, Record},
     session_store,
 };
@@ -68,5 +70,21 @@ impl SessionStore for PortalSessionStore {
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
         self.store.delete(session_id).await
+    }
+}
+
+/// Deletes expired session rows at once and then every `period`. Sessions that never sign in (a
+/// failed form's kept fields, a sign-in that never got its code) are never signed out, so only
+/// this removes their rows. The crate's `continuously_delete_expired` skips its first run and
+/// stops for good at its first error (a busy database); this runs at start, so rows that expired
+/// while the server was down go at once, and logs a failure and tries again next period.
+pub async fn delete_expired_periodically(store: PortalSessionStore, period: Duration) {
+    let mut every = tokio::time::interval(period);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(error) = store.store.delete_expired().await {
+            tracing::warn!(%error, "expired sessions could not be deleted");
+        }
     }
 }

@@ -838,3 +838,255 @@ async fn the_security_page_shows_browser_names_never_text_from_the_user_agent() 
     assert!(!page.contains("Call Portal"), "{page}");
     assert!(page.contains("unknown browser"), "{page}");
 }
+
+/// The addresses the audit log recorded, each once.
+async fn audited_addresses(portal: &TestPortal) -> Vec<String> {
+    sqlx::query_scalar("SELECT DISTINCT address FROM audit_events WHERE address IS NOT NULL")
+        .fetch_all(&portal.database().await)
+        .await
+        .unwrap()
+}
+
+/// Signs in `tries` times with a wrong password and returns the last status.
+async fn wrong_sign_ins(
+    portal: &TestPortal,
+    browser: &reqwest::Client,
+    tries: usize,
+) -> StatusCode {
+    let mut status = StatusCode::OK;
+    for _ in 0..tries {
+        status = portal
+            .sign_in(browser, "nobody", "whatever1")
+            .await
+            .status();
+    }
+    status
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit_and_address() {
+    let portal =
+        TestPortal::start_with(&["--sign-in-limit", "3", "--trusted-proxies", "127.0.0.1"]).await;
+    let first = portal.browser_with_headers(&[("x-forwarded-for", "198.51.100.1")]);
+    assert_eq!(
+        wrong_sign_ins(&portal, &first, 3).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        wrong_sign_ins(&portal, &first, 1).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // What the client sent before the proxy's own hop is not believed: the proxy's hop is.
+    let second = portal.browser_with_headers(&[("x-forwarded-for", "198.51.100.1, 198.51.100.2")]);
+    assert_eq!(
+        wrong_sign_ins(&portal, &second, 1).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let alice = portal.browser_with_headers(&[("x-forwarded-for", "203.0.113.9")]);
+    portal.sign_up(&alice, "alice", PASSWORD).await;
+    let phone = portal.browser_with_headers(&[("forwarded", "for=\"[2001:db8::7]:4711\"")]);
+    assert_eq!(
+        portal.sign_in(&phone, "alice", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    let mut listed: Vec<String> = sessions(&portal, &alice)
+        .await
+        .iter()
+        .map(|session| session["address"].as_str().unwrap().to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["2001:db8::7", "203.0.113.9"]);
+    // The sign-in is audited with the address the proxy reported.
+    assert_eq!(audited_addresses(&portal).await, ["2001:db8::7"]);
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_a_forged_forwarded_for_is_ignored() {
+    let portal = TestPortal::start_with(&["--sign-in-limit", "3"]).await;
+    let first = portal.browser_with_headers(&[("x-forwarded-for", "198.51.100.1")]);
+    assert_eq!(
+        wrong_sign_ins(&portal, &first, 3).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let second = portal.browser_with_headers(&[
+        ("x-forwarded-for", "198.51.100.2"),
+        ("forwarded", "for=198.51.100.3"),
+    ]);
+    assert_eq!(
+        wrong_sign_ins(&portal, &second, 1).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "limited as the peer, 127.0.0.1"
+    );
+
+    let portal = TestPortal::start().await;
+    let alice = portal.browser_with_headers(&[("x-forwarded-for", "203.0.113.9")]);
+    portal.sign_up(&alice, "alice", PASSWORD).await;
+    portal.sign_in(&alice, "alice", PASSWORD).await;
+    let listed = sessions(&portal, &alice).await;
+    assert!(
+        listed
+            .iter()
+            .all(|session| session["address"] == "127.0.0.1")
+    );
+    assert_eq!(audited_addresses(&portal).await, ["127.0.0.1"]);
+}
+
+#[tokio::test]
+async fn ipv6_clients_in_one_64_share_a_limit() {
+    let portal =
+        TestPortal::start_with(&["--sign-in-limit", "3", "--trusted-proxies", "127.0.0.0/8"]).await;
+    let first = portal.browser_with_headers(&[("x-forwarded-for", "2001:db8:1:2::1")]);
+    assert_eq!(
+        wrong_sign_ins(&portal, &first, 3).await,
+        StatusCode::UNAUTHORIZED
+    );
+    for neighbour in [
+        ("x-forwarded-for", "2001:db8:1:2:ffff:ffff:ffff:fffe"),
+        ("forwarded", "for=\"[2001:db8:1:2::abcd]:4711\""),
+    ] {
+        let browser = portal.browser_with_headers(&[neighbour]);
+        assert_eq!(
+            wrong_sign_ins(&portal, &browser, 1).await,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{neighbour:?}"
+        );
+    }
+    let next_network = portal.browser_with_headers(&[("x-forwarded-for", "2001:db8:1:3::1")]);
+    assert_eq!(
+        wrong_sign_ins(&portal, &next_network, 1).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+/// A failed no-JavaScript post of `fields` to the sign-in, from the sign-in page.
+async fn failed_sign_in_form(
+    portal: &TestPortal,
+    browser: &reqwest::Client,
+    fields: &[(String, String)],
+) -> String {
+    let response = browser
+        .post(portal.url("/api/login"))
+        .header(header::ACCEPT, "text/html")
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    let location = common::location(&response).unwrap().to_owned();
+    assert!(location.contains("__err="), "{location}");
+    location
+}
+
+fn sign_in_form_with_junk() -> Vec<(String, String)> {
+    let mut fields: Vec<(String, String)> = [
+        ("username", "keep-me"),
+        ("password", "not the password"),
+        ("next", ""),
+        ("__page", "/login"),
+    ]
+    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+    .to_vec();
+    fields.extend((0..200).map(|i| (format!("f{i}"), "x".repeat(250))));
+    fields.extend((0..40).map(|_| ("email".to_owned(), "y".repeat(250))));
+    fields
+}
+
+async fn largest_session_bytes(portal: &TestPortal) -> i64 {
+    sqlx::query_scalar("SELECT COALESCE(MAX(LENGTH(data)), 0) FROM tower_sessions")
+        .fetch_one(&portal.database().await)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_failed_form_keeps_only_the_pages_fields_in_a_small_session() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    let back = failed_sign_in_form(&portal, &browser, &sign_in_form_with_junk()).await;
+    let bytes = largest_session_bytes(&portal).await;
+    assert!(bytes > 0 && bytes < 1024, "a session of {bytes} bytes");
+    let html = browser
+        .get(back)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("value=\"keep-me\""), "{html}");
+}
+
+#[tokio::test]
+async fn an_anonymous_session_lives_thirty_idle_minutes_and_its_row_is_then_deleted() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    let fields = [
+        ("username", "keep-me"),
+        ("password", "x"),
+        ("next", ""),
+        ("__page", "/login"),
+    ]
+    .map(|(name, value)| (name.to_owned(), value.to_owned()));
+    failed_sign_in_form(&portal, &browser, &fields).await;
+    let database = portal.database().await;
+    let seconds_left: f64 = sqlx::query_scalar(
+        "SELECT (julianday(expiry_date) - julianday('now')) * 86400 FROM tower_sessions",
+    )
+    .fetch_one(&database)
+    .await
+    .unwrap();
+    assert!(
+        (1700.0..=1810.0).contains(&seconds_left),
+        "expires in {seconds_left} s"
+    );
+
+    // Expired while the server was down: the next start deletes it, without waiting a period.
+    sqlx::query("UPDATE tower_sessions SET expiry_date = datetime('now', '-1 minute')")
+        .execute(&database)
+        .await
+        .unwrap();
+    database.close().await;
+    let portal = portal.restart().await;
+    let database = portal.database().await;
+    let mut rows: i64 = 1;
+    for _ in 0..50 {
+        rows = sqlx::query_scalar("SELECT COUNT(*) FROM tower_sessions")
+            .fetch_one(&database)
+            .await
+            .unwrap();
+        if rows == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(rows, 0, "the expired session row is deleted");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn in_outbox_mode_mail_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let portal = TestPortal::start_with_outbox(&[]).await;
+    portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
+    let outbox = portal.data_dir().join("outbox");
+    let mails: Vec<_> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "eml"))
+        .collect();
+    assert_eq!(mails.len(), 1, "the verification mail");
+    let mode = std::fs::metadata(&mails[0]).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let folder = std::fs::metadata(&outbox).unwrap().permissions().mode();
+    assert_eq!(folder & 0o077, 0, "{folder:o}");
+}
+
+#[tokio::test]
+async fn outside_cargo_leptos_watch_the_policy_allows_no_websocket() {
+    let portal = TestPortal::start().await;
+    let page = portal.get(&portal.browser(), "/login").await;
+    let csp = header_value(&page, "content-security-policy");
+    assert!(!csp.contains("ws:"), "{csp}");
+    assert!(csp.contains("connect-src 'self';"), "{csp}");
+}

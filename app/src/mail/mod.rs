@@ -33,6 +33,8 @@ pub enum MailError {
     Timeout,
     #[error("the outbox could not be written: {0}")]
     Outbox(#[from] lettre::transport::file::Error),
+    #[error("the outbox file could not be made private: {0}")]
+    OutboxMode(std::io::Error),
 }
 
 #[derive(Clone)]
@@ -63,8 +65,10 @@ impl Mailer {
         })
     }
 
+    /// The folder is made readable by its owner only: its mail holds live links.
     pub fn outbox(from: Mailbox, folder: PathBuf) -> std::io::Result<Self> {
         std::fs::create_dir_all(&folder)?;
+        owner_only(&folder, 0o700)?;
         let transport = AsyncFileTransport::<Tokio1Executor>::new(&folder);
         Ok(Self {
             from,
@@ -92,16 +96,33 @@ impl Mailer {
             }
             Transport::Outbox(folder, file) => {
                 let id = file.send(message).await?;
+                let path = folder.join(format!("{id}.eml"));
+                // lettre writes with the umask; the folder already keeps others out.
+                owner_only(&path, 0o600).map_err(MailError::OutboxMode)?;
                 // The outbox stands in for a mailbox on a developer's machine; the link is what
                 // they need from it.
                 tracing::info!(
-                    file = %folder.join(format!("{id}.eml")).display(),
+                    file = %path.display(),
                     link = email.link.as_deref().unwrap_or("none"),
                     subject = %email.subject,
                     "mail written to the outbox"
                 );
             }
         }
+        Ok(())
+    }
+}
+
+/// Sets a file's or folder's mode, on systems that have modes.
+fn owner_only(path: &std::path::Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
         Ok(())
     }
 }

@@ -17,7 +17,8 @@ pub struct TestPortal {
     pub clock: Clock,
     /// The SMTP server the portal sends its mail to.
     pub smtp: SmtpSink,
-    smtp_url: String,
+    /// None: no --smtp-url, so mail goes to the outbox folder.
+    smtp_url: Option<String>,
     extra: Vec<String>,
     data: TempDir,
     stop: Option<oneshot::Sender<()>>,
@@ -35,7 +36,15 @@ impl TestPortal {
         let url = smtp.url();
         let extra = extra.iter().map(|arg| arg.to_string()).collect();
         let data = tempfile::tempdir().expect("a temporary folder");
-        Self::start_in(data, Clock::default(), smtp, url, extra).await
+        Self::start_in(data, Clock::default(), smtp, Some(url), extra).await
+    }
+
+    /// A portal without an SMTP server: mail is written to its outbox folder.
+    pub async fn start_with_outbox(extra: &[&str]) -> Self {
+        let smtp = SmtpSink::start();
+        let extra = extra.iter().map(|arg| arg.to_string()).collect();
+        let data = tempfile::tempdir().expect("a temporary folder");
+        Self::start_in(data, Clock::default(), smtp, None, extra).await
     }
 
     /// A portal whose SMTP server does not answer.
@@ -45,14 +54,14 @@ impl TestPortal {
         let url = format!("smtp://127.0.0.1:{}", closed.local_addr().unwrap().port());
         drop(closed);
         let data = tempfile::tempdir().expect("a temporary folder");
-        Self::start_in(data, Clock::default(), smtp, url, Vec::new()).await
+        Self::start_in(data, Clock::default(), smtp, Some(url), Vec::new()).await
     }
 
     async fn start_in(
         data: TempDir,
         clock: Clock,
         smtp: SmtpSink,
-        smtp_url: String,
+        smtp_url: Option<String>,
         extra: Vec<String>,
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -65,14 +74,15 @@ impl TestPortal {
             "127.0.0.1:0",
             "--base-url",
             &base,
-            "--smtp-url",
-            &smtp_url,
             "--support-email",
             "help@portal.test",
         ]
         .iter()
         .map(|arg| arg.to_string())
         .collect();
+        if let Some(url) = &smtp_url {
+            args.extend(["--smtp-url".to_owned(), url.clone()]);
+        }
         // A setting given again replaces the default above.
         for pair in extra.chunks(2) {
             match args.iter().position(|arg| *arg == pair[0]) {
@@ -137,6 +147,24 @@ impl TestPortal {
             .redirect(reqwest::redirect::Policy::none())
             // A request that never gets its answer fails its test instead of hanging the run.
             .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .unwrap()
+    }
+
+    /// A new browser whose every request carries these headers, as if a proxy had added them.
+    pub fn browser_with_headers(&self, headers: &[(&str, &str)]) -> Client {
+        let mut map = header::HeaderMap::new();
+        for (name, value) in headers {
+            map.append(
+                header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                header::HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(60))
+            .default_headers(map)
             .build()
             .unwrap()
     }

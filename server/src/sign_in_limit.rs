@@ -1,0 +1,202 @@
+//! Requests per client address to the endpoints that check a credential or send mail.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    num::NonZeroU32,
+    sync::Arc,
+    time::Duration,
+};
+
+use app::error::AppError;
+use axum::{
+    extract::{Request, State},
+    http::{Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use crate::client_addr::ClientAddr;
+
+/// Requests per address to the sign-in endpoints: a person behind an office's one address is
+/// never slowed, a script guessing from one address is.
+pub struct SignInLimiter {
+    limiter: governor::DefaultKeyedRateLimiter<IpAddr>,
+}
+
+/// The endpoints that check a credential or send mail.
+const LIMITED: [&str; 7] = [
+    "/api/login",
+    "/api/signup",
+    "/api/verify_sign_in_code",
+    "/api/request_recovery",
+    "/api/confirm_recovery",
+    "/api/confirm_password",
+    "/api/resend_verification",
+];
+
+/// How often addresses whose allowance is full again are forgotten. A quota is per minute, so an
+/// address idle this long holds nothing the limiter needs.
+const FORGET_IDLE_EVERY: Duration = Duration::from_secs(60);
+
+impl SignInLimiter {
+    pub fn per_minute(requests: NonZeroU32) -> Self {
+        Self::with_quota(governor::Quota::per_minute(requests))
+    }
+
+    fn with_quota(quota: governor::Quota) -> Self {
+        Self {
+            limiter: governor::RateLimiter::keyed(quota),
+        }
+    }
+
+    /// Drops the addresses whose allowance is full again: the map then holds only the clients of
+    /// about the last minute, however many addresses have ever come.
+    pub fn forget_idle(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.limiter.len()
+    }
+}
+
+/// Forgets idle addresses every minute. Run by `Portal::serve` and aborted when it returns: a
+/// timer, not a request count, so memory is given back even when requests stop coming.
+pub async fn forget_idle_periodically(limiter: Arc<SignInLimiter>) {
+    let mut every = tokio::time::interval(FORGET_IDLE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        limiter.forget_idle();
+    }
+}
+
+/// The limiter's key for a client: an IPv4 address, or an IPv6 address's /64. One IPv6
+/// subscriber is usually given a whole /64 (RFC 6177), so keying by address would give it 2^64
+/// fresh allowances.
+pub fn limiter_key(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(address) => {
+            let network = u128::from(address) & !(u128::from(u64::MAX));
+            IpAddr::V6(Ipv6Addr::from(network))
+        }
+        v4 => v4,
+    }
+}
+
+pub async fn limit_sign_in(
+    State(limiter): State<Arc<SignInLimiter>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() != Method::POST || !LIMITED.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    // Set by `client_addr::resolve_client` for every connection; the unspecified address only
+    // if the server was built without it, which then limits everyone together.
+    let address = request
+        .extensions()
+        .get::<ClientAddr>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ClientAddr(address)| {
+            *address
+        });
+    let Err(not_until) = limiter.limiter.check_key(&limiter_key(address)) else {
+        return next.run(request).await;
+    };
+    let seconds = not_until
+        .wait_time_from(governor::clock::Clock::now(
+            &governor::clock::DefaultClock::default(),
+        ))
+        .as_secs()
+        .max(1);
+    tracing::warn!(%address, path = request.uri().path(), "sign-in rate limit");
+    too_many_requests(&request, seconds)
+}
+
+/// 429 with the wait: for a page without JavaScript an HTML page, for the hydrated page the
+/// server function error its form shows.
+fn too_many_requests(request: &Request, seconds: u64) -> Response {
+    let error = AppError::TryAgainIn { seconds };
+    let wants_html = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    let retry_after = [(header::RETRY_AFTER, seconds.to_string())];
+    if wants_html {
+        let page = format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Too many attempts · Portal</title>\
+             <link rel=\"stylesheet\" href=\"/pkg/portal.css\"></head><body><main><h1>Too many attempts</h1>\
+             <p class=\"form-message\" role=\"alert\">{error}</p><p><a href=\"/login\">Back to sign-in</a></p></main></body></html>"
+        );
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            retry_after,
+            axum::response::Html(page),
+        )
+            .into_response();
+    }
+    let body = serde_json::to_string(&error).unwrap_or_default();
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        retry_after,
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                header::HeaderName::from_static("serverfnerror"),
+                request.uri().path().to_owned(),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn ipv4_clients_are_keyed_by_their_address() {
+        assert_eq!(limiter_key(ip("203.0.113.7")), ip("203.0.113.7"));
+        assert_eq!(limiter_key(ip("::ffff:203.0.113.7")), ip("203.0.113.7"));
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        assert_eq!(
+            limiter_key(ip("2001:db8:1:2:3:4:5:6")),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(
+            limiter_key(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")),
+            limiter_key(ip("2001:db8:1:2::1"))
+        );
+        assert_ne!(
+            limiter_key(ip("2001:db8:1:3::1")),
+            limiter_key(ip("2001:db8:1:2::1"))
+        );
+        assert_eq!(limiter_key(ip("::1")), ip("::"));
+    }
+
+    #[test]
+    fn idle_addresses_are_forgotten() {
+        let quota = governor::Quota::with_period(Duration::from_millis(1))
+            .unwrap()
+            .allow_burst(NonZeroU32::MIN);
+        let limiter = SignInLimiter::with_quota(quota);
+        for last in 1..=3u8 {
+            let _ = limiter.limiter.check_key(&IpAddr::from([192, 0, 2, last]));
+        }
+        assert_eq!(limiter.tracked(), 3);
+        std::thread::sleep(Duration::from_millis(20));
+        limiter.forget_idle();
+        assert_eq!(limiter.tracked(), 0);
+    }
+}
