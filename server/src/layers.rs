@@ -109,7 +109,7 @@ pub async fn require_sign_in(
         return next.run(request).await;
     }
     match enforcement::enforcement(&state, user_id).await {
-        Ok(Enforcement::Required { org_name }) if is_api => {
+        Ok(Enforcement::Required { org_name, .. }) if is_api => {
             let error = AppError::TwoFactorRequired { org: org_name };
             (
                 StatusCode::FORBIDDEN,
@@ -281,8 +281,8 @@ pub struct SignInLimiter {
     limiter: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
 }
 
-/// The endpoints that check a credential or send mail.
-const LIMITED: [&str; 7] = [
+/// The endpoints that check a credential, send mail, or answer about a username (an invitation).
+const LIMITED: [&str; 8] = [
     "/api/login",
     "/api/signup",
     "/api/verify_sign_in_code",
@@ -290,6 +290,7 @@ const LIMITED: [&str; 7] = [
     "/api/confirm_recovery",
     "/api/confirm_password",
     "/api/resend_verification",
+    "/api/invite_member",
 ];
 
 impl SignInLimiter {
