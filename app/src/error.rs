@@ -35,6 +35,11 @@ pub enum AppError {
     /// Changing a factor on an older sign-in: the password is asked for again.
     #[error("For your security, enter your password again to continue.")]
     PasswordRequired,
+    /// An organization's invitations waiting for an answer are capped (`limit`).
+    #[error(
+        "This organization already has {limit} invitations waiting, the most it may have. Withdraw one, or wait for answers."
+    )]
+    TooManyInvitations { limit: i64 },
     #[error("The email could not be sent. Nothing was changed: please try again in a moment.")]
     MailNotSent,
     /// Refused for a reason the person can read and act on.
@@ -84,7 +89,7 @@ impl AppError {
             Self::InvalidCredentials | Self::Unauthorized => 401,
             Self::InvalidCode | Self::CodeReplayed | Self::InvalidRecoveryCode => 401,
             Self::Validation { .. } => 422,
-            Self::TryAgainIn { .. } => 429,
+            Self::TryAgainIn { .. } | Self::TooManyInvitations { .. } => 429,
             Self::FactorLocked
             | Self::NotAllowed(_)
             | Self::PasswordRequired

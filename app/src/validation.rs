@@ -87,6 +87,34 @@ pub fn encode_component(part: &str) -> String {
         .collect()
 }
 
+/// A character that shows nothing of itself or changes how its neighbours show: control characters
+/// (a terminal runs ESC sequences) and the zero-width and bidirectional formatting characters
+/// (which make one text read as another).
+pub fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
+/// `text` with its invisible characters written as escapes (`\u{1b}`), for a terminal; all other
+/// text, any script, prints as it is.
+pub fn escape_invisible(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if is_invisible(c) {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +185,15 @@ mod tests {
         ] {
             assert_eq!(safe_next_path(hostile), "/portal", "{hostile:?}");
         }
+    }
+
+    #[test]
+    fn invisible_characters_are_escaped_and_the_rest_kept() {
+        assert_eq!(
+            escape_invisible("Acme\u{1b}[2J\u{202e} Café 日本"),
+            "Acme\\u{1b}[2J\\u{202e} Café 日本"
+        );
+        assert_eq!(escape_invisible("a\nb"), "a\\nb");
+        assert!(!is_invisible('é') && !is_invisible(' '));
     }
 }

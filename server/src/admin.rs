@@ -1,5 +1,6 @@
 //! `server admin …`: support's tools. Each acts through the same rules as the portal and leaves
-//! an audit entry.
+//! an audit entry. What accounts wrote (names, usernames, addresses, details) is printed through
+//! `shown`, so no control character of theirs reaches support's terminal.
 
 use anyhow::{Context, bail};
 use app::{
@@ -7,6 +8,7 @@ use app::{
     recovery::service::reset_two_factor,
     state::AppState,
     store::{self, Client, Factor},
+    validation::escape_invisible as shown,
 };
 
 use crate::config::{AdminCommand, OrgCommand};
@@ -32,28 +34,40 @@ async fn org(state: &AppState, command: OrgCommand) -> anyhow::Result<()> {
                     Some(_) => format!("requires two-factor, grace {} days", org.grace_days),
                     None => "no requirement".into(),
                 };
-                println!("{}  {}  ({requirement})", org.slug, org.name);
+                println!(
+                    "{}  {}  ({requirement})",
+                    shown(&org.slug),
+                    shown(&org.name)
+                );
             }
             return Ok(());
         }
         OrgCommand::Show { slug } => {
             let org = find(slug).await?;
-            println!("{} ({})", org.name, org.slug);
+            println!("{} ({})", shown(&org.name), shown(&org.slug));
             for member in store::members_of(&state.pool, org.id).await? {
                 let two_factor = if member.has_two_factor { "on" } else { "off" };
                 println!(
                     "  {}  {}  two-factor {two_factor}",
-                    member.username, member.role
+                    shown(&member.username),
+                    member.role
                 );
+            }
+            for username in store::pending_invitations_of(&state.pool, org.id).await? {
+                println!("  {}  invited", shown(&username));
             }
             return Ok(());
         }
         OrgCommand::AddMember { slug, username } => {
             let org = find(slug).await?;
             let user_id = user_id(state, &username).await?;
-            if !store::put_member(&state.pool, org.id, user_id, "member", state.clock.now()).await?
-            {
-                bail!("{username} is already a member of {}", org.slug);
+            // Never a role change: an owner added again stays owner.
+            if !store::add_member(&state.pool, org.id, user_id, state.clock.now()).await? {
+                bail!(
+                    "{} is already a member of {}",
+                    shown(&username),
+                    shown(&org.slug)
+                );
             }
             (
                 user_id,
@@ -67,7 +81,7 @@ async fn org(state: &AppState, command: OrgCommand) -> anyhow::Result<()> {
         OrgCommand::SetOwner { slug, username } => {
             let org = find(slug).await?;
             let user_id = user_id(state, &username).await?;
-            store::put_member(&state.pool, org.id, user_id, "owner", state.clock.now()).await?;
+            store::make_owner(&state.pool, org.id, user_id, state.clock.now()).await?;
             (
                 user_id,
                 format!(
@@ -88,7 +102,7 @@ async fn org(state: &AppState, command: OrgCommand) -> anyhow::Result<()> {
         Some(&detail),
     )
     .await?;
-    println!("{detail}");
+    println!("{}", shown(&detail));
     Ok(())
 }
 
@@ -120,7 +134,10 @@ async fn reset(state: &AppState, username: &str, reason: &str) -> anyhow::Result
     }
     let user_id = user_id(state, username).await?;
     if store::two_factor_of(&state.pool, user_id).await?.is_none() {
-        bail!("{username} has no two-factor authentication to reset");
+        bail!(
+            "{} has no two-factor authentication to reset",
+            shown(username)
+        );
     }
     let client = admin_client();
     let detail = format!("by {}: {reason}", operator());
@@ -134,7 +151,8 @@ async fn reset(state: &AppState, username: &str, reason: &str) -> anyhow::Result
     .await
     .map_err(|error| anyhow::anyhow!("{error}"))?;
     println!(
-        "Two-factor authentication of {username} is reset; every session is signed out and a notice was emailed."
+        "Two-factor authentication of {} is reset; every session is signed out and a notice was emailed.",
+        shown(username)
     );
     Ok(())
 }
@@ -144,10 +162,14 @@ async fn show(state: &AppState, username: &str) -> anyhow::Result<()> {
     let account = store::account(&state.pool, user_id)
         .await?
         .context("the account vanished")?;
-    println!("account:        {} (id {})", account.username, account.id);
+    println!(
+        "account:        {} (id {})",
+        shown(&account.username),
+        account.id
+    );
     println!(
         "email:          {} ({})",
-        account.email,
+        shown(&account.email),
         if account.email_verified_at.is_some() {
             "verified"
         } else {
@@ -170,13 +192,17 @@ async fn show(state: &AppState, username: &str) -> anyhow::Result<()> {
         let kind = EventKind::parse(&event.kind)
             .map_or(event.kind.clone(), |kind| kind.description().to_owned());
         println!(
-            "  {}  {}  {}{}",
+            "  {}  {}  {}{}{}",
             event.at,
-            event.address.as_deref().unwrap_or("-"),
-            kind,
+            shown(event.address.as_deref().unwrap_or("-")),
+            shown(&kind),
             event
                 .detail
-                .map(|detail| format!(" ({detail})"))
+                .map(|detail| format!(" ({})", shown(&detail)))
+                .unwrap_or_default(),
+            event
+                .user_agent
+                .map(|agent| format!("  [{}]", shown(&agent)))
                 .unwrap_or_default()
         );
     }

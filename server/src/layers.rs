@@ -109,7 +109,7 @@ pub async fn require_sign_in(
         return next.run(request).await;
     }
     match enforcement::enforcement(&state, user_id).await {
-        Ok(Enforcement::Required { org_name }) if is_api => {
+        Ok(Enforcement::Required { org_name, .. }) if is_api => {
             let error = AppError::TwoFactorRequired { org: org_name };
             (
                 StatusCode::FORBIDDEN,

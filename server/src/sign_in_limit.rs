@@ -23,8 +23,8 @@ pub struct SignInLimiter {
     limiter: governor::DefaultKeyedRateLimiter<IpAddr>,
 }
 
-/// The endpoints that check a credential or send mail.
-const LIMITED: [&str; 7] = [
+/// The endpoints that check a credential, send mail, or answer about a username (an invitation).
+const LIMITED: [&str; 8] = [
     "/api/login",
     "/api/signup",
     "/api/verify_sign_in_code",
@@ -32,6 +32,7 @@ const LIMITED: [&str; 7] = [
     "/api/confirm_recovery",
     "/api/confirm_password",
     "/api/resend_verification",
+    "/api/invite_member",
 ];
 
 /// How often addresses whose allowance is full again are forgotten. A quota is per minute, so an

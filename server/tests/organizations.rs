@@ -2,38 +2,88 @@
 
 mod common;
 
-use common::{PASSWORD, TestPortal};
+use common::{PASSWORD, TestPortal, location};
 use reqwest::{Client, StatusCode};
+use serde_json::Value;
 
 const DAY: i64 = 86_400;
 
-/// Alice owns "Acme" with Bob as a member; both have verified email addresses.
-async fn acme(portal: &TestPortal) -> (Client, Client) {
-    let alice = portal.browser();
-    portal.sign_up(&alice, "alice", PASSWORD).await;
-    portal.verify_email(&alice, "alice").await;
-    let bob = portal.browser();
-    portal.sign_up(&bob, "bob", PASSWORD).await;
-    portal.verify_email(&bob, "bob").await;
+/// The one answer to an invitation, whoever the username names.
+const INVITED: &str = "If that account exists, it has been invited.";
+
+/// A signed-up account with a verified email address.
+async fn account(portal: &TestPortal, username: &str) -> Client {
+    let browser = portal.browser();
+    portal.sign_up(&browser, username, PASSWORD).await;
+    portal.verify_email(&browser, username).await;
+    browser
+}
+
+async fn create(portal: &TestPortal, owner: &Client, name: &str) -> reqwest::Response {
+    portal
+        .call(owner, "create_organization", &[("name", name)])
+        .await
+}
+
+async fn invite(portal: &TestPortal, owner: &Client, username: &str) -> reqwest::Response {
+    portal
+        .call(
+            owner,
+            "invite_member",
+            &[("slug", "acme"), ("username", username)],
+        )
+        .await
+}
+
+async fn answer(portal: &TestPortal, invitee: &Client, function: &str) -> reqwest::Response {
+    portal.call(invitee, function, &[("slug", "acme")]).await
+}
+
+/// Alice owns "Acme" and has invited Bob, who has not answered yet.
+async fn acme_with_invitation(portal: &TestPortal) -> (Client, Client) {
+    let alice = account(portal, "alice").await;
+    let bob = account(portal, "bob").await;
     assert_eq!(
-        portal
-            .call(&alice, "create_organization", &[("name", "Acme")])
-            .await
-            .status(),
+        create(portal, &alice, "Acme").await.status(),
         StatusCode::OK
     );
-    assert_eq!(
-        portal
-            .call(
-                &alice,
-                "add_member",
-                &[("slug", "acme"), ("username", "bob")]
-            )
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(invite(portal, &alice, "bob").await.status(), StatusCode::OK);
     (alice, bob)
+}
+
+/// Alice owns "Acme" with Bob as a member who accepted her invitation.
+async fn acme(portal: &TestPortal) -> (Client, Client) {
+    let (alice, bob) = acme_with_invitation(portal).await;
+    let accepted = answer(portal, &bob, "accept_invitation").await;
+    assert_eq!(accepted.status(), StatusCode::OK);
+    (alice, bob)
+}
+
+async fn details(portal: &TestPortal, browser: &Client) -> Value {
+    let response = portal
+        .call(browser, "organization", &[("slug", "acme")])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+/// The owner's view of the members: username and role, in order.
+fn members(org: &Value) -> Vec<(String, String)> {
+    org["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|member| {
+            (
+                member["username"].as_str().unwrap().to_owned(),
+                member["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pair(username: &str, role: &str) -> (String, String) {
+    (username.to_owned(), role.to_owned())
 }
 
 async fn require(portal: &TestPortal, owner: &Client, grace_days: &str) -> reqwest::Response {
@@ -112,7 +162,6 @@ async fn with_no_grace_a_member_without_two_factor_reaches_only_the_wizard_until
         "current_user",
         "my_organizations",
         "sign_out_other_sessions",
-        "leave_organization",
     ] {
         let refused = portal.call(&bob, function, &[("slug", "acme")]).await;
         assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{function}");
@@ -294,4 +343,453 @@ async fn support_manages_organizations_with_the_admin_command() {
         "{shown}"
     );
     assert!(!run(&["admin", "org", "show", "nope"]).status.success());
+}
+
+#[tokio::test]
+async fn an_invited_account_is_not_a_member_until_it_accepts() {
+    let portal = TestPortal::start().await;
+    let (alice, bob) = acme_with_invitation(&portal).await;
+    let org = details(&portal, &alice).await;
+    assert_eq!(members(&org), [pair("alice", "owner")], "{org}");
+    assert!(
+        !org["members"].to_string().contains("bob"),
+        "no status of Bob: {org}"
+    );
+    // Owners see who has not answered yet, by username only.
+    assert_eq!(org["invitations"], serde_json::json!(["bob"]));
+
+    let invitations: Value = portal
+        .call(&bob, "my_invitations", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(invitations[0]["slug"], "acme");
+    assert_eq!(invitations[0]["org_name"], "Acme");
+    assert_eq!(invitations[0]["requires_two_factor"], false);
+
+    assert_eq!(
+        answer(&portal, &bob, "accept_invitation").await.status(),
+        StatusCode::OK
+    );
+    let org = details(&portal, &alice).await;
+    assert_eq!(
+        members(&org),
+        [pair("alice", "owner"), pair("bob", "member")]
+    );
+    assert_eq!(org["members"][1]["two_factor"], "off");
+    assert_eq!(org["invitations"], serde_json::json!([]));
+    assert_eq!(
+        details(&portal, &bob).await["name"],
+        "Acme",
+        "a member sees the organization"
+    );
+}
+
+#[tokio::test]
+async fn an_invited_account_cannot_see_the_organization_before_accepting() {
+    let portal = TestPortal::start().await;
+    let (_alice, bob) = acme_with_invitation(&portal).await;
+    let refused = portal.call(&bob, "organization", &[("slug", "acme")]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let page = portal.get(&bob, "/org/acme").await.text().await.unwrap();
+    assert!(page.contains("no such organization"), "{page}");
+    assert!(!page.contains("Leave organization"), "{page}");
+}
+
+#[tokio::test]
+async fn an_invited_account_is_not_held_and_gets_no_mail_until_it_accepts() {
+    let portal = TestPortal::start().await;
+    let alice = account(&portal, "alice").await;
+    let bob = account(&portal, "bob").await;
+    portal.enroll(&alice).await;
+    create(&portal, &alice, "Acme").await;
+    assert_eq!(require(&portal, &alice, "0").await.status(), StatusCode::OK);
+    assert_eq!(
+        invite(&portal, &alice, "bob").await.status(),
+        StatusCode::OK
+    );
+
+    assert_eq!(portal.get(&bob, "/portal").await.status(), StatusCode::OK);
+    assert_eq!(portal.overview(&bob).await["required_by"], Value::Null);
+    // The owner's notice has arrived, so a notice to Bob would have too.
+    portal.smtp.wait_for("alice@example.com", 3).await;
+    let bob_mail = portal.smtp.mail_to("bob@example.com");
+    assert!(
+        bob_mail.iter().all(|mail| !mail.subject.contains("Acme")),
+        "{:?}",
+        bob_mail
+            .iter()
+            .map(|mail| &mail.subject)
+            .collect::<Vec<_>>()
+    );
+    let invitations: Value = portal
+        .call(&bob, "my_invitations", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        invitations[0]["requires_two_factor"], true,
+        "Bob is told before he accepts"
+    );
+
+    assert_eq!(
+        answer(&portal, &bob, "accept_invitation").await.status(),
+        StatusCode::OK
+    );
+    let held = portal.get(&bob, "/portal").await;
+    assert_eq!(location(&held), Some("/settings/security"));
+    let bob_mail = portal.smtp.wait_for("bob@example.com", 2).await;
+    assert!(
+        bob_mail
+            .iter()
+            .any(|mail| mail.subject == "Acme requires two-factor authentication")
+    );
+}
+
+#[tokio::test]
+async fn declining_an_invitation_leaves_nothing() {
+    let portal = TestPortal::start().await;
+    let (alice, bob) = acme_with_invitation(&portal).await;
+    assert_eq!(
+        answer(&portal, &bob, "decline_invitation").await.status(),
+        StatusCode::OK
+    );
+    let invitations: Value = portal
+        .call(&bob, "my_invitations", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(invitations, serde_json::json!([]));
+    let org = details(&portal, &alice).await;
+    assert_eq!(members(&org), [pair("alice", "owner")]);
+    assert_eq!(org["invitations"], serde_json::json!([]));
+    assert_eq!(
+        answer(&portal, &bob, "accept_invitation").await.status(),
+        StatusCode::FORBIDDEN,
+        "a declined invitation cannot be accepted later"
+    );
+}
+
+#[tokio::test]
+async fn a_withdrawn_invitation_cannot_be_accepted() {
+    let portal = TestPortal::start().await;
+    let (alice, bob) = acme_with_invitation(&portal).await;
+    let withdrawn = portal
+        .call(
+            &alice,
+            "withdraw_invitation",
+            &[("slug", "acme"), ("username", "bob")],
+        )
+        .await;
+    assert_eq!(withdrawn.status(), StatusCode::OK);
+    assert_eq!(
+        answer(&portal, &bob, "accept_invitation").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        members(&details(&portal, &alice).await),
+        [pair("alice", "owner")]
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_username_gets_the_same_answer_as_a_known_one() {
+    let portal = TestPortal::start().await;
+    let (alice, _bob) = acme(&portal).await;
+    let carol = account(&portal, "carol").await;
+    drop(carol);
+    let mut answers = Vec::new();
+    // A new account, no account, a member, and the owner herself.
+    for username in ["carol", "nobody", "bob", "alice"] {
+        let response = invite(&portal, &alice, username).await;
+        let status = response.status();
+        let to = location(&response).map(str::to_owned);
+        let body = response.text().await.unwrap();
+        answers.push((status, to, body));
+    }
+    assert_eq!(answers[0].0, StatusCode::OK);
+    assert_eq!(answers[0].1.as_deref(), Some("/org/acme?notice=invited"));
+    assert!(
+        answers.iter().all(|answer| *answer == answers[0]),
+        "{answers:?}"
+    );
+    let page = portal
+        .get(&alice, "/org/acme?notice=invited")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(INVITED), "{page}");
+}
+
+#[tokio::test]
+async fn inviting_an_owner_or_a_co_owner_leaves_every_role_unchanged() {
+    let portal = TestPortal::start().await;
+    let alice = account(&portal, "alice").await;
+    let bob = account(&portal, "bob").await;
+    create(&portal, &alice, "Acme").await;
+    assert!(
+        portal
+            .admin(&["org", "set-owner", "acme", "bob"])
+            .status
+            .success()
+    );
+    for username in ["alice", "bob"] {
+        assert_eq!(
+            invite(&portal, &alice, username).await.status(),
+            StatusCode::OK
+        );
+    }
+    let org = details(&portal, &alice).await;
+    assert_eq!(org["is_owner"], true);
+    assert_eq!(
+        members(&org),
+        [pair("alice", "owner"), pair("bob", "owner")]
+    );
+    assert_eq!(org["invitations"], serde_json::json!([]));
+    assert_eq!(details(&portal, &bob).await["is_owner"], true);
+}
+
+#[tokio::test]
+async fn support_adding_an_existing_owner_keeps_the_owner() {
+    let portal = TestPortal::start().await;
+    let (alice, _bob) = acme(&portal).await;
+    let again = portal.admin(&["org", "add-member", "acme", "alice"]);
+    assert!(!again.status.success(), "already a member");
+    let org = details(&portal, &alice).await;
+    assert_eq!(org["is_owner"], true);
+    assert_eq!(
+        members(&org),
+        [pair("alice", "owner"), pair("bob", "member")]
+    );
+}
+
+#[tokio::test]
+async fn a_held_member_can_leave_and_is_then_free() {
+    let portal = TestPortal::start().await;
+    let (alice, bob) = acme(&portal).await;
+    portal.enroll(&alice).await;
+    require(&portal, &alice, "0").await;
+    assert_eq!(
+        location(&portal.get(&bob, "/portal").await),
+        Some("/settings/security")
+    );
+    // The wizard names the organization and where to leave it.
+    assert_eq!(portal.overview(&bob).await["held_by"]["slug"], "acme");
+    let page = portal.get(&bob, "/org/acme").await;
+    assert_eq!(page.status(), StatusCode::OK, "the Leave form is reachable");
+    assert!(page.text().await.unwrap().contains("Leave organization"));
+
+    let left = portal
+        .submit(&bob, "/org/acme", "leave_organization", &[("slug", "acme")])
+        .await;
+    assert_eq!(left.status(), StatusCode::FOUND);
+    assert_eq!(location(&left), Some("/portal"));
+    assert_eq!(portal.get(&bob, "/portal").await.status(), StatusCode::OK);
+    assert_eq!(
+        members(&details(&portal, &alice).await),
+        [pair("alice", "owner")]
+    );
+}
+
+#[tokio::test]
+async fn invitations_work_without_javascript() {
+    let portal = TestPortal::start().await;
+    let alice = account(&portal, "alice").await;
+    let bob = account(&portal, "bob").await;
+    let carol = account(&portal, "carol").await;
+    create(&portal, &alice, "Acme").await;
+    for username in ["bob", "carol"] {
+        let sent = portal
+            .submit(
+                &alice,
+                "/org/acme",
+                "invite_member",
+                &[("slug", "acme"), ("username", username)],
+            )
+            .await;
+        assert_eq!(sent.status(), StatusCode::FOUND);
+        assert_eq!(location(&sent), Some("/org/acme?notice=invited"));
+    }
+    let owner_page = portal
+        .get(&alice, "/org/acme?notice=invited")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        owner_page.contains(INVITED) && owner_page.contains("Withdraw"),
+        "{owner_page}"
+    );
+
+    let bob_portal = portal.get(&bob, "/portal").await.text().await.unwrap();
+    assert!(
+        bob_portal.contains("Acme")
+            && bob_portal.contains("Accept")
+            && bob_portal.contains("Decline"),
+        "{bob_portal}"
+    );
+    let accepted = portal
+        .submit(&bob, "/portal", "accept_invitation", &[("slug", "acme")])
+        .await;
+    assert_eq!(accepted.status(), StatusCode::FOUND);
+    assert_eq!(location(&accepted), Some("/org/acme"));
+    let declined = portal
+        .submit(&carol, "/portal", "decline_invitation", &[("slug", "acme")])
+        .await;
+    assert_eq!(declined.status(), StatusCode::FOUND);
+    assert_eq!(location(&declined), Some("/portal"));
+    assert_eq!(
+        members(&details(&portal, &alice).await),
+        [pair("alice", "owner"), pair("bob", "member")]
+    );
+}
+
+/// Accounts made straight in the database: signing up twenty through the server would spend
+/// twenty password hashes on a test about invitations.
+async fn quick_accounts(portal: &TestPortal, count: usize) -> Vec<String> {
+    let database = portal.database().await;
+    let mut names = Vec::new();
+    for n in 0..count {
+        let name = format!("invitee{n}");
+        sqlx::query(
+            "INSERT INTO users (username, email, password_hash, created_at) VALUES (?, ?, 'x', 0)",
+        )
+        .bind(&name)
+        .bind(format!("{name}@example.com"))
+        .execute(&database)
+        .await
+        .unwrap();
+        names.push(name);
+    }
+    names
+}
+
+#[tokio::test]
+async fn an_organization_has_at_most_twenty_invitations_waiting() {
+    let portal = TestPortal::start_with(&["--sign-in-limit", "100000"]).await;
+    let alice = account(&portal, "alice").await;
+    create(&portal, &alice, "Acme").await;
+    let names = quick_accounts(&portal, 21).await;
+    for name in &names[..20] {
+        assert_eq!(invite(&portal, &alice, name).await.status(), StatusCode::OK);
+    }
+    for name in [names[20].as_str(), "nobody"] {
+        let refused = invite(&portal, &alice, name).await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "{name}");
+        let error: app::error::AppError = refused.json().await.unwrap();
+        assert!(error.to_string().contains("20 invitations"), "{error}");
+    }
+    portal
+        .call(
+            &alice,
+            "withdraw_invitation",
+            &[("slug", "acme"), ("username", &names[0])],
+        )
+        .await;
+    assert_eq!(
+        invite(&portal, &alice, &names[20]).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn inviting_is_limited_per_address() {
+    let portal = TestPortal::start_with(&["--sign-in-limit", "5"]).await;
+    let alice = portal.browser();
+    portal.sign_up(&alice, "alice", PASSWORD).await;
+    create(&portal, &alice, "Acme").await;
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        statuses.push(
+            invite(&portal, &alice, &format!("someone{n}"))
+                .await
+                .status(),
+        );
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_organization_name_with_control_or_bidi_characters_is_refused_on_its_field() {
+    let portal = TestPortal::start().await;
+    let alice = account(&portal, "alice").await;
+    for name in [
+        "Acme\u{1b}[2J",
+        "Acme\u{7}",
+        "Acme\u{202e}lanigiro",
+        "Ac\u{200b}me",
+        "Acme\u{2066}Corp",
+        "\u{feff}Acme",
+    ] {
+        let refused = create(&portal, &alice, name).await;
+        assert_eq!(
+            refused.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{name:?}"
+        );
+        let error: Value = refused.json().await.unwrap();
+        assert_eq!(error["Validation"]["field"], "name", "{name:?}");
+        assert!(
+            error["Validation"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("invisible"),
+            "{error}"
+        );
+    }
+    assert_eq!(
+        create(&portal, &alice, "Café Ünïcode").await.status(),
+        StatusCode::OK,
+        "printable Unicode is welcome"
+    );
+}
+
+#[tokio::test]
+async fn the_admin_command_prints_control_characters_escaped() {
+    let portal = TestPortal::start().await;
+    let (_alice, _bob) = acme(&portal).await;
+    let database = portal.database().await;
+    sqlx::query("UPDATE organizations SET name = ? WHERE slug = 'acme'")
+        .bind("Acme\u{1b}]0;owned\u{7}\u{1b}[2J Café")
+        .execute(&database)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE users SET username = ? WHERE username = 'bob'")
+        .bind("bob\u{1b}[31m")
+        .execute(&database)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO audit_events (user_id, kind, at, address, user_agent, detail)
+         SELECT id, 'org_changed', 0, ?, ?, ? FROM users WHERE username = 'alice'",
+    )
+    .bind("10.0.0.1\u{1b}[2J")
+    .bind("Agent\u{1b}[31m")
+    .bind("left \u{1b}]0;owned\u{7}")
+    .execute(&database)
+    .await
+    .unwrap();
+    for args in [
+        &["org", "list"][..],
+        &["org", "show", "acme"],
+        &["show", "alice"],
+    ] {
+        let output = portal.admin(args);
+        assert!(output.status.success(), "{args:?}");
+        let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(!output.stdout.contains(&0x1b), "{args:?}: {printed:?}");
+        assert!(printed.contains("\\u{1b}"), "{args:?}: {printed}");
+    }
+    let list = String::from_utf8_lossy(&portal.admin(&["org", "list"]).stdout).into_owned();
+    assert!(
+        list.contains("Café"),
+        "printable Unicode prints as it is: {list}"
+    );
 }

@@ -44,6 +44,7 @@ pub fn PortalPage() -> impl IntoView {
                                 </ActionForm>
                                 {move || error.get().map(|error| view! { <p class="form-message" role="alert">{error.to_string()}</p> })}
                             </section>
+                            <crate::org::invitations::InvitationList />
                             <crate::org::page::OrgSection />
                         }
                             .into_any()

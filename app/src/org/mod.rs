@@ -1,6 +1,8 @@
-//! Organizations: owners, members, and a two-factor requirement with a grace period that holds
-//! every member without a second factor to the enrollment wizard once it runs out.
+//! Organizations: owners, members who joined by accepting an invitation, and a two-factor
+//! requirement with a grace period that holds every member without a second factor to the
+//! enrollment wizard once it runs out.
 
+pub mod invitations;
 pub mod page;
 #[cfg(feature = "ssr")]
 pub mod service;
@@ -34,6 +36,15 @@ pub struct OrgDetails {
     pub grace_days: i64,
     /// Shown to owners only.
     pub members: Vec<MemberView>,
+    /// Usernames invited and not answered yet; shown to owners only.
+    pub invitations: Vec<String>,
+}
+
+/// An organization named and linked, such as the one whose requirement holds an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgLink {
+    pub slug: String,
+    pub name: String,
 }
 
 /// The grace-period banner: which organization asks, and by when.
@@ -70,11 +81,6 @@ pub async fn organization(slug: String) -> Result<OrgDetails, AppError> {
     ssr::details(&slug).await
 }
 
-#[server(endpoint = "add_member")]
-pub async fn add_member(slug: String, username: String) -> Result<(), AppError> {
-    ssr::add_member(&slug, &username).await
-}
-
 #[server(endpoint = "remove_member")]
 pub async fn remove_member(slug: String, username: String) -> Result<(), AppError> {
     ssr::remove_member(&slug, &username).await
@@ -107,6 +113,24 @@ pub async fn load_requirement_notice() -> Result<Option<RequirementNotice>, AppE
     ssr::notice().await
 }
 
+/// The name as kept (trimmed), or why it cannot be one. Names reach members' pages, mail
+/// subjects and support's terminal, so they hold printable text only: no control characters
+/// (terminal escapes) and no invisible or bidi formatting (a name that reads as another).
+pub fn check_org_name(raw: &str) -> Result<&str, &'static str> {
+    let name = raw.trim();
+    if name.chars().any(crate::validation::is_invisible) {
+        return Err(
+            "Use printable characters only: control characters and invisible formatting characters are not allowed.",
+        );
+    }
+    if name.chars().count() > 80 || slug_of(name).len() < 2 {
+        return Err(
+            "Give the organization a name of 2 to 80 characters with some letters or digits.",
+        );
+    }
+    Ok(name)
+}
+
 /// "Acme Corp" → "acme-corp": letters and digits, single dashes.
 pub fn slug_of(name: &str) -> String {
     let mut slug = String::new();
@@ -131,13 +155,12 @@ mod ssr {
         state::AppState,
         store::{self, OrgRow, RemoveOutcome, UserId},
         two_factor::{service::record, settings::ssr::format_time},
-        validation,
     };
 
     const DAY: i64 = 86_400;
     const MAX_GRACE_DAYS: i64 = 365;
 
-    fn not_found() -> AppError {
+    pub(super) fn not_found() -> AppError {
         AppError::NotAllowed("There is no such organization, or you are not in it.".into())
     }
 
@@ -155,7 +178,7 @@ mod ssr {
         Ok((state, user_id, org, role))
     }
 
-    async fn ownership(slug: &str) -> Result<(AppState, UserId, OrgRow), AppError> {
+    pub(super) async fn ownership(slug: &str) -> Result<(AppState, UserId, OrgRow), AppError> {
         let (state, user_id, org, role) = membership(slug).await?;
         if role != "owner" {
             return Err(AppError::NotAllowed(
@@ -167,14 +190,9 @@ mod ssr {
 
     pub async fn create(name: &str) -> Result<String, AppError> {
         let (state, user_id) = signed_in().await?;
-        let name = name.trim();
+        let name =
+            super::check_org_name(name).map_err(|message| AppError::validation("name", message))?;
         let base = super::slug_of(name);
-        if name.chars().count() > 80 || base.len() < 2 {
-            return Err(AppError::validation(
-                "name",
-                "Give the organization a name of 2 to 80 characters with some letters or digits.",
-            ));
-        }
         for attempt in 1..=20 {
             let slug = if attempt == 1 {
                 base.clone()
@@ -212,20 +230,15 @@ mod ssr {
     pub async fn details(slug: &str) -> Result<OrgDetails, AppError> {
         let (state, _, org, role) = membership(slug).await?;
         let is_owner = role == "owner";
-        let members = if is_owner {
-            let now = state.clock.now();
-            store::members_of(&state.pool, org.id)
-                .await
-                .map_err(AppError::internal)?
-                .iter()
-                .map(|member| MemberView {
-                    username: member.username.clone(),
-                    role: member.role.clone(),
-                    two_factor: describe(member, &org, now),
-                })
-                .collect()
+        let (members, invitations) = if is_owner {
+            (
+                member_views(&state, &org).await?,
+                store::pending_invitations_of(&state.pool, org.id)
+                    .await
+                    .map_err(AppError::internal)?,
+            )
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         Ok(OrgDetails {
             slug: org.slug,
@@ -234,38 +247,22 @@ mod ssr {
             requires_two_factor: org.require_two_factor_since.is_some(),
             grace_days: org.grace_days,
             members,
+            invitations,
         })
     }
 
-    pub async fn add_member(slug: &str, username: &str) -> Result<(), AppError> {
-        let (state, owner, org) = ownership(slug).await?;
-        let username = validation::normalize_username(username)
-            .map_err(|message| AppError::validation("username", message))?;
-        let user_id = store::user_id_by_username(&state.pool, &username)
+    async fn member_views(state: &AppState, org: &OrgRow) -> Result<Vec<MemberView>, AppError> {
+        let now = state.clock.now();
+        Ok(store::members_of(&state.pool, org.id)
             .await
             .map_err(AppError::internal)?
-            .ok_or_else(|| AppError::validation("username", "No account has that username."))?;
-        let added = store::put_member(&state.pool, org.id, user_id, "member", state.clock.now())
-            .await
-            .map_err(AppError::internal)?;
-        if !added {
-            return Err(AppError::validation(
-                "username",
-                "That account is already a member.",
-            ));
-        }
-        record(
-            &state,
-            owner,
-            EventKind::OrgChanged,
-            &client().await,
-            Some(&format!("added {username} to {}", org.slug)),
-        )
-        .await?;
-        if org.require_two_factor_since.is_some() {
-            notify_members(&state, &org, Some(user_id)).await;
-        }
-        Ok(())
+            .iter()
+            .map(|member| MemberView {
+                username: member.username.clone(),
+                role: member.role.clone(),
+                two_factor: describe(member, org, now),
+            })
+            .collect())
     }
 
     pub async fn remove_member(slug: &str, username: &str) -> Result<(), AppError> {
@@ -358,7 +355,7 @@ mod ssr {
 
     /// Owners hear that the requirement is on; members without a second factor (or only `only`)
     /// hear that it applies to them and by when.
-    async fn notify_members(state: &AppState, org: &OrgRow, only: Option<UserId>) {
+    pub(super) async fn notify_members(state: &AppState, org: &OrgRow, only: Option<UserId>) {
         let Ok(members) = store::members_of(&state.pool, org.id).await else {
             return;
         };
@@ -414,12 +411,33 @@ mod ssr {
 
 #[cfg(test)]
 mod tests {
-    use super::slug_of;
+    use super::{check_org_name, slug_of};
 
     #[test]
     fn a_slug_keeps_letters_and_digits_joined_by_single_dashes() {
         assert_eq!(slug_of("Acme Corp"), "acme-corp");
         assert_eq!(slug_of("  R&D -- Team 7! "), "r-d-team-7");
         assert_eq!(slug_of("!!!"), "");
+    }
+
+    #[test]
+    fn a_name_is_printable_text_of_2_to_80_characters() {
+        assert_eq!(check_org_name("  Café Ünïcode "), Ok("Café Ünïcode"));
+        assert!(check_org_name("日本 Team 7").is_ok());
+        for hidden in [
+            "Acme\u{1b}[2J",
+            "Acme\nCorp",
+            "Acme\u{7f}",
+            "Ac\u{200b}me",
+            "Acme\u{200f}",
+            "Acme\u{202e}",
+            "Acme\u{2066}x",
+            "\u{feff}Acme",
+        ] {
+            let refused = check_org_name(hidden).unwrap_err();
+            assert!(refused.contains("printable"), "{hidden:?}");
+        }
+        assert!(check_org_name("!!").unwrap_err().contains("2 to 80"));
+        assert!(check_org_name(&"a".repeat(81)).is_err());
     }
 }

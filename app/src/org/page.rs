@@ -2,11 +2,16 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::use_params_map};
+use leptos_router::{
+    components::A,
+    hooks::{use_params_map, use_query_map},
+};
 
 use super::{
-    AddMember, CreateOrganization, LeaveOrganization, MemberView, OrgDetails, RemoveMember,
-    SetTwoFactorRequirement, load_requirement_notice, my_organizations, organization,
+    CreateOrganization, LeaveOrganization, MemberView, OrgDetails, RemoveMember,
+    SetTwoFactorRequirement,
+    invitations::{INVITED, InviteForm, InviteMember, PendingInvitations, WithdrawInvitation},
+    load_requirement_notice, my_organizations, organization,
 };
 use crate::components::{Field, FormMessage, ReturnHere, last_error};
 
@@ -14,7 +19,8 @@ use crate::components::{Field, FormMessage, ReturnHere, last_error};
 pub fn OrgPage() -> impl IntoView {
     let params = use_params_map();
     let slug = Signal::derive(move || params.read().get("slug").unwrap_or_default());
-    let add = ServerAction::<AddMember>::new();
+    let invite = ServerAction::<InviteMember>::new();
+    let withdraw = ServerAction::<WithdrawInvitation>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let set = ServerAction::<SetTwoFactorRequirement>::new();
     let leave = ServerAction::<LeaveOrganization>::new();
@@ -22,19 +28,27 @@ pub fn OrgPage() -> impl IntoView {
         move || {
             (
                 slug.get(),
-                add.version().get(),
+                invite.version().get(),
+                withdraw.version().get(),
                 remove.version().get(),
                 set.version().get(),
             )
         },
         |(slug, ..)| organization(slug),
     );
+    let actions = OrgActions {
+        invite,
+        withdraw,
+        remove,
+        set,
+        leave,
+    };
     view! {
         <Title text="Organization · Portal" />
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match details.await {
-                    Ok(org) => view! { <OrgView org add remove set leave /> }.into_any(),
+                    Ok(org) => view! { <OrgView org actions /> }.into_any(),
                     Err(error) => view! {
                         <h1>"Organization"</h1>
                         <p class="form-message" role="alert">{error.to_string()}</p>
@@ -46,23 +60,48 @@ pub fn OrgPage() -> impl IntoView {
     }
 }
 
-#[component]
-fn OrgView(
-    org: OrgDetails,
-    add: ServerAction<AddMember>,
+/// What the organization page can do, in one value so its parts take what they need.
+#[derive(Clone, Copy)]
+struct OrgActions {
+    invite: ServerAction<InviteMember>,
+    withdraw: ServerAction<WithdrawInvitation>,
     remove: ServerAction<RemoveMember>,
     set: ServerAction<SetTwoFactorRequirement>,
     leave: ServerAction<LeaveOrganization>,
-) -> impl IntoView {
+}
+
+/// What `?notice=` says after an invitation, in fixed words (nothing from the URL is echoed).
+fn notice_text(notice: &str) -> Option<&'static str> {
+    (notice == "invited").then_some(INVITED)
+}
+
+#[component]
+fn OrgView(org: OrgDetails, actions: OrgActions) -> impl IntoView {
+    let OrgActions {
+        invite,
+        withdraw,
+        remove,
+        set,
+        leave,
+    } = actions;
     let leave_error = last_error(leave);
     let slug = org.slug.clone();
+    let query = use_query_map();
+    let notice = move || {
+        query
+            .read()
+            .get("notice")
+            .and_then(|notice| notice_text(&notice))
+    };
     view! {
         <h1>{org.name.clone()}</h1>
+        {move || notice().map(|text| view! { <p class="notice" role="status">{text}</p> })}
         {org.is_owner.then(|| {
             view! {
                 <RequirementSwitch slug=org.slug.clone() on=org.requires_two_factor grace_days=org.grace_days set />
                 <MemberList slug=org.slug.clone() members=org.members.clone() remove />
-                <AddMemberForm slug=org.slug.clone() add />
+                <InviteForm slug=org.slug.clone() invite />
+                <PendingInvitations slug=org.slug.clone() usernames=org.invitations.clone() withdraw />
             }
         })}
         <section class="card">
@@ -143,23 +182,6 @@ fn MemberList(
                 </tbody>
             </table>
             <FormMessage error=last_error(remove) />
-        </section>
-    }
-}
-
-#[component]
-fn AddMemberForm(slug: String, add: ServerAction<AddMember>) -> impl IntoView {
-    let error = last_error(add);
-    view! {
-        <section class="card" aria-labelledby="add-member-heading">
-            <h2 id="add-member-heading">"Add a member"</h2>
-            <ActionForm action=add attr:novalidate=true>
-                <ReturnHere />
-                <FormMessage error />
-                <input type="hidden" name="slug" value=slug />
-                <Field label="Username" name="username" error />
-                <button type="submit">"Add member"</button>
-            </ActionForm>
         </section>
     }
 }

@@ -12,8 +12,9 @@ pub enum Enforcement {
     Free,
     /// Asked, with time left until `deadline`.
     Grace { org_name: String, deadline: i64 },
-    /// Past the deadline: the account reaches nothing but the enrollment wizard.
-    Required { org_name: String },
+    /// Past the deadline: the account reaches nothing but the enrollment wizard, and that
+    /// organization's page, where it can leave.
+    Required { org_name: String, org_slug: String },
 }
 
 pub async fn enforcement(state: &AppState, user_id: UserId) -> Result<Enforcement, AppError> {
@@ -28,13 +29,15 @@ pub async fn enforcement(state: &AppState, user_id: UserId) -> Result<Enforcemen
         },
         Some(requirement) => Enforcement::Required {
             org_name: requirement.org_name,
+            org_slug: requirement.org_slug,
         },
     })
 }
 
 /// Server functions an account may call while its organization's requirement holds it: the
-/// wizard and what it needs (email verification, password confirmation), and signing out.
-pub const ALLOWED_WHILE_REQUIRED: [&str; 17] = [
+/// wizard and what it needs (email verification, password confirmation), signing out, and
+/// leaving: a member who no longer wants the requirement can always go, and is then free.
+pub const ALLOWED_WHILE_REQUIRED: [&str; 19] = [
     "/api/security_overview",
     "/api/start_enrollment",
     "/api/confirm_enrollment",
@@ -52,10 +55,13 @@ pub const ALLOWED_WHILE_REQUIRED: [&str; 17] = [
     "/api/request_recovery",
     "/api/recovery_request",
     "/api/confirm_recovery",
+    "/api/organization",
+    "/api/leave_organization",
 ];
 
-/// Pages such an account may open.
+/// Pages such an account may open; an organization's page holds its Leave form.
 pub fn page_allowed_while_required(path: &str) -> bool {
     path.starts_with("/settings/security")
+        || path.starts_with("/org/")
         || ["/login", "/signup", "/verify-email", "/recover/confirm"].contains(&path)
 }

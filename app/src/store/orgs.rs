@@ -34,6 +34,7 @@ pub struct MembershipRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Requirement {
     pub org_name: String,
+    pub org_slug: String,
     pub deadline: i64,
 }
 
@@ -127,26 +128,212 @@ pub async fn memberships_of(
     .await
 }
 
-/// Adds or re-roles a member; returns whether they were new.
-pub async fn put_member(
+/// Support's direct add: a new member, or nothing when the account is already in, whatever its
+/// role (an add never changes a role, so it can never demote the last owner). Any invitation it
+/// had is spent. Returns whether the account was new.
+pub async fn add_member(
     pool: &SqlitePool,
     org_id: i64,
     user_id: UserId,
-    role: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let existing = role_in(pool, org_id, user_id).await?;
-    sqlx::query(
-        "INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+    let mut tx = super::begin_write(pool).await?;
+    let added = sqlx::query(
+        "INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES (?, ?, 'member', ?)
+         ON CONFLICT (org_id, user_id) DO NOTHING",
     )
     .bind(org_id)
     .bind(user_id)
-    .bind(role)
     .bind(now)
-    .execute(pool)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    forget_invitation(&mut tx, org_id, user_id).await?;
+    tx.commit().await?;
+    Ok(added)
+}
+
+/// Makes an account owner, adding it if it was not in: a promotion only, so it never leaves an
+/// organization without an owner.
+pub async fn make_owner(
+    pool: &SqlitePool,
+    org_id: i64,
+    user_id: UserId,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = super::begin_write(pool).await?;
+    sqlx::query(
+        "INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES (?, ?, 'owner', ?)
+         ON CONFLICT (org_id, user_id) DO UPDATE SET role = 'owner'",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *tx)
     .await?;
-    Ok(existing.is_none())
+    forget_invitation(&mut tx, org_id, user_id).await?;
+    tx.commit().await
+}
+
+async fn forget_invitation(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    org_id: i64,
+    user_id: UserId,
+) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM invitations WHERE org_id = ? AND user_id = ?")
+            .bind(org_id)
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteOutcome {
+    Invited,
+    /// Invited before, or already a member: nothing changes.
+    AlreadyIn,
+    /// The organization has as many invitations waiting as it may.
+    Full,
+}
+
+/// An invitation for an account, unless it is already in or invited, or the organization has
+/// `max_pending` waiting. Counted and written in one transaction, so parallel invitations
+/// cannot pass the limit together.
+pub async fn invite(
+    pool: &SqlitePool,
+    org_id: i64,
+    user_id: UserId,
+    invited_by: UserId,
+    now: i64,
+    max_pending: i64,
+) -> Result<InviteOutcome, sqlx::Error> {
+    let mut tx = super::begin_write(pool).await?;
+    let member: Option<String> =
+        sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = ? AND user_id = ?")
+            .bind(org_id)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if member.is_some() {
+        return Ok(InviteOutcome::AlreadyIn);
+    }
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM invitations WHERE org_id = ?")
+        .bind(org_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if pending >= max_pending {
+        return Ok(InviteOutcome::Full);
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO invitations (org_id, user_id, invited_by, created_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (org_id, user_id) DO NOTHING",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(invited_by)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(if inserted == 1 {
+        InviteOutcome::Invited
+    } else {
+        InviteOutcome::AlreadyIn
+    })
+}
+
+pub async fn pending_invitation_count(pool: &SqlitePool, org_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM invitations WHERE org_id = ?")
+        .bind(org_id)
+        .fetch_one(pool)
+        .await
+}
+
+/// The usernames an organization has invited that have not answered yet.
+pub async fn pending_invitations_of(
+    pool: &SqlitePool,
+    org_id: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT u.username FROM invitations i JOIN users u ON u.id = i.user_id
+         WHERE i.org_id = ? ORDER BY u.username",
+    )
+    .bind(org_id)
+    .fetch_all(pool)
+    .await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InvitationRow {
+    pub slug: String,
+    pub org_name: String,
+    pub requires_two_factor: bool,
+    pub invited_by: Option<String>,
+}
+
+/// The invitations waiting for this account's answer, oldest first.
+pub async fn invitations_for(
+    pool: &SqlitePool,
+    user_id: UserId,
+) -> Result<Vec<InvitationRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT o.slug, o.name AS org_name,
+                o.require_two_factor_since IS NOT NULL AS requires_two_factor,
+                u.username AS invited_by
+         FROM invitations i JOIN organizations o ON o.id = i.org_id
+              LEFT JOIN users u ON u.id = i.invited_by
+         WHERE i.user_id = ? ORDER BY i.created_at, o.name",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Spends the account's invitation and makes it a member; false when there was none.
+pub async fn accept_invitation(
+    pool: &SqlitePool,
+    org_id: i64,
+    user_id: UserId,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = super::begin_write(pool).await?;
+    if !forget_invitation(&mut tx, org_id, user_id).await? {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES (?, ?, 'member', ?)
+         ON CONFLICT (org_id, user_id) DO NOTHING",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// A declined or withdrawn invitation leaves nothing behind; false when there was none.
+pub async fn delete_invitation(
+    pool: &SqlitePool,
+    org_id: i64,
+    user_id: UserId,
+) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM invitations WHERE org_id = ? AND user_id = ?")
+            .bind(org_id)
+            .bind(user_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+            == 1,
+    )
 }
 
 /// Removes a member, unless that would leave the organization without an owner.
@@ -216,7 +403,7 @@ pub async fn two_factor_requirement(
     user_id: UserId,
 ) -> Result<Option<Requirement>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT o.name AS org_name,
+        "SELECT o.name AS org_name, o.slug AS org_slug,
                 CASE WHEN o.require_two_factor_since > m.joined_at THEN o.require_two_factor_since ELSE m.joined_at END
                     + o.grace_days * 86400 AS deadline
          FROM memberships m JOIN organizations o ON o.id = m.org_id

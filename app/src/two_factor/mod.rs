@@ -49,4 +49,6 @@ pub struct SecurityOverview {
     pub required_by: Option<String>,
     /// Past the requirement's deadline without a second factor: nothing else is reachable.
     pub enforced: bool,
+    /// The organization whose requirement holds the account, linked to its page to leave it.
+    pub held_by: Option<crate::org::OrgLink>,
 }

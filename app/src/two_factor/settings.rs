@@ -3,7 +3,10 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::Form, hooks::use_query_map};
+use leptos_router::{
+    components::{A, Form},
+    hooks::use_query_map,
+};
 
 use super::{
     SecurityEvent, SecurityOverview, TwoFactorState,
@@ -126,9 +129,10 @@ pub fn SecurityPage() -> impl IntoView {
                     <section class="card" aria-labelledby="two-factor-heading">
                         <h2 id="two-factor-heading">"Two-factor authentication"</h2>
                         <FormMessage error=start_error />
-                        {overview.enforced.then(|| view! {
+                        {overview.held_by.clone().map(|org| view! {
                             <p class="banner" role="alert">
-                                {format!("{} requires two-factor authentication. Turn it on to continue.", overview.required_by.clone().unwrap_or_default())}
+                                {format!("{} requires two-factor authentication. Turn it on to continue.", org.name)}
+                                " " <A href=format!("/org/{}", org.slug)>{format!("Or leave {}", org.name)}</A>
                             </p>
                         })}
                         <TwoFactorSwitch on start required_by=overview.required_by.clone() />
@@ -289,10 +293,16 @@ pub mod ssr {
         let required_by = store::requiring_org(&state.pool, user_id)
             .await
             .map_err(AppError::internal)?;
-        let enforced = matches!(
-            crate::org::service::enforcement(&state, user_id).await?,
-            crate::org::service::Enforcement::Required { .. }
-        );
+        let held_by = match crate::org::service::enforcement(&state, user_id).await? {
+            crate::org::service::Enforcement::Required { org_name, org_slug } => {
+                Some(crate::org::OrgLink {
+                    slug: org_slug,
+                    name: org_name,
+                })
+            }
+            _ => None,
+        };
+        let enforced = held_by.is_some();
         let auth = crate::auth::AuthSession::from_request().await?;
         let password_recent = auth.password_is_recent(state.clock.now()).await?;
         let this_sign_in = auth.sign_in_id().await?.ok_or(AppError::Unauthorized)?;
@@ -359,6 +369,7 @@ pub mod ssr {
         Ok(SecurityOverview {
             required_by,
             enforced,
+            held_by,
             sessions,
             password_recent,
             username: account.username,

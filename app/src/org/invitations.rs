@@ -1,0 +1,337 @@
+//! Invitations: an owner invites by username, and the account joins only when it accepts on the
+//! portal. Until then it is no member: not listed with its two-factor status, not held by a
+//! requirement, not mailed.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    components::{Field, FormMessage, ReturnHere, last_error},
+    error::AppError,
+};
+
+/// Invitations an organization may have waiting at once: enough for a team joining together,
+/// few enough that no one can flood accounts with invitations or sweep usernames through them.
+pub const MAX_PENDING_INVITATIONS: i64 = 20;
+
+/// The one answer to an invitation, whether or not the username names an account, and whether
+/// or not that account is already in: the form is no way to learn who exists.
+pub const INVITED: &str = "If that account exists, it has been invited.";
+
+/// An invitation as its invitee sees it on the portal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationView {
+    pub slug: String,
+    pub org_name: String,
+    /// Told before accepting: accepting may hold the account to the enrollment wizard.
+    pub requires_two_factor: bool,
+    pub invited_by: Option<String>,
+}
+
+#[server(endpoint = "invite_member")]
+pub async fn invite_member(slug: String, username: String) -> Result<(), AppError> {
+    let slug = ssr::invite(&slug, &username).await?;
+    leptos_axum::redirect(&format!("/org/{slug}?notice=invited"));
+    Ok(())
+}
+
+#[server(endpoint = "withdraw_invitation")]
+pub async fn withdraw_invitation(slug: String, username: String) -> Result<(), AppError> {
+    let slug = ssr::withdraw(&slug, &username).await?;
+    leptos_axum::redirect(&format!("/org/{slug}"));
+    Ok(())
+}
+
+#[server(endpoint = "my_invitations")]
+pub async fn my_invitations() -> Result<Vec<InvitationView>, AppError> {
+    ssr::mine().await
+}
+
+#[server(endpoint = "accept_invitation")]
+pub async fn accept_invitation(slug: String) -> Result<(), AppError> {
+    let slug = ssr::accept(&slug).await?;
+    leptos_axum::redirect(&format!("/org/{slug}"));
+    Ok(())
+}
+
+#[server(endpoint = "decline_invitation")]
+pub async fn decline_invitation(slug: String) -> Result<(), AppError> {
+    ssr::decline(&slug).await?;
+    leptos_axum::redirect("/portal");
+    Ok(())
+}
+
+/// The portal's invitations, each with Accept and Decline; nothing when there are none.
+#[component]
+pub fn InvitationList() -> impl IntoView {
+    let accept = ServerAction::<AcceptInvitation>::new();
+    let decline = ServerAction::<DeclineInvitation>::new();
+    let invitations = Resource::new(
+        move || (accept.version().get(), decline.version().get()),
+        |_| my_invitations(),
+    );
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let invitations = invitations.await.unwrap_or_default();
+                (!invitations.is_empty()).then(|| view! {
+                    <section class="card" aria-labelledby="invitations-heading">
+                        <h2 id="invitations-heading">"Invitations"</h2>
+                        <FormMessage error=last_error(accept) />
+                        <FormMessage error=last_error(decline) />
+                        <ul class="invitations">
+                            {invitations
+                                .into_iter()
+                                .map(|invitation| view! { <InvitationItem invitation accept decline /> })
+                                .collect_view()}
+                        </ul>
+                    </section>
+                })
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn InvitationItem(
+    invitation: InvitationView,
+    accept: ServerAction<AcceptInvitation>,
+    decline: ServerAction<DeclineInvitation>,
+) -> impl IntoView {
+    let requirement = if invitation.requires_two_factor {
+        "It requires two-factor authentication of its members."
+    } else {
+        "It does not require two-factor authentication."
+    };
+    let from = invitation
+        .invited_by
+        .map(|owner| format!(" (invited by {owner})"));
+    let accept_label = format!("Accept the invitation to {}", invitation.org_name);
+    let decline_label = format!("Decline the invitation to {}", invitation.org_name);
+    let (accept_slug, decline_slug) = (invitation.slug.clone(), invitation.slug);
+    view! {
+        <li>
+            <p><strong>{invitation.org_name}</strong>{from}". "{requirement}</p>
+            <ActionForm action=accept attr:class="inline">
+                <ReturnHere />
+                <input type="hidden" name="slug" value=accept_slug />
+                <button type="submit" aria-label=accept_label>"Accept"</button>
+            </ActionForm>
+            " "
+            <ActionForm action=decline attr:class="inline">
+                <ReturnHere />
+                <input type="hidden" name="slug" value=decline_slug />
+                <button type="submit" class="secondary" aria-label=decline_label>"Decline"</button>
+            </ActionForm>
+        </li>
+    }
+}
+
+/// The owners' form: invite by username.
+#[component]
+pub fn InviteForm(slug: String, invite: ServerAction<InviteMember>) -> impl IntoView {
+    let error = last_error(invite);
+    view! {
+        <section class="card" aria-labelledby="invite-heading">
+            <h2 id="invite-heading">"Invite a member"</h2>
+            <p>"They join when they accept the invitation on their portal."</p>
+            <ActionForm action=invite attr:novalidate=true>
+                <ReturnHere />
+                <FormMessage error />
+                <input type="hidden" name="slug" value=slug />
+                <Field label="Username" name="username" error />
+                <button type="submit">"Invite"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// Invitations not answered yet, by username only: no status of an account that has not agreed.
+#[component]
+pub fn PendingInvitations(
+    slug: String,
+    usernames: Vec<String>,
+    withdraw: ServerAction<WithdrawInvitation>,
+) -> impl IntoView {
+    (!usernames.is_empty()).then(|| {
+        view! {
+            <section class="card" aria-labelledby="pending-heading">
+                <h2 id="pending-heading">"Invitations waiting"</h2>
+                <FormMessage error=last_error(withdraw) />
+                <ul class="invitations">
+                    {usernames
+                        .into_iter()
+                        .map(|username| {
+                            let label = format!("Withdraw the invitation of {username}");
+                            let slug = slug.clone();
+                            view! {
+                                <li>
+                                    {username.clone()} " "
+                                    <ActionForm action=withdraw attr:class="inline">
+                                        <ReturnHere />
+                                        <input type="hidden" name="slug" value=slug />
+                                        <input type="hidden" name="username" value=username />
+                                        <button type="submit" class="secondary" aria-label=label>"Withdraw"</button>
+                                    </ActionForm>
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            </section>
+        }
+    })
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::{InvitationView, MAX_PENDING_INVITATIONS};
+    use crate::{
+        audit::EventKind,
+        auth::{client, signed_in},
+        error::AppError,
+        org::ssr::{notify_members, ownership},
+        state::AppState,
+        store::{self, InviteOutcome, OrgRow, UserId},
+        two_factor::service::record,
+        validation,
+    };
+
+    fn full() -> AppError {
+        AppError::TooManyInvitations {
+            limit: MAX_PENDING_INVITATIONS,
+        }
+    }
+
+    fn no_invitation() -> AppError {
+        AppError::NotAllowed("There is no such invitation: it may have been withdrawn.".into())
+    }
+
+    async fn note(state: &AppState, user_id: UserId, detail: &str) -> Result<(), AppError> {
+        record(
+            state,
+            user_id,
+            EventKind::OrgChanged,
+            &client().await,
+            Some(detail),
+        )
+        .await
+    }
+
+    /// Every invitation takes the same path whether or not the account exists or is already in,
+    /// so the answer (and the limit it counts against) tells nothing about it.
+    pub async fn invite(slug: &str, username: &str) -> Result<String, AppError> {
+        let (state, owner, org) = ownership(slug).await?;
+        let username = validation::normalize_username(username)
+            .map_err(|message| AppError::validation("username", message))?;
+        let pending = store::pending_invitation_count(&state.pool, org.id)
+            .await
+            .map_err(AppError::internal)?;
+        if pending >= MAX_PENDING_INVITATIONS {
+            return Err(full());
+        }
+        let invitee = store::user_id_by_username(&state.pool, &username)
+            .await
+            .map_err(AppError::internal)?;
+        if let Some(user_id) = invitee {
+            let outcome = store::invite(
+                &state.pool,
+                org.id,
+                user_id,
+                owner,
+                state.clock.now(),
+                MAX_PENDING_INVITATIONS,
+            )
+            .await
+            .map_err(AppError::internal)?;
+            if outcome == InviteOutcome::Full {
+                return Err(full());
+            }
+        }
+        note(
+            &state,
+            owner,
+            &format!("invited {username} to {}", org.slug),
+        )
+        .await?;
+        Ok(org.slug)
+    }
+
+    pub async fn withdraw(slug: &str, username: &str) -> Result<String, AppError> {
+        let (state, owner, org) = ownership(slug).await?;
+        let username = username.trim().to_ascii_lowercase();
+        let invitee = store::user_id_by_username(&state.pool, &username)
+            .await
+            .map_err(AppError::internal)?
+            .ok_or_else(no_invitation)?;
+        if !store::delete_invitation(&state.pool, org.id, invitee)
+            .await
+            .map_err(AppError::internal)?
+        {
+            return Err(no_invitation());
+        }
+        note(
+            &state,
+            owner,
+            &format!("withdrew the invitation of {username} to {}", org.slug),
+        )
+        .await?;
+        Ok(org.slug)
+    }
+
+    pub async fn mine() -> Result<Vec<InvitationView>, AppError> {
+        let (state, user_id) = signed_in().await?;
+        Ok(store::invitations_for(&state.pool, user_id)
+            .await
+            .map_err(AppError::internal)?
+            .into_iter()
+            .map(|row| InvitationView {
+                slug: row.slug,
+                org_name: row.org_name,
+                requires_two_factor: row.requires_two_factor,
+                invited_by: row.invited_by,
+            })
+            .collect())
+    }
+
+    async fn invited_to(slug: &str) -> Result<(AppState, UserId, OrgRow), AppError> {
+        let (state, user_id) = signed_in().await?;
+        let org = store::org_by_slug(&state.pool, slug)
+            .await
+            .map_err(AppError::internal)?
+            .ok_or_else(no_invitation)?;
+        Ok((state, user_id, org))
+    }
+
+    /// Joins, and from now on the organization's requirement applies: its notice is mailed.
+    pub async fn accept(slug: &str) -> Result<String, AppError> {
+        let (state, user_id, org) = invited_to(slug).await?;
+        if !store::accept_invitation(&state.pool, org.id, user_id, state.clock.now())
+            .await
+            .map_err(AppError::internal)?
+        {
+            return Err(no_invitation());
+        }
+        note(&state, user_id, &format!("joined {}", org.slug)).await?;
+        if org.require_two_factor_since.is_some() {
+            notify_members(&state, &org, Some(user_id)).await;
+        }
+        Ok(org.slug)
+    }
+
+    pub async fn decline(slug: &str) -> Result<(), AppError> {
+        let (state, user_id, org) = invited_to(slug).await?;
+        if !store::delete_invitation(&state.pool, org.id, user_id)
+            .await
+            .map_err(AppError::internal)?
+        {
+            return Err(no_invitation());
+        }
+        note(
+            &state,
+            user_id,
+            &format!("declined the invitation to {}", org.slug),
+        )
+        .await
+    }
+}
