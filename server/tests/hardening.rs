@@ -839,9 +839,11 @@ async fn the_security_page_shows_browser_names_never_text_from_the_user_agent() 
     assert!(page.contains("unknown browser"), "{page}");
 }
 
-/// The addresses the audit log recorded, each once.
+/// The addresses the audit log recorded for accounts, each once.
 async fn audited_addresses(portal: &TestPortal) -> Vec<String> {
-    sqlx::query_scalar("SELECT DISTINCT address FROM audit_events WHERE address IS NOT NULL")
+    sqlx::query_scalar(
+        "SELECT DISTINCT address FROM audit_events WHERE address IS NOT NULL AND user_id IS NOT NULL",
+    )
         .fetch_all(&portal.database().await)
         .await
         .unwrap()
