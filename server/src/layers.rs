@@ -218,6 +218,15 @@ pub async fn restore_form_page(
         if !page {
             return next.run(request).await;
         }
+        if let Some(carried) = query_value(request.uri(), "__err") {
+            // Leptos shows an error carried in the URL as the form's message. Only the error
+            // this browser's own failed post produced may show: a link with a made-up one
+            // (content spoofing, review L4) lands on the page without it.
+            let issued: Option<String> = session.get(FORM_ERROR).await.ok().flatten();
+            if issued.as_deref() != Some(carried.as_str()) {
+                return Redirect::to(&without_form_error(request.uri())).into_response();
+            }
+        }
         if let Ok(Some(kept)) = session.remove::<Vec<(String, String)>>(KEPT_FIELDS).await {
             request.extensions_mut().insert(KeptFields(kept));
         }
@@ -252,12 +261,14 @@ pub async fn restore_form_page(
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
-    let failed = response
+    let carried_error = response
         .headers()
         .get(header::LOCATION)
         .and_then(|location| location.to_str().ok())
-        .is_some_and(|location| location.contains("__err="));
-    if failed {
+        .and_then(|location| location.parse::<axum::http::Uri>().ok())
+        .and_then(|location| query_value(&location, "__err"));
+    if let Some(error) = carried_error {
+        let _ = session.insert(FORM_ERROR, error).await;
         let kept = fields_to_keep(fields);
         if !kept.is_empty() {
             let _ = session.insert(KEPT_FIELDS, kept).await;
@@ -267,6 +278,30 @@ pub async fn restore_form_page(
 }
 
 const KEPT_FIELDS: &str = "form.kept";
+/// The error the last failed no-JS post of this browser carried back in its URL.
+const FORM_ERROR: &str = "form.error";
+
+fn query_value(uri: &axum::http::Uri, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// The same page without Leptos' form-error parameters.
+fn without_form_error(uri: &axum::http::Uri) -> String {
+    let kept: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .filter(|(key, _)| key != "__err" && key != "__path")
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
+            .collect();
+    if kept.is_empty() {
+        return uri.path().to_owned();
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .finish();
+    format!("{}?{query}", uri.path())
+}
 
 /// The fields a failed form may keep: the names of the text inputs that show a kept value
 /// (`app::components::Field`), none of them a secret. Anything else a post carries stays out of

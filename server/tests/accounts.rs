@@ -488,3 +488,69 @@ async fn without_javascript_what_was_typed_comes_back_with_the_error_but_no_pass
         .unwrap();
     assert!(!again.contains("second@example.com"));
 }
+
+#[tokio::test]
+async fn an_error_carried_in_a_link_shows_only_to_the_browser_whose_post_failed() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    let failed = portal
+        .submit(
+            &browser,
+            "/login",
+            "login",
+            &[
+                ("username", "alice"),
+                ("password", "wrong password"),
+                ("next", ""),
+            ],
+        )
+        .await;
+    let back = location(&failed).expect("back to the form").to_owned();
+    let back = back.strip_prefix(&portal.base).unwrap_or(&back).to_owned();
+    assert!(back.contains("__err="), "{back}");
+    let page = portal.get(&browser, &back).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Incorrect username or password.")
+    );
+
+    // The same link, or one with words of someone else's choosing, opened by another browser:
+    // the page, without the message.
+    let (path, query) = back.split_once('?').unwrap();
+    let error = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("__err="))
+        .unwrap();
+    let words = r#"{"NotAllowed":"Your account is locked. Call Portal support on +1 555 0100."}"#;
+    let forged_error = urlencode(&base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        words,
+    ));
+    assert_ne!(forged_error, error, "the forged link carries other words");
+    for link in [
+        back.clone(),
+        format!("{path}?__path=/api/login&__err={forged_error}"),
+    ] {
+        let victim = portal.browser();
+        let answer = portal.get(&victim, &link).await;
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{link}");
+        let to = location(&answer).unwrap();
+        assert_eq!(to.strip_prefix(&portal.base).unwrap_or(to), path);
+        let page = portal.get(&victim, path).await.text().await.unwrap();
+        assert!(!page.contains("Incorrect username") && !page.contains("Call Portal"));
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
