@@ -40,6 +40,29 @@ use org::page::{OrgPage, RequirementBanner};
 use recovery::confirm::ConfirmRecoveryPage;
 use two_factor::settings::SecurityPage;
 
+/// Pages that need a signed-in account: these paths and everything under the ones ending in `/`.
+/// Every page of the route table is either here or in `PUBLIC_PAGES` (a server test checks).
+pub const PROTECTED_PAGES: [&str; 3] = ["/portal", "/settings/", "/org/"];
+/// Pages anyone may open.
+pub const PUBLIC_PAGES: [&str; 5] = [
+    "/",
+    "/signup",
+    "/login",
+    "/verify-email",
+    "/recover/confirm",
+];
+
+/// Whether the page at `path` needs a signed-in account.
+pub fn page_needs_sign_in(path: &str) -> bool {
+    PROTECTED_PAGES.iter().any(|page| {
+        if page.ends_with('/') {
+            path.starts_with(page) || path == page.trim_end_matches('/')
+        } else {
+            path == *page
+        }
+    })
+}
+
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use lettre::message::Mailbox;
 use url::Url;
 
-use crate::client_addr::TrustedProxies;
+use crate::layers::client_addr::TrustedProxies;
 
 #[derive(Debug, Parser)]
 #[command(

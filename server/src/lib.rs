@@ -2,12 +2,10 @@
 //! rules live in `app`.
 
 pub mod admin;
-pub mod client_addr;
 pub mod config;
 mod layers;
 mod secret_key;
 mod session_store;
-mod sign_in_limit;
 
 use std::{net::SocketAddr, str::FromStr, sync::Arc, time::Duration};
 
@@ -22,7 +20,7 @@ use app::{
     state::{AppState, Clock, FactorLocks, Settings},
     two_factor::settings::ssr::download_recovery_code,
 };
-use axum::{Router, middleware, routing::get};
+use axum::{Router, routing::get};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::{
@@ -30,7 +28,6 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use tokio::net::TcpListener;
-use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 
 pub use config::Config;
@@ -40,7 +37,7 @@ pub struct Portal {
     pub router: Router,
     pub state: AppState,
     /// What `serve` keeps tidy while it runs.
-    limiter: Arc<sign_in_limit::SignInLimiter>,
+    limiter: Arc<layers::rate_limit::SignInLimiter>,
     session_store: session_store::PortalSessionStore,
 }
 
@@ -112,34 +109,33 @@ impl Portal {
             https,
             dev_reload: dev_reload_source(&state.leptos_options),
         };
-        let limiter = Arc::new(sign_in_limit::SignInLimiter::per_minute(
+        let limiter = Arc::new(layers::rate_limit::SignInLimiter::per_minute(
             config.sign_in_limit,
         ));
         let trusted_proxies = Arc::new(config.trusted_proxies.clone().unwrap_or_default());
 
         let routes = route_list();
+        let settings = layers::Settings {
+            base_origin,
+            header_policy,
+            limiter: limiter.clone(),
+            trusted_proxies,
+            sessions,
+        };
         let router = Router::new()
-            .route("/settings/security/recovery-code.txt", get(download_recovery_code))
+            .route(
+                "/settings/security/recovery-code.txt",
+                get(download_recovery_code),
+            )
             .leptos_routes_with_context(&state, routes, provide_csp_nonce, {
                 let options = state.leptos_options.clone();
                 move || shell(options.clone())
             })
-            .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_csp_nonce, shell))
-            .layer(middleware::from_fn(layers::server_fn_status))
-            .layer(middleware::from_fn_with_state(state.clone(), layers::require_sign_in))
-            .layer(middleware::from_fn_with_state(base_origin.clone(), layers::restore_form_page))
-            .layer(sessions)
-            .layer(middleware::from_fn_with_state(limiter.clone(), sign_in_limit::limit_sign_in))
-            .layer(middleware::from_fn_with_state(base_origin, layers::refuse_cross_site))
-            .layer(middleware::from_fn_with_state(header_policy, layers::security_headers))
-            .layer(RequestBodyLimitLayer::new(layers::MAX_BODY_BYTES))
-            // Early: every layer and server function after reads the one address found here.
-            .layer(middleware::from_fn_with_state(trusted_proxies, client_addr::resolve_client))
-            // Only the path is logged: query strings can hold tokens.
-            .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
-                tracing::info_span!("request", method = %request.method(), path = request.uri().path())
-            }))
-            .with_state(state.clone());
+            .fallback(leptos_axum::file_and_error_handler_with_context::<
+                AppState,
+                _,
+            >(provide_csp_nonce, shell));
+        let router = layers::around(router, &state, settings).with_state(state.clone());
         Ok(Self {
             router,
             state,
@@ -156,7 +152,7 @@ impl Portal {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let housekeeping = [
-            tokio::spawn(sign_in_limit::forget_idle_periodically(self.limiter)),
+            tokio::spawn(layers::rate_limit::forget_idle_periodically(self.limiter)),
             tokio::spawn(session_store::delete_expired_periodically(
                 self.session_store,
                 DELETE_EXPIRED_SESSIONS_EVERY,
@@ -298,6 +294,25 @@ async fn delete_expired_continuously(state: AppState) {
         every.tick().await;
         if let Err(error) = app::maintenance::delete_expired(&state).await {
             tracing::warn!(%error, "expired rows could not be deleted");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn every_page_of_the_route_table_is_public_or_needs_a_sign_in() {
+        let routes = super::route_list();
+        assert!(routes.len() >= app::PUBLIC_PAGES.len() + app::PROTECTED_PAGES.len());
+        for route in routes {
+            let path = route.path();
+            let public = app::PUBLIC_PAGES.contains(&path);
+            // A parameter stands for any value: `/org/:slug` is checked as `/org/x`.
+            let sample = path.replace(":slug", "x");
+            assert!(
+                public != app::page_needs_sign_in(&sample),
+                "{path} must be in exactly one of app::PUBLIC_PAGES and app::PROTECTED_PAGES"
+            );
         }
     }
 }

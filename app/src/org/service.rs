@@ -1,5 +1,7 @@
 //! What an organization's two-factor requirement means for one account.
 
+use leptos::server_fn::ServerFn;
+
 use crate::{
     error::AppError,
     state::AppState,
@@ -38,25 +40,25 @@ pub async fn enforcement(state: &AppState, user_id: UserId) -> Result<Enforcemen
 /// wizard and what it needs (email verification, password confirmation), signing out, and
 /// leaving: a member who no longer wants the requirement can always go, and is then free.
 pub const ALLOWED_WHILE_REQUIRED: [&str; 19] = [
-    "/api/security_overview",
-    "/api/start_enrollment",
-    "/api/confirm_enrollment",
-    "/api/save_recovery_code",
-    "/api/cancel_enrollment",
-    "/api/resend_verification",
-    "/api/verify_email",
-    "/api/confirm_password",
-    "/api/logout",
-    "/api/login",
-    "/api/login_stage",
-    "/api/signup",
-    "/api/verify_sign_in_code",
-    "/api/start_over",
-    "/api/request_recovery",
-    "/api/recovery_request",
-    "/api/confirm_recovery",
-    "/api/organization",
-    "/api/leave_organization",
+    <crate::two_factor::settings::LoadSecurityOverview as ServerFn>::PATH,
+    <crate::two_factor::enroll::StartEnrollment as ServerFn>::PATH,
+    <crate::two_factor::enroll::ConfirmEnrollment as ServerFn>::PATH,
+    <crate::two_factor::enroll::SaveRecoveryCode as ServerFn>::PATH,
+    <crate::two_factor::enroll::CancelEnrollment as ServerFn>::PATH,
+    <crate::account::verify_email::ResendVerification as ServerFn>::PATH,
+    <crate::account::verify_email::VerifyEmail as ServerFn>::PATH,
+    <crate::account::sessions::ConfirmPassword as ServerFn>::PATH,
+    <crate::account::portal::Logout as ServerFn>::PATH,
+    <crate::account::login::Login as ServerFn>::PATH,
+    <crate::account::login::SignInState as ServerFn>::PATH,
+    <crate::account::signup::Signup as ServerFn>::PATH,
+    <crate::two_factor::prompt::VerifySignInCode as ServerFn>::PATH,
+    <crate::two_factor::prompt::StartOver as ServerFn>::PATH,
+    <crate::recovery::request::RequestRecovery as ServerFn>::PATH,
+    <crate::recovery::confirm::RecoveryRequest as ServerFn>::PATH,
+    <crate::recovery::confirm::ConfirmRecovery as ServerFn>::PATH,
+    <crate::org::Organization as ServerFn>::PATH,
+    <crate::org::LeaveOrganization as ServerFn>::PATH,
 ];
 
 /// Pages such an account may open; an organization's page holds its Leave form.

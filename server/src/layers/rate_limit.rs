@@ -14,8 +14,9 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use leptos::server_fn::ServerFn;
 
-use crate::client_addr::ClientAddr;
+use super::client_addr::ClientAddr;
 
 /// Requests per address to the sign-in endpoints: a person behind an office's one address is
 /// never slowed, a script guessing from one address is.
@@ -24,15 +25,16 @@ pub struct SignInLimiter {
 }
 
 /// The endpoints that check a credential, send mail, or answer about a username (an invitation).
+/// Named by type: renaming a server function cannot silently drop its limit.
 const LIMITED: [&str; 8] = [
-    "/api/login",
-    "/api/signup",
-    "/api/verify_sign_in_code",
-    "/api/request_recovery",
-    "/api/confirm_recovery",
-    "/api/confirm_password",
-    "/api/resend_verification",
-    "/api/invite_member",
+    <app::account::login::Login as ServerFn>::PATH,
+    <app::account::signup::Signup as ServerFn>::PATH,
+    <app::two_factor::prompt::VerifySignInCode as ServerFn>::PATH,
+    <app::recovery::request::RequestRecovery as ServerFn>::PATH,
+    <app::recovery::confirm::ConfirmRecovery as ServerFn>::PATH,
+    <app::account::sessions::ConfirmPassword as ServerFn>::PATH,
+    <app::account::verify_email::ResendVerification as ServerFn>::PATH,
+    <app::org::invitations::InviteMember as ServerFn>::PATH,
 ];
 
 /// How often addresses whose allowance is full again are forgotten. A quota is per minute, so an

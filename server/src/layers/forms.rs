@@ -1,0 +1,202 @@
+//! The round trip of a form without JavaScript: back to its page, with its error and what was
+//! typed (never a secret), and only the error this browser's own post produced.
+
+use app::components::KeptFields;
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+use tower_sessions::Session;
+
+use super::MAX_BODY_BYTES;
+
+/// For a browser without JavaScript. Portal sends no Referer (`Referrer-Policy: no-referrer`), so
+/// each form names its page in a hidden `__page` field, and this puts it back where the server
+/// functions look for it: to return there, with any error. When the post fails, what was typed
+/// (never a secret) is kept in the session for that page, which shows it again once.
+pub async fn restore_form_page(
+    State(base_origin): State<String>,
+    session: Session,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    if request.method() == Method::GET {
+        let page = !path.starts_with("/pkg/") && !path.contains('.');
+        if !page {
+            return next.run(request).await;
+        }
+        if let Some(carried) = query_value(request.uri(), "__err") {
+            // Leptos shows an error carried in the URL as the form's message. Only the error
+            // this browser's own failed post produced may show: a link with a made-up one
+            // (content spoofing, review L4) lands on the page without it.
+            let issued: Option<String> = session.get(FORM_ERROR).await.ok().flatten();
+            if issued.as_deref() != Some(carried.as_str()) {
+                return Redirect::to(&without_form_error(request.uri())).into_response();
+            }
+        }
+        if let Ok(Some(kept)) = session.remove::<Vec<(String, String)>>(KEPT_FIELDS).await {
+            request.extensions_mut().insert(KeptFields(kept));
+        }
+        return next.run(request).await;
+    }
+    let from_form = request.method() == Method::POST
+        && request.uri().path().starts_with("/api/")
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+    if !from_form {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.").into_response();
+    };
+    let fields: Vec<(String, String)> = url::form_urlencoded::parse(&bytes).into_owned().collect();
+    let page = fields
+        .iter()
+        .find(|(name, _)| name == "__page")
+        .map(|(_, page)| page.clone());
+    if let Some(page) = page.filter(|page| app::validation::safe_next_path(page) == page.as_str()) {
+        if !parts.headers.contains_key(header::REFERER) {
+            if let Ok(referer) = header::HeaderValue::from_str(&format!("{base_origin}{page}")) {
+                parts.headers.insert(header::REFERER, referer);
+            }
+        }
+    }
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let carried_error = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|location| location.to_str().ok())
+        .and_then(|location| location.parse::<axum::http::Uri>().ok())
+        .and_then(|location| query_value(&location, "__err"));
+    if let Some(error) = carried_error {
+        let _ = session.insert(FORM_ERROR, error).await;
+        let kept = fields_to_keep(fields);
+        if !kept.is_empty() {
+            let _ = session.insert(KEPT_FIELDS, kept).await;
+        }
+    }
+    response
+}
+
+const KEPT_FIELDS: &str = "form.kept";
+/// The error the last failed no-JS post of this browser carried back in its URL.
+const FORM_ERROR: &str = "form.error";
+
+fn query_value(uri: &axum::http::Uri, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// The same page without Leptos' form-error parameters.
+fn without_form_error(uri: &axum::http::Uri) -> String {
+    let kept: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .filter(|(key, _)| key != "__err" && key != "__path")
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
+            .collect();
+    if kept.is_empty() {
+        return uri.path().to_owned();
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .finish();
+    format!("{}?{query}", uri.path())
+}
+
+/// The fields a failed form may keep: the names of the text inputs that show a kept value
+/// (`app::components::Field`), none of them a secret. Anything else a post carries stays out of
+/// the session, so no one can park data in the database through a failing form (review L1).
+const KEPT_FIELD_NAMES: [&str; 3] = ["username", "email", "name"];
+/// A longer value is no valid username, email address or organization name.
+const MAX_KEPT_VALUE_BYTES: usize = 256;
+/// What one failed form may add to a session, at most.
+const MAX_KEPT_BYTES: usize = 4 * 1024;
+// Each name is kept once, so the list and the value limit bound the total.
+const _: () = assert!(KEPT_FIELD_NAMES.len() * (16 + MAX_KEPT_VALUE_BYTES) <= MAX_KEPT_BYTES);
+
+/// The first value of each keepable field, when it is short enough.
+fn fields_to_keep(fields: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut kept: Vec<(String, String)> = Vec::new();
+    for (name, value) in fields {
+        let keepable = KEPT_FIELD_NAMES.contains(&name.as_str())
+            && value.len() <= MAX_KEPT_VALUE_BYTES
+            && !kept.iter().any(|(seen, _)| *seen == name);
+        if keepable {
+            kept.push((name, value));
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn no_secret_is_a_keepable_field() {
+        for secret in app::components::UNKEPT_FIELDS {
+            assert!(!KEPT_FIELD_NAMES.contains(&secret), "{secret}");
+        }
+    }
+
+    #[test]
+    fn a_failed_form_keeps_the_first_short_value_of_each_known_field() {
+        let long = "x".repeat(MAX_KEPT_VALUE_BYTES + 1);
+        let posted = fields(&[
+            ("password", "secret"),
+            ("username", "alice"),
+            ("junk", "y"),
+            ("__page", "/login"),
+            ("email", &long),
+            ("email", "a@example.com"),
+            ("username", "mallory"),
+            ("code", "123456"),
+            ("name", "Acme"),
+        ]);
+        assert_eq!(
+            fields_to_keep(posted),
+            fields(&[
+                ("username", "alice"),
+                ("email", "a@example.com"),
+                ("name", "Acme")
+            ])
+        );
+    }
+
+    #[test]
+    fn a_flood_of_fields_keeps_at_most_one_of_each() {
+        let posted: Vec<(String, String)> = (0..1000)
+            .map(|i| {
+                (
+                    KEPT_FIELD_NAMES[i % 3].to_owned(),
+                    "z".repeat(MAX_KEPT_VALUE_BYTES),
+                )
+            })
+            .collect();
+        let kept = fields_to_keep(posted);
+        let bytes: usize = kept
+            .iter()
+            .map(|(name, value)| name.len() + value.len())
+            .sum();
+        assert_eq!(kept.len(), KEPT_FIELD_NAMES.len());
+        assert!(bytes <= MAX_KEPT_BYTES, "{bytes}");
+    }
+}

@@ -1,0 +1,78 @@
+//! Who may reach what: pages that need an account, and the wizard-only hold of an organization's
+//! two-factor requirement.
+
+use app::{
+    auth::{AuthSession, SignedInUser},
+    error::AppError,
+    org::service::{self as enforcement, Enforcement},
+    state::AppState,
+};
+use axum::{
+    extract::{Request, State},
+    http::{Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+use tower_sessions::Session;
+
+/// Pages that need a signed-in account send everyone else to sign in, and back afterwards. An
+/// account that an organization's requirement holds reaches the enrollment wizard and nothing
+/// else, pages and server functions alike.
+pub async fn require_sign_in(
+    State(state): State<AppState>,
+    session: Session,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    let is_api = path.starts_with("/api/");
+    let is_page =
+        request.method() == Method::GET && !path.starts_with("/pkg/") && !path.contains('.');
+    if !is_api && !is_page {
+        return next.run(request).await;
+    }
+    let protected = app::page_needs_sign_in(&path);
+    let user_id = match AuthSession::new(session).signed_in_user(&state).await {
+        Ok(user_id) => user_id,
+        Err(error) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response();
+        }
+    };
+    if let Some(user_id) = user_id {
+        request.extensions_mut().insert(SignedInUser(user_id));
+    }
+    let Some(user_id) = user_id else {
+        if is_page && protected {
+            let wanted = request
+                .uri()
+                .path_and_query()
+                .map_or(path.as_str(), |p| p.as_str());
+            let next_path: String =
+                url::form_urlencoded::byte_serialize(wanted.as_bytes()).collect();
+            return Redirect::to(&format!("/login?next={next_path}")).into_response();
+        }
+        return next.run(request).await;
+    };
+    let allowed = if is_api {
+        enforcement::ALLOWED_WHILE_REQUIRED.contains(&path.as_str())
+    } else {
+        enforcement::page_allowed_while_required(&path)
+    };
+    if allowed {
+        return next.run(request).await;
+    }
+    match enforcement::enforcement(&state, user_id).await {
+        Ok(Enforcement::Required { org_name, .. }) if is_api => {
+            let error = AppError::TwoFactorRequired { org: org_name };
+            (
+                StatusCode::FORBIDDEN,
+                [(header::HeaderName::from_static("serverfnerror"), path)],
+                axum::Json(error),
+            )
+                .into_response()
+        }
+        Ok(Enforcement::Required { .. }) => Redirect::to("/settings/security").into_response(),
+        Ok(_) => next.run(request).await,
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    }
+}
