@@ -1,9 +1,7 @@
 //! Verified email, recovery by code and emailed link, notices, and support's reset, against the
 //! real server and a real SMTP server on loopback.
 
-mod common;
-
-use common::{PASSWORD, TestPortal, at_once};
+use crate::common::{PASSWORD, TestPortal, at_once};
 use reqwest::{Client, StatusCode};
 
 const ALICE: &str = "alice@example.com";

@@ -1,8 +1,6 @@
 //! Sign-up, sign-in and sign-out against the real server.
 
-mod common;
-
-use common::{PASSWORD, TestPortal, location};
+use crate::common::{PASSWORD, TestPortal, location};
 use reqwest::{StatusCode, header};
 
 #[tokio::test]

@@ -1,8 +1,6 @@
 //! Organizations that require two-factor authentication, against the real server.
 
-mod common;
-
-use common::{PASSWORD, TestPortal, location};
+use crate::common::{PASSWORD, TestPortal, location};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
@@ -157,7 +155,7 @@ async fn with_no_grace_a_member_without_two_factor_reaches_only_the_wizard_until
 
     let held = portal.get(&bob, "/portal").await;
     assert_eq!(held.status(), StatusCode::SEE_OTHER);
-    assert_eq!(common::location(&held), Some("/settings/security"));
+    assert_eq!(crate::common::location(&held), Some("/settings/security"));
     for function in [
         "current_user",
         "my_organizations",

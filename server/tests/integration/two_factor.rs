@@ -1,9 +1,7 @@
 //! Two-factor authentication against the real server: enrollment, the code step of sign-in,
 //! replay, throttling, disabling and a new recovery code.
 
-mod common;
-
-use common::{PASSWORD, TestPortal, at_once};
+use crate::common::{PASSWORD, TestPortal, at_once};
 use reqwest::StatusCode;
 
 async fn stage(portal: &TestPortal, browser: &reqwest::Client) -> String {
