@@ -7,6 +7,8 @@ mod headers_and_csrf;
 mod password_throttle;
 mod sessions;
 
+use app::account::sessions::ActiveSession;
+
 use crate::common::TestPortal;
 use reqwest::header;
 
@@ -30,11 +32,8 @@ async fn failed_sign_in_form(
 }
 
 /// The sessions of the account as its security page lists them.
-async fn sessions(portal: &TestPortal, browser: &reqwest::Client) -> Vec<serde_json::Value> {
-    portal.overview(browser).await["sessions"]
-        .as_array()
-        .unwrap()
-        .clone()
+async fn sessions(portal: &TestPortal, browser: &reqwest::Client) -> Vec<ActiveSession> {
+    portal.overview(browser).await.sessions
 }
 
 fn header_value<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {

@@ -2,6 +2,7 @@
 //! password asked again for changes, and anonymous sessions' lifetime.
 
 use crate::common::{PASSWORD, TestPortal};
+use app::{error::AppError, two_factor::enroll::StartEnrollment};
 use reqwest::StatusCode;
 
 use super::sessions;
@@ -18,25 +19,14 @@ async fn the_security_page_lists_sessions_and_signs_one_out() {
 
     let listed = sessions(&portal, &laptop).await;
     assert_eq!(listed.len(), 2);
-    assert_eq!(
-        listed
-            .iter()
-            .filter(|session| session["current"] == true)
-            .count(),
-        1
-    );
-    assert!(
-        listed
-            .iter()
-            .all(|session| session["address"] == "127.0.0.1")
-    );
+    assert_eq!(listed.iter().filter(|session| session.current).count(), 1);
+    assert!(listed.iter().all(|session| session.address == "127.0.0.1"));
     let other = listed
         .iter()
-        .find(|session| session["current"] == false)
-        .unwrap()["id"]
-        .as_str()
+        .find(|session| !session.current)
         .unwrap()
-        .to_owned();
+        .id
+        .clone();
 
     // One account cannot sign out another's sessions.
     let mallory = portal.browser();
@@ -130,10 +120,11 @@ async fn a_sign_in_older_than_fifteen_minutes_asks_for_the_password_before_a_cha
     portal.sign_up(&browser, "alice", PASSWORD).await;
     portal.verify_email(&browser, "alice").await;
     portal.clock.advance(16 * 60);
-    assert_eq!(portal.overview(&browser).await["password_recent"], false);
-    let refused = portal.call(&browser, "start_enrollment", &[]).await;
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    assert!(refused.text().await.unwrap().contains("PasswordRequired"));
+    assert!(!portal.overview(&browser).await.password_recent);
+    assert_eq!(
+        portal.call_fn(&browser, StartEnrollment {}).await,
+        Err(AppError::PasswordRequired)
+    );
 
     let wrong = portal
         .call(
