@@ -22,4 +22,10 @@ export default defineConfig({
     },
     trace: 'retain-on-failure',
   },
+  // Every spec runs in both: hydrated, and as a browser without JavaScript gets the pages (the
+  // `mode` fixture of tests/fixtures.ts follows javaScriptEnabled).
+  projects: [
+    { name: 'hydrated', use: { javaScriptEnabled: true } },
+    { name: 'no-js', use: { javaScriptEnabled: false } },
+  ],
 });

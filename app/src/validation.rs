@@ -197,3 +197,63 @@ mod tests {
         assert!(!is_invisible('é') && !is_invisible(' '));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A name of 3 to 32 of a–z, 0–9, _ and -, in any case and with spaces around, is
+        /// accepted as its lowercase self.
+        #[test]
+        fn a_name_of_allowed_characters_is_accepted_in_lowercase(
+            name in "[a-zA-Z0-9_-]{3,32}",
+            before in "[ \t]{0,3}",
+            after in "[ \t]{0,3}",
+        ) {
+            prop_assert_eq!(
+                normalize_username(&format!("{before}{name}{after}")),
+                Ok(name.to_ascii_lowercase())
+            );
+        }
+
+        /// Whatever is typed, an accepted name is 3 to 32 of a–z, 0–9, _ and -; it never panics.
+        #[test]
+        fn an_accepted_name_is_3_to_32_allowed_characters(raw in any::<String>()) {
+            if let Ok(name) = normalize_username(&raw) {
+                prop_assert!(USERNAME_LENGTH.contains(&name.len()), "{:?}", name);
+                prop_assert!(
+                    name.bytes().all(|b| b.is_ascii_lowercase()
+                        || b.is_ascii_digit()
+                        || b == b'_'
+                        || b == b'-'),
+                    "{:?}",
+                    name
+                );
+            }
+        }
+
+        /// Wherever `next` points, the sign-in goes to a path on this site: one leading '/', never
+        /// '//' or '/\' (another host to a browser), no control characters; it never panics.
+        #[test]
+        fn the_next_path_always_stays_on_this_site(next in any::<String>()) {
+            let path = safe_next_path(&next);
+            prop_assert!(path.starts_with('/'), "{:?}", path);
+            prop_assert!(!path.starts_with("//") && !path.starts_with("/\\"), "{:?}", path);
+            prop_assert!(!path.chars().any(|c| c.is_control() || c == '\\'), "{:?}", path);
+            prop_assert!(path == next || path == "/portal", "{:?}", path);
+        }
+
+        /// The same for paths built to look like the tricks an attacker would try.
+        #[test]
+        fn a_next_path_made_of_slashes_and_backslashes_stays_on_this_site(
+            next in "[/\\\\ \t\r\n%a-z.:@]{0,12}",
+        ) {
+            let path = safe_next_path(&next);
+            prop_assert!(path.starts_with('/'), "{:?}", path);
+            prop_assert!(!path.starts_with("//") && !path.starts_with("/\\"), "{:?}", path);
+            prop_assert!(!path.chars().any(|c| c.is_control() || c == '\\'), "{:?}", path);
+        }
+    }
+}

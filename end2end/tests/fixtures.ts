@@ -4,15 +4,19 @@ import { linkIn, waitForMail } from './mail';
 
 export { expect };
 
-/** Every flow runs twice: hydrated (WebAssembly, no reloads) and with JavaScript disabled. */
-export const modes = [
-  { name: 'hydrated', javaScriptEnabled: true },
-  { name: 'without JavaScript', javaScriptEnabled: false },
-] as const;
-export type Mode = (typeof modes)[number];
+/**
+ * Every spec runs twice, as the two projects of playwright.config.ts: `hydrated` (WebAssembly, no
+ * reloads) and `no-js` (JavaScript disabled). A test reads which one from its `mode` fixture.
+ */
+export const modes = {
+  hydrated: { name: 'hydrated', javaScriptEnabled: true },
+  noJs: { name: 'without JavaScript', javaScriptEnabled: false },
+} as const;
+export type Mode = (typeof modes)[keyof typeof modes];
 
 export const test = base.extend<{ mode: Mode }>({
-  mode: [modes[0], { option: true }],
+  // Follows the project's javaScriptEnabled, so the page and the mode can never disagree.
+  mode: async ({ javaScriptEnabled }, use) => use(javaScriptEnabled === false ? modes.noJs : modes.hydrated),
   baseURL: async ({}, use) => use(process.env.PORTAL_E2E_BASE),
 });
 

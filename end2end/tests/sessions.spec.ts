@@ -1,34 +1,30 @@
-import { test, expect, modes, open, settle, signUp, signIn, uniqueName, expectNoAxeViolations } from './fixtures';
+import { test, expect, open, settle, signUp, signIn, uniqueName, expectNoAxeViolations } from './fixtures';
 
-for (const mode of modes) {
-  test.describe(`sessions, ${mode.name}`, () => {
-    test.use({ mode, javaScriptEnabled: mode.javaScriptEnabled });
+test.describe('sessions', () => {
+  test('sign out another session from the security page', async ({ page, browser, mode }) => {
+    const username = uniqueName('ses');
+    await signUp(page, mode, username);
 
-    test('sign out another session from the security page', async ({ page, browser }) => {
-      const username = uniqueName('ses');
-      await signUp(page, mode, username);
+    // The same account in another browser.
+    const other = await browser.newContext({ baseURL: process.env.PORTAL_E2E_BASE, javaScriptEnabled: mode.javaScriptEnabled });
+    const otherPage = await other.newPage();
+    await signIn(otherPage, mode, username);
+    await expect(otherPage).toHaveURL(/\/portal$/);
 
-      // The same account in another browser.
-      const other = await browser.newContext({ baseURL: process.env.PORTAL_E2E_BASE, javaScriptEnabled: mode.javaScriptEnabled });
-      const otherPage = await other.newPage();
-      await signIn(otherPage, mode, username);
-      await expect(otherPage).toHaveURL(/\/portal$/);
+    await open(page, mode, '/settings/security');
+    const list = page.getByRole('region', { name: 'Active sessions' });
+    await expect(list.getByRole('listitem')).toHaveCount(2);
+    await expect(list.getByText('This session')).toHaveCount(1);
+    await expectNoAxeViolations(page, mode);
+    await list.getByRole('button', { name: /^Sign out .+ at / }).click();
+    await expect(page.getByText('That session is signed out.')).toBeVisible();
+    await settle(page, mode);
+    await expect(page.getByRole('region', { name: 'Active sessions' }).getByRole('listitem')).toHaveCount(1);
 
-      await open(page, mode, '/settings/security');
-      const list = page.getByRole('region', { name: 'Active sessions' });
-      await expect(list.getByRole('listitem')).toHaveCount(2);
-      await expect(list.getByText('This session')).toHaveCount(1);
-      await expectNoAxeViolations(page, mode);
-      await list.getByRole('button', { name: /^Sign out .+ at / }).click();
-      await expect(page.getByText('That session is signed out.')).toBeVisible();
-      await settle(page, mode);
-      await expect(page.getByRole('region', { name: 'Active sessions' }).getByRole('listitem')).toHaveCount(1);
-
-      await otherPage.goto('/portal');
-      await expect(otherPage).toHaveURL(/\/login\?next=%2Fportal$/);
-      await page.goto('/portal');
-      await expect(page).toHaveURL(/\/portal$/);
-      await other.close();
-    });
+    await otherPage.goto('/portal');
+    await expect(otherPage).toHaveURL(/\/login\?next=%2Fportal$/);
+    await page.goto('/portal');
+    await expect(page).toHaveURL(/\/portal$/);
+    await other.close();
   });
-}
+});

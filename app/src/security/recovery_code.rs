@@ -98,3 +98,49 @@ mod tests {
         assert_eq!(normalize("ÄBCD-EFGH-JKMN-PQRS"), None);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A code as shown reads back as its symbols, without the dashes.
+        #[test]
+        fn a_formatted_code_normalizes_to_its_symbols(random in any::<[u8; RANDOM_BYTES]>()) {
+            let shown = format(&random);
+            prop_assert_eq!(normalize(&shown), Some(shown.replace('-', "")));
+        }
+
+        /// Case, dashes and spaces do not matter, nor the look-alikes O, I and L.
+        #[test]
+        fn case_dashes_spaces_and_look_alikes_do_not_matter(
+            random in any::<[u8; RANDOM_BYTES]>(),
+            lowercase in any::<bool>(),
+            separator in prop_oneof![Just(""), Just(" "), Just("-"), Just(" - ")],
+        ) {
+            let shown = format(&random);
+            let canonical = normalize(&shown);
+            let mut typed = shown
+                .split('-')
+                .collect::<Vec<_>>()
+                .join(separator)
+                .replace('0', "O")
+                .replace('1', "l");
+            if lowercase {
+                typed = typed.to_lowercase();
+            }
+            prop_assert_eq!(normalize(&typed), canonical);
+        }
+
+        /// Whatever is typed, the result is sixteen symbols of the alphabet, or nothing; it never
+        /// panics.
+        #[test]
+        fn any_input_normalizes_to_sixteen_symbols_or_nothing(input in any::<String>()) {
+            if let Some(code) = normalize(&input) {
+                prop_assert_eq!(code.len(), SYMBOLS);
+                prop_assert!(code.bytes().all(|b| ALPHABET.contains(&b)));
+            }
+        }
+    }
+}

@@ -190,3 +190,46 @@ mod tests {
         assert_eq!(check_code(RFC_SECRET, "", now, None), CodeCheck::Wrong);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// However a person spaces or dashes the six digits an app shows, they read as the digits.
+        #[test]
+        fn six_digits_with_any_spaces_and_dashes_parse_to_the_digits(
+            digits in "[0-9]{6}",
+            separators in proptest::collection::vec("[ \t\u{a0}-]{0,2}", 7),
+        ) {
+            let mut typed = separators[0].clone();
+            for (digit, separator) in digits.chars().zip(&separators[1..]) {
+                typed.push(digit);
+                typed.push_str(separator);
+            }
+            prop_assert_eq!(parse_code(&typed), Some(digits));
+        }
+
+        /// Whatever is typed, the code read is six ASCII digits taken from it, or nothing; it
+        /// never panics.
+        #[test]
+        fn any_input_parses_to_six_of_its_digits_or_nothing(input in any::<String>()) {
+            if let Some(code) = parse_code(&input) {
+                prop_assert_eq!(code.len(), DIGITS);
+                prop_assert!(code.bytes().all(|b| b.is_ascii_digit()));
+                let kept: String = input
+                    .chars()
+                    .filter(|c| !c.is_whitespace() && *c != '-')
+                    .collect();
+                prop_assert_eq!(code, kept);
+            }
+        }
+
+        /// Anything but six digits among the separators is refused.
+        #[test]
+        fn a_wrong_number_of_digits_is_refused(digits in "[0-9]{0,5}|[0-9]{7,12}") {
+            prop_assert_eq!(parse_code(&digits), None);
+        }
+    }
+}

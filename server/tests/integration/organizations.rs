@@ -1,8 +1,8 @@
 //! Organizations that require two-factor authentication, against the real server.
 
-mod common;
+use app::{error::AppError, two_factor::TwoFactorState};
 
-use common::{PASSWORD, TestPortal, location};
+use crate::common::{PASSWORD, TestPortal, location};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
@@ -157,24 +157,28 @@ async fn with_no_grace_a_member_without_two_factor_reaches_only_the_wizard_until
 
     let held = portal.get(&bob, "/portal").await;
     assert_eq!(held.status(), StatusCode::SEE_OTHER);
-    assert_eq!(common::location(&held), Some("/settings/security"));
+    assert_eq!(crate::common::location(&held), Some("/settings/security"));
     for function in [
         "current_user",
         "my_organizations",
         "sign_out_other_sessions",
     ] {
         let refused = portal.call(&bob, function, &[("slug", "acme")]).await;
-        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{function}");
-        let body = refused.text().await.unwrap();
-        assert!(
-            body.contains("TwoFactorRequired") && body.contains("Acme"),
-            "{function}: {body}"
+        assert_eq!(
+            crate::common::answer::<Value>(refused).await,
+            Err(AppError::TwoFactorRequired {
+                org: "Acme".to_owned()
+            }),
+            "{function}"
         );
     }
     // The security page opens straight on the wizard.
     let overview = portal.overview(&bob).await;
-    assert_eq!(overview["enforced"], true);
-    assert!(overview["two_factor"]["Scanning"].is_object(), "{overview}");
+    assert!(overview.enforced);
+    assert!(
+        matches!(overview.two_factor, TwoFactorState::Scanning { .. }),
+        "{overview:?}"
+    );
     // The owner, who has it, is not held.
     assert_eq!(portal.get(&alice, "/portal").await.status(), StatusCode::OK);
 
@@ -242,7 +246,10 @@ async fn a_member_cannot_turn_two_factor_off_while_it_is_required() {
     let (alice, bob) = acme(&portal).await;
     let authenticator = portal.enroll(&bob).await;
     require(&portal, &alice, "0").await;
-    assert_eq!(portal.overview(&bob).await["required_by"], "Acme");
+    assert_eq!(
+        portal.overview(&bob).await.required_by.as_deref(),
+        Some("Acme")
+    );
     let refused = portal
         .call(
             &bob,
@@ -258,7 +265,7 @@ async fn a_member_cannot_turn_two_factor_off_while_it_is_required() {
             .unwrap()
             .contains("cannot be turned off")
     );
-    assert_eq!(portal.overview(&bob).await["two_factor"], "On");
+    assert_eq!(portal.overview(&bob).await.two_factor, TwoFactorState::On);
 }
 
 #[tokio::test]
@@ -411,7 +418,7 @@ async fn an_invited_account_is_not_held_and_gets_no_mail_until_it_accepts() {
     );
 
     assert_eq!(portal.get(&bob, "/portal").await.status(), StatusCode::OK);
-    assert_eq!(portal.overview(&bob).await["required_by"], Value::Null);
+    assert_eq!(portal.overview(&bob).await.required_by, None);
     // The owner's notice has arrived, so a notice to Bob would have too.
     portal.smtp.wait_for("alice@example.com", 3).await;
     let bob_mail = portal.smtp.mail_to("bob@example.com");
@@ -578,7 +585,15 @@ async fn a_held_member_can_leave_and_is_then_free() {
         Some("/settings/security")
     );
     // The wizard names the organization and where to leave it.
-    assert_eq!(portal.overview(&bob).await["held_by"]["slug"], "acme");
+    assert_eq!(
+        portal
+            .overview(&bob)
+            .await
+            .held_by
+            .map(|org| org.slug)
+            .as_deref(),
+        Some("acme")
+    );
     let page = portal.get(&bob, "/org/acme").await;
     assert_eq!(page.status(), StatusCode::OK, "the Leave form is reachable");
     assert!(page.text().await.unwrap().contains("Leave organization"));
@@ -729,20 +744,13 @@ async fn an_organization_name_with_control_or_bidi_characters_is_refused_on_its_
         "\u{feff}Acme",
     ] {
         let refused = create(&portal, &alice, name).await;
-        assert_eq!(
-            refused.status(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{name:?}"
-        );
-        let error: Value = refused.json().await.unwrap();
-        assert_eq!(error["Validation"]["field"], "name", "{name:?}");
-        assert!(
-            error["Validation"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("invisible"),
-            "{error}"
-        );
+        let Err(AppError::Validation { field, message }) =
+            crate::common::answer::<()>(refused).await
+        else {
+            panic!("{name:?} is not refused as a wrong name");
+        };
+        assert_eq!(field, "name", "{name:?}");
+        assert!(message.contains("invisible"), "{message}");
     }
     assert_eq!(
         create(&portal, &alice, "Café Ünïcode").await.status(),

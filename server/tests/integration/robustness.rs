@@ -1,8 +1,6 @@
 //! Bad input gets a 4xx with a message, never a 500 or a panic, and the server keeps serving.
 
-mod common;
-
-use common::TestPortal;
+use crate::common::TestPortal;
 use reqwest::{StatusCode, header};
 
 #[tokio::test]

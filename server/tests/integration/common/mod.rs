@@ -5,7 +5,13 @@
 
 pub mod smtp;
 
+use app::error::AppError;
 use app::state::Clock;
+use app::two_factor::{SecurityOverview, TwoFactorState};
+use leptos::server_fn::{
+    ServerFn,
+    serde::{Serialize, de::DeserializeOwned},
+};
 use reqwest::{Client, Response, header};
 use server::{Config, Portal};
 use smtp::SmtpSink;
@@ -169,7 +175,9 @@ impl TestPortal {
             .unwrap()
     }
 
-    /// Posts a form to a server function as the hydrated page does (the answer is data).
+    /// Posts a form to a server function as the hydrated page does (the answer is data), by its
+    /// name and raw fields: for input no generated struct could carry (malformed, missing,
+    /// extra fields). Prefer `call_fn`.
     pub async fn call(&self, browser: &Client, function: &str, form: &[(&str, &str)]) -> Response {
         browser
             .post(self.url(&format!("/api/{function}")))
@@ -178,6 +186,29 @@ impl TestPortal {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Posts the arguments struct `#[server]` generated for a server function, to that
+    /// function's own path, as the hydrated page does; the raw answer, for tests that read its
+    /// headers or cookies. A renamed function or argument fails to compile here.
+    pub async fn post_fn<F: ServerFn + Serialize>(&self, browser: &Client, args: F) -> Response {
+        browser
+            .post(self.url(F::PATH))
+            .header("Sec-Fetch-Site", "same-origin")
+            .form(&args)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Calls a server function as the hydrated page does and reads its answer into the real
+    /// types: its output, or the `AppError` it failed with.
+    pub async fn call_fn<F>(&self, browser: &Client, args: F) -> Result<F::Output, AppError>
+    where
+        F: ServerFn<Error = AppError> + Serialize,
+        F::Output: DeserializeOwned,
+    {
+        answer(self.post_fn(browser, args).await).await
     }
 
     /// Posts a form as a browser without JavaScript does (the answer is a redirect).
@@ -200,26 +231,19 @@ impl TestPortal {
     }
 
     pub async fn sign_up(&self, browser: &Client, username: &str, password: &str) -> Response {
-        let email = format!("{username}@example.com");
-        self.call(
+        self.post_fn(
             browser,
-            "signup",
-            &[
-                ("username", username),
-                ("email", &email),
-                ("password", password),
-            ],
+            app::account::signup::Signup {
+                username: username.to_owned(),
+                email: format!("{username}@example.com"),
+                password: password.to_owned(),
+            },
         )
         .await
     }
 
     pub async fn sign_in(&self, browser: &Client, username: &str, password: &str) -> Response {
-        self.call(
-            browser,
-            "login",
-            &[("username", username), ("password", password), ("next", "")],
-        )
-        .await
+        self.post_fn(browser, login(username, password)).await
     }
 
     pub async fn get(&self, browser: &Client, path: &str) -> Response {
@@ -230,6 +254,31 @@ impl TestPortal {
 impl Drop for TestPortal {
     fn drop(&mut self) {
         self.stop.take().map(|stop| stop.send(()));
+    }
+}
+
+/// A server function's answer read into its real types: the output, or the `AppError` it failed
+/// with, whose HTTP status must be the one `AppError::status` gives.
+pub async fn answer<T: DeserializeOwned>(response: Response) -> Result<T, AppError> {
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    if status.is_success() {
+        Ok(serde_json::from_str(&body)
+            .unwrap_or_else(|error| panic!("{status} answer {body:?} does not read: {error}")))
+    } else {
+        let error: AppError = serde_json::from_str(&body)
+            .unwrap_or_else(|error| panic!("{status} answer {body:?} is no AppError: {error}"));
+        assert_eq!(status.as_u16(), error.status(), "the status of {error:?}");
+        Err(error)
+    }
+}
+
+/// The sign-in form's fields, with no `next`.
+pub fn login(username: &str, password: &str) -> app::account::login::Login {
+    app::account::login::Login {
+        username: username.to_owned(),
+        password: password.to_owned(),
+        next: String::new(),
     }
 }
 
@@ -258,24 +307,29 @@ impl Authenticator {
 }
 
 impl TestPortal {
-    pub async fn overview(&self, browser: &Client) -> serde_json::Value {
-        let response = self.call(browser, "security_overview", &[]).await;
-        assert_eq!(response.status(), reqwest::StatusCode::OK);
-        response.json().await.unwrap()
+    pub async fn overview(&self, browser: &Client) -> SecurityOverview {
+        self.call_fn(browser, app::two_factor::settings::LoadSecurityOverview {})
+            .await
+            .expect("the security page loads")
+    }
+
+    /// The key the enrollment wizard shows at its first step, if it shows one.
+    pub async fn shown_key(&self, browser: &Client) -> Option<String> {
+        match self.overview(browser).await.two_factor {
+            TwoFactorState::Scanning { key, .. } => Some(key),
+            _ => None,
+        }
     }
 
     /// Walks the enrollment wizard as a person with an authenticator app would.
     pub async fn enroll(&self, browser: &Client) -> Authenticator {
-        assert_eq!(
-            self.call(browser, "start_enrollment", &[]).await.status(),
-            reqwest::StatusCode::OK
-        );
-        let overview = self.overview(browser).await;
-        let key = overview["two_factor"]["Scanning"]["key"]
-            .as_str()
-            .expect("the wizard shows the key")
-            .replace(' ', "");
-        let secret = totp_rs::Secret::try_from_base32(&key)
+        self.call_fn(browser, app::two_factor::enroll::StartEnrollment {})
+            .await
+            .expect("the wizard starts");
+        let TwoFactorState::Scanning { key, .. } = self.overview(browser).await.two_factor else {
+            panic!("the wizard shows the key");
+        };
+        let secret = totp_rs::Secret::try_from_base32(&key.replace(' ', ""))
             .unwrap()
             .as_ref()
             .to_vec();
@@ -283,24 +337,22 @@ impl TestPortal {
             &secret,
             app::security::totp::TotpStep::at(self.clock.now()),
         );
-        let confirmed = self
-            .call(browser, "confirm_enrollment", &[("code", &code)])
-            .await;
-        assert_eq!(
-            confirmed.status(),
-            reqwest::StatusCode::OK,
-            "{}",
-            confirmed.text().await.unwrap()
-        );
-        let overview = self.overview(browser).await;
-        let recovery_code = overview["recovery_code"]
-            .as_str()
-            .expect("step 2 shows the recovery code")
-            .to_owned();
-        let saved = self
-            .call(browser, "save_recovery_code", &[("saved", "yes")])
-            .await;
-        assert_eq!(saved.status(), reqwest::StatusCode::OK);
+        self.call_fn(browser, app::two_factor::enroll::ConfirmEnrollment { code })
+            .await
+            .expect("the first code confirms the wizard");
+        let recovery_code = self
+            .overview(browser)
+            .await
+            .recovery_code
+            .expect("step 2 shows the recovery code");
+        self.call_fn(
+            browser,
+            app::two_factor::enroll::SaveRecoveryCode {
+                saved: Some("yes".to_owned()),
+            },
+        )
+        .await
+        .expect("the recovery code is saved");
         Authenticator {
             secret,
             recovery_code,
@@ -337,10 +389,12 @@ impl TestPortal {
     }
 
     pub async fn verify_code(&self, browser: &Client, code: &str) -> Response {
-        self.call(
+        self.post_fn(
             browser,
-            "verify_sign_in_code",
-            &[("code", code), ("next", "")],
+            app::two_factor::prompt::VerifySignInCode {
+                code: code.to_owned(),
+                next: String::new(),
+            },
         )
         .await
     }
@@ -387,11 +441,11 @@ where
 impl TestPortal {
     /// The security events of the account as its security page lists them, newest first.
     pub async fn events(&self, browser: &Client) -> Vec<String> {
-        self.overview(browser).await["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|event| event["description"].as_str().unwrap_or_default().to_owned())
+        self.overview(browser)
+            .await
+            .events
+            .into_iter()
+            .map(|event| event.description)
             .collect()
     }
 }

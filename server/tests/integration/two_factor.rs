@@ -1,19 +1,19 @@
 //! Two-factor authentication against the real server: enrollment, the code step of sign-in,
 //! replay, throttling, disabling and a new recovery code.
 
-mod common;
+use app::account::login::{LoginStage, SignInState};
+use app::error::AppError;
+use app::two_factor::{TwoFactorState, enroll::ConfirmEnrollment, manage::DisableTwoFactor};
 
-use common::{PASSWORD, TestPortal, at_once};
+use crate::common::{PASSWORD, TestPortal, answer, at_once};
 use reqwest::StatusCode;
 
-async fn stage(portal: &TestPortal, browser: &reqwest::Client) -> String {
-    let progress: serde_json::Value = portal
-        .call(browser, "login_stage", &[])
+async fn stage(portal: &TestPortal, browser: &reqwest::Client) -> LoginStage {
+    portal
+        .call_fn(browser, SignInState {})
         .await
-        .json()
-        .await
-        .unwrap();
-    format!("\"{}\"", progress["stage"].as_str().unwrap())
+        .expect("the sign-in stage")
+        .stage
 }
 
 #[tokio::test]
@@ -23,22 +23,24 @@ async fn two_factor_is_on_only_once_the_wizard_is_finished() {
     portal.sign_up(&browser, "alice", PASSWORD).await;
     portal.verify_email(&browser, "alice").await;
     portal.call(&browser, "start_enrollment", &[]).await;
-    let overview = portal.overview(&browser).await;
-    let svg = overview["two_factor"]["Scanning"]["qr_svg"]
-        .as_str()
-        .unwrap();
-    assert!(svg.starts_with("<svg"), "{svg}");
+    let TwoFactorState::Scanning { qr_svg, .. } = portal.overview(&browser).await.two_factor else {
+        panic!("the wizard shows the QR code");
+    };
+    assert!(qr_svg.starts_with("<svg"), "{qr_svg}");
 
     // Abandoned at step 1: a new sign-in asks for no code.
     let other = portal.browser();
     let response = portal.sign_in(&other, "alice", PASSWORD).await;
-    assert_eq!(response.text().await.unwrap(), "\"Password\"");
+    assert_eq!(answer(response).await, Ok(LoginStage::Password));
 
     let authenticator = portal.enroll(&browser).await;
     assert_eq!(authenticator.recovery_code.len(), 19);
-    assert_eq!(portal.overview(&browser).await["two_factor"], "On");
+    assert_eq!(
+        portal.overview(&browser).await.two_factor,
+        TwoFactorState::On
+    );
     let response = portal.sign_in(&portal.browser(), "alice", PASSWORD).await;
-    assert_eq!(response.text().await.unwrap(), "\"SecondFactor\"");
+    assert_eq!(answer(response).await, Ok(LoginStage::SecondFactor));
 }
 
 #[tokio::test]
@@ -48,15 +50,11 @@ async fn starting_again_issues_a_new_secret() {
     portal.sign_up(&browser, "alice", PASSWORD).await;
     portal.verify_email(&browser, "alice").await;
     portal.call(&browser, "start_enrollment", &[]).await;
-    let first = portal.overview(&browser).await["two_factor"]["Scanning"]["key"].clone();
+    let first = portal.shown_key(&browser).await.unwrap();
     portal.call(&browser, "start_enrollment", &[]).await;
-    let second = portal.overview(&browser).await["two_factor"]["Scanning"]["key"].clone();
+    let second = portal.shown_key(&browser).await.unwrap();
     assert_ne!(first, second);
-    assert_eq!(
-        first.as_str().unwrap().replace(' ', "").len(),
-        32,
-        "160 bits in base32"
-    );
+    assert_eq!(first.replace(' ', "").len(), 32, "160 bits in base32");
 }
 
 #[tokio::test]
@@ -67,11 +65,15 @@ async fn a_wrong_enrollment_code_stays_on_the_scan_step() {
     portal.verify_email(&browser, "alice").await;
     portal.call(&browser, "start_enrollment", &[]).await;
     let response = portal
-        .call(&browser, "confirm_enrollment", &[("code", "000000")])
+        .call_fn(
+            &browser,
+            ConfirmEnrollment {
+                code: "000000".to_owned(),
+            },
+        )
         .await;
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(response.text().await.unwrap().contains("InvalidCode"));
-    assert!(portal.overview(&browser).await["two_factor"]["Scanning"].is_object());
+    assert_eq!(response, Err(AppError::InvalidCode));
+    assert!(portal.shown_key(&browser).await.is_some());
 }
 
 #[tokio::test]
@@ -81,10 +83,7 @@ async fn continue_is_refused_until_the_box_is_ticked() {
     portal.sign_up(&browser, "alice", PASSWORD).await;
     portal.verify_email(&browser, "alice").await;
     portal.call(&browser, "start_enrollment", &[]).await;
-    let key = portal.overview(&browser).await["two_factor"]["Scanning"]["key"]
-        .as_str()
-        .unwrap()
-        .replace(' ', "");
+    let key = portal.shown_key(&browser).await.unwrap().replace(' ', "");
     let secret = totp_rs::Secret::try_from_base32(&key)
         .unwrap()
         .as_ref()
@@ -99,8 +98,8 @@ async fn continue_is_refused_until_the_box_is_ticked() {
     let refused = portal.call(&browser, "save_recovery_code", &[]).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        portal.overview(&browser).await["two_factor"],
-        "SavingRecoveryCode"
+        portal.overview(&browser).await.two_factor,
+        TwoFactorState::SavingRecoveryCode
     );
 }
 
@@ -117,7 +116,7 @@ async fn enrolling_then_signing_in_asks_for_a_code_and_accepts_the_right_one() {
         .to_str()
         .unwrap()
         .to_owned();
-    assert_eq!(stage(&portal, &browser).await, "\"SecondFactor\"");
+    assert_eq!(stage(&portal, &browser).await, LoginStage::SecondFactor);
 
     let response = portal
         .verify_code(&browser, &authenticator.code(&portal, 1))
@@ -203,7 +202,7 @@ async fn the_pending_sign_in_expires_after_five_minutes() {
         .verify_code(&browser, &authenticator.code(&portal, 0))
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(stage(&portal, &browser).await, "\"Password\"");
+    assert_eq!(stage(&portal, &browser).await, LoginStage::Password);
 }
 
 #[tokio::test]
@@ -221,16 +220,13 @@ async fn a_replayed_code_is_refused_and_shown_to_the_account() {
     let second = portal.browser();
     portal.sign_in(&second, "alice", PASSWORD).await;
     let replay = portal.verify_code(&second, &code).await;
-    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
-    assert!(replay.text().await.unwrap().contains("CodeReplayed"));
+    assert_eq!(answer::<()>(replay).await, Err(AppError::CodeReplayed));
 
-    let overview = portal.overview(&owner).await;
-    let events = overview["events"].as_array().unwrap();
+    let events = portal.events(&owner).await;
     assert!(
-        events.iter().any(|event| event["description"]
-            .as_str()
-            .unwrap()
-            .contains("used a second time")),
+        events
+            .iter()
+            .any(|event| event.contains("used a second time")),
         "{events:?}"
     );
 }
@@ -256,8 +252,7 @@ async fn a_wrong_code_is_refused() {
     let right = authenticator.code(&portal, 1);
     let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
     let response = portal.verify_code(&browser, &wrong).await;
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(response.text().await.unwrap().contains("InvalidCode"));
+    assert_eq!(answer::<()>(response).await, Err(AppError::InvalidCode));
     assert_eq!(
         portal.get(&browser, "/portal").await.status(),
         StatusCode::SEE_OTHER
@@ -318,9 +313,11 @@ async fn guessing_is_throttled_after_five_failures_and_the_throttle_survives_a_r
         );
     }
     let throttled = portal.verify_code(&browser, "000000").await;
-    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
-    let body = throttled.text().await.unwrap();
-    assert!(body.contains("TryAgainIn"), "{body}");
+    let error = answer::<()>(throttled).await.unwrap_err();
+    assert!(
+        matches!(error, AppError::TryAgainIn { seconds: 1.. }),
+        "{error:?}"
+    );
 
     let portal = portal.restart().await;
     let again = portal.verify_code(&browser, "000000").await;
@@ -350,10 +347,12 @@ async fn a_hundred_failures_lock_authentication_codes() {
     let locked = portal
         .verify_code(&browser, &authenticator.code(&portal, 1))
         .await;
-    assert_eq!(locked.status(), StatusCode::FORBIDDEN);
-    assert!(locked.text().await.unwrap().contains("FactorLocked"));
-    let events = portal.overview(&owner).await["events"].to_string();
-    assert!(events.contains("locked"), "{events}");
+    assert_eq!(answer::<()>(locked).await, Err(AppError::FactorLocked));
+    let events = portal.events(&owner).await;
+    assert!(
+        events.iter().any(|event| event.contains("locked")),
+        "{events:?}"
+    );
 }
 
 #[tokio::test]
@@ -400,10 +399,18 @@ async fn disabling_needs_a_right_code_then_removes_the_factor() {
     let portal = TestPortal::start().await;
     let (browser, authenticator) = portal.account_with_two_factor("alice").await;
     let refused = portal
-        .call(&browser, "disable_two_factor", &[("code", "000000")])
+        .call_fn(
+            &browser,
+            DisableTwoFactor {
+                code: "000000".to_owned(),
+            },
+        )
         .await;
-    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(portal.overview(&browser).await["two_factor"], "On");
+    assert_eq!(refused, Err(AppError::InvalidCode));
+    assert_eq!(
+        portal.overview(&browser).await.two_factor,
+        TwoFactorState::On
+    );
 
     let response = portal
         .call(
@@ -413,7 +420,10 @@ async fn disabling_needs_a_right_code_then_removes_the_factor() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(portal.overview(&browser).await["two_factor"], "Off");
+    assert_eq!(
+        portal.overview(&browser).await.two_factor,
+        TwoFactorState::Off
+    );
     let database = portal.database().await;
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM two_factor")
         .fetch_one(&database)
@@ -421,7 +431,7 @@ async fn disabling_needs_a_right_code_then_removes_the_factor() {
         .unwrap();
     assert_eq!(rows, 0);
     let response = portal.sign_in(&portal.browser(), "alice", PASSWORD).await;
-    assert_eq!(response.text().await.unwrap(), "\"Password\"");
+    assert_eq!(answer(response).await, Ok(LoginStage::Password));
 }
 
 #[tokio::test]
@@ -443,7 +453,7 @@ async fn a_new_recovery_code_replaces_the_old_one() {
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let overview = portal.overview(&browser).await;
-    let new_code = overview["recovery_code"].as_str().unwrap();
+    let new_code = overview.recovery_code.as_deref().unwrap();
     assert_ne!(new_code, authenticator.recovery_code);
     let new_hash: String = sqlx::query_scalar("SELECT recovery_code_hash FROM two_factor")
         .fetch_one(&database)
@@ -466,7 +476,7 @@ async fn a_new_recovery_code_replaces_the_old_one() {
     portal
         .call(&browser, "save_recovery_code", &[("saved", "yes")])
         .await;
-    assert!(portal.overview(&browser).await["recovery_code"].is_null());
+    assert_eq!(portal.overview(&browser).await.recovery_code, None);
     assert_eq!(
         portal
             .get(&browser, "/settings/security/recovery-code.txt")
@@ -531,10 +541,10 @@ async fn an_enrollment_shows_its_secret_and_recovery_code_only_to_the_sign_in_th
         portal.call(&laptop, "start_enrollment", &[]).await.status(),
         StatusCode::OK
     );
-    let key = portal.overview(&laptop).await["two_factor"]["Scanning"]["key"]
-        .as_str()
-        .expect("the wizard shows the key to its own sign-in")
-        .to_owned();
+    let key = portal
+        .shown_key(&laptop)
+        .await
+        .expect("the wizard shows the key to its own sign-in");
     let seen = portal
         .call(&other, "security_overview", &[])
         .await
@@ -565,10 +575,7 @@ async fn an_enrollment_shows_its_secret_and_recovery_code_only_to_the_sign_in_th
             .status(),
         StatusCode::OK
     );
-    let recovery_code = portal.overview(&laptop).await["recovery_code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let recovery_code = portal.overview(&laptop).await.recovery_code.unwrap();
     let seen = portal
         .call(&other, "security_overview", &[])
         .await
@@ -597,7 +604,10 @@ async fn an_enrollment_shows_its_secret_and_recovery_code_only_to_the_sign_in_th
     portal
         .call(&laptop, "save_recovery_code", &[("saved", "yes")])
         .await;
-    assert_eq!(portal.overview(&laptop).await["two_factor"], "On");
+    assert_eq!(
+        portal.overview(&laptop).await.two_factor,
+        TwoFactorState::On
+    );
     assert_eq!(
         portal.get(&other, "/portal").await.status(),
         StatusCode::SEE_OTHER
@@ -616,18 +626,18 @@ async fn an_enrollment_secret_is_shown_only_while_the_password_is_recent() {
     portal.verify_email(&browser, "alice").await;
     portal.clock.advance(14 * 60);
     portal.call(&browser, "start_enrollment", &[]).await;
-    assert!(portal.overview(&browser).await["two_factor"]["Scanning"]["key"].is_string());
+    assert!(portal.shown_key(&browser).await.is_some());
     portal.clock.advance(2 * 60);
     let overview = portal.overview(&browser).await;
     assert!(
-        overview["two_factor"]["Scanning"].is_null(),
-        "the key is served on a sign-in whose password is 16 minutes old: {overview}"
+        !matches!(overview.two_factor, TwoFactorState::Scanning { .. }),
+        "the key is served on a sign-in whose password is 16 minutes old: {overview:?}"
     );
-    assert_eq!(overview["password_recent"], false);
+    assert!(!overview.password_recent);
     portal
         .call(&browser, "confirm_password", &[("password", PASSWORD)])
         .await;
-    assert!(portal.overview(&browser).await["two_factor"]["Scanning"]["key"].is_string());
+    assert!(portal.shown_key(&browser).await.is_some());
 }
 
 #[tokio::test]

@@ -1,0 +1,218 @@
+//! Sessions and re-authentication: the security page's list of sessions, signing them out, the
+//! password asked again for changes, and anonymous sessions' lifetime.
+
+use crate::common::{PASSWORD, TestPortal};
+use app::{error::AppError, two_factor::enroll::StartEnrollment};
+use reqwest::StatusCode;
+
+use super::sessions;
+
+use super::failed_sign_in_form;
+
+#[tokio::test]
+async fn the_security_page_lists_sessions_and_signs_one_out() {
+    let portal = TestPortal::start().await;
+    let laptop = portal.browser();
+    portal.sign_up(&laptop, "alice", PASSWORD).await;
+    let phone = portal.browser();
+    portal.sign_in(&phone, "alice", PASSWORD).await;
+
+    let listed = sessions(&portal, &laptop).await;
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed.iter().filter(|session| session.current).count(), 1);
+    assert!(listed.iter().all(|session| session.address == "127.0.0.1"));
+    let other = listed
+        .iter()
+        .find(|session| !session.current)
+        .unwrap()
+        .id
+        .clone();
+
+    // One account cannot sign out another's sessions.
+    let mallory = portal.browser();
+    portal.sign_up(&mallory, "mallory", PASSWORD).await;
+    portal
+        .call(&mallory, "revoke_session", &[("id", &other)])
+        .await;
+    assert_eq!(portal.get(&phone, "/portal").await.status(), StatusCode::OK);
+
+    assert_eq!(
+        portal
+            .call(&laptop, "revoke_session", &[("id", &other)])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        portal.get(&phone, "/portal").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        portal.get(&laptop, "/portal").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(sessions(&portal, &laptop).await.len(), 1);
+}
+
+#[tokio::test]
+async fn signing_out_all_other_sessions_keeps_this_one() {
+    let portal = TestPortal::start().await;
+    let laptop = portal.browser();
+    portal.sign_up(&laptop, "alice", PASSWORD).await;
+    let others: Vec<_> = (0..3).map(|_| portal.browser()).collect();
+    for browser in &others {
+        portal.sign_in(browser, "alice", PASSWORD).await;
+    }
+    assert_eq!(
+        portal
+            .call(&laptop, "sign_out_other_sessions", &[])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    for browser in &others {
+        assert_eq!(
+            portal.get(browser, "/portal").await.status(),
+            StatusCode::SEE_OTHER
+        );
+    }
+    assert_eq!(
+        portal.get(&laptop, "/portal").await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn changing_the_second_factor_signs_out_every_other_session() {
+    let portal = TestPortal::start().await;
+    let (laptop, authenticator) = portal.account_with_two_factor("alice").await;
+    let phone = portal.browser();
+    portal.sign_in(&phone, "alice", PASSWORD).await;
+    portal
+        .verify_code(&phone, &authenticator.code(&portal, 1))
+        .await;
+    assert_eq!(portal.get(&phone, "/portal").await.status(), StatusCode::OK);
+
+    // A new recovery code (the code of the next step: the last one is spent).
+    portal.clock.advance(30);
+    let regenerated = portal
+        .call(
+            &laptop,
+            "regenerate_recovery_code",
+            &[("code", &authenticator.code(&portal, 1))],
+        )
+        .await;
+    assert_eq!(regenerated.status(), StatusCode::OK);
+    assert_eq!(
+        portal.get(&phone, "/portal").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        portal.get(&laptop, "/portal").await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_sign_in_older_than_fifteen_minutes_asks_for_the_password_before_a_change() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    portal.sign_up(&browser, "alice", PASSWORD).await;
+    portal.verify_email(&browser, "alice").await;
+    portal.clock.advance(16 * 60);
+    assert!(!portal.overview(&browser).await.password_recent);
+    assert_eq!(
+        portal.call_fn(&browser, StartEnrollment {}).await,
+        Err(AppError::PasswordRequired)
+    );
+
+    let wrong = portal
+        .call(
+            &browser,
+            "confirm_password",
+            &[("password", "not the password")],
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let right = portal
+        .call(&browser, "confirm_password", &[("password", PASSWORD)])
+        .await;
+    assert_eq!(right.status(), StatusCode::OK);
+    assert_eq!(
+        portal
+            .call(&browser, "start_enrollment", &[])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_security_page_shows_browser_names_never_text_from_the_user_agent() {
+    let portal = TestPortal::start().await;
+    let owner = portal.browser();
+    portal.sign_up(&owner, "alice", PASSWORD).await;
+    let planted = "Your account is locked. Call Portal support on +1 555 0100.";
+    let attacker = reqwest::Client::builder()
+        .cookie_store(true)
+        .user_agent(planted)
+        .build()
+        .unwrap();
+    // One wrong password plants an event; a right one a session.
+    portal.sign_in(&attacker, "alice", "wrong password").await;
+    portal.sign_in(&attacker, "alice", PASSWORD).await;
+    let page = portal
+        .call(&owner, "security_overview", &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("Call Portal"), "{page}");
+    assert!(page.contains("unknown browser"), "{page}");
+}
+
+#[tokio::test]
+async fn an_anonymous_session_lives_thirty_idle_minutes_and_its_row_is_then_deleted() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    let fields = [
+        ("username", "keep-me"),
+        ("password", "x"),
+        ("next", ""),
+        ("__page", "/login"),
+    ]
+    .map(|(name, value)| (name.to_owned(), value.to_owned()));
+    failed_sign_in_form(&portal, &browser, &fields).await;
+    let database = portal.database().await;
+    let seconds_left: f64 = sqlx::query_scalar(
+        "SELECT (julianday(expiry_date) - julianday('now')) * 86400 FROM tower_sessions",
+    )
+    .fetch_one(&database)
+    .await
+    .unwrap();
+    assert!(
+        (1700.0..=1810.0).contains(&seconds_left),
+        "expires in {seconds_left} s"
+    );
+
+    // Expired while the server was down: the next start deletes it, without waiting a period.
+    sqlx::query("UPDATE tower_sessions SET expiry_date = datetime('now', '-1 minute')")
+        .execute(&database)
+        .await
+        .unwrap();
+    database.close().await;
+    let portal = portal.restart().await;
+    let database = portal.database().await;
+    let mut rows: i64 = 1;
+    for _ in 0..50 {
+        rows = sqlx::query_scalar("SELECT COUNT(*) FROM tower_sessions")
+            .fetch_one(&database)
+            .await
+            .unwrap();
+        if rows == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(rows, 0, "the expired session row is deleted");
+}

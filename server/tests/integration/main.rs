@@ -1,0 +1,11 @@
+//! Portal's integration tests: the real server on loopback, driven as browsers drive it. One test
+//! binary, so the server and its dependencies are linked once for all of them.
+
+mod common;
+
+mod accounts;
+mod hardening;
+mod organizations;
+mod recovery;
+mod robustness;
+mod two_factor;
