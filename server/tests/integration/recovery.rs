@@ -597,8 +597,8 @@ async fn one_accounts_recovery_code_checks_do_not_hold_up_anothers_code_checks()
     portal.sign_in(&bob_browser, "bob", PASSWORD).await;
 
     let started = std::time::Instant::now();
-    // Argon2id kept busy by sign-ins from elsewhere.
-    let flood = at_once(40, |index| {
+    // Argon2id kept busy by sign-ins from elsewhere: alice's check queues behind most of them.
+    let flood = at_once(120, |index| {
         let portal = &portal;
         async move {
             portal
@@ -607,7 +607,7 @@ async fn one_accounts_recovery_code_checks_do_not_hold_up_anothers_code_checks()
         }
     });
     let alice_recovery = async {
-        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         portal
             .call(
                 &alice_browser,
@@ -618,7 +618,7 @@ async fn one_accounts_recovery_code_checks_do_not_hold_up_anothers_code_checks()
         started.elapsed()
     };
     let bob_code = async {
-        tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         let status = portal
             .verify_code(&bob_browser, &bob.code(&portal, 1))
             .await
