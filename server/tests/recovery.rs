@@ -313,7 +313,7 @@ async fn at_most_three_recovery_emails_an_hour() {
     }
     assert_eq!(recovery_links(&portal).len(), 3);
     let refused = request_recovery(&portal, &portal.browser(), &authenticator.recovery_code).await;
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(
         refused
             .text()
