@@ -57,7 +57,7 @@ async fn sign_up_sends_a_verification_link_that_verifies_the_address() {
             .text()
             .await
             .unwrap()
-            .contains("Verify your email address first")
+            .contains("VerifyEmailFirst")
     );
 
     portal.verify_email(&browser, "alice").await;
@@ -227,7 +227,7 @@ async fn a_recovery_link_works_once_and_an_unknown_one_not_at_all() {
         .call(&portal.browser(), "confirm_recovery", &[("token", &token)])
         .await;
     assert_eq!(again.status(), StatusCode::FORBIDDEN);
-    assert!(again.text().await.unwrap().contains("already used"));
+    assert!(again.text().await.unwrap().contains("LinkUsed"));
     let page = portal
         .browser()
         .get(portal.url("/recover/confirm?token=nonsense"))
@@ -319,7 +319,7 @@ async fn at_most_three_recovery_emails_an_hour() {
             .text()
             .await
             .unwrap()
-            .contains("Three recovery emails")
+            .contains("TooManyEmails")
     );
     assert_eq!(recovery_links(&portal).len(), 3);
 }
