@@ -52,13 +52,7 @@ async fn sign_up_sends_a_verification_link_that_verifies_the_address() {
 
     let refused = portal.call(&browser, "start_enrollment", &[]).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    assert!(
-        refused
-            .text()
-            .await
-            .unwrap()
-            .contains("VerifyEmailFirst")
-    );
+    assert!(refused.text().await.unwrap().contains("VerifyEmailFirst"));
 
     portal.verify_email(&browser, "alice").await;
     assert_eq!(portal.overview(&browser).await["email_verified"], true);
@@ -314,13 +308,7 @@ async fn at_most_three_recovery_emails_an_hour() {
     assert_eq!(recovery_links(&portal).len(), 3);
     let refused = request_recovery(&portal, &portal.browser(), &authenticator.recovery_code).await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(
-        refused
-            .text()
-            .await
-            .unwrap()
-            .contains("TooManyEmails")
-    );
+    assert!(refused.text().await.unwrap().contains("TooManyEmails"));
     assert_eq!(recovery_links(&portal).len(), 3);
 }
 
