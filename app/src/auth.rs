@@ -47,14 +47,11 @@ impl AuthSession {
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, AppError> {
-        self.session.get(key).await.map_err(AppError::internal)
+        Ok(self.session.get(key).await?)
     }
 
     async fn set(&self, key: &str, value: impl serde::Serialize) -> Result<(), AppError> {
-        self.session
-            .insert(key, value)
-            .await
-            .map_err(AppError::internal)
+        Ok(self.session.insert(key, value).await?)
     }
 
     /// The signed-in account, if any. A sign-in past its absolute age, or whose row was deleted
@@ -71,15 +68,11 @@ impl AuthSession {
             return Ok(None);
         };
         let now = state.clock.now();
-        let last_seen = store::sign_in_last_seen(&state.pool, &sign_in_id, user_id)
-            .await
-            .map_err(AppError::internal)?;
+        let last_seen = store::sign_in_last_seen(&state.pool, &sign_in_id, user_id).await?;
         match last_seen {
             Some(last_seen) if now - at < MAX_SIGN_IN_AGE_SECONDS => {
                 if now - last_seen >= LAST_SEEN_RESOLUTION_SECONDS {
-                    store::touch_sign_in(&state.pool, &sign_in_id, now)
-                        .await
-                        .map_err(AppError::internal)?;
+                    store::touch_sign_in(&state.pool, &sign_in_id, now).await?;
                 }
                 Ok(Some(user_id))
             }
@@ -114,19 +107,14 @@ impl AuthSession {
             let event = crate::audit::EventKind::SignedIn.as_str();
             tracing::info!(user_id, event, "security event");
         }
-        store::create_sign_in(&state.pool, &sign_in_id, user_id, now, client, recorded)
-            .await
-            .map_err(AppError::internal)?;
-        self.session.cycle_id().await.map_err(AppError::internal)?;
+        store::create_sign_in(&state.pool, &sign_in_id, user_id, now, client, recorded).await?;
+        self.session.cycle_id().await?;
         self.set(USER_ID, user_id).await?;
         self.set(SIGN_IN_ID, sign_in_id).await?;
         self.set(SIGNED_IN_AT, now).await?;
         self.set(PASSWORD_AT, now).await?;
         // This browser is now known to the account: its wrong passwords count on their own.
-        if let Some(username) = store::username_of(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?
-        {
+        if let Some(username) = store::username_of(&state.pool, user_id).await? {
             crate::account::device::remember(state, &username);
         }
         Ok(())
@@ -149,15 +137,13 @@ impl AuthSession {
         user_id: UserId,
     ) -> Result<u64, AppError> {
         let keep = self.sign_in_id().await?;
-        store::delete_sign_ins(&state.pool, user_id, keep.as_deref())
-            .await
-            .map_err(AppError::internal)
+        Ok(store::delete_sign_ins(&state.pool, user_id, keep.as_deref()).await?)
     }
 
     /// The password was right and a second factor is asked for: a step up, so the id is renewed;
     /// the session reaches the second step and nothing else.
     pub async fn begin_second_factor(&self, user_id: UserId, now: i64) -> Result<(), AppError> {
-        self.session.cycle_id().await.map_err(AppError::internal)?;
+        self.session.cycle_id().await?;
         self.set(PENDING_USER_ID, user_id).await?;
         self.set(PENDING_SINCE, now).await
     }
@@ -178,14 +164,8 @@ impl AuthSession {
     }
 
     pub async fn forget_pending(&self) -> Result<(), AppError> {
-        self.session
-            .remove_value(PENDING_USER_ID)
-            .await
-            .map_err(AppError::internal)?;
-        self.session
-            .remove_value(PENDING_SINCE)
-            .await
-            .map_err(AppError::internal)?;
+        self.session.remove_value(PENDING_USER_ID).await?;
+        self.session.remove_value(PENDING_SINCE).await?;
         Ok(())
     }
 
@@ -206,11 +186,9 @@ impl AuthSession {
         if let (Some(user_id), Some(sign_in_id)) =
             (self.get::<UserId>(USER_ID).await?, self.sign_in_id().await?)
         {
-            store::delete_sign_in(&state.pool, user_id, &sign_in_id)
-                .await
-                .map_err(AppError::internal)?;
+            store::delete_sign_in(&state.pool, user_id, &sign_in_id).await?;
         }
-        self.session.flush().await.map_err(AppError::internal)
+        Ok(self.session.flush().await?)
     }
 }
 

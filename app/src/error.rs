@@ -1,11 +1,69 @@
-//! The one error type of Portal's server functions: variants a person can act on, and an opaque
-//! `Internal` whose cause is logged on the server and never sent to the browser.
+//! The one error type of Portal's server functions: variants a person can act on, each with its
+//! words and its HTTP status here, and an opaque `Internal` whose cause is logged on the server
+//! (where it happens, with its chain of sources) and never sent to the browser.
 
 use leptos::server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
 };
 use serde::{Deserialize, Serialize};
+
+/// Which emailed link an error is about: their words differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Link {
+    /// Verifies an account's email address.
+    Verification,
+    /// Resets a lost second factor.
+    Recovery,
+}
+
+impl Link {
+    fn noun(self) -> &'static str {
+        match self {
+            Self::Verification => "verification",
+            Self::Recovery => "recovery",
+        }
+    }
+
+    fn expired(self) -> &'static str {
+        match self {
+            Self::Verification => {
+                "This verification link has expired. Send a new one from Security settings."
+            }
+            Self::Recovery => {
+                "This recovery link has expired. Sign in and enter your recovery code again for a new one."
+            }
+        }
+    }
+
+    fn invalid(self) -> &'static str {
+        match self {
+            Self::Verification => {
+                "This verification link is not valid. Check that you copied it whole."
+            }
+            Self::Recovery => {
+                "This recovery link is not valid. Check that you opened the whole link from the email."
+            }
+        }
+    }
+}
+
+/// What a `NotFound` could not find (or the caller may not know exists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Missing {
+    /// Also what a non-member is told, so no one learns which organizations exist.
+    Organization,
+    Invitation,
+}
+
+impl Missing {
+    fn words(self) -> &'static str {
+        match self {
+            Self::Organization => "There is no such organization, or you are not in it.",
+            Self::Invitation => "There is no such invitation: it may have been withdrawn.",
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum AppError {
@@ -29,6 +87,8 @@ pub enum AppError {
         "Too many incorrect codes: sign-in with authentication codes is locked. Use your recovery code."
     )]
     FactorLocked,
+    #[error("Too many incorrect recovery codes: recovery by code is locked. Contact support.")]
+    RecoveryCodesLocked,
     /// An organization's requirement holds this account to the enrollment wizard.
     #[error("{org} requires two-factor authentication. Turn it on to continue.")]
     TwoFactorRequired { org: String },
@@ -40,11 +100,55 @@ pub enum AppError {
         "This organization already has {limit} invitations waiting, the most it may have. Withdraw one, or wait for answers."
     )]
     TooManyInvitations { limit: i64 },
+    /// At most `per_hour` emails with a `link` an hour, so a form cannot flood a mailbox.
+    #[error(
+        "{} {} emails were sent in the last hour. Check your inbox and spam folder, or try again later.",
+        count_in_words(*per_hour),
+        link.noun()
+    )]
+    TooManyEmails { link: Link, per_hour: i64 },
     #[error("The email could not be sent. Nothing was changed: please try again in a moment.")]
     MailNotSent,
-    /// Refused for a reason the person can read and act on.
-    #[error("{0}")]
-    NotAllowed(String),
+    #[error("{}", link.expired())]
+    LinkExpired { link: Link },
+    #[error("This {} link was already used.", link.noun())]
+    LinkUsed { link: Link },
+    #[error("{}", link.invalid())]
+    LinkInvalid { link: Link },
+    /// The password step is past, or was never taken: the second step has nothing to finish.
+    #[error("Your sign-in timed out. Start over with your username and password.")]
+    SignInExpired,
+    /// The address was verified by another account meanwhile: one verified owner per address.
+    #[error(
+        "This address is already verified on another account. Sign in to that account, or change this one's address."
+    )]
+    AddressVerifiedElsewhere,
+    #[error("{}", what.words())]
+    NotFound { what: Missing },
+    #[error("Only the organization's owners can do that.")]
+    OwnersOnly,
+    #[error("An organization needs an owner: make another member owner first.")]
+    LastOwner,
+    #[error("Two-factor authentication is already on.")]
+    TwoFactorAlreadyOn,
+    #[error("Two-factor authentication is off for this account.")]
+    TwoFactorOff,
+    /// Recovery links go to the address, so it must be known to work before enrollment.
+    #[error(
+        "Verify your email address first: recovery links are sent to it. Open the link in the email we sent, or resend it below."
+    )]
+    VerifyEmailFirst,
+    /// The enrollment was replaced, finished, or belongs to another sign-in.
+    #[error("Start again: switch two-factor authentication on.")]
+    EnrollmentGone,
+    /// Only the sign-in that was shown the recovery code can say it is saved.
+    #[error("There is no recovery code waiting to be saved here.")]
+    NoRecoveryCodeToSave,
+    /// A member of an organization that requires two-factor authentication keeps it on.
+    #[error(
+        "{org} requires two-factor authentication, so it cannot be turned off while you are a member."
+    )]
+    CannotDisableWhileRequired { org: String },
     #[error("Please sign in to continue.")]
     Unauthorized,
     #[error("The form could not be read. Please reload the page and try again.")]
@@ -83,17 +187,33 @@ impl AppError {
         self.field().is_none()
     }
 
-    /// The HTTP status a server function answers with when it fails this way.
+    /// The HTTP status a server function answers with when it fails this way. No wildcard: a
+    /// new variant is given its status here.
     pub fn status(&self) -> u16 {
         match self {
             Self::InvalidCredentials | Self::Unauthorized => 401,
             Self::InvalidCode | Self::CodeReplayed | Self::InvalidRecoveryCode => 401,
             Self::Validation { .. } => 422,
-            Self::TryAgainIn { .. } | Self::TooManyInvitations { .. } => 429,
+            Self::TryAgainIn { .. }
+            | Self::TooManyInvitations { .. }
+            | Self::TooManyEmails { .. } => 429,
+            Self::NotFound { .. } => 404,
+            Self::LastOwner | Self::AddressVerifiedElsewhere => 409,
             Self::FactorLocked
-            | Self::NotAllowed(_)
+            | Self::RecoveryCodesLocked
             | Self::PasswordRequired
-            | Self::TwoFactorRequired { .. } => 403,
+            | Self::TwoFactorRequired { .. }
+            | Self::LinkExpired { .. }
+            | Self::LinkUsed { .. }
+            | Self::LinkInvalid { .. }
+            | Self::SignInExpired
+            | Self::OwnersOnly
+            | Self::TwoFactorAlreadyOn
+            | Self::TwoFactorOff
+            | Self::VerifyEmailFirst
+            | Self::EnrollmentGone
+            | Self::NoRecoveryCodeToSave
+            | Self::CannotDisableWhileRequired { .. } => 403,
             Self::BadRequest => 400,
             Self::Network => 502,
             Self::MailNotSent => 503,
@@ -102,12 +222,81 @@ impl AppError {
     }
 }
 
+/// Internal causes: logged where they happen (the `?` that converts them, through
+/// `#[track_caller]`), with their chain of sources, and hidden from the browser.
 #[cfg(feature = "ssr")]
 impl AppError {
-    /// Logs the cause for the operators and hides it from the browser.
+    /// For a cause that is not an error type (a broken invariant, said in words).
+    #[track_caller]
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(%cause, "internal error");
+        let at = std::panic::Location::caller();
+        tracing::error!(%cause, %at, "internal error");
         Self::Internal
+    }
+
+    /// For an error value: its sources are logged too.
+    #[track_caller]
+    pub fn internal_error(cause: &(dyn std::error::Error + 'static)) -> Self {
+        Self::internal(error_chain(cause))
+    }
+}
+
+/// "outer: inner: innermost", leaving out a source whose words its outer error already says.
+#[cfg(feature = "ssr")]
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let words = cause.to_string();
+        if !chain.contains(&words) {
+            chain.push_str(": ");
+            chain.push_str(&words);
+        }
+        source = cause.source();
+    }
+    chain
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    #[track_caller]
+    fn from(error: sqlx::Error) -> Self {
+        Self::internal_error(&error)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<tower_sessions::session::Error> for AppError {
+    #[track_caller]
+    fn from(error: tower_sessions::session::Error) -> Self {
+        Self::internal_error(&error)
+    }
+}
+
+/// A sealed secret that does not open is a wrong key or tampered data: nothing a person can fix.
+#[cfg(feature = "ssr")]
+impl From<crate::security::crypto::OpenError> for AppError {
+    #[track_caller]
+    fn from(error: crate::security::crypto::OpenError) -> Self {
+        Self::internal_error(&error)
+    }
+}
+
+/// The password hashers' permits are never closed: a closed semaphore is a bug.
+#[cfg(feature = "ssr")]
+impl From<tokio::sync::AcquireError> for AppError {
+    #[track_caller]
+    fn from(error: tokio::sync::AcquireError) -> Self {
+        Self::internal_error(&error)
+    }
+}
+
+/// A blocking task (Argon2id) that panicked or was cancelled.
+#[cfg(feature = "ssr")]
+impl From<tokio::task::JoinError> for AppError {
+    #[track_caller]
+    fn from(error: tokio::task::JoinError) -> Self {
+        Self::internal_error(&error)
     }
 }
 
@@ -142,6 +331,18 @@ pub fn wait_in_words(seconds: u64) -> String {
     }
 }
 
+/// "One" to "Ten", else the digits: a count that begins a sentence.
+pub fn count_in_words(count: i64) -> String {
+    const WORDS: [&str; 10] = [
+        "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten",
+    ];
+    usize::try_from(count)
+        .ok()
+        .and_then(|count| count.checked_sub(1))
+        .and_then(|index| WORDS.get(index))
+        .map_or_else(|| count.to_string(), |word| (*word).to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +357,15 @@ mod tests {
     }
 
     #[test]
+    fn a_count_that_begins_a_sentence_is_a_word_up_to_ten() {
+        assert_eq!(count_in_words(1), "One");
+        assert_eq!(count_in_words(3), "Three");
+        assert_eq!(count_in_words(10), "Ten");
+        assert_eq!(count_in_words(11), "11");
+        assert_eq!(count_in_words(0), "0");
+    }
+
+    #[test]
     fn a_validation_error_belongs_to_its_field_only() {
         let error = AppError::validation("email", "Enter an email address.");
         assert_eq!(
@@ -165,6 +375,7 @@ mod tests {
         assert_eq!(error.message_for("username"), None);
         assert!(!error.is_form_level());
         assert!(AppError::InvalidCredentials.is_form_level());
+        assert!(AppError::LastOwner.is_form_level());
     }
 
     #[test]
@@ -172,5 +383,106 @@ mod tests {
         let error = AppError::from_server_fn_error(ServerFnErrorErr::Deserialization("x".into()));
         assert_eq!(error, AppError::BadRequest);
         assert_eq!(error.status(), 400);
+    }
+
+    #[test]
+    fn a_cap_on_emails_is_said_from_its_constant_and_answers_429() {
+        let error = AppError::TooManyEmails {
+            link: Link::Recovery,
+            per_hour: 3,
+        };
+        assert_eq!(
+            error.to_string(),
+            "Three recovery emails were sent in the last hour. Check your inbox and spam folder, or try again later."
+        );
+        assert_eq!(error.status(), 429);
+        let error = AppError::TooManyEmails {
+            link: Link::Verification,
+            per_hour: 5,
+        };
+        assert!(error.to_string().starts_with("Five verification emails"));
+    }
+
+    #[test]
+    fn each_link_is_named_in_its_refusals() {
+        assert_eq!(
+            AppError::LinkUsed {
+                link: Link::Verification
+            }
+            .to_string(),
+            "This verification link was already used."
+        );
+        assert_eq!(
+            AppError::LinkUsed {
+                link: Link::Recovery
+            }
+            .to_string(),
+            "This recovery link was already used."
+        );
+        assert!(
+            AppError::LinkExpired {
+                link: Link::Recovery
+            }
+            .to_string()
+            .contains("enter your recovery code again")
+        );
+        assert!(
+            AppError::LinkInvalid {
+                link: Link::Verification
+            }
+            .to_string()
+            .contains("copied it whole")
+        );
+    }
+
+    #[test]
+    fn what_is_missing_is_404_a_last_owner_409_and_owners_only_403() {
+        let missing = AppError::NotFound {
+            what: Missing::Organization,
+        };
+        assert_eq!(missing.status(), 404);
+        assert_eq!(
+            missing.to_string(),
+            "There is no such organization, or you are not in it."
+        );
+        assert_eq!(AppError::LastOwner.status(), 409);
+        assert_eq!(AppError::OwnersOnly.status(), 403);
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn an_error_crosses_to_the_browser_as_json_and_back() {
+        for error in [
+            AppError::NotFound {
+                what: Missing::Invitation,
+            },
+            AppError::TooManyEmails {
+                link: Link::Verification,
+                per_hour: 3,
+            },
+            AppError::CannotDisableWhileRequired { org: "Acme".into() },
+            AppError::LinkExpired {
+                link: Link::Recovery,
+            },
+            AppError::SignInExpired,
+        ] {
+            let json = serde_json::to_string(&error).unwrap();
+            assert_eq!(
+                serde_json::from_str::<AppError>(&json).unwrap(),
+                error,
+                "{json}"
+            );
+        }
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_database_error_becomes_internal_through_question_mark() {
+        fn fails() -> Result<(), AppError> {
+            Err(sqlx::Error::RowNotFound)?;
+            Ok(())
+        }
+        assert_eq!(fails(), Err(AppError::Internal));
+        assert_eq!(fails().unwrap_err().status(), 500);
     }
 }

@@ -62,7 +62,7 @@ impl Passwords {
         let hash: Arc<str> = stored
             .map(Into::into)
             .unwrap_or_else(|| self.dummy_hash.clone());
-        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
+        let _permit = self.permits.acquire().await?;
         let mut workspace = self
             .workspaces
             .lock()
@@ -73,8 +73,7 @@ impl Passwords {
             let matches = verify_in(&password, &hash, &mut workspace);
             (matches, workspace)
         })
-        .await
-        .map_err(AppError::internal)?;
+        .await?;
         self.workspaces
             .lock()
             .map_err(AppError::internal)?
@@ -86,10 +85,8 @@ impl Passwords {
         &self,
         work: impl FnOnce() -> Result<T, AppError> + Send + 'static,
     ) -> Result<T, AppError> {
-        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(AppError::internal)?
+        let _permit = self.permits.acquire().await?;
+        tokio::task::spawn_blocking(work).await?
     }
 }
 

@@ -1,6 +1,8 @@
 //! Rules for what people type at sign-up and sign-in: plain functions, shared by the server and
 //! the browser, so the same words explain a mistake in both.
 
+use std::borrow::Cow;
+
 /// Usernames are case-insensitive: they are kept in lower case.
 pub const USERNAME_LENGTH: std::ops::RangeInclusive<usize> = 3..=32;
 /// NIST 800-63B §5.1.1.2: at least 8 characters, and long passphrases allowed.
@@ -8,17 +10,22 @@ pub const PASSWORD_LENGTH: std::ops::RangeInclusive<usize> = 8..=128;
 /// RFC 5321 §4.5.3.1.3: a path is at most 256 octets, so an address at most 254.
 const EMAIL_MAX_LENGTH: usize = 254;
 
-pub fn normalize_username(raw: &str) -> Result<String, &'static str> {
+pub fn normalize_username(raw: &str) -> Result<String, Cow<'static, str>> {
     let username = raw.trim().to_ascii_lowercase();
     if username.is_empty() {
-        return Err("Enter a username.");
+        return Err("Enter a username.".into());
     }
     if !USERNAME_LENGTH.contains(&username.chars().count()) {
-        return Err("A username has 3 to 32 characters.");
+        return Err(format!(
+            "A username has {} to {} characters.",
+            USERNAME_LENGTH.start(),
+            USERNAME_LENGTH.end()
+        )
+        .into());
     }
     let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
     if !username.chars().all(allowed) {
-        return Err("Use only letters a–z, digits, _ and - in a username.");
+        return Err("Use only letters a–z, digits, _ and - in a username.".into());
     }
     Ok(username)
 }
@@ -50,16 +57,24 @@ pub fn normalize_email(raw: &str) -> Result<String, &'static str> {
     Ok(email.to_owned())
 }
 
-pub fn check_new_password(password: &str) -> Result<(), &'static str> {
+pub fn check_new_password(password: &str) -> Result<(), Cow<'static, str>> {
     let length = password.chars().count();
     if length == 0 {
-        return Err("Enter a password.");
+        return Err("Enter a password.".into());
     }
     if length < *PASSWORD_LENGTH.start() {
-        return Err("Use at least 8 characters for your password.");
+        return Err(format!(
+            "Use at least {} characters for your password.",
+            PASSWORD_LENGTH.start()
+        )
+        .into());
     }
     if length > *PASSWORD_LENGTH.end() {
-        return Err("Use at most 128 characters for your password.");
+        return Err(format!(
+            "Use at most {} characters for your password.",
+            PASSWORD_LENGTH.end()
+        )
+        .into());
     }
     Ok(())
 }
@@ -127,7 +142,11 @@ mod tests {
 
     #[test]
     fn usernames_outside_the_rules_are_refused() {
-        assert_eq!(normalize_username(""), Err("Enter a username."));
+        assert_eq!(normalize_username(""), Err("Enter a username.".into()));
+        assert_eq!(
+            normalize_username("ab"),
+            Err("A username has 3 to 32 characters.".into())
+        );
         assert!(normalize_username("ab").is_err());
         assert!(normalize_username(&"a".repeat(33)).is_err());
         assert!(normalize_username(&"a".repeat(32)).is_ok());
@@ -157,7 +176,15 @@ mod tests {
 
     #[test]
     fn passwords_have_8_to_128_characters() {
-        assert_eq!(check_new_password(""), Err("Enter a password."));
+        assert_eq!(check_new_password(""), Err("Enter a password.".into()));
+        assert_eq!(
+            check_new_password("1234567"),
+            Err("Use at least 8 characters for your password.".into())
+        );
+        assert_eq!(
+            check_new_password(&"x".repeat(129)),
+            Err("Use at most 128 characters for your password.".into())
+        );
         assert!(check_new_password("1234567").is_err());
         assert!(check_new_password("12345678").is_ok());
         assert!(check_new_password(&"é".repeat(128)).is_ok());

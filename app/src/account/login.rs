@@ -140,10 +140,7 @@ mod ssr {
         let state = app_state()?;
         let auth = AuthSession::from_request().await?;
         let pending = match auth.pending_second_factor(state.clock.now()).await? {
-            Some(user_id) => store::two_factor_of(&state.pool, user_id)
-                .await
-                .map_err(AppError::internal)?
-                .is_some(),
+            Some(user_id) => store::two_factor_of(&state.pool, user_id).await?.is_some(),
             None => false,
         };
         if !pending {
@@ -176,11 +173,7 @@ mod ssr {
         };
         let auth = AuthSession::from_request().await?;
         let now = state.clock.now();
-        if store::two_factor_of(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?
-            .is_some()
-        {
+        if store::two_factor_of(&state.pool, user_id).await?.is_some() {
             auth.begin_second_factor(user_id, now).await?;
             return Ok((LoginStage::SecondFactor, false));
         }

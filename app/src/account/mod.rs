@@ -28,8 +28,6 @@ pub async fn current_user() -> Result<Option<SignedInUser>, AppError> {
     let Some(user_id) = auth.signed_in_user(&state).await? else {
         return Ok(None);
     };
-    let username = crate::store::username_of(&state.pool, user_id)
-        .await
-        .map_err(AppError::internal)?;
+    let username = crate::store::username_of(&state.pool, user_id).await?;
     Ok(username.map(|username| SignedInUser { username }))
 }

@@ -34,11 +34,8 @@ pub async fn check_password(
             Verdict::Allowed | Verdict::Locked => Ok(()),
         }
     })
-    .await
-    .map_err(AppError::internal)??;
-    let credentials = store::credentials_for(&state.pool, username)
-        .await
-        .map_err(AppError::internal)?;
+    .await??;
+    let credentials = store::credentials_for(&state.pool, username).await?;
     let (user_id, stored_hash) = match credentials {
         Some(credentials) => (Some(credentials.id), Some(credentials.password_hash)),
         None => (None, None),
@@ -46,9 +43,7 @@ pub async fn check_password(
     let matches = state.passwords.verify(password, stored_hash).await?;
     match (user_id, matches) {
         (Some(user_id), true) => {
-            store::clear_password_failures(&state.pool, &key)
-                .await
-                .map_err(AppError::internal)?;
+            store::clear_password_failures(&state.pool, &key).await?;
             Ok(Some(user_id))
         }
         // The same row and the same log line whether or not the account exists: neither the
@@ -63,8 +58,7 @@ pub async fn check_password(
                 client,
                 None,
             )
-            .await
-            .map_err(AppError::internal)?;
+            .await?;
             Ok(None)
         }
     }

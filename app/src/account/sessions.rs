@@ -22,9 +22,7 @@ pub struct ActiveSession {
 #[server(endpoint = "revoke_session")]
 pub async fn revoke_session(id: String) -> Result<(), AppError> {
     let (state, user_id) = crate::auth::signed_in().await?;
-    crate::store::delete_sign_in(&state.pool, user_id, &id)
-        .await
-        .map_err(AppError::internal)?;
+    crate::store::delete_sign_in(&state.pool, user_id, &id).await?;
     leptos_axum::redirect("/settings/security?notice=signed-out");
     Ok(())
 }
@@ -122,8 +120,7 @@ mod ssr {
     pub async fn confirm_password(password: SecretString) -> Result<(), AppError> {
         let (state, user_id) = signed_in().await?;
         let username = store::username_of(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?
+            .await?
             .ok_or(AppError::Unauthorized)?;
         let checked = check_password(&state, &username, password, &client().await).await?;
         if checked != Some(user_id) {

@@ -87,7 +87,7 @@ mod ssr {
                     NewUserError::UsernameTaken => {
                         AppError::validation("username", "That username is taken. Choose another.")
                     }
-                    NewUserError::Database(error) => AppError::internal(error),
+                    NewUserError::Database(error) => AppError::from(error),
                 })?;
         tracing::info!(user_id, "account created");
         AuthSession::from_request()

@@ -61,7 +61,7 @@ mod ssr {
     use crate::{
         audit::EventKind,
         auth::{client, signed_in},
-        error::AppError,
+        error::{AppError, Link},
         mail::{TokenCap, send_token_link, templates},
         security::token,
         state::{AppState, app_state},
@@ -81,7 +81,7 @@ mod ssr {
         let sent = match store::verified_owner_of_email_of(&state.pool, user_id).await {
             Ok(Some(owner)) => send_address_in_use(state, user_id, &owner).await,
             Ok(None) => try_send(state, user_id).await.map(|_| ()),
-            Err(error) => Err(AppError::internal(error)),
+            Err(error) => Err(AppError::from(error)),
         };
         if let Err(error) = sent {
             tracing::warn!(%error, user_id, "the verification email could not be sent");
@@ -94,8 +94,7 @@ mod ssr {
         owner: &str,
     ) -> Result<(), AppError> {
         let account = store::account(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?
+            .await?
             .ok_or(AppError::Unauthorized)?;
         let sign_in = format!("{}/login", state.settings.base_url);
         state
@@ -109,11 +108,7 @@ mod ssr {
         let cap = TokenCap {
             per_hour: VERIFY_EMAILS_PER_HOUR,
             one_live: false,
-            refused: || {
-                AppError::NotAllowed(
-                    "Three verification emails were sent in the last hour. Check your inbox and spam folder, or try again later.".into(),
-                )
-            },
+            link: Link::Verification,
         };
         send_token_link(
             state,
@@ -129,10 +124,7 @@ mod ssr {
 
     pub async fn resend() -> Result<(), AppError> {
         let (state, user_id) = signed_in().await?;
-        if let Some(owner) = store::verified_owner_of_email_of(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?
-        {
+        if let Some(owner) = store::verified_owner_of_email_of(&state.pool, user_id).await? {
             return send_address_in_use(&state, user_id, &owner).await;
         }
         try_send(&state, user_id).await.map(|_| ())
@@ -142,41 +134,24 @@ mod ssr {
         let state = app_state()?;
         let now = state.clock.now();
         let hash = token::hash(token);
-        let expired = || {
-            AppError::NotAllowed(
-                "This verification link has expired. Send a new one from Security settings.".into(),
-            )
-        };
-        let user_id = match store::consume_token(&state.pool, &hash, TokenPurpose::VerifyEmail, now)
-            .await
-            .map_err(AppError::internal)?
-        {
-            Some(user_id) => user_id,
-            None => {
-                return Err(
-                    match store::token_state(&state.pool, &hash, TokenPurpose::VerifyEmail, now)
-                        .await
-                        .map_err(AppError::internal)?
-                    {
-                        TokenState::Expired => expired(),
-                        TokenState::Used => {
-                            AppError::NotAllowed("This verification link was already used.".into())
-                        }
-                        _ => AppError::NotAllowed(
-                            "This verification link is not valid. Check that you copied it whole."
-                                .into(),
-                        ),
-                    },
-                );
-            }
-        };
-        if !store::mark_email_verified(&state.pool, user_id, now)
-            .await
-            .map_err(AppError::internal)?
-        {
-            return Err(AppError::NotAllowed(
-                "This address is already verified on another account. Sign in to that account, or change this one's address.".into(),
-            ));
+        let link = Link::Verification;
+        let user_id =
+            match store::consume_token(&state.pool, &hash, TokenPurpose::VerifyEmail, now).await? {
+                Some(user_id) => user_id,
+                None => {
+                    return Err(
+                        match store::token_state(&state.pool, &hash, TokenPurpose::VerifyEmail, now)
+                            .await?
+                        {
+                            TokenState::Expired => AppError::LinkExpired { link },
+                            TokenState::Used => AppError::LinkUsed { link },
+                            _ => AppError::LinkInvalid { link },
+                        },
+                    );
+                }
+            };
+        if !store::mark_email_verified(&state.pool, user_id, now).await? {
+            return Err(AppError::AddressVerifiedElsewhere);
         }
         service::record(
             &state,
@@ -187,8 +162,7 @@ mod ssr {
         )
         .await?;
         let account = store::account(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?
+            .await?
             .ok_or(AppError::Unauthorized)?;
         Ok(account.email)
     }

@@ -148,12 +148,13 @@ pub async fn send_notice(
     }
 }
 
-/// How many links of one purpose an account may be sent: at most `per_hour` an hour (else the
-/// `refused` error), and with `one_live` none while an earlier one is still unused and unexpired.
+/// How many links of one purpose an account may be sent: at most `per_hour` an hour (else
+/// `TooManyEmails` about `link`), and with `one_live` none while an earlier one is still unused
+/// and unexpired.
 pub struct TokenCap {
     pub per_hour: i64,
     pub one_live: bool,
-    pub refused: fn() -> crate::error::AppError,
+    pub link: crate::error::Link,
 }
 
 /// Mails the account a link to `path` holding a new single-use token for `purpose`, valid for
@@ -176,8 +177,7 @@ pub async fn send_token_link(
         store::{self, CappedToken},
     };
     let account = store::account(&state.pool, user_id)
-        .await
-        .map_err(AppError::internal)?
+        .await?
         .ok_or(AppError::Unauthorized)?;
     let now = state.clock.now();
     let token = token::new_token();
@@ -195,18 +195,20 @@ pub async fn send_token_link(
         cap.per_hour,
         cap.one_live,
     )
-    .await
-    .map_err(AppError::internal)?
+    .await?
     {
         CappedToken::Created(id) => id,
         CappedToken::LiveExists => return Ok(false),
-        CappedToken::CapReached => return Err((cap.refused)()),
+        CappedToken::CapReached => {
+            return Err(AppError::TooManyEmails {
+                link: cap.link,
+                per_hour: cap.per_hour,
+            });
+        }
     };
     let link = format!("{}{path}?token={token}", state.settings.base_url);
     if let Err(error) = state.mailer.send(compose(&account, &link)).await {
-        store::delete_token(&state.pool, token_id)
-            .await
-            .map_err(AppError::internal)?;
+        store::delete_token(&state.pool, token_id).await?;
         tracing::warn!(%error, user_id, ?purpose, "a link email could not be sent");
         return Err(AppError::MailNotSent);
     }

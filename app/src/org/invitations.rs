@@ -189,7 +189,7 @@ mod ssr {
     use crate::{
         audit::EventKind,
         auth::{client, signed_in},
-        error::AppError,
+        error::{AppError, Missing},
         org::ssr::{notify_members, ownership},
         state::AppState,
         store::{self, InviteOutcome, OrgRow, UserId},
@@ -204,7 +204,9 @@ mod ssr {
     }
 
     fn no_invitation() -> AppError {
-        AppError::NotAllowed("There is no such invitation: it may have been withdrawn.".into())
+        AppError::NotFound {
+            what: Missing::Invitation,
+        }
     }
 
     async fn note(state: &AppState, user_id: UserId, detail: &str) -> Result<(), AppError> {
@@ -224,15 +226,11 @@ mod ssr {
         let (state, owner, org) = ownership(slug).await?;
         let username = validation::normalize_username(username)
             .map_err(|message| AppError::validation("username", message))?;
-        let pending = store::pending_invitation_count(&state.pool, org.id)
-            .await
-            .map_err(AppError::internal)?;
+        let pending = store::pending_invitation_count(&state.pool, org.id).await?;
         if pending >= MAX_PENDING_INVITATIONS {
             return Err(full());
         }
-        let invitee = store::user_id_by_username(&state.pool, &username)
-            .await
-            .map_err(AppError::internal)?;
+        let invitee = store::user_id_by_username(&state.pool, &username).await?;
         if let Some(user_id) = invitee {
             let outcome = store::invite(
                 &state.pool,
@@ -242,8 +240,7 @@ mod ssr {
                 state.clock.now(),
                 MAX_PENDING_INVITATIONS,
             )
-            .await
-            .map_err(AppError::internal)?;
+            .await?;
             if outcome == InviteOutcome::Full {
                 return Err(full());
             }
@@ -261,13 +258,9 @@ mod ssr {
         let (state, owner, org) = ownership(slug).await?;
         let username = username.trim().to_ascii_lowercase();
         let invitee = store::user_id_by_username(&state.pool, &username)
-            .await
-            .map_err(AppError::internal)?
+            .await?
             .ok_or_else(no_invitation)?;
-        if !store::delete_invitation(&state.pool, org.id, invitee)
-            .await
-            .map_err(AppError::internal)?
-        {
+        if !store::delete_invitation(&state.pool, org.id, invitee).await? {
             return Err(no_invitation());
         }
         note(
@@ -282,8 +275,7 @@ mod ssr {
     pub async fn mine() -> Result<Vec<InvitationView>, AppError> {
         let (state, user_id) = signed_in().await?;
         Ok(store::invitations_for(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?
+            .await?
             .into_iter()
             .map(|row| InvitationView {
                 slug: row.slug,
@@ -297,8 +289,7 @@ mod ssr {
     async fn invited_to(slug: &str) -> Result<(AppState, UserId, OrgRow), AppError> {
         let (state, user_id) = signed_in().await?;
         let org = store::org_by_slug(&state.pool, slug)
-            .await
-            .map_err(AppError::internal)?
+            .await?
             .ok_or_else(no_invitation)?;
         Ok((state, user_id, org))
     }
@@ -306,10 +297,7 @@ mod ssr {
     /// Joins, and from now on the organization's requirement applies: its notice is mailed.
     pub async fn accept(slug: &str) -> Result<String, AppError> {
         let (state, user_id, org) = invited_to(slug).await?;
-        if !store::accept_invitation(&state.pool, org.id, user_id, state.clock.now())
-            .await
-            .map_err(AppError::internal)?
-        {
+        if !store::accept_invitation(&state.pool, org.id, user_id, state.clock.now()).await? {
             return Err(no_invitation());
         }
         note(&state, user_id, &format!("joined {}", org.slug)).await?;
@@ -321,10 +309,7 @@ mod ssr {
 
     pub async fn decline(slug: &str) -> Result<(), AppError> {
         let (state, user_id, org) = invited_to(slug).await?;
-        if !store::delete_invitation(&state.pool, org.id, user_id)
-            .await
-            .map_err(AppError::internal)?
-        {
+        if !store::delete_invitation(&state.pool, org.id, user_id).await? {
             return Err(no_invitation());
         }
         note(

@@ -58,8 +58,7 @@ pub struct RequirementNotice {
 pub async fn my_organizations() -> Result<Vec<OrgSummary>, AppError> {
     let (state, user_id) = crate::auth::signed_in().await?;
     Ok(crate::store::memberships_of(&state.pool, user_id)
-        .await
-        .map_err(AppError::internal)?
+        .await?
         .into_iter()
         .map(|row| OrgSummary {
             slug: row.slug,
@@ -113,20 +112,29 @@ pub async fn load_requirement_notice() -> Result<Option<RequirementNotice>, AppE
     ssr::notice().await
 }
 
+/// An organization's name has at most `end` characters, and at least `start` letters or digits
+/// in its slug.
+pub const ORG_NAME_LENGTH: std::ops::RangeInclusive<usize> = 2..=80;
+
 /// The name as kept (trimmed), or why it cannot be one. Names reach members' pages, mail
 /// subjects and support's terminal, so they hold printable text only: no control characters
 /// (terminal escapes) and no invisible or bidi formatting (a name that reads as another).
-pub fn check_org_name(raw: &str) -> Result<&str, &'static str> {
+pub fn check_org_name(raw: &str) -> Result<&str, std::borrow::Cow<'static, str>> {
     let name = raw.trim();
     if name.chars().any(crate::validation::is_invisible) {
         return Err(
-            "Use printable characters only: control characters and invisible formatting characters are not allowed.",
+            "Use printable characters only: control characters and invisible formatting characters are not allowed.".into(),
         );
     }
-    if name.chars().count() > 80 || slug_of(name).len() < 2 {
-        return Err(
-            "Give the organization a name of 2 to 80 characters with some letters or digits.",
-        );
+    if name.chars().count() > *ORG_NAME_LENGTH.end()
+        || slug_of(name).len() < *ORG_NAME_LENGTH.start()
+    {
+        return Err(format!(
+            "Give the organization a name of {} to {} characters with some letters or digits.",
+            ORG_NAME_LENGTH.start(),
+            ORG_NAME_LENGTH.end()
+        )
+        .into());
     }
     Ok(name)
 }
@@ -150,7 +158,7 @@ mod ssr {
     use crate::{
         audit::EventKind,
         auth::{client, signed_in},
-        error::AppError,
+        error::{AppError, Missing},
         mail::{Email, templates},
         state::AppState,
         store::{self, OrgRow, RemoveOutcome, UserId},
@@ -161,19 +169,19 @@ mod ssr {
     const MAX_GRACE_DAYS: i64 = 365;
 
     pub(super) fn not_found() -> AppError {
-        AppError::NotAllowed("There is no such organization, or you are not in it.".into())
+        AppError::NotFound {
+            what: Missing::Organization,
+        }
     }
 
     /// The organization and the caller's role in it; others are told it does not exist.
     async fn membership(slug: &str) -> Result<(AppState, UserId, OrgRow, String), AppError> {
         let (state, user_id) = signed_in().await?;
         let org = store::org_by_slug(&state.pool, slug)
-            .await
-            .map_err(AppError::internal)?
+            .await?
             .ok_or_else(not_found)?;
         let role = store::role_in(&state.pool, org.id, user_id)
-            .await
-            .map_err(AppError::internal)?
+            .await?
             .ok_or_else(not_found)?;
         Ok((state, user_id, org, role))
     }
@@ -181,9 +189,7 @@ mod ssr {
     pub(super) async fn ownership(slug: &str) -> Result<(AppState, UserId, OrgRow), AppError> {
         let (state, user_id, org, role) = membership(slug).await?;
         if role != "owner" {
-            return Err(AppError::NotAllowed(
-                "Only the organization's owners can do that.".into(),
-            ));
+            return Err(AppError::OwnersOnly);
         }
         Ok((state, user_id, org))
     }
@@ -199,10 +205,7 @@ mod ssr {
             } else {
                 format!("{base}-{attempt}")
             };
-            if store::create_org(&state.pool, &slug, name, user_id, state.clock.now())
-                .await
-                .map_err(AppError::internal)?
-            {
+            if store::create_org(&state.pool, &slug, name, user_id, state.clock.now()).await? {
                 return Ok(slug);
             }
         }
@@ -233,9 +236,7 @@ mod ssr {
         let (members, invitations) = if is_owner {
             (
                 member_views(&state, &org).await?,
-                store::pending_invitations_of(&state.pool, org.id)
-                    .await
-                    .map_err(AppError::internal)?,
+                store::pending_invitations_of(&state.pool, org.id).await?,
             )
         } else {
             (Vec::new(), Vec::new())
@@ -254,8 +255,7 @@ mod ssr {
     async fn member_views(state: &AppState, org: &OrgRow) -> Result<Vec<MemberView>, AppError> {
         let now = state.clock.now();
         Ok(store::members_of(&state.pool, org.id)
-            .await
-            .map_err(AppError::internal)?
+            .await?
             .iter()
             .map(|member| MemberView {
                 username: member.username.clone(),
@@ -269,8 +269,7 @@ mod ssr {
         let (state, owner, org) = ownership(slug).await?;
         let user_id =
             store::user_id_by_username(&state.pool, &username.trim().to_ascii_lowercase())
-                .await
-                .map_err(AppError::internal)?
+                .await?
                 .ok_or_else(not_found)?;
         removal(&state, &org, user_id).await?;
         record(
@@ -297,15 +296,10 @@ mod ssr {
     }
 
     async fn removal(state: &AppState, org: &OrgRow, user_id: UserId) -> Result<(), AppError> {
-        match store::remove_member(&state.pool, org.id, user_id)
-            .await
-            .map_err(AppError::internal)?
-        {
+        match store::remove_member(&state.pool, org.id, user_id).await? {
             RemoveOutcome::Removed => Ok(()),
             RemoveOutcome::NotAMember => Err(not_found()),
-            RemoveOutcome::LastOwner => Err(AppError::NotAllowed(
-                "An organization needs an owner: make another member owner first.".into(),
-            )),
+            RemoveOutcome::LastOwner => Err(AppError::LastOwner),
         }
     }
 
@@ -324,9 +318,7 @@ mod ssr {
                 AppError::validation("grace_days", "Enter a number of days from 0 to 365.")
             })?;
         let since = required.then(|| org.require_two_factor_since.unwrap_or(state.clock.now()));
-        store::set_requirement(&state.pool, org.id, since, grace_days)
-            .await
-            .map_err(AppError::internal)?;
+        store::set_requirement(&state.pool, org.id, since, grace_days).await?;
         let detail = if required {
             format!(
                 "{} requires two-factor authentication, grace {grace_days} days",
@@ -345,8 +337,7 @@ mod ssr {
         .await?;
         if required && org.require_two_factor_since.is_none() {
             let org = store::org_by_slug(&state.pool, slug)
-                .await
-                .map_err(AppError::internal)?
+                .await?
                 .ok_or_else(not_found)?;
             notify_members(&state, &org, None).await;
         }

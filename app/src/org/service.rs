@@ -20,9 +20,7 @@ pub enum Enforcement {
 }
 
 pub async fn enforcement(state: &AppState, user_id: UserId) -> Result<Enforcement, AppError> {
-    let requirement = store::two_factor_requirement(&state.pool, user_id)
-        .await
-        .map_err(AppError::internal)?;
+    let requirement = store::two_factor_requirement(&state.pool, user_id).await?;
     Ok(match requirement {
         None => Enforcement::Free,
         Some(requirement) if requirement.deadline > state.clock.now() => Enforcement::Grace {

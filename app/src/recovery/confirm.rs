@@ -68,7 +68,7 @@ mod ssr {
     use crate::{
         audit::EventKind,
         auth::{AuthSession, client},
-        error::AppError,
+        error::{AppError, Link},
         recovery::service::reset_two_factor,
         security::token,
         state::app_state,
@@ -76,14 +76,12 @@ mod ssr {
     };
 
     fn refusal(state: TokenState) -> AppError {
-        AppError::NotAllowed(
-            match state {
-                TokenState::Expired => "This recovery link has expired. Sign in and enter your recovery code again for a new one.",
-                TokenState::Used => "This recovery link was already used.",
-                _ => "This recovery link is not valid. Check that you opened the whole link from the email.",
-            }
-            .into(),
-        )
+        let link = Link::Recovery;
+        match state {
+            TokenState::Expired => AppError::LinkExpired { link },
+            TokenState::Used => AppError::LinkUsed { link },
+            _ => AppError::LinkInvalid { link },
+        }
     }
 
     pub async fn whose(token: &str) -> Result<String, AppError> {
@@ -94,8 +92,7 @@ mod ssr {
             TokenPurpose::Recovery,
             state.clock.now(),
         )
-        .await
-        .map_err(AppError::internal)?;
+        .await?;
         let TokenState::Valid(user_id) = found else {
             return Err(refusal(found));
         };
@@ -104,8 +101,7 @@ mod ssr {
 
     async fn username(state: &crate::state::AppState, user_id: UserId) -> Result<String, AppError> {
         Ok(store::account(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?
+            .await?
             .ok_or_else(|| refusal(TokenState::Unknown))?
             .username)
     }
@@ -114,13 +110,10 @@ mod ssr {
         let state = app_state()?;
         let now = state.clock.now();
         let hash = token::hash(token);
-        let Some(user_id) = store::consume_token(&state.pool, &hash, TokenPurpose::Recovery, now)
-            .await
-            .map_err(AppError::internal)?
+        let Some(user_id) =
+            store::consume_token(&state.pool, &hash, TokenPurpose::Recovery, now).await?
         else {
-            let found = store::token_state(&state.pool, &hash, TokenPurpose::Recovery, now)
-                .await
-                .map_err(AppError::internal)?;
+            let found = store::token_state(&state.pool, &hash, TokenPurpose::Recovery, now).await?;
             return Err(refusal(found));
         };
         reset_two_factor(

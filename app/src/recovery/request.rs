@@ -75,7 +75,7 @@ mod ssr {
     use crate::{
         audit::EventKind,
         auth::{AuthSession, client},
-        error::AppError,
+        error::{AppError, Link},
         mail::{TokenCap, send_token_link, templates},
         security::recovery_code,
         state::app_state,
@@ -87,9 +87,7 @@ mod ssr {
         let state = app_state()?;
         let auth = AuthSession::from_request().await?;
         let Some(user_id) = auth.pending_second_factor(state.clock.now()).await? else {
-            return Err(AppError::NotAllowed(
-                "Your sign-in timed out. Start over with your username and password.".into(),
-            ));
+            return Err(AppError::SignInExpired);
         };
         let code = recovery_code::normalize(typed).ok_or_else(|| {
             AppError::validation(
@@ -100,13 +98,8 @@ mod ssr {
         let client = client().await;
         // A cheap refusal first; the judgement that counts comes after the check, below.
         check_throttle(&state, user_id, Factor::RecoveryCode, state.clock.now()).await?;
-        let Some(two_factor) = store::two_factor_of(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?
-        else {
-            return Err(AppError::NotAllowed(
-                "Two-factor authentication is off for this account.".into(),
-            ));
+        let Some(two_factor) = store::two_factor_of(&state.pool, user_id).await? else {
+            return Err(AppError::TwoFactorOff);
         };
         // Argon2id runs holding no lock, so no account's checks wait on another's.
         let matches = state
@@ -125,8 +118,7 @@ mod ssr {
             matches,
             |earlier| throttle_verdict(earlier, Factor::RecoveryCode, now).map(|_| ()),
         )
-        .await
-        .map_err(AppError::internal)??;
+        .await??;
         if !matches {
             record_failure(
                 &state,
@@ -144,11 +136,7 @@ mod ssr {
         let cap = TokenCap {
             per_hour: RECOVERY_EMAILS_PER_HOUR,
             one_live: true,
-            refused: || {
-                AppError::NotAllowed(
-                    "Three recovery emails were sent in the last hour. Check your inbox and spam folder, or try again later.".into(),
-                )
-            },
+            link: Link::Recovery,
         };
         let sent = send_token_link(
             &state,

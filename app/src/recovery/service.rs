@@ -21,12 +21,8 @@ pub async fn reset_two_factor(
     client: &Client,
     detail: Option<&str>,
 ) -> Result<(), AppError> {
-    store::remove_two_factor(&state.pool, user_id, state.clock.now())
-        .await
-        .map_err(AppError::internal)?;
-    store::delete_sign_ins(&state.pool, user_id, None)
-        .await
-        .map_err(AppError::internal)?;
+    store::remove_two_factor(&state.pool, user_id, state.clock.now()).await?;
+    store::delete_sign_ins(&state.pool, user_id, None).await?;
     record(state, user_id, kind, client, detail).await?;
     let notice = if kind == EventKind::AdminReset {
         Notice::AdminReset

@@ -29,9 +29,7 @@ pub async fn save_recovery_code(saved: Option<String>) -> Result<(), AppError> {
 #[server(endpoint = "cancel_enrollment")]
 pub async fn cancel_enrollment() -> Result<(), AppError> {
     let (state, user_id) = crate::auth::signed_in().await?;
-    crate::store::cancel_enrollment(&state.pool, user_id)
-        .await
-        .map_err(AppError::internal)?;
+    crate::store::cancel_enrollment(&state.pool, user_id).await?;
     leptos_axum::redirect("/settings/security");
     Ok(())
 }
@@ -159,23 +157,14 @@ mod ssr {
 
     pub async fn start() -> Result<(), AppError> {
         let (state, user_id) = signed_in_recently().await?;
-        if store::two_factor_of(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?
-            .is_some()
-        {
-            return Err(AppError::NotAllowed(
-                "Two-factor authentication is already on.".into(),
-            ));
+        if store::two_factor_of(&state.pool, user_id).await?.is_some() {
+            return Err(AppError::TwoFactorAlreadyOn);
         }
         let verified = store::account(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?
+            .await?
             .is_some_and(|account| account.email_verified_at.is_some());
         if !verified {
-            return Err(AppError::NotAllowed(
-                "Verify your email address first: recovery links are sent to it. Open the link in the email we sent, or resend it below.".into(),
-            ));
+            return Err(AppError::VerifyEmailFirst);
         }
         begin_enrollment(&state, user_id, &this_sign_in_id().await?).await
     }
@@ -189,8 +178,8 @@ mod ssr {
         let secret = random_bytes::<SECRET_BYTES>();
         let sealed = state.secrets.seal(&secret, &secret_context(user_id));
         store::start_enrollment(&state.pool, user_id, sign_in_id, &sealed, state.clock.now())
-            .await
-            .map_err(AppError::internal)
+            .await?;
+        Ok(())
     }
 
     pub async fn confirm(code: &str) -> Result<(), AppError> {
@@ -198,19 +187,15 @@ mod ssr {
         let sign_in_id = this_sign_in_id().await?;
         let code = totp::parse_code(code).ok_or_else(code_required)?;
         let enrollment = store::enrollment_of(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?
+            .await?
             .filter(|enrollment| {
                 enrollment.confirmed_step.is_none()
                     && enrollment.sign_in_id.as_deref() == Some(sign_in_id.as_str())
             })
-            .ok_or_else(|| {
-                AppError::NotAllowed("Start again: switch two-factor authentication on.".into())
-            })?;
+            .ok_or(AppError::EnrollmentGone)?;
         let secret = state
             .secrets
-            .open(&enrollment.secret_sealed, &secret_context(user_id))
-            .map_err(AppError::internal)?;
+            .open(&enrollment.secret_sealed, &secret_context(user_id))?;
         let CodeCheck::Accepted(step) = totp::check_code(&secret, &code, state.clock.now(), None)
         else {
             return Err(AppError::InvalidCode);
@@ -226,8 +211,7 @@ mod ssr {
             &recovery.sealed,
             state.clock.now(),
         )
-        .await
-        .map_err(AppError::internal)?;
+        .await?;
         Ok(())
     }
 
@@ -241,10 +225,7 @@ mod ssr {
         }
         let (state, user_id) = signed_in().await?;
         let sign_in_id = this_sign_in_id().await?;
-        if store::complete_enrollment(&state.pool, user_id, &sign_in_id, state.clock.now())
-            .await
-            .map_err(AppError::internal)?
-        {
+        if store::complete_enrollment(&state.pool, user_id, &sign_in_id, state.clock.now()).await? {
             // Whoever else held a session of the account (a stolen cookie, a stale tab) must not
             // keep it past the step that protects the account.
             AuthSession::from_request()
@@ -267,13 +248,9 @@ mod ssr {
             .await?
             .is_none()
         {
-            return Err(AppError::NotAllowed(
-                "There is no recovery code waiting to be saved here.".into(),
-            ));
+            return Err(AppError::NoRecoveryCodeToSave);
         }
-        store::forget_recovery_code_reveal(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?;
+        store::forget_recovery_code_reveal(&state.pool, user_id).await?;
         Ok("saved")
     }
 }

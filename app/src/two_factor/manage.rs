@@ -89,19 +89,12 @@ mod ssr {
 
     pub async fn disable(code: &str) -> Result<(), AppError> {
         let (state, user_id) = signed_in_recently().await?;
-        if let Some(org) = store::requiring_org(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?
-        {
-            return Err(AppError::NotAllowed(format!(
-                "{org} requires two-factor authentication, so it cannot be turned off while you are a member."
-            )));
+        if let Some(org) = store::requiring_org(&state.pool, user_id).await? {
+            return Err(AppError::CannotDisableWhileRequired { org });
         }
         let client = client().await;
         verify_totp(&state, user_id, code, &client).await?;
-        store::remove_two_factor(&state.pool, user_id, state.clock.now())
-            .await
-            .map_err(AppError::internal)?;
+        store::remove_two_factor(&state.pool, user_id, state.clock.now()).await?;
         AuthSession::from_request()
             .await?
             .sign_out_others(&state, user_id)
@@ -124,8 +117,7 @@ mod ssr {
             &recovery.sealed,
             state.clock.now(),
         )
-        .await
-        .map_err(AppError::internal)?;
+        .await?;
         AuthSession::from_request()
             .await?
             .sign_out_others(&state, user_id)

@@ -85,9 +85,7 @@ mod ssr {
         let state = app_state()?;
         let auth = AuthSession::from_request().await?;
         let Some(user_id) = auth.pending_second_factor(state.clock.now()).await? else {
-            return Err(AppError::NotAllowed(
-                "Your sign-in timed out. Start over with your username and password.".into(),
-            ));
+            return Err(AppError::SignInExpired);
         };
         let client = client().await;
         verify_totp(&state, user_id, code, &client).await?;

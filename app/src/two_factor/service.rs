@@ -48,28 +48,20 @@ pub async fn verify_totp(
     let now = state.clock.now();
     // One read for the secret, the last step and the failures: a code check is on every sign-in.
     let row = store::code_check_of(&state.pool, user_id)
-        .await
-        .map_err(AppError::internal)?
-        .ok_or_else(|| {
-            AppError::NotAllowed("Two-factor authentication is off for this account.".into())
-        })?;
+        .await?
+        .ok_or(AppError::TwoFactorOff)?;
     let earlier_failures = throttle_verdict(row.failures, Factor::Totp, now)?;
     let secret = state
         .secrets
-        .open(&row.secret_sealed, &secret_context(user_id))
-        .map_err(AppError::internal)?;
+        .open(&row.secret_sealed, &secret_context(user_id))?;
     let outcome = totp::check_code(&secret, &code, now, Some(TotpStep(row.last_accepted_step)));
     match outcome {
         CodeCheck::Accepted(step)
-            if store::record_accepted_step(&state.pool, user_id, step.0)
-                .await
-                .map_err(AppError::internal)? =>
+            if store::record_accepted_step(&state.pool, user_id, step.0).await? =>
         {
             // A write saved on the usual path: most right codes follow no failure.
             if earlier_failures > 0 {
-                store::clear_failures(&state.pool, user_id, Factor::Totp)
-                    .await
-                    .map_err(AppError::internal)?;
+                store::clear_failures(&state.pool, user_id, Factor::Totp).await?;
             }
             Ok(())
         }
@@ -107,9 +99,7 @@ pub async fn check_throttle(
     factor: Factor,
     now: i64,
 ) -> Result<i64, AppError> {
-    let failures = store::failures_of(&state.pool, user_id, factor)
-        .await
-        .map_err(AppError::internal)?;
+    let failures = store::failures_of(&state.pool, user_id, factor).await?;
     throttle_verdict(failures, factor, now)
 }
 
@@ -123,10 +113,7 @@ pub fn throttle_verdict(failures: Failures, factor: Factor, now: i64) -> Result<
         }),
         Verdict::Locked => Err(match factor {
             Factor::Totp => AppError::FactorLocked,
-            Factor::RecoveryCode => AppError::NotAllowed(
-                "Too many incorrect recovery codes: recovery by code is locked. Contact support."
-                    .into(),
-            ),
+            Factor::RecoveryCode => AppError::RecoveryCodesLocked,
         }),
     }
 }
@@ -140,9 +127,7 @@ pub async fn count_failure(
     event: EventKind,
 ) -> Result<(), AppError> {
     let now = state.clock.now();
-    let failures = store::record_failure(&state.pool, user_id, factor, now)
-        .await
-        .map_err(AppError::internal)?;
+    let failures = store::record_failure(&state.pool, user_id, factor, now).await?;
     record_failure(state, user_id, factor, client, event, failures).await
 }
 
@@ -190,8 +175,8 @@ pub async fn record(
         client,
         detail,
     )
-    .await
-    .map_err(AppError::internal)
+    .await?;
+    Ok(())
 }
 
 /// A fresh recovery code, its Argon2id hash (what is kept) and the code sealed for showing once.
@@ -221,16 +206,14 @@ pub async fn revealed_recovery_code(
     sign_in_id: &str,
 ) -> Result<Option<String>, AppError> {
     let not_before = state.clock.now() - REVEAL_SECONDS;
-    let Some(sealed) = store::recovery_code_reveal(&state.pool, user_id, sign_in_id, not_before)
-        .await
-        .map_err(AppError::internal)?
+    let Some(sealed) =
+        store::recovery_code_reveal(&state.pool, user_id, sign_in_id, not_before).await?
     else {
         return Ok(None);
     };
     let code = state
         .secrets
-        .open(&sealed, &recovery_code_context(user_id))
-        .map_err(AppError::internal)?;
+        .open(&sealed, &recovery_code_context(user_id))?;
     String::from_utf8(code)
         .map(Some)
         .map_err(AppError::internal)

@@ -287,12 +287,9 @@ pub mod ssr {
     pub async fn overview() -> Result<SecurityOverview, AppError> {
         let (state, user_id) = signed_in().await?;
         let account = store::account(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?
+            .await?
             .ok_or(AppError::Unauthorized)?;
-        let required_by = store::requiring_org(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?;
+        let required_by = store::requiring_org(&state.pool, user_id).await?;
         let held_by = match crate::org::service::enforcement(&state, user_id).await? {
             crate::org::service::Enforcement::Required { org_name, org_slug } => {
                 Some(crate::org::OrgLink {
@@ -308,9 +305,7 @@ pub mod ssr {
         let this_sign_in = auth.sign_in_id().await?.ok_or(AppError::Unauthorized)?;
         // Held by an organization's requirement: straight into the wizard.
         if enforced && account.email_verified_at.is_some() && password_recent {
-            let started = store::enrollment_of(&state.pool, user_id)
-                .await
-                .map_err(AppError::internal)?;
+            let started = store::enrollment_of(&state.pool, user_id).await?;
             if started.is_none_or(|enrollment| {
                 enrollment.started_at < state.clock.now() - service::REVEAL_SECONDS
                     || enrollment.sign_in_id.as_deref() != Some(this_sign_in.as_str())
@@ -334,8 +329,7 @@ pub mod ssr {
             (state, _) => state,
         };
         let events = store::recent_events(&state.pool, user_id, RECENT_EVENTS)
-            .await
-            .map_err(AppError::internal)?
+            .await?
             .into_iter()
             .filter_map(|row| {
                 let kind = EventKind::parse(&row.kind)?;
@@ -354,8 +348,7 @@ pub mod ssr {
             user_id,
             now - crate::auth::IDLE_TIMEOUT_SECONDS,
         )
-        .await
-        .map_err(AppError::internal)?
+        .await?
         .into_iter()
         .map(|row| ActiveSession {
             current: this_sign_in == row.id,
@@ -389,22 +382,18 @@ pub mod ssr {
         username: &str,
         reveal_to: Option<&str>,
     ) -> Result<TwoFactorState, AppError> {
-        if store::two_factor_of(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?
-            .is_some()
-        {
+        if store::two_factor_of(&state.pool, user_id).await?.is_some() {
             return Ok(TwoFactorState::On);
         }
         let recent = state.clock.now() - service::REVEAL_SECONDS;
-        let Some(enrollment) = store::enrollment_of(&state.pool, user_id)
-            .await
-            .map_err(AppError::internal)?
-            .filter(|enrollment| {
-                enrollment.started_at >= recent
-                    && reveal_to.is_some()
-                    && enrollment.sign_in_id.as_deref() == reveal_to
-            })
+        let Some(enrollment) =
+            store::enrollment_of(&state.pool, user_id)
+                .await?
+                .filter(|enrollment| {
+                    enrollment.started_at >= recent
+                        && reveal_to.is_some()
+                        && enrollment.sign_in_id.as_deref() == reveal_to
+                })
         else {
             return Ok(TwoFactorState::Off);
         };
@@ -413,8 +402,7 @@ pub mod ssr {
         }
         let secret = state
             .secrets
-            .open(&enrollment.secret_sealed, &service::secret_context(user_id))
-            .map_err(AppError::internal)?;
+            .open(&enrollment.secret_sealed, &service::secret_context(user_id))?;
         let uri = otpauth::uri(&state.settings.issuer, username, &secret);
         let qr_svg = QrCode::new(uri.as_bytes())
             .map_err(AppError::internal)?

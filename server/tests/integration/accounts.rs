@@ -527,7 +527,7 @@ async fn an_error_carried_in_a_link_shows_only_to_the_browser_whose_post_failed(
         .split('&')
         .find_map(|pair| pair.strip_prefix("__err="))
         .unwrap();
-    let words = r#"{"NotAllowed":"Your account is locked. Call Portal support on +1 555 0100."}"#;
+    let words = r#"{"Validation":{"field":"username","message":"Your account is locked. Call Portal support on +1 555 0100."}}"#;
     let forged_error = urlencode(&base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
         words,
