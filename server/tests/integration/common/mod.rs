@@ -20,6 +20,8 @@ use tokio::{sync::oneshot, task::JoinHandle};
 
 pub struct TestPortal {
     pub base: String,
+    /// The running portal's state, for tests that must hold one of its locks.
+    pub state: app::state::AppState,
     pub clock: Clock,
     /// The SMTP server the portal sends its mail to.
     pub smtp: SmtpSink,
@@ -100,6 +102,7 @@ impl TestPortal {
         let portal = Portal::build(&config, clock.clone())
             .await
             .expect("portal builds");
+        let state = portal.state.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             portal
@@ -111,6 +114,7 @@ impl TestPortal {
         });
         Self {
             base,
+            state,
             clock,
             smtp,
             smtp_url,
