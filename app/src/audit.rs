@@ -110,3 +110,25 @@ mod tests {
         assert_eq!(EventKind::parse("nonsense"), None);
     }
 }
+
+/// Writes a security event of the account to the audit table (and the log, without secrets).
+#[cfg(feature = "ssr")]
+pub async fn record(
+    state: &crate::state::AppState,
+    user_id: crate::store::UserId,
+    kind: EventKind,
+    client: &crate::store::Client,
+    detail: Option<&str>,
+) -> Result<(), crate::error::AppError> {
+    tracing::info!(user_id, event = kind.as_str(), "security event");
+    crate::store::record_event(
+        &state.pool,
+        Some(user_id),
+        kind.as_str(),
+        state.clock.now(),
+        client,
+        detail,
+    )
+    .await?;
+    Ok(())
+}

@@ -9,13 +9,21 @@ pub mod error;
 pub mod mail;
 pub mod org;
 pub mod recovery;
+pub mod settings;
 pub mod two_factor;
 pub mod validation;
+
+#[cfg(test)]
+mod architecture_tests;
 
 #[cfg(feature = "ssr")]
 pub mod auth;
 #[cfg(feature = "ssr")]
+pub mod display;
+#[cfg(feature = "ssr")]
 pub mod maintenance;
+#[cfg(feature = "ssr")]
+pub mod notify;
 #[cfg(feature = "ssr")]
 pub mod password;
 #[cfg(feature = "ssr")]
@@ -38,7 +46,7 @@ use account::{
 };
 use org::page::{OrgPage, RequirementBanner};
 use recovery::confirm::ConfirmRecoveryPage;
-use two_factor::settings::SecurityPage;
+use settings::SecurityPage;
 
 /// Pages that need a signed-in account: these paths and everything under the ones ending in `/`.
 /// Every page of the route table is either here or in `PUBLIC_PAGES` (a server test checks).

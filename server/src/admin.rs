@@ -96,7 +96,7 @@ async fn org(state: &AppState, command: OrgCommand) -> anyhow::Result<()> {
     store::record_event(
         &state.pool,
         Some(user_id),
-        EventKind::OrgChanged,
+        EventKind::OrgChanged.as_str(),
         state.clock.now(),
         &admin_client(),
         Some(&detail),

@@ -18,7 +18,7 @@ use app::{
     security::crypto::SecretBox,
     shell,
     state::{AppState, Clock, FactorLocks, Settings},
-    two_factor::settings::ssr::download_recovery_code,
+    two_factor::recovery_code_file::download_recovery_code,
 };
 use axum::{Router, routing::get};
 use leptos::prelude::*;

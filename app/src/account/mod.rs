@@ -1,7 +1,5 @@
 //! Accounts: sign-up, sign-in, the portal page and sign-out.
 
-#[cfg(feature = "ssr")]
-pub mod device;
 pub mod login;
 #[cfg(feature = "ssr")]
 pub mod password_check;

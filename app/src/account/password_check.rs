@@ -5,9 +5,9 @@
 
 use secrecy::SecretString;
 
-use super::device;
 use crate::{
     audit::EventKind,
+    auth::device,
     error::AppError,
     security::throttle::{self, Verdict},
     state::AppState,
@@ -53,7 +53,7 @@ pub async fn check_password(
             store::record_event(
                 &state.pool,
                 user_id,
-                EventKind::PasswordFailed,
+                EventKind::PasswordFailed.as_str(),
                 now,
                 client,
                 None,

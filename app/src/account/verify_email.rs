@@ -62,11 +62,11 @@ mod ssr {
         audit::EventKind,
         auth::{client, signed_in},
         error::{AppError, Link},
-        mail::{TokenCap, send_token_link, templates},
+        mail::templates,
+        notify::{TokenCap, send_token_link},
         security::token,
         state::{AppState, app_state},
         store::{self, TokenPurpose, TokenState, UserId},
-        two_factor::service,
     };
 
     /// A verification link works for a day.
@@ -153,7 +153,7 @@ mod ssr {
         if !store::mark_email_verified(&state.pool, user_id, now).await? {
             return Err(AppError::AddressVerifiedElsewhere);
         }
-        service::record(
+        crate::audit::record(
             &state,
             user_id,
             EventKind::EmailVerified,

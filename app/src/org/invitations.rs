@@ -188,12 +188,12 @@ mod ssr {
     use super::{InvitationView, MAX_PENDING_INVITATIONS};
     use crate::{
         audit::EventKind,
+        audit::record,
         auth::{client, signed_in},
         error::{AppError, Missing},
         org::ssr::{notify_members, ownership},
         state::AppState,
         store::{self, InviteOutcome, OrgRow, UserId},
-        two_factor::service::record,
         validation,
     };
 

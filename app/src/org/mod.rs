@@ -157,12 +157,13 @@ mod ssr {
     use super::{MemberView, OrgDetails, RequirementNotice, service};
     use crate::{
         audit::EventKind,
+        audit::record,
         auth::{client, signed_in},
+        display::format_time,
         error::{AppError, Missing},
         mail::{Email, templates},
         state::AppState,
         store::{self, OrgRow, RemoveOutcome, UserId},
-        two_factor::{service::record, settings::ssr::format_time},
     };
 
     const DAY: i64 = 86_400;

@@ -74,13 +74,15 @@ mod ssr {
     use super::super::service::{RECOVERY_EMAILS_PER_HOUR, RECOVERY_LINK_SECONDS};
     use crate::{
         audit::EventKind,
+        audit::record,
         auth::{AuthSession, client},
         error::{AppError, Link},
-        mail::{TokenCap, send_token_link, templates},
+        mail::templates,
+        notify::{TokenCap, send_token_link},
         security::recovery_code,
         state::app_state,
         store::{self, Factor, TokenPurpose},
-        two_factor::service::{check_throttle, record, record_failure, throttle_verdict},
+        two_factor::service::{check_throttle, record_failure, throttle_verdict},
     };
 
     pub async fn request(typed: &str) -> Result<(), AppError> {

@@ -1,10 +1,11 @@
 use crate::{
     audit::EventKind,
+    audit::record,
     error::AppError,
-    mail::{send_notice, templates::Notice},
+    mail::templates::Notice,
+    notify::send_notice,
     state::AppState,
     store::{self, Client, UserId},
-    two_factor::service::record,
 };
 
 /// A recovery link works for 10 minutes.

@@ -1,7 +1,6 @@
 use sqlx::SqlitePool;
 
 use super::UserId;
-use crate::audit::EventKind;
 
 /// Who asked: the client's address and browser, as the request gave them.
 #[derive(Debug, Clone, Default)]
@@ -20,17 +19,18 @@ pub struct EventRow {
 }
 
 /// `user_id` is None for an attempt on an unknown username, recorded like one on a known one.
+/// `kind` is an `audit::EventKind`'s name (the audit module is above the store).
 pub async fn record_event(
     pool: &SqlitePool,
     user_id: Option<UserId>,
-    kind: EventKind,
+    kind: &str,
     at: i64,
     client: &Client,
     detail: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO audit_events (user_id, kind, at, address, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(user_id)
-        .bind(kind.as_str())
+        .bind(kind)
         .bind(at)
         .bind(&client.address)
         .bind(&client.user_agent)

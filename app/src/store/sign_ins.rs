@@ -1,7 +1,6 @@
 use sqlx::SqlitePool;
 
 use super::{Client, UserId};
-use crate::audit::EventKind;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SignInRow {
@@ -12,14 +11,15 @@ pub struct SignInRow {
     pub user_agent: Option<String>,
 }
 
-/// A new sign-in and, when `recorded` says how it was made, its "signed in" audit event: both in
-/// one round trip to SQLite, as sign-in is the busiest write.
+/// A new sign-in and, when `recorded` says how it was made, its audit event (of kind
+/// `event_kind`): both in one round trip to SQLite, as sign-in is the busiest write.
 pub async fn create_sign_in(
     pool: &SqlitePool,
     id: &str,
     user_id: UserId,
     now: i64,
     client: &Client,
+    event_kind: &str,
     recorded: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     const SIGN_IN: &str = "INSERT INTO sign_ins (id, user_id, created_at, last_seen_at, address, user_agent) \
@@ -38,7 +38,7 @@ pub async fn create_sign_in(
     .bind(now)
     .bind(&client.address)
     .bind(&client.user_agent)
-    .bind(EventKind::SignedIn.as_str())
+    .bind(event_kind)
     .bind(recorded)
     .execute(pool)
     .await?;

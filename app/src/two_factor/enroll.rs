@@ -141,7 +141,8 @@ mod ssr {
         audit::EventKind,
         auth::{AuthSession, client, signed_in, signed_in_recently, this_sign_in_id},
         error::AppError,
-        mail::{send_notice, templates::Notice},
+        mail::templates::Notice,
+        notify::send_notice,
         security::{
             crypto::random_bytes,
             totp::{self, CodeCheck},
@@ -232,7 +233,7 @@ mod ssr {
                 .await?
                 .sign_out_others(&state, user_id)
                 .await?;
-            service::record(
+            crate::audit::record(
                 &state,
                 user_id,
                 EventKind::TwoFactorEnabled,

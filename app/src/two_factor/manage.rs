@@ -82,7 +82,8 @@ mod ssr {
         audit::EventKind,
         auth::{AuthSession, client, signed_in_recently},
         error::AppError,
-        mail::{send_notice, templates::Notice},
+        mail::templates::Notice,
+        notify::send_notice,
         store,
         two_factor::service::{self, verify_totp},
     };
@@ -99,7 +100,7 @@ mod ssr {
             .await?
             .sign_out_others(&state, user_id)
             .await?;
-        service::record(&state, user_id, EventKind::TwoFactorDisabled, &client, None).await?;
+        crate::audit::record(&state, user_id, EventKind::TwoFactorDisabled, &client, None).await?;
         send_notice(&state, user_id, Notice::Disabled).await;
         Ok(())
     }
@@ -122,7 +123,7 @@ mod ssr {
             .await?
             .sign_out_others(&state, user_id)
             .await?;
-        service::record(
+        crate::audit::record(
             &state,
             user_id,
             EventKind::RecoveryCodeRegenerated,

@@ -4,7 +4,7 @@
 use secrecy::SecretString;
 
 use crate::{
-    audit::EventKind,
+    audit::{self, EventKind},
     error::AppError,
     security::{
         crypto::random_bytes,
@@ -141,13 +141,13 @@ pub async fn record_failure(
     event: EventKind,
     failures: i64,
 ) -> Result<(), AppError> {
-    record(state, user_id, event, client, None).await?;
+    audit::record(state, user_id, event, client, None).await?;
     if failures == i64::from(LOCK_AFTER_FAILURES) {
         let detail = match factor {
             Factor::Totp => "authentication codes",
             Factor::RecoveryCode => "recovery codes",
         };
-        record(
+        audit::record(
             state,
             user_id,
             EventKind::SecondFactorLocked,
@@ -156,26 +156,6 @@ pub async fn record_failure(
         )
         .await?;
     }
-    Ok(())
-}
-
-pub async fn record(
-    state: &AppState,
-    user_id: UserId,
-    kind: EventKind,
-    client: &Client,
-    detail: Option<&str>,
-) -> Result<(), AppError> {
-    tracing::info!(user_id, event = kind.as_str(), "security event");
-    store::record_event(
-        &state.pool,
-        Some(user_id),
-        kind,
-        state.clock.now(),
-        client,
-        detail,
-    )
-    .await?;
     Ok(())
 }
 

@@ -13,6 +13,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
+use leptos::server_fn::ServerFn;
 use tower_sessions::Session;
 
 /// Pages that need a signed-in account send everyone else to sign in, and back afterwards. An
@@ -54,9 +55,9 @@ pub async fn require_sign_in(
         return next.run(request).await;
     };
     let allowed = if is_api {
-        enforcement::ALLOWED_WHILE_REQUIRED.contains(&path.as_str())
+        ALLOWED_WHILE_REQUIRED.contains(&path.as_str())
     } else {
-        enforcement::page_allowed_while_required(&path)
+        page_allowed_while_required(&path)
     };
     if allowed {
         return next.run(request).await;
@@ -75,4 +76,36 @@ pub async fn require_sign_in(
         Ok(_) => next.run(request).await,
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
     }
+}
+
+/// Server functions an account may call while its organization's requirement holds it: the
+/// wizard and what it needs (email verification, password confirmation), signing out, and
+/// leaving: a member who no longer wants the requirement can always go, and is then free.
+pub const ALLOWED_WHILE_REQUIRED: [&str; 19] = [
+    <app::settings::LoadSecurityOverview as ServerFn>::PATH,
+    <app::two_factor::enroll::StartEnrollment as ServerFn>::PATH,
+    <app::two_factor::enroll::ConfirmEnrollment as ServerFn>::PATH,
+    <app::two_factor::enroll::SaveRecoveryCode as ServerFn>::PATH,
+    <app::two_factor::enroll::CancelEnrollment as ServerFn>::PATH,
+    <app::account::verify_email::ResendVerification as ServerFn>::PATH,
+    <app::account::verify_email::VerifyEmail as ServerFn>::PATH,
+    <app::account::sessions::ConfirmPassword as ServerFn>::PATH,
+    <app::account::portal::Logout as ServerFn>::PATH,
+    <app::account::login::Login as ServerFn>::PATH,
+    <app::account::login::SignInState as ServerFn>::PATH,
+    <app::account::signup::Signup as ServerFn>::PATH,
+    <app::two_factor::prompt::VerifySignInCode as ServerFn>::PATH,
+    <app::two_factor::prompt::StartOver as ServerFn>::PATH,
+    <app::recovery::request::RequestRecovery as ServerFn>::PATH,
+    <app::recovery::confirm::RecoveryRequest as ServerFn>::PATH,
+    <app::recovery::confirm::ConfirmRecovery as ServerFn>::PATH,
+    <app::org::Organization as ServerFn>::PATH,
+    <app::org::LeaveOrganization as ServerFn>::PATH,
+];
+
+/// Pages such an account may open; an organization's page holds its Leave form.
+pub fn page_allowed_while_required(path: &str) -> bool {
+    path.starts_with("/settings/security")
+        || path.starts_with("/org/")
+        || ["/login", "/signup", "/verify-email", "/recover/confirm"].contains(&path)
 }

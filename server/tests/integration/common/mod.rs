@@ -7,7 +7,7 @@ pub mod smtp;
 
 use app::error::AppError;
 use app::state::Clock;
-use app::two_factor::{SecurityOverview, TwoFactorState};
+use app::{settings::SecurityOverview, two_factor::TwoFactorState};
 use leptos::server_fn::{
     ServerFn,
     serde::{Serialize, de::DeserializeOwned},
@@ -312,7 +312,7 @@ impl Authenticator {
 
 impl TestPortal {
     pub async fn overview(&self, browser: &Client) -> SecurityOverview {
-        self.call_fn(browser, app::two_factor::settings::LoadSecurityOverview {})
+        self.call_fn(browser, app::settings::LoadSecurityOverview {})
             .await
             .expect("the security page loads")
     }

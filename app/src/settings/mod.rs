@@ -1,5 +1,6 @@
-//! The security page: the two-factor switch and whichever step of it is under way, and the
-//! account's recent security activity.
+//! The security page, which gathers every flow's part of the account: the two-factor switch and
+//! whichever step of it is under way, the email address, the sessions and the recent security
+//! activity. Flows do not use it; it uses them.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -8,14 +9,8 @@ use leptos_router::{
     hooks::use_query_map,
 };
 
-use super::{
-    SecurityEvent, SecurityOverview, TwoFactorState,
-    enroll::{
-        CancelEnrollment, ConfirmEnrollment, RecoveryCodeStep, SaveRecoveryCode, ScanStep,
-        StartEnrollment,
-    },
-    manage::{DisableForm, DisableTwoFactor, RegenerateForm, RegenerateRecoveryCode},
-};
+use serde::{Deserialize, Serialize};
+
 use crate::{
     account::{
         sessions::{ConfirmPassword, ReauthForm, RevokeSession, SessionList, SignOutOtherSessions},
@@ -23,7 +18,44 @@ use crate::{
     },
     components::{FormMessage, ReturnHere, last_error},
     error::AppError,
+    two_factor::{
+        TwoFactorState,
+        enroll::{
+            CancelEnrollment, ConfirmEnrollment, RecoveryCodeStep, SaveRecoveryCode, ScanStep,
+            StartEnrollment,
+        },
+        manage::{DisableForm, DisableTwoFactor, RegenerateForm, RegenerateRecoveryCode},
+    },
 };
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityEvent {
+    pub description: String,
+    pub warning: bool,
+    pub at: String,
+    pub address: String,
+    pub browser: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityOverview {
+    pub username: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub two_factor: TwoFactorState,
+    /// A recovery code waiting to be saved: shown once, during enrollment or after a new one.
+    pub recovery_code: Option<String>,
+    pub events: Vec<SecurityEvent>,
+    pub sessions: Vec<crate::account::sessions::ActiveSession>,
+    /// Whether the password was entered in the last 15 minutes: changes need it.
+    pub password_recent: bool,
+    /// The organization that requires two-factor authentication of this account, if any.
+    pub required_by: Option<String>,
+    /// Past the requirement's deadline without a second factor: nothing else is reachable.
+    pub enforced: bool,
+    /// The organization whose requirement holds the account, linked to its page to leave it.
+    pub held_by: Option<crate::org::OrgLink>,
+}
 
 #[server(endpoint = "security_overview")]
 pub async fn load_security_overview() -> Result<SecurityOverview, AppError> {
@@ -264,14 +296,14 @@ fn ActivityList(events: Vec<SecurityEvent>) -> impl IntoView {
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
-    use axum::{
-        http::{StatusCode, header},
-        response::{IntoResponse, Response},
-    };
     use qrcode::{QrCode, render::svg};
 
-    use super::super::{SecurityEvent, SecurityOverview, TwoFactorState, service};
-    use crate::account::sessions::ActiveSession;
+    use super::{SecurityEvent, SecurityOverview};
+    use crate::{
+        account::sessions::ActiveSession,
+        display::{browser_name, format_time},
+        two_factor::{TwoFactorState, service},
+    };
     use crate::{
         audit::EventKind,
         auth::signed_in,
@@ -417,107 +449,5 @@ pub mod ssr {
             qr_svg,
             key: otpauth::grouped(&otpauth::base32(&secret)),
         })
-    }
-
-    /// `GET /settings/security/recovery-code.txt`: the recovery code waiting to be saved, as a file.
-    pub async fn download_recovery_code(
-        axum::extract::State(state): axum::extract::State<AppState>,
-        session: tower_sessions::Session,
-    ) -> Response {
-        let auth = crate::auth::AuthSession::new(session);
-        let Ok(Some(user_id)) = auth.signed_in_user(&state).await else {
-            return (
-                StatusCode::UNAUTHORIZED,
-                "Sign in to download your recovery code.",
-            )
-                .into_response();
-        };
-        // As on the page: only the sign-in that made the code, while its password is recent.
-        let reveal_to = match (
-            auth.sign_in_id().await,
-            auth.password_is_recent(state.clock.now()).await,
-        ) {
-            (Ok(Some(sign_in_id)), Ok(true)) => sign_in_id,
-            _ => {
-                return (
-                    StatusCode::NOT_FOUND,
-                    "There is no recovery code to download.",
-                )
-                    .into_response();
-            }
-        };
-        let code = match service::revealed_recovery_code(&state, user_id, &reveal_to).await {
-            Ok(Some(code)) => code,
-            Ok(None) => {
-                return (
-                    StatusCode::NOT_FOUND,
-                    "There is no recovery code to download.",
-                )
-                    .into_response();
-            }
-            Err(error) => {
-                return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response();
-            }
-        };
-        let body = format!(
-            "Portal recovery code\r\n\r\n{code}\r\n\r\nWith your password and your email, this code lets you back into Portal if you lose your authenticator app. It works once.\r\n"
-        );
-        (
-            [
-                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"portal-recovery-code.txt\"",
-                ),
-                (header::CACHE_CONTROL, "no-store"),
-            ],
-            body,
-        )
-            .into_response()
-    }
-
-    pub fn format_time(unix: i64) -> String {
-        time::OffsetDateTime::from_unix_timestamp(unix)
-            .ok()
-            .and_then(|at| {
-                at.format(time::macros::format_description!(
-                    "[year]-[month]-[day] [hour]:[minute] UTC"
-                ))
-                .ok()
-            })
-            .unwrap_or_else(|| "unknown time".into())
-    }
-
-    /// A short name for a user agent: enough for a person to recognise their own browser.
-    pub fn browser_name(user_agent: Option<&str>) -> String {
-        let Some(agent) = user_agent else {
-            return "unknown browser".into();
-        };
-        let browser = [
-            ("Edg/", "Edge"),
-            ("Firefox/", "Firefox"),
-            ("Chrome/", "Chrome"),
-            ("Safari/", "Safari"),
-        ]
-        .into_iter()
-        .find(|(token, _)| agent.contains(token))
-        .map(|(_, name)| name);
-        let system = [
-            ("Windows", "Windows"),
-            ("Android", "Android"),
-            ("iPhone", "iOS"),
-            ("Mac OS X", "macOS"),
-            ("Linux", "Linux"),
-        ]
-        .into_iter()
-        .find(|(token, _)| agent.contains(token))
-        .map(|(_, name)| name);
-        match (browser, system) {
-            (Some(browser), Some(system)) => format!("{browser} on {system}"),
-            (Some(name), None) | (None, Some(name)) => name.to_owned(),
-            // Never text from the header itself: anyone can plant a user agent on the owner's
-            // activity list with one wrong password.
-            (None, None) => "unknown browser".into(),
-        }
     }
 }

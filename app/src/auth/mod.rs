@@ -1,6 +1,8 @@
 //! The signed-in state of a browser, typed over the session with named keys. A session is signed
 //! in only while its sign-in row stands, so deleting rows signs browsers out.
 
+pub mod device;
+
 use tower_sessions::Session;
 
 use crate::{
@@ -107,7 +109,16 @@ impl AuthSession {
             let event = crate::audit::EventKind::SignedIn.as_str();
             tracing::info!(user_id, event, "security event");
         }
-        store::create_sign_in(&state.pool, &sign_in_id, user_id, now, client, recorded).await?;
+        store::create_sign_in(
+            &state.pool,
+            &sign_in_id,
+            user_id,
+            now,
+            client,
+            crate::audit::EventKind::SignedIn.as_str(),
+            recorded,
+        )
+        .await?;
         self.session.cycle_id().await?;
         self.set(USER_ID, user_id).await?;
         self.set(SIGN_IN_ID, sign_in_id).await?;
@@ -115,7 +126,7 @@ impl AuthSession {
         self.set(PASSWORD_AT, now).await?;
         // This browser is now known to the account: its wrong passwords count on their own.
         if let Some(username) = store::username_of(&state.pool, user_id).await? {
-            crate::account::device::remember(state, &username);
+            device::remember(state, &username);
         }
         Ok(())
     }

@@ -1,0 +1,92 @@
+//! What Portal tells an account by email: notices of security changes, and single-use links
+//! (issued here, stored hashed, within their caps). The mailer only sends.
+
+use crate::mail::{Email, templates};
+
+/// Emails the account a notice of a security change. A notice that cannot be sent is logged and
+/// does not undo the change it reports.
+pub async fn send_notice(
+    state: &crate::state::AppState,
+    user_id: crate::store::UserId,
+    notice: templates::Notice,
+) {
+    let account = match crate::store::account(&state.pool, user_id).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::error!(%error, "cannot load the account for a notice");
+            return;
+        }
+    };
+    let email = templates::notice(&account.email, &account.username, notice);
+    if let Err(error) = state.mailer.send(email).await {
+        tracing::warn!(%error, user_id, ?notice, "a notice email could not be sent");
+    }
+}
+
+/// How many links of one purpose an account may be sent: at most `per_hour` an hour (else
+/// `TooManyEmails` about `link`), and with `one_live` none while an earlier one is still unused
+/// and unexpired.
+pub struct TokenCap {
+    pub per_hour: i64,
+    pub one_live: bool,
+    pub link: crate::error::Link,
+}
+
+/// Mails the account a link to `path` holding a new single-use token for `purpose`, valid for
+/// `lifetime` seconds, within `cap`. The token is stored hashed; the cap is checked and the token
+/// made in one transaction, so parallel requests cannot pass the cap together; the token is
+/// withdrawn when the mail cannot be sent, so a failed send spends nothing. False when a live
+/// link made a new one needless.
+pub async fn send_token_link(
+    state: &crate::state::AppState,
+    user_id: crate::store::UserId,
+    purpose: crate::store::TokenPurpose,
+    lifetime: i64,
+    cap: TokenCap,
+    path: &str,
+    compose: impl FnOnce(&crate::store::Account, &str) -> Email,
+) -> Result<bool, crate::error::AppError> {
+    use crate::{
+        error::AppError,
+        security::token,
+        store::{self, CappedToken},
+    };
+    let account = store::account(&state.pool, user_id)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    let now = state.clock.now();
+    let token = token::new_token();
+    let new_token = store::NewToken {
+        user_id,
+        purpose,
+        hash: &token::hash(&token),
+        created_at: now,
+        expires_at: now + lifetime,
+    };
+    let token_id = match store::create_token_capped(
+        &state.pool,
+        new_token,
+        now - 60 * 60,
+        cap.per_hour,
+        cap.one_live,
+    )
+    .await?
+    {
+        CappedToken::Created(id) => id,
+        CappedToken::LiveExists => return Ok(false),
+        CappedToken::CapReached => {
+            return Err(AppError::TooManyEmails {
+                link: cap.link,
+                per_hour: cap.per_hour,
+            });
+        }
+    };
+    let link = format!("{}{path}?token={token}", state.settings.base_url);
+    if let Err(error) = state.mailer.send(compose(&account, &link)).await {
+        store::delete_token(&state.pool, token_id).await?;
+        tracing::warn!(%error, user_id, ?purpose, "a link email could not be sent");
+        return Err(AppError::MailNotSent);
+    }
+    Ok(true)
+}
