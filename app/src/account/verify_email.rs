@@ -88,34 +88,42 @@ mod ssr {
         }
     }
 
+    /// Counted against the verification cap like a verification mail (a token is made for the
+    /// slot, and its link never sent), so resending cannot flood the address's owner.
     async fn send_address_in_use(
         state: &AppState,
         user_id: UserId,
         owner: &str,
     ) -> Result<(), AppError> {
-        let account = store::account(&state.pool, user_id)
-            .await?
-            .ok_or(AppError::Unauthorized)?;
         let sign_in = format!("{}/login", state.settings.base_url);
-        state
-            .mailer
-            .send(templates::address_in_use(&account.email, owner, &sign_in))
-            .await
-            .map_err(|_| AppError::MailNotSent)
-    }
-
-    async fn try_send(state: &AppState, user_id: UserId) -> Result<bool, AppError> {
-        let cap = TokenCap {
-            per_hour: VERIFY_EMAILS_PER_HOUR,
-            one_live: false,
-            link: Link::Verification,
-        };
         send_token_link(
             state,
             user_id,
             TokenPurpose::VerifyEmail,
             VERIFY_SECONDS,
-            cap,
+            verification_cap(),
+            "/verify-email",
+            |account, _unsent| templates::address_in_use(&account.email, owner, &sign_in),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    fn verification_cap() -> TokenCap {
+        TokenCap {
+            per_hour: VERIFY_EMAILS_PER_HOUR,
+            one_live: false,
+            link: Link::Verification,
+        }
+    }
+
+    async fn try_send(state: &AppState, user_id: UserId) -> Result<bool, AppError> {
+        send_token_link(
+            state,
+            user_id,
+            TokenPurpose::VerifyEmail,
+            VERIFY_SECONDS,
+            verification_cap(),
             "/verify-email",
             |account, link| templates::verify_email(&account.email, &account.username, link),
         )

@@ -336,7 +336,12 @@ mod ssr {
             Some(&detail),
         )
         .await?;
-        if required && org.require_two_factor_since.is_none() {
+        let now = state.clock.now();
+        // Once a day at most: an owner switching it off and on must not flood the members.
+        if required
+            && org.require_two_factor_since.is_none()
+            && store::claim_requirement_mail(&state.pool, org.id, now, now - DAY).await?
+        {
             let org = store::org_by_slug(&state.pool, slug)
                 .await?
                 .ok_or_else(not_found)?;
@@ -352,10 +357,9 @@ mod ssr {
             return;
         };
         let since = org.require_two_factor_since.unwrap_or(state.clock.now());
-        for member in members
-            .iter()
-            .filter(|member| only.is_none_or(|only| only == member.user_id))
-        {
+        for member in members.iter().filter(|member| {
+            member.email_verified && only.is_none_or(|only| only == member.user_id)
+        }) {
             let deadline = format_time(since.max(member.joined_at) + org.grace_days * DAY);
             let email = if member.role == "owner" && only.is_none() {
                 templates::org_requirement_on(

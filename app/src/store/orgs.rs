@@ -19,6 +19,8 @@ pub struct MemberRow {
     pub role: String,
     pub joined_at: i64,
     pub has_two_factor: bool,
+    /// Only a verified address is mailed about an organization.
+    pub email_verified: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -106,7 +108,8 @@ pub async fn role_in(
 pub async fn members_of(pool: &SqlitePool, org_id: i64) -> Result<Vec<MemberRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT u.id AS user_id, u.username, u.email, m.role, m.joined_at,
-                EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = u.id) AS has_two_factor
+                EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = u.id) AS has_two_factor,
+                u.email_verified_at IS NOT NULL AS email_verified
          FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.org_id = ? ORDER BY m.role DESC, u.username",
     )
@@ -429,4 +432,24 @@ pub async fn requiring_org(
     .bind(user_id)
     .fetch_optional(pool)
     .await
+}
+
+/// Takes the day's one mailing of an organization's requirement: true for the first caller since
+/// `since`, false while one went out after it (one statement, so racing owners mail once).
+pub async fn claim_requirement_mail(
+    pool: &SqlitePool,
+    org_id: i64,
+    now: i64,
+    since: i64,
+) -> Result<bool, sqlx::Error> {
+    let claimed = sqlx::query(
+        "UPDATE organizations SET requirement_mailed_at = ?
+         WHERE id = ? AND (requirement_mailed_at IS NULL OR requirement_mailed_at < ?)",
+    )
+    .bind(now)
+    .bind(org_id)
+    .bind(since)
+    .execute(pool)
+    .await?;
+    Ok(claimed.rows_affected() == 1)
 }

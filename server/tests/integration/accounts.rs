@@ -557,3 +557,47 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn the_address_in_use_mail_is_capped_like_verification_mail() {
+    let portal = TestPortal::start().await;
+    let alice = portal.browser();
+    portal.sign_up(&alice, "alice", PASSWORD).await;
+    portal.verify_email(&alice, "alice").await;
+    let mallory = portal.browser();
+    let response = portal
+        .call(
+            &mallory,
+            "signup",
+            &[
+                ("username", "mallory"),
+                ("email", "alice@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // Resending from mallory's account would otherwise flood alice's inbox.
+    let statuses = crate::common::at_once(10, |_| {
+        let (portal, mallory) = (&portal, &mallory);
+        async move {
+            portal
+                .call(mallory, "resend_verification", &[])
+                .await
+                .status()
+        }
+    })
+    .await;
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let warnings = portal
+        .smtp
+        .mail_to("alice@example.com")
+        .iter()
+        .filter(|mail| mail.subject.contains("Someone tried"))
+        .count();
+    assert_eq!(warnings, 3, "sign-up's and two resends, no more in an hour");
+}

@@ -801,3 +801,69 @@ async fn the_admin_command_prints_control_characters_escaped() {
         "printable Unicode prints as it is: {list}"
     );
 }
+
+#[tokio::test]
+async fn switching_the_requirement_off_and_on_mails_members_once_a_day() {
+    let portal = TestPortal::start().await;
+    let (alice, _bob) = acme(&portal).await;
+    let authenticator = portal.enroll(&alice).await;
+    let requirement_mail = |portal: &TestPortal| {
+        portal
+            .smtp
+            .mail_to("bob@example.com")
+            .iter()
+            .filter(|mail| mail.subject == "Acme requires two-factor authentication")
+            .count()
+    };
+    for _ in 0..4 {
+        assert_eq!(require(&portal, &alice, "3").await.status(), StatusCode::OK);
+        let off = portal
+            .call(
+                &alice,
+                "set_two_factor_requirement",
+                &[("slug", "acme"), ("grace_days", "3")],
+            )
+            .await;
+        assert_eq!(off.status(), StatusCode::OK);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        requirement_mail(&portal),
+        1,
+        "an owner cannot flood members"
+    );
+    portal.clock.advance(25 * 60 * 60);
+    // A day later (and signed in again: a sign-in lasts 12 hours).
+    portal.sign_in(&alice, "alice", PASSWORD).await;
+    portal.verify_code(&alice, &authenticator.code(&portal, 0)).await;
+    assert_eq!(require(&portal, &alice, "3").await.status(), StatusCode::OK);
+    portal.smtp.wait_for("bob@example.com", 3).await;
+    assert_eq!(requirement_mail(&portal), 2);
+}
+
+#[tokio::test]
+async fn requirement_mail_goes_only_to_verified_addresses() {
+    let portal = TestPortal::start().await;
+    let alice = account(&portal, "alice").await;
+    portal.enroll(&alice).await;
+    let carol = portal.browser();
+    portal.sign_up(&carol, "carol", PASSWORD).await;
+    create(&portal, &alice, "Acme").await;
+    invite(&portal, &alice, "carol").await;
+    assert_eq!(
+        answer(&portal, &carol, "accept_invitation").await.status(),
+        StatusCode::OK
+    );
+    require(&portal, &alice, "3").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let to_carol: Vec<String> = portal
+        .smtp
+        .mail_to("carol@example.com")
+        .iter()
+        .map(|mail| mail.subject.clone())
+        .collect();
+    assert!(
+        to_carol.iter().all(|subject| !subject.contains("requires")),
+        "mail about an organization went to an unverified address: {to_carol:?}"
+    );
+}
