@@ -4,7 +4,7 @@ use leptos_router::{components::A, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    components::{Field, FormMessage, ReturnHere, last_error},
+    components::{Field, Hidden, Loading, PortalForm, SubmitButton},
     error::AppError,
     recovery::request::{CheckEmail, RecoveryStep, RequestRecovery},
     two_factor::prompt::{CodeStep, StartOver, VerifySignInCode},
@@ -74,7 +74,7 @@ pub fn LoginPage() -> impl IntoView {
     view! {
         <Title text="Sign in · Portal" />
         <h1>"Sign in to Portal"</h1>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Suspense fallback=|| view! { <Loading /> }>
             {move || Suspend::new(async move {
                 let Ok(SignInProgress { stage, support_email }) = state.await else {
                     return view! { <PasswordStep login next /> }.into_any();
@@ -100,23 +100,18 @@ pub fn LoginPage() -> impl IntoView {
 
 #[component]
 fn PasswordStep(login: ServerAction<Login>, next: Signal<String>) -> impl IntoView {
-    let error = last_error(login);
     view! {
-        <ActionForm action=login attr:novalidate=true attr:class="card"><ReturnHere />
-            <FormMessage error />
-            <input type="hidden" name="next" prop:value=next value=next />
-            <Field label="Username" name="username" autocomplete="username" error />
+        <PortalForm action=login novalidate=true class="card">
+            <Hidden name="next" value=next />
+            <Field label="Username" name="username" autocomplete="username" />
             <Field
                 label="Password"
                 name="password"
                 input_type="password"
                 autocomplete="current-password"
-                error
             />
-            <button type="submit" disabled=move || login.pending().get()>
-                "Sign in"
-            </button>
-        </ActionForm>
+            <SubmitButton label="Sign in" />
+        </PortalForm>
         <p class="aside">"New to Portal? " <A href="/signup">"Create an account"</A></p>
     }
 }

@@ -4,7 +4,7 @@ use leptos_router::components::{A, Redirect};
 
 use super::current_user;
 use crate::{
-    components::{ReturnHere, last_error},
+    components::{ErrorCard, Loading, PortalForm},
     error::AppError,
 };
 
@@ -23,10 +23,9 @@ pub async fn logout() -> Result<(), AppError> {
 pub fn PortalPage() -> impl IntoView {
     let user = Resource::new(|| (), |_| current_user());
     let logout = ServerAction::<Logout>::new();
-    let error = last_error(logout);
     view! {
         <Title text="Portal" />
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Suspense fallback=|| view! { <Loading /> }>
             {move || Suspend::new(async move {
                 match user.await {
                     Ok(Some(user)) => {
@@ -39,10 +38,9 @@ pub fn PortalPage() -> impl IntoView {
                                 <p>
                                     <A href="/settings/security">"Security settings"</A>
                                 </p>
-                                <ActionForm action=logout><ReturnHere />
+                                <PortalForm action=logout>
                                     <button type="submit" class="secondary">"Sign out"</button>
-                                </ActionForm>
-                                {move || error.get().map(|error| view! { <p class="form-message" role="alert">{error.to_string()}</p> })}
+                                </PortalForm>
                             </section>
                             <crate::org::invitations::InvitationList />
                             <crate::org::page::OrgSection />
@@ -56,7 +54,7 @@ pub fn PortalPage() -> impl IntoView {
                     Ok(None) | Err(AppError::Unauthorized) => {
                         view! { <Redirect path="/login?next=%2Fportal" /> }.into_any()
                     }
-                    Err(error) => view! { <p role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorCard error bare=true /> }.into_any(),
                 }
             })}
         </Suspense>

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    components::{Field, FormMessage, ReturnHere, last_error},
+    components::{Field, Hidden, Intro, PortalForm, SubmitButton},
     error::AppError,
 };
 
@@ -71,10 +71,10 @@ pub fn SessionList(
                                     "Signed in " {session.signed_in} " · last seen " {session.last_seen}
                                 </span>
                                 {(!session.current).then(|| view! {
-                                    <ActionForm action=revoke attr:class="inline"><ReturnHere />
-                                        <input type="hidden" name="id" value=session.id.clone() />
+                                    <PortalForm action=revoke class="inline" message=false>
+                                        <Hidden name="id" value=session.id.clone() />
                                         <button type="submit" class="secondary" aria-label=label>"Sign out"</button>
-                                    </ActionForm>
+                                    </PortalForm>
                                 })}
                             </li>
                         }
@@ -82,9 +82,9 @@ pub fn SessionList(
                     .collect_view()}
             </ul>
             {has_others.then(|| view! {
-                <ActionForm action=others><ReturnHere />
+                <PortalForm action=others message=false>
                     <button type="submit" class="secondary">"Sign out of all other sessions"</button>
-                </ActionForm>
+                </PortalForm>
             })}
         </section>
     }
@@ -93,14 +93,14 @@ pub fn SessionList(
 /// Asked before a factor changes when the password was entered more than 15 minutes ago.
 #[component]
 pub fn ReauthForm(confirm: ServerAction<ConfirmPassword>) -> impl IntoView {
-    let error = last_error(confirm);
     view! {
-        <ActionForm action=confirm attr:novalidate=true><ReturnHere />
-            <p>"To change two-factor authentication, confirm your password first."</p>
-            <FormMessage error />
-            <Field label="Password" name="password" input_type="password" autocomplete="current-password" error />
-            <button type="submit" disabled=move || confirm.pending().get()>"Confirm password"</button>
-        </ActionForm>
+        <PortalForm action=confirm novalidate=true>
+            <Intro slot>
+                <p>"To change two-factor authentication, confirm your password first."</p>
+            </Intro>
+            <Field label="Password" name="password" input_type="password" autocomplete="current-password" />
+            <SubmitButton label="Confirm password" />
+        </PortalForm>
     }
 }
 

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::{
-    components::{Field, FormMessage, ReturnHere, last_error},
+    components::{Field, PortalForm, SubmitButton},
     error::AppError,
 };
 
@@ -17,32 +17,26 @@ pub async fn signup(username: String, email: String, password: String) -> Result
 #[component]
 pub fn SignupPage() -> impl IntoView {
     let signup = ServerAction::<Signup>::new();
-    let error = last_error(signup);
     view! {
         <Title text="Create your account · Portal" />
         <h1>"Create your account"</h1>
-        <ActionForm action=signup attr:novalidate=true attr:class="card"><ReturnHere />
-            <FormMessage error />
+        <PortalForm action=signup novalidate=true class="card">
             <Field
                 label="Username"
                 name="username"
                 autocomplete="username"
                 hint="3 to 32 characters: letters, digits, _ and -."
-                error
             />
-            <Field label="Email" name="email" input_type="email" autocomplete="email" error />
+            <Field label="Email" name="email" input_type="email" autocomplete="email" />
             <Field
                 label="Password"
                 name="password"
                 input_type="password"
                 autocomplete="new-password"
                 hint="At least 8 characters."
-                error
             />
-            <button type="submit" disabled=move || signup.pending().get()>
-                "Create account"
-            </button>
-        </ActionForm>
+            <SubmitButton label="Create account" />
+        </PortalForm>
         <p class="aside">"Already have an account? " <A href="/login">"Sign in"</A></p>
     }
 }

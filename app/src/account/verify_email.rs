@@ -5,7 +5,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
-use crate::error::AppError;
+use crate::{
+    components::{ErrorCard, Loading},
+    error::AppError,
+};
 
 /// Verifies the address of the link's token. Opening the link is the proof, so this runs on GET.
 #[server(endpoint = "verify_email")]
@@ -30,7 +33,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
     view! {
         <Title text="Verify your email · Portal" />
         <h1>"Verify your email"</h1>
-        <Suspense fallback=|| view! { <p>"Checking…"</p> }>
+        <Suspense fallback=|| view! { <Loading text="Checking…" /> }>
             {move || Suspend::new(async move {
                 match result.await {
                     Ok(email) => view! {
@@ -42,7 +45,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
                         .into_any(),
                     Err(error) => view! {
                         <section class="card">
-                            <p class="form-message" role="alert">{error.to_string()}</p>
+                            <ErrorCard error />
                             <p><A href="/settings/security">"Go to Security settings"</A></p>
                         </section>
                     }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    components::{Field, FormMessage, ReturnHere, last_error},
+    components::{Field, FormMessage, Hidden, PortalForm, last_error},
     error::AppError,
 };
 
@@ -112,17 +112,15 @@ fn InvitationItem(
     view! {
         <li>
             <p><strong>{invitation.org_name}</strong>{from}". "{requirement}</p>
-            <ActionForm action=accept attr:class="inline">
-                <ReturnHere />
-                <input type="hidden" name="slug" value=accept_slug />
+            <PortalForm action=accept class="inline" message=false>
+                <Hidden name="slug" value=accept_slug />
                 <button type="submit" aria-label=accept_label>"Accept"</button>
-            </ActionForm>
+            </PortalForm>
             " "
-            <ActionForm action=decline attr:class="inline">
-                <ReturnHere />
-                <input type="hidden" name="slug" value=decline_slug />
+            <PortalForm action=decline class="inline" message=false>
+                <Hidden name="slug" value=decline_slug />
                 <button type="submit" class="secondary" aria-label=decline_label>"Decline"</button>
-            </ActionForm>
+            </PortalForm>
         </li>
     }
 }
@@ -130,18 +128,15 @@ fn InvitationItem(
 /// The owners' form: invite by username.
 #[component]
 pub fn InviteForm(slug: String, invite: ServerAction<InviteMember>) -> impl IntoView {
-    let error = last_error(invite);
     view! {
         <section class="card" aria-labelledby="invite-heading">
             <h2 id="invite-heading">"Invite a member"</h2>
             <p>"They join when they accept the invitation on their portal."</p>
-            <ActionForm action=invite attr:novalidate=true>
-                <ReturnHere />
-                <FormMessage error />
-                <input type="hidden" name="slug" value=slug />
-                <Field label="Username" name="username" error />
+            <PortalForm action=invite novalidate=true>
+                <Hidden name="slug" value=slug />
+                <Field label="Username" name="username" />
                 <button type="submit">"Invite"</button>
-            </ActionForm>
+            </PortalForm>
         </section>
     }
 }
@@ -167,12 +162,11 @@ pub fn PendingInvitations(
                             view! {
                                 <li>
                                     {username.clone()} " "
-                                    <ActionForm action=withdraw attr:class="inline">
-                                        <ReturnHere />
-                                        <input type="hidden" name="slug" value=slug />
-                                        <input type="hidden" name="username" value=username />
+                                    <PortalForm action=withdraw class="inline" message=false>
+                                        <Hidden name="slug" value=slug />
+                                        <Hidden name="username" value=username />
                                         <button type="submit" class="secondary" aria-label=label>"Withdraw"</button>
-                                    </ActionForm>
+                                    </PortalForm>
                                 </li>
                             }
                         })

@@ -13,7 +13,7 @@ use super::{
     invitations::{INVITED, InviteForm, InviteMember, PendingInvitations, WithdrawInvitation},
     load_requirement_notice, my_organizations, organization,
 };
-use crate::components::{Field, FormMessage, ReturnHere, last_error};
+use crate::components::{ErrorCard, Field, FormMessage, Hidden, Loading, PortalForm, last_error};
 
 #[component]
 pub fn OrgPage() -> impl IntoView {
@@ -45,13 +45,13 @@ pub fn OrgPage() -> impl IntoView {
     };
     view! {
         <Title text="Organization · Portal" />
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Suspense fallback=|| view! { <Loading /> }>
             {move || Suspend::new(async move {
                 match details.await {
                     Ok(org) => view! { <OrgView org actions /> }.into_any(),
                     Err(error) => view! {
                         <h1>"Organization"</h1>
-                        <p class="form-message" role="alert">{error.to_string()}</p>
+                        <ErrorCard error />
                     }
                         .into_any(),
                 }
@@ -84,7 +84,6 @@ fn OrgView(org: OrgDetails, actions: OrgActions) -> impl IntoView {
         set,
         leave,
     } = actions;
-    let leave_error = last_error(leave);
     let slug = org.slug.clone();
     let query = use_query_map();
     let notice = move || {
@@ -105,12 +104,10 @@ fn OrgView(org: OrgDetails, actions: OrgActions) -> impl IntoView {
             }
         })}
         <section class="card">
-            <ActionForm action=leave>
-                <ReturnHere />
-                <FormMessage error=leave_error />
-                <input type="hidden" name="slug" value=slug />
+            <PortalForm action=leave>
+                <Hidden name="slug" value=slug />
                 <button type="submit" class="secondary">"Leave organization"</button>
-            </ActionForm>
+            </PortalForm>
         </section>
     }
 }
@@ -126,11 +123,9 @@ fn RequirementSwitch(
     view! {
         <section class="card" aria-labelledby="requirement-heading">
             <h2 id="requirement-heading">"Two-factor requirement"</h2>
-            <ActionForm action=set attr:novalidate=true>
-                <ReturnHere />
-                <FormMessage error />
-                <input type="hidden" name="slug" value=slug />
-                {(!on).then(|| view! { <input type="hidden" name="required" value="yes" /> })}
+            <PortalForm action=set novalidate=true>
+                <Hidden name="slug" value=slug />
+                {(!on).then(|| view! { <Hidden name="required" value="yes" /> })}
                 <div class="field">
                     <label for="field-grace_days">"Grace period (days)"</label>
                     <input id="field-grace_days" name="grace_days" type="number" min="0" max="365" value=grace_days.to_string() />
@@ -140,7 +135,7 @@ fn RequirementSwitch(
                     <span class="switch-track" aria-hidden="true"><span class="switch-thumb"></span></span>
                     <span class="switch-label">"Require two-factor authentication"</span>
                 </button>
-            </ActionForm>
+            </PortalForm>
         </section>
     }
 }
@@ -168,12 +163,11 @@ fn MemberList(
                                     <td>{member.role.clone()}</td>
                                     <td>{member.two_factor.clone()}</td>
                                     <td>
-                                        <ActionForm action=remove attr:class="inline">
-                                            <ReturnHere />
-                                            <input type="hidden" name="slug" value=slug />
-                                            <input type="hidden" name="username" value=member.username.clone() />
+                                        <PortalForm action=remove class="inline" message=false>
+                                            <Hidden name="slug" value=slug />
+                                            <Hidden name="username" value=member.username.clone() />
                                             <button type="submit" class="secondary" aria-label=label>"Remove"</button>
-                                        </ActionForm>
+                                        </PortalForm>
                                     </td>
                                 </tr>
                             }
@@ -190,7 +184,6 @@ fn MemberList(
 #[component]
 pub fn OrgSection() -> impl IntoView {
     let create = ServerAction::<CreateOrganization>::new();
-    let error = last_error(create);
     let orgs = Resource::new(|| (), |_| my_organizations());
     view! {
         <section class="card" aria-labelledby="orgs-heading">
@@ -210,12 +203,10 @@ pub fn OrgSection() -> impl IntoView {
                     })
                 })}
             </Suspense>
-            <ActionForm action=create attr:novalidate=true>
-                <ReturnHere />
-                <FormMessage error />
-                <Field label="Organization name" name="name" error />
+            <PortalForm action=create novalidate=true>
+                <Field label="Organization name" name="name" />
                 <button type="submit" class="secondary">"New organization"</button>
-            </ActionForm>
+            </PortalForm>
         </section>
     }
 }

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
 use crate::{
-    components::{FormMessage, ReturnHere, last_error},
+    components::{ErrorCard, Hidden, Loading, PortalForm, SubmitButton},
     error::AppError,
 };
 
@@ -29,30 +29,26 @@ pub fn ConfirmRecoveryPage() -> impl IntoView {
     let token = Signal::derive(move || query.read().get("token").unwrap_or_default());
     let whose = Resource::new(move || token.get(), recovery_request);
     let confirm = ServerAction::<ConfirmRecovery>::new();
-    let error = last_error(confirm);
     view! {
         <Title text="Reset two-factor authentication · Portal" />
         <h1>"Reset two-factor authentication"</h1>
-        <Suspense fallback=|| view! { <p>"Checking the link…"</p> }>
+        <Suspense fallback=|| view! { <Loading text="Checking the link…" /> }>
             {move || Suspend::new(async move {
                 match whose.await {
                     Ok(username) => view! {
-                        <ActionForm action=confirm attr:class="card"><ReturnHere />
-                            <FormMessage error />
+                        <PortalForm action=confirm class="card">
                             <p>
                                 "This turns off two-factor authentication for " <strong>{username}</strong>
                                 ", removes its recovery code and signs the account out everywhere. You can turn it on again after you sign in."
                             </p>
-                            <input type="hidden" name="token" prop:value=token value=token />
-                            <button type="submit" disabled=move || confirm.pending().get()>
-                                "Reset two-factor authentication"
-                            </button>
-                        </ActionForm>
+                            <Hidden name="token" value=token />
+                            <SubmitButton label="Reset two-factor authentication" />
+                        </PortalForm>
                     }
                         .into_any(),
                     Err(error) => view! {
                         <section class="card">
-                            <p class="form-message" role="alert">{error.to_string()}</p>
+                            <ErrorCard error />
                             <p><A href="/login">"Go to sign-in"</A></p>
                         </section>
                     }

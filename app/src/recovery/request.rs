@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::{
-    components::{Field, FormMessage, ReturnHere, last_error},
+    components::{Field, Intro, PortalForm, SubmitButton},
     error::AppError,
 };
 
@@ -32,24 +32,23 @@ pub fn RecoveryStep(
     request: ServerAction<RequestRecovery>,
     support_email: String,
 ) -> impl IntoView {
-    let error = last_error(request);
     view! {
-        <ActionForm action=request attr:novalidate=true attr:class="card"><ReturnHere />
-            <h2>"Use a recovery code"</h2>
-            <p>"Enter the recovery code you saved when you turned on two-factor authentication. We will email a link to reset it."</p>
-            <FormMessage error />
+        <PortalForm action=request novalidate=true class="card">
+            <Intro slot>
+                <h2>"Use a recovery code"</h2>
+                <p>"Enter the recovery code you saved when you turned on two-factor authentication. We will email a link to reset it."</p>
+            </Intro>
             <Field
                 label="Recovery code"
                 name="recovery_code"
                 autocomplete="off"
                 hint="16 letters and digits, like ABCD-EFGH-JKMN-PQRS."
-                error
             />
-            <button type="submit" disabled=move || request.pending().get()>"VERIFY"</button>
+            <SubmitButton label="VERIFY" />
             <p>
                 <A href="/login">"Use your authenticator app instead"</A>
             </p>
-        </ActionForm>
+        </PortalForm>
         <SupportLine support_email />
     }
 }

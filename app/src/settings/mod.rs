@@ -16,7 +16,7 @@ use crate::{
         sessions::{ConfirmPassword, ReauthForm, RevokeSession, SessionList, SignOutOtherSessions},
         verify_email::ResendVerification,
     },
-    components::{FormMessage, ReturnHere, last_error},
+    components::{ErrorCard, FormMessage, Hidden, Loading, PortalForm, SubmitButton, last_error},
     error::AppError,
     two_factor::{
         TwoFactorState,
@@ -77,6 +77,51 @@ fn notice_text(notice: &str) -> Option<&'static str> {
     }
 }
 
+/// What the two-factor card shows under the switch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Panel {
+    /// The password again: it was entered too long ago to change a factor.
+    Reauth,
+    /// Wizard step 1.
+    Scan { qr_svg: String, key: String },
+    /// A recovery code to save: wizard step 2, or a regenerated one.
+    RecoveryCode { code: String, heading: &'static str },
+    /// Turning it off (`?change=disable`).
+    Disable,
+    /// A new recovery code (`?change=regenerate`).
+    Regenerate,
+    /// On, nothing under way.
+    On,
+    /// Off: what it is for.
+    Off,
+}
+
+/// The panel for the account's two-factor state, the recovery code it may be shown, whether
+/// its password is recent, and the change asked for (`?change=`).
+fn choose_panel(
+    state: TwoFactorState,
+    recovery_code: Option<String>,
+    password_recent: bool,
+    change: &str,
+) -> Panel {
+    match (state, recovery_code) {
+        (TwoFactorState::Off | TwoFactorState::On, None) if !password_recent => Panel::Reauth,
+        (TwoFactorState::Scanning { qr_svg, key }, _) => Panel::Scan { qr_svg, key },
+        (TwoFactorState::SavingRecoveryCode, Some(code)) => Panel::RecoveryCode {
+            code,
+            heading: "Step 2 of 3: Recovery code",
+        },
+        (TwoFactorState::On, Some(code)) => Panel::RecoveryCode {
+            code,
+            heading: "Your new recovery code",
+        },
+        (TwoFactorState::On, None) if change == "disable" => Panel::Disable,
+        (TwoFactorState::On, None) if change == "regenerate" => Panel::Regenerate,
+        (TwoFactorState::On, None) => Panel::On,
+        _ => Panel::Off,
+    }
+}
+
 #[component]
 pub fn SecurityPage() -> impl IntoView {
     let start = ServerAction::<StartEnrollment>::new();
@@ -122,36 +167,30 @@ pub fn SecurityPage() -> impl IntoView {
     view! {
         <Title text="Security settings · Portal" />
         <h1>"Security settings"</h1>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Suspense fallback=|| view! { <Loading /> }>
             {move || Suspend::new(async move {
                 let overview = match overview.await {
                     Ok(overview) => overview,
-                    Err(error) => return view! { <p role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => return view! { <ErrorCard error bare=true /> }.into_any(),
                 };
-                let state = overview.two_factor.clone();
-                let on = state == TwoFactorState::On;
-                let needs_password = !overview.password_recent;
-                let panel = match (state, overview.recovery_code.clone()) {
-                    (TwoFactorState::Off | TwoFactorState::On, None) if needs_password => {
-                        view! { <ReauthForm confirm=reauth /> }.into_any()
-                    }
-                    (TwoFactorState::Scanning { qr_svg, key }, _) => {
+                let on = overview.two_factor == TwoFactorState::On;
+                let panel = match choose_panel(
+                    overview.two_factor.clone(),
+                    overview.recovery_code.clone(),
+                    overview.password_recent,
+                    &change(),
+                ) {
+                    Panel::Reauth => view! { <ReauthForm confirm=reauth /> }.into_any(),
+                    Panel::Scan { qr_svg, key } => {
                         view! { <ScanStep qr_svg key confirm cancel /> }.into_any()
                     }
-                    (TwoFactorState::SavingRecoveryCode, Some(code)) => {
-                        view! { <RecoveryCodeStep code heading="Step 2 of 3: Recovery code" save /> }.into_any()
+                    Panel::RecoveryCode { code, heading } => {
+                        view! { <RecoveryCodeStep code heading save /> }.into_any()
                     }
-                    (TwoFactorState::On, Some(code)) => {
-                        view! { <RecoveryCodeStep code heading="Your new recovery code" save /> }.into_any()
-                    }
-                    (TwoFactorState::On, None) if change() == "disable" => {
-                        view! { <DisableForm action=disable /> }.into_any()
-                    }
-                    (TwoFactorState::On, None) if change() == "regenerate" => {
-                        view! { <RegenerateForm action=regenerate /> }.into_any()
-                    }
-                    (TwoFactorState::On, None) => view! { <OnSummary /> }.into_any(),
-                    _ => view! {
+                    Panel::Disable => view! { <DisableForm action=disable /> }.into_any(),
+                    Panel::Regenerate => view! { <RegenerateForm action=regenerate /> }.into_any(),
+                    Panel::On => view! { <OnSummary /> }.into_any(),
+                    Panel::Off => view! {
                         <p>"Add a code from an authenticator app to your password, so a stolen password alone does not open your account."</p>
                     }
                         .into_any(),
@@ -215,13 +254,13 @@ fn TwoFactorSwitch(
         view! {
             {note}
             <Form method="GET" action="/settings/security">
-                <input type="hidden" name="change" value="disable" />
+                <Hidden name="change" value="disable" />
                 {switch()}
             </Form>
         }
         .into_any()
     } else {
-        view! { <ActionForm action=start><ReturnHere />{switch()}</ActionForm> }.into_any()
+        view! { <PortalForm action=start message=false>{switch()}</PortalForm> }.into_any()
     }
 }
 
@@ -232,7 +271,6 @@ fn EmailStatus(
     verified: bool,
     resend: ServerAction<ResendVerification>,
 ) -> impl IntoView {
-    let error = last_error(resend);
     view! {
         <section class="card" aria-labelledby="email-heading">
             <h2 id="email-heading">"Email address"</h2>
@@ -242,12 +280,9 @@ fn EmailStatus(
             </p>
             {(!verified).then(|| view! {
                 <p>"Two-factor authentication needs a verified address: recovery links are sent to it."</p>
-                <ActionForm action=resend><ReturnHere />
-                    <FormMessage error />
-                    <button type="submit" class="secondary" disabled=move || resend.pending().get()>
-                        "Resend verification email"
-                    </button>
-                </ActionForm>
+                <PortalForm action=resend>
+                    <SubmitButton label="Resend verification email" class="secondary" />
+                </PortalForm>
             })}
         </section>
     }
@@ -258,7 +293,7 @@ fn OnSummary() -> impl IntoView {
     view! {
         <p>"Two-factor authentication is on: signing in asks for a code from your authenticator app."</p>
         <Form method="GET" action="/settings/security">
-            <input type="hidden" name="change" value="regenerate" />
+            <Hidden name="change" value="regenerate" />
             <button type="submit" class="secondary">"Regenerate recovery code"</button>
         </Form>
     }
@@ -291,6 +326,109 @@ fn ActivityList(events: Vec<SecurityEvent>) -> impl IntoView {
                     .into_any()
             }}
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Panel, TwoFactorState, choose_panel};
+
+    fn scanning() -> TwoFactorState {
+        TwoFactorState::Scanning {
+            qr_svg: "<svg></svg>".into(),
+            key: "ABCD EFGH".into(),
+        }
+    }
+
+    fn code() -> Option<String> {
+        Some("ABCD-EFGH-JKMN-PQRS".into())
+    }
+
+    #[test]
+    fn a_stale_password_is_asked_again_before_a_change() {
+        for state in [TwoFactorState::Off, TwoFactorState::On] {
+            for change in ["", "disable", "regenerate"] {
+                assert_eq!(
+                    choose_panel(state.clone(), None, false, change),
+                    Panel::Reauth
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn scanning_shows_the_key_whatever_else() {
+        let expected = Panel::Scan {
+            qr_svg: "<svg></svg>".into(),
+            key: "ABCD EFGH".into(),
+        };
+        for (recovery_code, recent) in [(None, true), (None, false), (code(), true)] {
+            assert_eq!(
+                choose_panel(scanning(), recovery_code, recent, ""),
+                expected
+            );
+        }
+    }
+
+    #[test]
+    fn the_wizards_recovery_code_is_step_two() {
+        assert_eq!(
+            choose_panel(TwoFactorState::SavingRecoveryCode, code(), true, ""),
+            Panel::RecoveryCode {
+                code: code().unwrap(),
+                heading: "Step 2 of 3: Recovery code",
+            }
+        );
+    }
+
+    #[test]
+    fn a_regenerated_recovery_code_is_shown_even_when_a_change_is_asked() {
+        for change in ["", "disable", "regenerate"] {
+            assert_eq!(
+                choose_panel(TwoFactorState::On, code(), true, change),
+                Panel::RecoveryCode {
+                    code: code().unwrap(),
+                    heading: "Your new recovery code",
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn on_with_a_recent_password_follows_the_change_asked() {
+        let on = |change| choose_panel(TwoFactorState::On, None, true, change);
+        assert_eq!(on("disable"), Panel::Disable);
+        assert_eq!(on("regenerate"), Panel::Regenerate);
+        assert_eq!(on(""), Panel::On);
+        assert_eq!(on("anything-else"), Panel::On);
+    }
+
+    #[test]
+    fn off_explains_two_factor_authentication() {
+        assert_eq!(
+            choose_panel(TwoFactorState::Off, None, true, ""),
+            Panel::Off
+        );
+        // A change asked of an account without two-factor authentication changes nothing.
+        assert_eq!(
+            choose_panel(TwoFactorState::Off, None, true, "disable"),
+            Panel::Off
+        );
+        // Nor is a code waiting: an account with it off has none to show.
+        assert_eq!(
+            choose_panel(TwoFactorState::Off, code(), false, ""),
+            Panel::Off
+        );
+    }
+
+    #[test]
+    fn a_recovery_code_step_without_its_code_shows_off() {
+        for recent in [true, false] {
+            assert_eq!(
+                choose_panel(TwoFactorState::SavingRecoveryCode, None, recent, ""),
+                Panel::Off
+            );
+        }
     }
 }
 

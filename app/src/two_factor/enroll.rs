@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::{
-    components::{Field, FormMessage, ReturnHere, last_error},
+    components::{CheckboxField, CodeField, PortalForm, SubmitButton},
     error::AppError,
 };
 
@@ -42,7 +42,6 @@ pub fn ScanStep(
     confirm: ServerAction<ConfirmEnrollment>,
     cancel: ServerAction<CancelEnrollment>,
 ) -> impl IntoView {
-    let error = last_error(confirm);
     view! {
         <h3>"Step 1 of 3: Scan"</h3>
         <p>"Scan this QR code with your authenticator app, then enter the 6-digit code it shows."</p>
@@ -51,22 +50,15 @@ pub fn ScanStep(
         <p class="key" aria-label="Key for manual entry">
             <code>{key}</code>
         </p>
-        <ActionForm action=confirm attr:novalidate=true><ReturnHere />
-            <FormMessage error />
-            <Field
-                label="Authentication code"
-                name="code"
-                autocomplete="one-time-code"
-                inputmode="numeric"
-                error
-            />
+        <PortalForm action=confirm novalidate=true>
+            <CodeField />
             <div class="actions">
-                <button type="submit" disabled=move || confirm.pending().get()>"Verify"</button>
+                <SubmitButton label="Verify" />
             </div>
-        </ActionForm>
-        <ActionForm action=cancel attr:class="inline"><ReturnHere />
+        </PortalForm>
+        <PortalForm action=cancel class="inline" message=false>
             <button type="submit" class="secondary">"Cancel"</button>
-        </ActionForm>
+        </PortalForm>
     }
 }
 
@@ -77,8 +69,6 @@ pub fn RecoveryCodeStep(
     heading: &'static str,
     save: ServerAction<SaveRecoveryCode>,
 ) -> impl IntoView {
-    let error = last_error(save);
-    let checkbox_message = move || error.get().and_then(|error| error.message_for("saved"));
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     let copied = RwSignal::new(false);
@@ -111,24 +101,10 @@ pub fn RecoveryCodeStep(
         <p class="notice" role="status">
             {move || copied.get().then_some("Copied to the clipboard.")}
         </p>
-        <ActionForm action=save attr:novalidate=true><ReturnHere />
-            <FormMessage error />
-            <div class="field checkbox">
-                <input
-                    type="checkbox"
-                    id="field-saved"
-                    name="saved"
-                    value="yes"
-                    aria-invalid=move || checkbox_message().map(|_| "true")
-                    aria-describedby=move || checkbox_message().map(|_| "saved-message")
-                />
-                <label for="field-saved">"I have saved my recovery code"</label>
-                <p id="saved-message" class="field-message">
-                    {checkbox_message}
-                </p>
-            </div>
-            <button type="submit" disabled=move || save.pending().get()>"Continue"</button>
-        </ActionForm>
+        <PortalForm action=save novalidate=true>
+            <CheckboxField label="I have saved my recovery code" name="saved" value="yes" />
+            <SubmitButton label="Continue" />
+        </PortalForm>
     }
 }
 

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::{
-    components::{Field, FormMessage, ReturnHere, last_error},
+    components::{CodeField, Intro, PortalForm, SubmitButton},
     error::AppError,
 };
 
@@ -26,51 +26,36 @@ pub async fn regenerate_recovery_code(code: String) -> Result<(), AppError> {
 #[component]
 pub fn DisableForm(action: ServerAction<DisableTwoFactor>) -> impl IntoView {
     view! {
-        <ActionForm action=action attr:novalidate=true><ReturnHere />
-            <CodeConfirmFields
-                intro="Enter a code from your authenticator app to turn two-factor authentication off."
-                button="Disable"
-                error=last_error(action)
-                pending=action.pending().into()
-            />
-        </ActionForm>
+        <PortalForm action novalidate=true>
+            <Intro slot>
+                <p>"Enter a code from your authenticator app to turn two-factor authentication off."</p>
+            </Intro>
+            <CodeConfirmFields button="Disable" />
+        </PortalForm>
     }
 }
 
 #[component]
 pub fn RegenerateForm(action: ServerAction<RegenerateRecoveryCode>) -> impl IntoView {
     view! {
-        <ActionForm action=action attr:novalidate=true><ReturnHere />
-            <CodeConfirmFields
-                intro="Enter a code from your authenticator app to get a new recovery code. Your old one stops working."
-                button="Regenerate recovery code"
-                error=last_error(action)
-                pending=action.pending().into()
-            />
-        </ActionForm>
+        <PortalForm action novalidate=true>
+            <Intro slot>
+                <p>
+                    "Enter a code from your authenticator app to get a new recovery code. Your old one stops working."
+                </p>
+            </Intro>
+            <CodeConfirmFields button="Regenerate recovery code" />
+        </PortalForm>
     }
 }
 
-/// The inside of a form that asks for an authentication code before it acts.
+/// The rest of a form that asks for an authentication code before it acts.
 #[component]
-fn CodeConfirmFields(
-    intro: &'static str,
-    button: &'static str,
-    error: Signal<Option<AppError>>,
-    pending: Signal<bool>,
-) -> impl IntoView {
+fn CodeConfirmFields(button: &'static str) -> impl IntoView {
     view! {
-        <p>{intro}</p>
-        <FormMessage error />
-        <Field
-            label="Authentication code"
-            name="code"
-            autocomplete="one-time-code"
-            inputmode="numeric"
-            error
-        />
+        <CodeField />
         <div class="actions">
-            <button type="submit" disabled=move || pending.get()>{button}</button>
+            <SubmitButton label=button />
             <A href="/settings/security">"Cancel"</A>
         </div>
     }

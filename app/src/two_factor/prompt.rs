@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::{
-    components::{Field, FormMessage, ReturnHere, last_error},
+    components::{CodeField, Hidden, Intro, PortalForm, SubmitButton},
     error::AppError,
 };
 
@@ -32,31 +32,25 @@ pub fn CodeStep(
     start_over: ServerAction<StartOver>,
     next: Signal<String>,
 ) -> impl IntoView {
-    let error = last_error(verify);
     view! {
-        <ActionForm action=verify attr:novalidate=true attr:class="card"><ReturnHere />
-            <h2>"Two-factor authentication"</h2>
-            <p>"Open your authenticator app and enter the code it shows for Portal."</p>
-            <FormMessage error />
-            <input type="hidden" name="next" prop:value=next value=next />
-            <Field
-                label="Authentication code"
-                name="code"
-                autocomplete="one-time-code"
-                inputmode="numeric"
-                error
-            />
-            <button type="submit" disabled=move || verify.pending().get()>"Verify"</button>
+        <PortalForm action=verify novalidate=true class="card">
+            <Intro slot>
+                <h2>"Two-factor authentication"</h2>
+                <p>"Open your authenticator app and enter the code it shows for Portal."</p>
+            </Intro>
+            <Hidden name="next" value=next />
+            <CodeField />
+            <SubmitButton label="Verify" />
             <p>
                 <A href=move || recovery_href(&next.get())>"Enter a recovery code"</A>
             </p>
-        </ActionForm>
-        <ActionForm action=start_over attr:class="inline"><ReturnHere />
+        </PortalForm>
+        <PortalForm action=start_over class="inline" message=false>
             <p class="aside">
                 "Not you, or wrong account? "
                 <button type="submit" class="link">"Start over"</button>
             </p>
-        </ActionForm>
+        </PortalForm>
     }
 }
 
