@@ -835,7 +835,9 @@ async fn switching_the_requirement_off_and_on_mails_members_once_a_day() {
     portal.clock.advance(25 * 60 * 60);
     // A day later (and signed in again: a sign-in lasts 12 hours).
     portal.sign_in(&alice, "alice", PASSWORD).await;
-    portal.verify_code(&alice, &authenticator.code(&portal, 0)).await;
+    portal
+        .verify_code(&alice, &authenticator.code(&portal, 0))
+        .await;
     assert_eq!(require(&portal, &alice, "3").await.status(), StatusCode::OK);
     portal.smtp.wait_for("bob@example.com", 3).await;
     assert_eq!(requirement_mail(&portal), 2);
