@@ -6,7 +6,10 @@ const executablePath = process.env.PORTAL_CHROMIUM ?? '/usr/bin/chromium';
 export default defineConfig({
   testDir: './tests',
   globalSetup: './global-setup.ts',
-  timeout: 30_000,
+  // The longest flows (the wizard, an organization's hold) sign up two accounts, hash a dozen
+  // passwords and run the accessibility check on each step, without JavaScript in a second
+  // browser context: about 30 s on two cores, so they get twice that.
+  timeout: 60_000,
   expect: { timeout: 10_000 },
   fullyParallel: true,
   forbidOnly: !!process.env.CI,
