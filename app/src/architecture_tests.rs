@@ -4,8 +4,9 @@
 use std::{collections::BTreeSet, fs, path::Path};
 
 /// Lowest first. Keep in step with ARCHITECTURE.md.
-const LAYERS: [&str; 18] = [
+const LAYERS: [&str; 19] = [
     "validation",
+    "kept_fields",
     "security",
     "error",
     "display",

@@ -5,6 +5,7 @@ pub mod account;
 pub mod audit;
 pub mod components;
 pub mod error;
+pub mod kept_fields;
 #[cfg(feature = "ssr")]
 pub mod mail;
 pub mod org;

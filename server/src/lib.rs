@@ -192,7 +192,7 @@ fn provide_csp_nonce() {
     }
     if let Some(kept) = parts
         .extensions
-        .get::<app::components::KeptFields>()
+        .get::<app::kept_fields::KeptFields>()
         .cloned()
     {
         provide_context(kept);

@@ -27,10 +27,4 @@ where
     })
 }
 
-/// What a browser without JavaScript typed into a form that came back with an error (never a
-/// password, code or token), so the page it returns to shows it again.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct KeptFields(pub Vec<(String, String)>);
-
-/// Inputs never kept: secrets, and what only the server reads.
-pub const UNKEPT_FIELDS: [&str; 6] = ["password", "code", "recovery_code", "token", "id", "slug"];
+pub use crate::kept_fields::KeptFields;

@@ -63,7 +63,7 @@ pub async fn my_organizations() -> Result<Vec<OrgSummary>, AppError> {
         .map(|row| OrgSummary {
             slug: row.slug,
             name: row.name,
-            role: row.role,
+            role: row.role.to_string(),
         })
         .collect())
 }
@@ -163,7 +163,7 @@ mod ssr {
         error::{AppError, Missing},
         mail::{Email, templates},
         state::AppState,
-        store::{self, OrgRow, RemoveOutcome, UserId},
+        store::{self, OrgRow, RemoveOutcome, Role, UserId},
     };
 
     const DAY: i64 = 86_400;
@@ -176,7 +176,7 @@ mod ssr {
     }
 
     /// The organization and the caller's role in it; others are told it does not exist.
-    async fn membership(slug: &str) -> Result<(AppState, UserId, OrgRow, String), AppError> {
+    async fn membership(slug: &str) -> Result<(AppState, UserId, OrgRow, Role), AppError> {
         let (state, user_id) = signed_in().await?;
         let org = store::org_by_slug(&state.pool, slug)
             .await?
@@ -189,7 +189,7 @@ mod ssr {
 
     pub(super) async fn ownership(slug: &str) -> Result<(AppState, UserId, OrgRow), AppError> {
         let (state, user_id, org, role) = membership(slug).await?;
-        if role != "owner" {
+        if role != Role::Owner {
             return Err(AppError::OwnersOnly);
         }
         Ok((state, user_id, org))
@@ -233,7 +233,7 @@ mod ssr {
 
     pub async fn details(slug: &str) -> Result<OrgDetails, AppError> {
         let (state, _, org, role) = membership(slug).await?;
-        let is_owner = role == "owner";
+        let is_owner = role == Role::Owner;
         let (members, invitations) = if is_owner {
             (
                 member_views(&state, &org).await?,
@@ -260,7 +260,7 @@ mod ssr {
             .iter()
             .map(|member| MemberView {
                 username: member.username.clone(),
-                role: member.role.clone(),
+                role: member.role.to_string(),
                 two_factor: describe(member, org, now),
             })
             .collect())
@@ -361,7 +361,7 @@ mod ssr {
             member.email_verified && only.is_none_or(|only| only == member.user_id)
         }) {
             let deadline = format_time(since.max(member.joined_at) + org.grace_days * DAY);
-            let email = if member.role == "owner" && only.is_none() {
+            let email = if member.role == Role::Owner && only.is_none() {
                 templates::org_requirement_on(
                     &member.email,
                     &member.username,

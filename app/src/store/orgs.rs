@@ -1,5 +1,28 @@
 use sqlx::SqlitePool;
 
+/// A member's role in an organization, stored as its lower-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Member => "member",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 use super::UserId;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -16,7 +39,7 @@ pub struct MemberRow {
     pub user_id: UserId,
     pub username: String,
     pub email: String,
-    pub role: String,
+    pub role: Role,
     pub joined_at: i64,
     pub has_two_factor: bool,
     /// Only a verified address is mailed about an organization.
@@ -27,7 +50,7 @@ pub struct MemberRow {
 pub struct MembershipRow {
     pub slug: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
 }
 
 /// The earliest deadline by which an organization requires this account to have two-factor
@@ -97,7 +120,7 @@ pub async fn role_in(
     pool: &SqlitePool,
     org_id: i64,
     user_id: UserId,
-) -> Result<Option<String>, sqlx::Error> {
+) -> Result<Option<Role>, sqlx::Error> {
     sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = ? AND user_id = ?")
         .bind(org_id)
         .bind(user_id)
@@ -346,7 +369,7 @@ pub async fn remove_member(
     user_id: UserId,
 ) -> Result<RemoveOutcome, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
-    let role: Option<String> =
+    let role: Option<Role> =
         sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = ? AND user_id = ?")
             .bind(org_id)
             .bind(user_id)
@@ -355,7 +378,7 @@ pub async fn remove_member(
     let Some(role) = role else {
         return Ok(RemoveOutcome::NotAMember);
     };
-    if role == "owner" {
+    if role == Role::Owner {
         let owners: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM memberships WHERE org_id = ? AND role = 'owner'",
         )
