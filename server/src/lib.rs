@@ -85,7 +85,6 @@ impl Portal {
         app::maintenance::delete_expired(&state)
             .await
             .context("PORTAL_DATABASE_URL: cannot delete expired rows")?;
-        tokio::spawn(delete_expired_continuously(state.clone()));
 
         let https = state.settings.is_https();
         let sessions = SessionManagerLayer::new(session_store.clone())
@@ -145,7 +144,7 @@ impl Portal {
     }
 
     /// Serves until `shutdown` completes, with the housekeeping that serving needs: forgetting
-    /// idle addresses and deleting expired sessions. Both stop when serving does.
+    /// idle addresses, deleting expired sessions and expired rows. All stop when serving does.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -157,6 +156,7 @@ impl Portal {
                 self.session_store,
                 DELETE_EXPIRED_SESSIONS_EVERY,
             )),
+            tokio::spawn(delete_expired_continuously(self.state)),
         ];
         let served = axum::serve(
             listener,

@@ -100,16 +100,6 @@ pub async fn account(pool: &SqlitePool, user_id: UserId) -> Result<Option<Accoun
         .await
 }
 
-pub async fn password_hash_of(
-    pool: &SqlitePool,
-    user_id: UserId,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
-        .bind(user_id)
-        .fetch_optional(pool)
-        .await
-}
-
 /// False when another account has verified the same address first: an address is verified on
 /// one account only (the unique index on verified addresses decides a race).
 pub async fn mark_email_verified(

@@ -35,19 +35,6 @@ pub struct NewToken<'a> {
     pub expires_at: i64,
 }
 
-pub async fn create_token(pool: &SqlitePool, token: NewToken<'_>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO email_tokens (user_id, purpose, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(token.user_id)
-    .bind(token.purpose.as_str())
-    .bind(token.hash)
-    .bind(token.created_at)
-    .bind(token.expires_at)
-    .fetch_one(pool)
-    .await
-}
-
 /// What `create_token_capped` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CappedToken {
@@ -133,40 +120,6 @@ pub async fn delete_token(pool: &SqlitePool, id: i64) -> Result<(), sqlx::Error>
         .execute(pool)
         .await?;
     Ok(())
-}
-
-/// Whether the account has an unused, unexpired token of this purpose.
-pub async fn has_live_token(
-    pool: &SqlitePool,
-    user_id: UserId,
-    purpose: TokenPurpose,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let count: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM email_tokens WHERE user_id = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?",
-    )
-    .bind(user_id)
-    .bind(purpose.as_str())
-    .bind(now)
-    .fetch_one(pool)
-    .await?;
-    Ok(count > 0)
-}
-
-pub async fn tokens_created_since(
-    pool: &SqlitePool,
-    user_id: UserId,
-    purpose: TokenPurpose,
-    since: i64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM email_tokens WHERE user_id = ? AND purpose = ? AND created_at > ?",
-    )
-    .bind(user_id)
-    .bind(purpose.as_str())
-    .bind(since)
-    .fetch_one(pool)
-    .await
 }
 
 #[derive(sqlx::FromRow)]
