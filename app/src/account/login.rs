@@ -174,10 +174,8 @@ mod ssr {
         }
         auth.sign_in(&state, user_id, &client, Some("password"))
             .await?;
-        let held = matches!(
-            crate::org::service::enforcement(&state, user_id).await?,
-            crate::org::service::Enforcement::Required { .. }
-        );
+        let sign_in_id = auth.sign_in_id().await?.ok_or(AppError::Unauthorized)?;
+        let held = crate::two_factor::enroll::begin_if_held(&state, user_id, &sign_in_id).await?;
         Ok((LoginStage::Password, held))
     }
 }

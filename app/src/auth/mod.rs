@@ -137,7 +137,9 @@ impl AuthSession {
         Ok(at.is_some_and(|at| now - at <= REAUTH_SECONDS))
     }
 
+    /// The password entered again: a step up, so the session gets a new id.
     pub async fn password_confirmed(&self, now: i64) -> Result<(), AppError> {
+        self.session.cycle_id().await?;
         self.set(PASSWORD_AT, now).await
     }
 

@@ -473,16 +473,6 @@ pub mod ssr {
         let auth = crate::auth::AuthSession::from_request().await?;
         let password_recent = auth.password_is_recent(state.clock.now()).await?;
         let this_sign_in = auth.sign_in_id().await?.ok_or(AppError::Unauthorized)?;
-        // Held by an organization's requirement: straight into the wizard.
-        if enforced && account.email_verified_at.is_some() && password_recent {
-            let started = store::enrollment_of(&state.pool, user_id).await?;
-            if started.is_none_or(|enrollment| {
-                enrollment.started_at < state.clock.now() - service::REVEAL_SECONDS
-                    || enrollment.sign_in_id.as_deref() != Some(this_sign_in.as_str())
-            }) {
-                crate::two_factor::enroll::begin_enrollment(&state, user_id, &this_sign_in).await?;
-            }
-        }
         // Secrets (the new key, a new recovery code) go only to the sign-in that made them, and
         // only while its password is recent: a stolen or stale session reads neither.
         let reveal_to = password_recent.then_some(this_sign_in.as_str());

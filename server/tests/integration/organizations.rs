@@ -172,7 +172,14 @@ async fn with_no_grace_a_member_without_two_factor_reaches_only_the_wizard_until
             "{function}"
         );
     }
-    // The security page opens straight on the wizard.
+    // Held while signed in: the security page says why and shows the switch; loading it
+    // starts nothing (a load never writes).
+    let overview = portal.overview(&bob).await;
+    assert!(overview.enforced);
+    assert_eq!(overview.two_factor, TwoFactorState::Off, "{overview:?}");
+    // The next sign-in opens straight on the wizard.
+    let bob = portal.browser();
+    portal.sign_in(&bob, "bob", PASSWORD).await;
     let overview = portal.overview(&bob).await;
     assert!(overview.enforced);
     assert!(

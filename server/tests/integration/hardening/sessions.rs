@@ -147,6 +147,35 @@ async fn a_sign_in_older_than_fifteen_minutes_asks_for_the_password_before_a_cha
     );
 }
 
+/// The session's id in a response's `Set-Cookie`, if it sets the session cookie.
+fn session_id(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|cookie| cookie.starts_with("portal_session="))
+        .map(|cookie| cookie.split(';').next().unwrap_or_default().to_owned())
+}
+
+#[tokio::test]
+async fn confirming_the_password_again_renews_the_session_id() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    portal.sign_up(&browser, "alice", PASSWORD).await;
+    let browser = portal.browser();
+    let before = session_id(&portal.sign_in(&browser, "alice", PASSWORD).await)
+        .expect("a sign-in sets the session cookie");
+    portal.clock.advance(16 * 60);
+    let confirmed = portal
+        .call(&browser, "confirm_password", &[("password", PASSWORD)])
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    let after = session_id(&confirmed).expect("a step up sets the session cookie");
+    assert_ne!(before, after, "the session id is renewed at the step up");
+    assert!(portal.overview(&browser).await.password_recent);
+}
+
 #[tokio::test]
 async fn the_security_page_shows_browser_names_never_text_from_the_user_agent() {
     let portal = TestPortal::start().await;
