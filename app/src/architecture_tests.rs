@@ -4,7 +4,8 @@
 use std::{collections::BTreeSet, fs, path::Path};
 
 /// Lowest first. Keep in step with ARCHITECTURE.md.
-const LAYERS: [&str; 19] = [
+const LAYERS: [&str; 20] = [
+    "unix_time",
     "validation",
     "kept_fields",
     "security",

@@ -120,7 +120,7 @@ pub async fn record(
     client: &crate::store::Client,
     detail: Option<&str>,
 ) -> Result<(), crate::error::AppError> {
-    tracing::info!(user_id, event = kind.as_str(), "security event");
+    tracing::info!(user_id = user_id.0, event = kind.as_str(), "security event");
     crate::store::record_event(
         &state.pool,
         Some(user_id),

@@ -1,7 +1,7 @@
 //! How times and browsers are shown to a person: fixed words, never text from a request.
 
-pub fn format_time(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
+pub fn format_time(unix: crate::unix_time::UnixTime) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix.seconds())
         .ok()
         .and_then(|at| {
             at.format(time::macros::format_description!(
@@ -48,12 +48,13 @@ pub fn browser_name(user_agent: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::unix_time::UnixTime;
 
     #[test]
     fn a_time_is_shown_to_the_minute_in_utc() {
-        assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
-        assert_eq!(format_time(1_700_000_000), "2023-11-14 22:13 UTC");
-        assert_eq!(format_time(i64::MAX), "unknown time");
+        assert_eq!(format_time(UnixTime(0)), "1970-01-01 00:00 UTC");
+        assert_eq!(format_time(UnixTime(1_700_000_000)), "2023-11-14 22:13 UTC");
+        assert_eq!(format_time(UnixTime(i64::MAX)), "unknown time");
     }
 
     #[test]

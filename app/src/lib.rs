@@ -12,6 +12,7 @@ pub mod org;
 pub mod recovery;
 pub mod settings;
 pub mod two_factor;
+pub mod unix_time;
 pub mod validation;
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ pub async fn send_notice(
     };
     let email = templates::notice(&account.email, &account.username, notice);
     if let Err(error) = state.mailer.send(email).await {
-        tracing::warn!(%error, user_id, ?notice, "a notice email could not be sent");
+        tracing::warn!(%error, user_id = user_id.0, ?notice, "a notice email could not be sent");
     }
 }
 
@@ -85,7 +85,7 @@ pub async fn send_token_link(
     let link = format!("{}{path}?token={token}", state.settings.base_url);
     if let Err(error) = state.mailer.send(compose(&account, &link)).await {
         store::delete_token(&state.pool, token_id).await?;
-        tracing::warn!(%error, user_id, ?purpose, "a link email could not be sent");
+        tracing::warn!(%error, user_id = user_id.0, ?purpose, "a link email could not be sent");
         return Err(AppError::MailNotSent);
     }
     Ok(true)

@@ -39,7 +39,7 @@ impl Default for FactorLocks {
 
 impl FactorLocks {
     pub async fn lock(&self, user_id: UserId) -> tokio::sync::MutexGuard<'_, ()> {
-        self.0[user_id.rem_euclid(64) as usize].lock().await
+        self.0[user_id.0.rem_euclid(64) as usize].lock().await
     }
 }
 
@@ -71,12 +71,12 @@ pub struct Clock {
 }
 
 impl Clock {
-    pub fn now(&self) -> i64 {
+    pub fn now(&self) -> crate::unix_time::UnixTime {
         let system = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|elapsed| elapsed.as_secs() as i64)
             .unwrap_or_default();
-        system + self.offset_seconds.load(Ordering::Relaxed)
+        crate::unix_time::UnixTime(system + self.offset_seconds.load(Ordering::Relaxed))
     }
 
     pub fn advance(&self, seconds: i64) {

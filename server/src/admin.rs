@@ -5,9 +5,10 @@
 use anyhow::{Context, bail};
 use app::{
     audit::EventKind,
+    display::format_time,
     recovery::service::reset_two_factor,
     state::AppState,
-    store::{self, Client, Factor},
+    store::{self, Client, Factor, UserId},
     validation::escape_invisible as shown,
 };
 
@@ -113,7 +114,7 @@ fn admin_client() -> Client {
     }
 }
 
-async fn user_id(state: &AppState, username: &str) -> anyhow::Result<i64> {
+async fn user_id(state: &AppState, username: &str) -> anyhow::Result<UserId> {
     let username = username.trim().to_ascii_lowercase();
     store::user_id_by_username(&state.pool, &username)
         .await?
@@ -177,7 +178,10 @@ async fn show(state: &AppState, username: &str) -> anyhow::Result<()> {
         }
     );
     match store::two_factor_of(&state.pool, user_id).await? {
-        Some(two_factor) => println!("two-factor:     on since {}", two_factor.enabled_at),
+        Some(two_factor) => println!(
+            "two-factor:     on since {}",
+            format_time(two_factor.enabled_at)
+        ),
         None => println!("two-factor:     off"),
     }
     for (factor, name) in [
@@ -193,7 +197,7 @@ async fn show(state: &AppState, username: &str) -> anyhow::Result<()> {
             .map_or(event.kind.clone(), |kind| kind.description().to_owned());
         println!(
             "  {}  {}  {}{}{}",
-            event.at,
+            format_time(event.at),
             shown(event.address.as_deref().unwrap_or("-")),
             shown(&kind),
             event

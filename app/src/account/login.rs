@@ -175,7 +175,7 @@ mod ssr {
         auth.sign_in(&state, user_id, &client, Some("password"))
             .await?;
         let sign_in_id = auth.sign_in_id().await?.ok_or(AppError::Unauthorized)?;
-        let held = crate::two_factor::enroll::begin_if_held(&state, user_id, &sign_in_id).await?;
+        let held = crate::org::service::begin_if_held(&state, user_id, &sign_in_id).await?;
         Ok((LoginStage::Password, held))
     }
 }

@@ -132,7 +132,7 @@ mod ssr {
         let auth = AuthSession::from_request().await?;
         auth.password_confirmed(state.clock.now()).await?;
         let sign_in_id = auth.sign_in_id().await?.ok_or(AppError::Unauthorized)?;
-        crate::two_factor::enroll::begin_if_held(&state, user_id, &sign_in_id).await?;
+        crate::org::service::begin_if_held(&state, user_id, &sign_in_id).await?;
         Ok(())
     }
 }

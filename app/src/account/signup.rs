@@ -83,7 +83,7 @@ mod ssr {
                     }
                     NewUserError::Database(error) => AppError::from(error),
                 })?;
-        tracing::info!(user_id, "account created");
+        tracing::info!(user_id = user_id.0, "account created");
         AuthSession::from_request()
             .await?
             .sign_in(&state, user_id, &crate::auth::client().await, None)

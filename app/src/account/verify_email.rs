@@ -87,7 +87,7 @@ mod ssr {
             Err(error) => Err(AppError::from(error)),
         };
         if let Err(error) = sent {
-            tracing::warn!(%error, user_id, "the verification email could not be sent");
+            tracing::warn!(%error, user_id = user_id.0, "the verification email could not be sent");
         }
     }
 

@@ -1,6 +1,7 @@
 //! The signed-in state of a browser, typed over the session with named keys. A session is signed
 //! in only while its sign-in row stands, so deleting rows signs browsers out.
 
+use crate::unix_time::UnixTime;
 pub mod device;
 
 use tower_sessions::Session;
@@ -61,7 +62,7 @@ impl AuthSession {
     pub async fn signed_in_user(&self, state: &AppState) -> Result<Option<UserId>, AppError> {
         let user_id: Option<UserId> = self.get(USER_ID).await?;
         let sign_in_id: Option<String> = self.get(SIGN_IN_ID).await?;
-        let signed_in_at: Option<i64> = self.get(SIGNED_IN_AT).await?;
+        let signed_in_at: Option<UnixTime> = self.get(SIGNED_IN_AT).await?;
         let (Some(user_id), Some(sign_in_id), Some(at)) = (user_id, sign_in_id, signed_in_at)
         else {
             if user_id.is_some() {
@@ -107,7 +108,7 @@ impl AuthSession {
             .collect();
         if recorded.is_some() {
             let event = crate::audit::EventKind::SignedIn.as_str();
-            tracing::info!(user_id, event, "security event");
+            tracing::info!(user_id = user_id.0, event, "security event");
         }
         store::create_sign_in(
             &state.pool,
@@ -132,13 +133,13 @@ impl AuthSession {
     }
 
     /// Whether the password was entered in this session within the last 15 minutes.
-    pub async fn password_is_recent(&self, now: i64) -> Result<bool, AppError> {
-        let at: Option<i64> = self.get(PASSWORD_AT).await?;
+    pub async fn password_is_recent(&self, now: UnixTime) -> Result<bool, AppError> {
+        let at: Option<UnixTime> = self.get(PASSWORD_AT).await?;
         Ok(at.is_some_and(|at| now - at <= REAUTH_SECONDS))
     }
 
     /// The password entered again: a step up, so the session gets a new id.
-    pub async fn password_confirmed(&self, now: i64) -> Result<(), AppError> {
+    pub async fn password_confirmed(&self, now: UnixTime) -> Result<(), AppError> {
         self.session.cycle_id().await?;
         self.set(PASSWORD_AT, now).await
     }
@@ -155,7 +156,11 @@ impl AuthSession {
 
     /// The password was right and a second factor is asked for: a step up, so the id is renewed;
     /// the session reaches the second step and nothing else.
-    pub async fn begin_second_factor(&self, user_id: UserId, now: i64) -> Result<(), AppError> {
+    pub async fn begin_second_factor(
+        &self,
+        user_id: UserId,
+        now: UnixTime,
+    ) -> Result<(), AppError> {
         self.session.cycle_id().await?;
         self.set(PENDING_USER_ID, user_id).await?;
         self.set(PENDING_SINCE, now).await
@@ -163,9 +168,9 @@ impl AuthSession {
 
     /// The account whose password was accepted within the last 5 minutes, waiting for its second
     /// factor; a pending sign-in older than that is dropped.
-    pub async fn pending_second_factor(&self, now: i64) -> Result<Option<UserId>, AppError> {
+    pub async fn pending_second_factor(&self, now: UnixTime) -> Result<Option<UserId>, AppError> {
         let user_id: Option<UserId> = self.get(PENDING_USER_ID).await?;
-        let since: Option<i64> = self.get(PENDING_SINCE).await?;
+        let since: Option<UnixTime> = self.get(PENDING_SINCE).await?;
         match (user_id, since) {
             (Some(user_id), Some(since)) if now - since < PENDING_SECONDS => Ok(Some(user_id)),
             (None, None) => Ok(None),

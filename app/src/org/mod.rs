@@ -216,7 +216,11 @@ mod ssr {
         ))
     }
 
-    fn describe(member: &store::MemberRow, org: &OrgRow, now: i64) -> String {
+    fn describe(
+        member: &store::MemberRow,
+        org: &OrgRow,
+        now: crate::unix_time::UnixTime,
+    ) -> String {
         if member.has_two_factor {
             return "on".into();
         }

@@ -4,6 +4,8 @@ use crate::{
     error::AppError,
     state::AppState,
     store::{self, UserId},
+    two_factor::enroll,
+    unix_time::UnixTime,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,7 +13,10 @@ pub enum Enforcement {
     /// No organization asks, or the account has two-factor authentication.
     Free,
     /// Asked, with time left until `deadline`.
-    Grace { org_name: String, deadline: i64 },
+    Grace {
+        org_name: String,
+        deadline: UnixTime,
+    },
     /// Past the deadline: the account reaches nothing but the enrollment wizard, and that
     /// organization's page, where it can leave.
     Required { org_name: String, org_slug: String },
@@ -30,4 +35,23 @@ pub async fn enforcement(state: &AppState, user_id: UserId) -> Result<Enforcemen
             org_slug: requirement.org_slug,
         },
     })
+}
+
+/// An organization's requirement takes a held member into the wizard at each step up (a
+/// password sign-in, the password confirmed again): the enrollment starts there, so loading
+/// the security page never writes. A member held while signed in turns it on with the switch.
+/// Returns whether the account is held.
+pub async fn begin_if_held(
+    state: &AppState,
+    user_id: UserId,
+    sign_in_id: &str,
+) -> Result<bool, AppError> {
+    let held = matches!(
+        enforcement(state, user_id).await?,
+        Enforcement::Required { .. }
+    );
+    if held && enroll::email_verified(state, user_id).await? {
+        enroll::begin_enrollment(state, user_id, sign_in_id).await?;
+    }
+    Ok(held)
 }

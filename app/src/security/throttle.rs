@@ -1,6 +1,7 @@
 //! How long guessing must wait: after 5 consecutive failures each further attempt waits twice as
 //! long as the last (capped at 15 minutes); after 100 the factor is locked until recovery.
 
+use crate::unix_time::UnixTime;
 /// Failures that cost nothing: typos happen.
 pub const FREE_FAILURES: u32 = 5;
 pub const MAX_WAIT_SECONDS: i64 = 15 * 60;
@@ -28,7 +29,7 @@ pub fn wait_after(failures: u32) -> i64 {
 
 /// Whether an attempt may be made `now`, after `failures` consecutive failures, the last at
 /// `last_failure_at`.
-pub fn verdict(failures: u32, last_failure_at: Option<i64>, now: i64) -> Verdict {
+pub fn verdict(failures: u32, last_failure_at: Option<UnixTime>, now: UnixTime) -> Verdict {
     if failures >= LOCK_AFTER_FAILURES {
         return Verdict::Locked;
     }
@@ -45,7 +46,11 @@ pub fn verdict(failures: u32, last_failure_at: Option<i64>, now: i64) -> Verdict
 
 /// Passwords follow the same schedule but never lock: a lock would let anyone who knows a
 /// username lock its owner out.
-pub fn password_verdict(failures: u32, last_failure_at: Option<i64>, now: i64) -> Verdict {
+pub fn password_verdict(
+    failures: u32,
+    last_failure_at: Option<UnixTime>,
+    now: UnixTime,
+) -> Verdict {
     verdict(failures.min(LOCK_AFTER_FAILURES - 1), last_failure_at, now)
 }
 
@@ -56,7 +61,10 @@ mod tests {
     #[test]
     fn five_failures_are_free() {
         for failures in 0..FREE_FAILURES {
-            assert_eq!(verdict(failures, Some(1000), 1000), Verdict::Allowed);
+            assert_eq!(
+                verdict(failures, Some(UnixTime(1000)), UnixTime(1000)),
+                Verdict::Allowed
+            );
         }
     }
 
@@ -76,25 +84,46 @@ mod tests {
 
     #[test]
     fn the_wait_counts_from_the_last_failure() {
-        assert_eq!(verdict(8, Some(1000), 1000), Verdict::WaitSeconds(8));
-        assert_eq!(verdict(8, Some(1000), 1005), Verdict::WaitSeconds(3));
-        assert_eq!(verdict(8, Some(1000), 1008), Verdict::Allowed);
+        assert_eq!(
+            verdict(8, Some(UnixTime(1000)), UnixTime(1000)),
+            Verdict::WaitSeconds(8)
+        );
+        assert_eq!(
+            verdict(8, Some(UnixTime(1000)), UnixTime(1005)),
+            Verdict::WaitSeconds(3)
+        );
+        assert_eq!(
+            verdict(8, Some(UnixTime(1000)), UnixTime(1008)),
+            Verdict::Allowed
+        );
     }
 
     #[test]
     fn passwords_wait_but_never_lock() {
         assert_eq!(
-            password_verdict(500, Some(0), 100),
+            password_verdict(500, Some(UnixTime(0)), UnixTime(100)),
             Verdict::WaitSeconds(800)
         );
-        assert_eq!(password_verdict(500, Some(0), 900), Verdict::Allowed);
-        assert_eq!(password_verdict(3, Some(0), 0), Verdict::Allowed);
+        assert_eq!(
+            password_verdict(500, Some(UnixTime(0)), UnixTime(900)),
+            Verdict::Allowed
+        );
+        assert_eq!(
+            password_verdict(3, Some(UnixTime(0)), UnixTime(0)),
+            Verdict::Allowed
+        );
     }
 
     #[test]
     fn a_hundred_failures_lock_the_factor() {
-        assert_eq!(verdict(99, Some(0), 10_000), Verdict::Allowed);
-        assert_eq!(verdict(100, Some(0), 10_000), Verdict::Locked);
-        assert_eq!(verdict(100, None, 0), Verdict::Locked);
+        assert_eq!(
+            verdict(99, Some(UnixTime(0)), UnixTime(10_000)),
+            Verdict::Allowed
+        );
+        assert_eq!(
+            verdict(100, Some(UnixTime(0)), UnixTime(10_000)),
+            Verdict::Locked
+        );
+        assert_eq!(verdict(100, None, UnixTime(0)), Verdict::Locked);
     }
 }

@@ -1,6 +1,7 @@
 //! Time-based one-time codes (RFC 6238): SHA-1, 6 digits, 30-second steps, the previous, current
 //! and next step accepted, and each step accepted at most once (RFC 6238 §5.2).
 
+use crate::unix_time::UnixTime;
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Builder};
 
@@ -14,8 +15,8 @@ const WINDOW: i64 = 1;
 pub struct TotpStep(pub i64);
 
 impl TotpStep {
-    pub fn at(unix_seconds: i64) -> Self {
-        Self(unix_seconds.div_euclid(STEP_SECONDS))
+    pub fn at(now: UnixTime) -> Self {
+        Self(now.seconds().div_euclid(STEP_SECONDS))
     }
 }
 
@@ -54,7 +55,7 @@ pub fn code_at(secret: &[u8], step: TotpStep) -> String {
 pub fn check_code(
     secret: &[u8],
     code: &str,
-    now: i64,
+    now: UnixTime,
     last_accepted: Option<TotpStep>,
 ) -> CodeCheck {
     let Some(code) = parse_code(code) else {
@@ -103,13 +104,13 @@ mod tests {
             (20_000_000_000, "65353130"),
         ] {
             assert_eq!(
-                code_at(RFC_SECRET, TotpStep::at(time)),
+                code_at(RFC_SECRET, TotpStep::at(UnixTime(time))),
                 code[2..],
                 "at {time}"
             );
             assert_eq!(
-                check_code(RFC_SECRET, &code[2..], time, None),
-                CodeCheck::Accepted(TotpStep::at(time))
+                check_code(RFC_SECRET, &code[2..], UnixTime(time), None),
+                CodeCheck::Accepted(TotpStep::at(UnixTime(time)))
             );
         }
     }
@@ -127,7 +128,7 @@ mod tests {
 
     #[test]
     fn the_previous_and_next_steps_are_accepted_and_no_further() {
-        let now = 1_234_567_890;
+        let now = UnixTime(1_234_567_890);
         let current = TotpStep::at(now);
         for offset in [-1, 0, 1] {
             let step = TotpStep(current.0 + offset);
@@ -144,7 +145,7 @@ mod tests {
 
     #[test]
     fn a_code_is_accepted_once() {
-        let now = 1_234_567_890;
+        let now = UnixTime(1_234_567_890);
         let code = code_at(RFC_SECRET, TotpStep::at(now));
         let CodeCheck::Accepted(step) = check_code(RFC_SECRET, &code, now, None) else {
             panic!("the code is right");
@@ -162,7 +163,7 @@ mod tests {
 
     #[test]
     fn a_code_older_than_the_last_accepted_step_is_refused() {
-        let now = 1_234_567_890;
+        let now = UnixTime(1_234_567_890);
         let previous = TotpStep(TotpStep::at(now).0 - 1);
         let code = code_at(RFC_SECRET, previous);
         assert_eq!(
@@ -183,7 +184,7 @@ mod tests {
 
     #[test]
     fn a_wrong_code_is_wrong() {
-        let now = 1_234_567_890;
+        let now = UnixTime(1_234_567_890);
         let right = code_at(RFC_SECRET, TotpStep::at(now));
         let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
         assert_eq!(check_code(RFC_SECRET, &wrong, now, None), CodeCheck::Wrong);

@@ -1,3 +1,4 @@
+use crate::unix_time::UnixTime;
 use sqlx::{FromRow, SqlitePool};
 
 use super::UserId;
@@ -29,7 +30,7 @@ pub struct NewUser<'a> {
     pub username: &'a str,
     pub email: &'a str,
     pub password_hash: &'a str,
-    pub created_at: i64,
+    pub created_at: UnixTime,
 }
 
 /// Usernames are stored in lower case. An address is held only once verified (unique whatever its
@@ -90,7 +91,7 @@ pub struct Account {
     pub id: UserId,
     pub username: String,
     pub email: String,
-    pub email_verified_at: Option<i64>,
+    pub email_verified_at: Option<UnixTime>,
 }
 
 pub async fn account(pool: &SqlitePool, user_id: UserId) -> Result<Option<Account>, sqlx::Error> {
@@ -105,7 +106,7 @@ pub async fn account(pool: &SqlitePool, user_id: UserId) -> Result<Option<Accoun
 pub async fn mark_email_verified(
     pool: &SqlitePool,
     user_id: UserId,
-    now: i64,
+    now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query(
         "UPDATE users SET email_verified_at = COALESCE(email_verified_at, ?) WHERE id = ?",

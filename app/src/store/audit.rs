@@ -1,3 +1,4 @@
+use crate::unix_time::UnixTime;
 use sqlx::SqlitePool;
 
 use super::UserId;
@@ -12,7 +13,7 @@ pub struct Client {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
     pub kind: String,
-    pub at: i64,
+    pub at: UnixTime,
     pub address: Option<String>,
     pub user_agent: Option<String>,
     pub detail: Option<String>,
@@ -24,7 +25,7 @@ pub async fn record_event(
     pool: &SqlitePool,
     user_id: Option<UserId>,
     kind: &str,
-    at: i64,
+    at: UnixTime,
     client: &Client,
     detail: Option<&str>,
 ) -> Result<(), sqlx::Error> {

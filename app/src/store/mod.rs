@@ -17,7 +17,30 @@ pub use throttle::*;
 pub use tokens::*;
 pub use two_factor::*;
 
-pub type UserId = i64;
+/// An account's id: a type of its own, so that an organization's id or a count cannot stand in
+/// for it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    sqlx::Type,
+)]
+#[serde(transparent)]
+#[sqlx(transparent)]
+pub struct UserId(pub i64);
+
+impl std::fmt::Display for UserId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// A transaction that takes SQLite's write lock at its start (`BEGIN IMMEDIATE`). A plain `BEGIN`
 /// that reads first and writes later fails at once when another connection wrote in between,

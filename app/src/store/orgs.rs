@@ -1,3 +1,4 @@
+use crate::unix_time::UnixTime;
 use sqlx::SqlitePool;
 
 /// A member's role in an organization, stored as its lower-case name.
@@ -30,7 +31,7 @@ pub struct OrgRow {
     pub id: i64,
     pub slug: String,
     pub name: String,
-    pub require_two_factor_since: Option<i64>,
+    pub require_two_factor_since: Option<UnixTime>,
     pub grace_days: i64,
 }
 
@@ -40,7 +41,7 @@ pub struct MemberRow {
     pub username: String,
     pub email: String,
     pub role: Role,
-    pub joined_at: i64,
+    pub joined_at: UnixTime,
     pub has_two_factor: bool,
     /// Only a verified address is mailed about an organization.
     pub email_verified: bool,
@@ -60,7 +61,7 @@ pub struct MembershipRow {
 pub struct Requirement {
     pub org_name: String,
     pub org_slug: String,
-    pub deadline: i64,
+    pub deadline: UnixTime,
 }
 
 const ORG_COLUMNS: &str = "id, slug, name, require_two_factor_since, grace_days";
@@ -71,7 +72,7 @@ pub async fn create_org(
     slug: &str,
     name: &str,
     owner: UserId,
-    now: i64,
+    now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
@@ -161,7 +162,7 @@ pub async fn add_member(
     pool: &SqlitePool,
     org_id: i64,
     user_id: UserId,
-    now: i64,
+    now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     let added = sqlx::query(
@@ -186,7 +187,7 @@ pub async fn make_owner(
     pool: &SqlitePool,
     org_id: i64,
     user_id: UserId,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     sqlx::query(
@@ -235,7 +236,7 @@ pub async fn invite(
     org_id: i64,
     user_id: UserId,
     invited_by: UserId,
-    now: i64,
+    now: UnixTime,
     max_pending: i64,
 ) -> Result<InviteOutcome, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
@@ -326,7 +327,7 @@ pub async fn accept_invitation(
     pool: &SqlitePool,
     org_id: i64,
     user_id: UserId,
-    now: i64,
+    now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     if !forget_invitation(&mut tx, org_id, user_id).await? {
@@ -408,7 +409,7 @@ pub enum RemoveOutcome {
 pub async fn set_requirement(
     pool: &SqlitePool,
     org_id: i64,
-    since: Option<i64>,
+    since: Option<UnixTime>,
     grace_days: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -462,8 +463,8 @@ pub async fn requiring_org(
 pub async fn claim_requirement_mail(
     pool: &SqlitePool,
     org_id: i64,
-    now: i64,
-    since: i64,
+    now: UnixTime,
+    since: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let claimed = sqlx::query(
         "UPDATE organizations SET requirement_mailed_at = ?

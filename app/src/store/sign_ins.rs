@@ -1,3 +1,4 @@
+use crate::unix_time::UnixTime;
 use sqlx::SqlitePool;
 
 use super::{Client, UserId};
@@ -5,8 +6,8 @@ use super::{Client, UserId};
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SignInRow {
     pub id: String,
-    pub created_at: i64,
-    pub last_seen_at: i64,
+    pub created_at: UnixTime,
+    pub last_seen_at: UnixTime,
     pub address: Option<String>,
     pub user_agent: Option<String>,
 }
@@ -17,7 +18,7 @@ pub async fn create_sign_in(
     pool: &SqlitePool,
     id: &str,
     user_id: UserId,
-    now: i64,
+    now: UnixTime,
     client: &Client,
     event_kind: &str,
     recorded: Option<&str>,
@@ -50,7 +51,7 @@ pub async fn sign_in_last_seen(
     pool: &SqlitePool,
     id: &str,
     user_id: UserId,
-) -> Result<Option<i64>, sqlx::Error> {
+) -> Result<Option<UnixTime>, sqlx::Error> {
     sqlx::query_scalar("SELECT last_seen_at FROM sign_ins WHERE id = ? AND user_id = ?")
         .bind(id)
         .bind(user_id)
@@ -58,7 +59,7 @@ pub async fn sign_in_last_seen(
         .await
 }
 
-pub async fn touch_sign_in(pool: &SqlitePool, id: &str, now: i64) -> Result<(), sqlx::Error> {
+pub async fn touch_sign_in(pool: &SqlitePool, id: &str, now: UnixTime) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE sign_ins SET last_seen_at = ? WHERE id = ?")
         .bind(now)
         .bind(id)
@@ -99,7 +100,7 @@ pub async fn delete_sign_ins(
 pub async fn sign_ins_of(
     pool: &SqlitePool,
     user_id: UserId,
-    active_since: i64,
+    active_since: UnixTime,
 ) -> Result<Vec<SignInRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, created_at, last_seen_at, address, user_agent FROM sign_ins

@@ -1,3 +1,4 @@
+use crate::unix_time::UnixTime;
 use sqlx::SqlitePool;
 
 use super::UserId;
@@ -21,7 +22,7 @@ impl Factor {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct Failures {
     pub failures: i64,
-    pub last_failure_at: Option<i64>,
+    pub last_failure_at: Option<UnixTime>,
 }
 
 pub async fn failures_of(
@@ -44,7 +45,7 @@ pub async fn record_failure(
     pool: &SqlitePool,
     user_id: UserId,
     factor: Factor,
-    now: i64,
+    now: UnixTime,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO failure_counters (user_id, factor, failures, last_failure_at) VALUES (?, ?, 1, ?)
@@ -88,7 +89,7 @@ pub struct PasswordThrottleKey {
 pub async fn reserve_password_attempt<E>(
     pool: &SqlitePool,
     key: &PasswordThrottleKey,
-    now: i64,
+    now: UnixTime,
     allowed: impl FnOnce(Failures) -> Result<(), E>,
 ) -> Result<Result<Failures, E>, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
@@ -138,7 +139,7 @@ pub async fn settle_factor_attempt<E>(
     pool: &SqlitePool,
     user_id: UserId,
     factor: Factor,
-    now: i64,
+    now: UnixTime,
     right: bool,
     allowed: impl FnOnce(Failures) -> Result<(), E>,
 ) -> Result<Result<i64, E>, sqlx::Error> {
@@ -183,7 +184,7 @@ pub async fn settle_factor_attempt<E>(
 /// 15 minutes, and rows for made-up usernames must not pile up.
 pub async fn delete_stale_password_failures(
     pool: &SqlitePool,
-    before: i64,
+    before: UnixTime,
 ) -> Result<u64, sqlx::Error> {
     Ok(
         sqlx::query("DELETE FROM password_failures WHERE last_failure_at < ?")

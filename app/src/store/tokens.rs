@@ -1,3 +1,4 @@
+use crate::unix_time::UnixTime;
 use sqlx::SqlitePool;
 
 use super::UserId;
@@ -31,8 +32,8 @@ pub struct NewToken<'a> {
     pub user_id: UserId,
     pub purpose: TokenPurpose,
     pub hash: &'a [u8],
-    pub created_at: i64,
-    pub expires_at: i64,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
 }
 
 /// What `create_token_capped` did.
@@ -51,7 +52,7 @@ pub enum CappedToken {
 pub async fn create_token_capped(
     pool: &SqlitePool,
     token: NewToken<'_>,
-    since: i64,
+    since: UnixTime,
     cap: i64,
     one_live: bool,
 ) -> Result<CappedToken, sqlx::Error> {
@@ -91,7 +92,7 @@ pub async fn create_token_capped(
 pub(super) async fn withdraw_recovery_links(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     user_id: UserId,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE email_tokens SET used_at = ? WHERE user_id = ? AND purpose = ? AND used_at IS NULL",
@@ -105,7 +106,10 @@ pub(super) async fn withdraw_recovery_links(
 }
 
 /// Expired tokens are deleted after a day (the hourly caps count the last hour only).
-pub async fn delete_expired_tokens(pool: &SqlitePool, before: i64) -> Result<u64, sqlx::Error> {
+pub async fn delete_expired_tokens(
+    pool: &SqlitePool,
+    before: UnixTime,
+) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query("DELETE FROM email_tokens WHERE expires_at < ?")
         .bind(before)
         .execute(pool)
@@ -125,15 +129,15 @@ pub async fn delete_token(pool: &SqlitePool, id: i64) -> Result<(), sqlx::Error>
 #[derive(sqlx::FromRow)]
 struct TokenRow {
     user_id: UserId,
-    expires_at: i64,
-    used_at: Option<i64>,
+    expires_at: UnixTime,
+    used_at: Option<UnixTime>,
 }
 
 pub async fn token_state(
     pool: &SqlitePool,
     hash: &[u8],
     purpose: TokenPurpose,
-    now: i64,
+    now: UnixTime,
 ) -> Result<TokenState, sqlx::Error> {
     let row: Option<TokenRow> = sqlx::query_as("SELECT user_id, expires_at, used_at FROM email_tokens WHERE token_hash = ? AND purpose = ?")
         .bind(hash)
@@ -153,7 +157,7 @@ pub async fn consume_token(
     pool: &SqlitePool,
     hash: &[u8],
     purpose: TokenPurpose,
-    now: i64,
+    now: UnixTime,
 ) -> Result<Option<UserId>, sqlx::Error> {
     sqlx::query_scalar(
         "UPDATE email_tokens SET used_at = ? WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? RETURNING user_id",

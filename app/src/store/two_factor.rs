@@ -1,3 +1,4 @@
+use crate::unix_time::UnixTime;
 use sqlx::SqlitePool;
 
 use super::{Factor, Failures, UserId};
@@ -7,14 +8,14 @@ pub struct TwoFactorRow {
     pub secret_sealed: Vec<u8>,
     pub last_accepted_step: i64,
     pub recovery_code_hash: String,
-    pub enabled_at: i64,
+    pub enabled_at: UnixTime,
 }
 
 #[derive(sqlx::FromRow)]
 pub struct EnrollmentRow {
     pub secret_sealed: Vec<u8>,
     pub confirmed_step: Option<i64>,
-    pub started_at: i64,
+    pub started_at: UnixTime,
     /// The sign-in that started it: only it is shown the secret and may finish it.
     pub sign_in_id: Option<String>,
 }
@@ -43,7 +44,7 @@ pub async fn code_check_of(
     pool: &SqlitePool,
     user_id: UserId,
 ) -> Result<Option<CodeCheckRow>, sqlx::Error> {
-    let row: Option<(Vec<u8>, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+    let row: Option<(Vec<u8>, i64, Option<i64>, Option<UnixTime>)> = sqlx::query_as(
         "SELECT t.secret_sealed, t.last_accepted_step, f.failures, f.last_failure_at \
          FROM two_factor t \
          LEFT JOIN failure_counters f ON f.user_id = t.user_id AND f.factor = ? \
@@ -81,7 +82,7 @@ pub async fn start_enrollment(
     user_id: UserId,
     sign_in_id: &str,
     secret_sealed: &[u8],
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     sqlx::query("DELETE FROM recovery_code_reveals WHERE user_id = ?")
@@ -114,7 +115,7 @@ pub async fn confirm_enrollment(
     step: i64,
     recovery_code_hash: &str,
     recovery_code_sealed: &[u8],
-    now: i64,
+    now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     let updated = sqlx::query(
@@ -142,7 +143,7 @@ pub async fn complete_enrollment(
     pool: &SqlitePool,
     user_id: UserId,
     sign_in_id: &str,
-    now: i64,
+    now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     let inserted = sqlx::query(
@@ -203,7 +204,7 @@ pub async fn record_accepted_step(
 pub async fn remove_two_factor(
     pool: &SqlitePool,
     user_id: UserId,
-    now: i64,
+    now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     super::tokens::withdraw_recovery_links(&mut tx, user_id, now).await?;
@@ -232,7 +233,7 @@ pub async fn replace_recovery_code(
     sign_in_id: &str,
     recovery_code_hash: &str,
     recovery_code_sealed: &[u8],
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     sqlx::query("UPDATE two_factor SET recovery_code_hash = ? WHERE user_id = ?")
@@ -250,7 +251,7 @@ async fn put_reveal(
     user_id: UserId,
     sign_in_id: &str,
     code_sealed: &[u8],
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO recovery_code_reveals (user_id, code_sealed, created_at, sign_in_id) VALUES (?, ?, ?, ?)
@@ -272,7 +273,7 @@ pub async fn recovery_code_reveal(
     pool: &SqlitePool,
     user_id: UserId,
     sign_in_id: &str,
-    not_before: i64,
+    not_before: UnixTime,
 ) -> Result<Option<Vec<u8>>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT code_sealed FROM recovery_code_reveals WHERE user_id = ? AND sign_in_id = ? AND created_at >= ?",
@@ -297,7 +298,10 @@ pub async fn forget_recovery_code_reveal(
 
 /// Sealed recovery codes past their reveal window are deleted, shown or not: the code is kept
 /// only as a hash after that (SPEC §2).
-pub async fn delete_expired_reveals(pool: &SqlitePool, before: i64) -> Result<u64, sqlx::Error> {
+pub async fn delete_expired_reveals(
+    pool: &SqlitePool,
+    before: UnixTime,
+) -> Result<u64, sqlx::Error> {
     Ok(
         sqlx::query("DELETE FROM recovery_code_reveals WHERE created_at < ?")
             .bind(before)

@@ -109,7 +109,7 @@ pub fn RecoveryCodeStep(
 }
 
 #[cfg(feature = "ssr")]
-pub use ssr::{begin_enrollment, begin_if_held};
+pub use ssr::{begin_enrollment, email_verified};
 
 #[cfg(feature = "ssr")]
 mod ssr {
@@ -143,26 +143,7 @@ mod ssr {
         begin_enrollment(&state, user_id, &this_sign_in_id().await?).await
     }
 
-    /// An organization's requirement takes a held member into the wizard at each step up (a
-    /// password sign-in, the password confirmed again): the enrollment starts there, so loading
-    /// the security page never writes. A member held while signed in turns it on with the switch.
-    /// Returns whether the account is held.
-    pub async fn begin_if_held(
-        state: &AppState,
-        user_id: UserId,
-        sign_in_id: &str,
-    ) -> Result<bool, AppError> {
-        let held = matches!(
-            crate::org::service::enforcement(state, user_id).await?,
-            crate::org::service::Enforcement::Required { .. }
-        );
-        if held && email_verified(state, user_id).await? {
-            begin_enrollment(state, user_id, sign_in_id).await?;
-        }
-        Ok(held)
-    }
-
-    async fn email_verified(state: &AppState, user_id: UserId) -> Result<bool, AppError> {
+    pub async fn email_verified(state: &AppState, user_id: UserId) -> Result<bool, AppError> {
         Ok(store::account(&state.pool, user_id)
             .await?
             .is_some_and(|account| account.email_verified_at.is_some()))

@@ -1,6 +1,7 @@
 //! The second factor's rules applied to the store: code checks under the throttle and the replay
 //! rule, and recovery codes made, sealed and hashed.
 
+use crate::unix_time::UnixTime;
 use secrecy::SecretString;
 
 use crate::{
@@ -97,14 +98,18 @@ pub async fn check_throttle(
     state: &AppState,
     user_id: UserId,
     factor: Factor,
-    now: i64,
+    now: UnixTime,
 ) -> Result<i64, AppError> {
     let failures = store::failures_of(&state.pool, user_id, factor).await?;
     throttle_verdict(failures, factor, now)
 }
 
 /// The throttle's answer for these failures: the count of earlier failures, or why to wait.
-pub fn throttle_verdict(failures: Failures, factor: Factor, now: i64) -> Result<i64, AppError> {
+pub fn throttle_verdict(
+    failures: Failures,
+    factor: Factor,
+    now: UnixTime,
+) -> Result<i64, AppError> {
     let count = u32::try_from(failures.failures).unwrap_or(u32::MAX);
     match throttle::verdict(count, failures.last_failure_at, now) {
         Verdict::Allowed => Ok(failures.failures),

@@ -572,7 +572,11 @@ async fn a_recovery_code_check_waits_on_no_code_check_lock() {
     portal.sign_in(&browser, "alice", PASSWORD).await;
     // A code check under way on the lock alice's account shares with others (64 stripes): a
     // recovery-code check, slow with Argon2id, must neither wait for it nor hold it.
-    let code_check_under_way = portal.state.factor_locks.lock(alice_id).await;
+    let code_check_under_way = portal
+        .state
+        .factor_locks
+        .lock(app::store::UserId(alice_id))
+        .await;
     let answer = tokio::time::timeout(
         std::time::Duration::from_secs(20),
         portal.call(
