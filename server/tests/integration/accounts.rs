@@ -160,10 +160,7 @@ async fn signing_in_with_the_right_password_reaches_the_portal() {
     let browser = portal.browser();
     let response = portal.sign_in(&browser, "Alice", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        portal.get(&browser, "/portal").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(portal.get_status(&browser, "/portal").await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -297,10 +294,7 @@ async fn thirty_minutes_without_a_request_end_the_session_and_each_request_exten
         "{from_now}"
     );
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_eq!(
-        portal.get(&browser, "/portal").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(portal.get_status(&browser, "/portal").await, StatusCode::OK);
     assert!(expiry().await > first, "a request moves the expiry on");
 
     // Thirty minutes and a second pass with no request.
@@ -398,11 +392,11 @@ async fn signing_out_ends_the_session() {
     portal.sign_up(&browser, "alice", PASSWORD).await;
     let stolen_cookie = session_id(&portal.sign_in(&browser, "alice", PASSWORD).await);
     assert_eq!(
-        portal.call(&browser, "logout", &[]).await.status(),
+        portal.call_status(&browser, "logout", &[]).await,
         StatusCode::OK
     );
     assert_eq!(
-        portal.get(&browser, "/portal").await.status(),
+        portal.get_status(&browser, "/portal").await,
         StatusCode::SEE_OTHER
     );
 
@@ -424,7 +418,7 @@ async fn a_sign_in_older_than_twelve_hours_is_over() {
     portal.sign_up(&browser, "alice", PASSWORD).await;
     portal.clock.advance(12 * 60 * 60);
     assert_eq!(
-        portal.get(&browser, "/portal").await.status(),
+        portal.get_status(&browser, "/portal").await,
         StatusCode::SEE_OTHER
     );
 }
@@ -542,7 +536,7 @@ async fn an_error_carried_in_a_link_shows_only_to_the_browser_whose_post_failed(
         assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{link}");
         let to = location(&answer).unwrap();
         assert_eq!(to.strip_prefix(&portal.base).unwrap_or(to), path);
-        let page = portal.get(&victim, path).await.text().await.unwrap();
+        let page = portal.get_text(&victim, path).await;
         assert!(!page.contains("Incorrect username") && !page.contains("Call Portal"));
     }
 }
@@ -582,9 +576,8 @@ async fn the_address_in_use_mail_is_capped_like_verification_mail() {
         let (portal, mallory) = (&portal, &mallory);
         async move {
             portal
-                .call(mallory, "resend_verification", &[])
+                .call_status(mallory, "resend_verification", &[])
                 .await
-                .status()
         }
     })
     .await;

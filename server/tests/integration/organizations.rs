@@ -136,13 +136,12 @@ async fn only_owners_see_members_or_change_the_requirement() {
     portal.sign_up(&carol, "carol", PASSWORD).await;
     assert_eq!(
         portal
-            .call(&carol, "organization", &[("slug", "acme")])
-            .await
-            .status(),
+            .call_status(&carol, "organization", &[("slug", "acme")])
+            .await,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        portal.get(&carol, "/org/acme").await.status(),
+        portal.get_status(&carol, "/org/acme").await,
         StatusCode::OK,
         "a page that says no, not a crash"
     );
@@ -187,12 +186,12 @@ async fn with_no_grace_a_member_without_two_factor_reaches_only_the_wizard_until
         "{overview:?}"
     );
     // The owner, who has it, is not held.
-    assert_eq!(portal.get(&alice, "/portal").await.status(), StatusCode::OK);
+    assert_eq!(portal.get_status(&alice, "/portal").await, StatusCode::OK);
 
     portal.enroll(&bob).await;
-    assert_eq!(portal.get(&bob, "/portal").await.status(), StatusCode::OK);
+    assert_eq!(portal.get_status(&bob, "/portal").await, StatusCode::OK);
     assert_eq!(
-        portal.call(&bob, "current_user", &[]).await.status(),
+        portal.call_status(&bob, "current_user", &[]).await,
         StatusCode::OK
     );
 }
@@ -204,7 +203,7 @@ async fn the_grace_period_is_honoured_with_a_banner_then_enforced() {
     portal.enroll(&alice).await;
     require(&portal, &alice, "7").await;
 
-    assert_eq!(portal.get(&bob, "/portal").await.status(), StatusCode::OK);
+    assert_eq!(portal.get_status(&bob, "/portal").await, StatusCode::OK);
     let notice: serde_json::Value = portal
         .call(&bob, "requirement_notice", &[])
         .await
@@ -237,12 +236,12 @@ async fn the_grace_period_is_honoured_with_a_banner_then_enforced() {
     portal.clock.advance(7 * DAY - 60);
     let bob = portal.browser();
     portal.sign_in(&bob, "bob", PASSWORD).await;
-    assert_eq!(portal.get(&bob, "/portal").await.status(), StatusCode::OK);
+    assert_eq!(portal.get_status(&bob, "/portal").await, StatusCode::OK);
     portal.clock.advance(120);
     let bob = portal.browser();
     portal.sign_in(&bob, "bob", PASSWORD).await;
     assert_eq!(
-        portal.get(&bob, "/portal").await.status(),
+        portal.get_status(&bob, "/portal").await,
         StatusCode::SEE_OTHER
     );
 }
@@ -289,15 +288,14 @@ async fn leaving_the_organization_lifts_its_requirement() {
     assert!(last_owner.text().await.unwrap().contains("LastOwner"));
     assert_eq!(
         portal
-            .call(&bob, "leave_organization", &[("slug", "acme")])
-            .await
-            .status(),
+            .call_status(&bob, "leave_organization", &[("slug", "acme")])
+            .await,
         StatusCode::OK
     );
     portal.clock.advance(8 * DAY);
     let bob = portal.browser();
     portal.sign_in(&bob, "bob", PASSWORD).await;
-    assert_eq!(portal.get(&bob, "/portal").await.status(), StatusCode::OK);
+    assert_eq!(portal.get_status(&bob, "/portal").await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -406,7 +404,7 @@ async fn an_invited_account_cannot_see_the_organization_before_accepting() {
     let (_alice, bob) = acme_with_invitation(&portal).await;
     let refused = portal.call(&bob, "organization", &[("slug", "acme")]).await;
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
-    let page = portal.get(&bob, "/org/acme").await.text().await.unwrap();
+    let page = portal.get_text(&bob, "/org/acme").await;
     assert!(page.contains("no such organization"), "{page}");
     assert!(!page.contains("Leave organization"), "{page}");
 }
@@ -424,7 +422,7 @@ async fn an_invited_account_is_not_held_and_gets_no_mail_until_it_accepts() {
         StatusCode::OK
     );
 
-    assert_eq!(portal.get(&bob, "/portal").await.status(), StatusCode::OK);
+    assert_eq!(portal.get_status(&bob, "/portal").await, StatusCode::OK);
     assert_eq!(portal.overview(&bob).await.required_by, None);
     // The owner's notice has arrived, so a notice to Bob would have too.
     portal.smtp.wait_for("alice@example.com", 3).await;
@@ -530,12 +528,7 @@ async fn an_unknown_username_gets_the_same_answer_as_a_known_one() {
         answers.iter().all(|answer| *answer == answers[0]),
         "{answers:?}"
     );
-    let page = portal
-        .get(&alice, "/org/acme?notice=invited")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = portal.get_text(&alice, "/org/acme?notice=invited").await;
     assert!(page.contains(INVITED), "{page}");
 }
 
@@ -610,7 +603,7 @@ async fn a_held_member_can_leave_and_is_then_free() {
         .await;
     assert_eq!(left.status(), StatusCode::FOUND);
     assert_eq!(location(&left), Some("/portal"));
-    assert_eq!(portal.get(&bob, "/portal").await.status(), StatusCode::OK);
+    assert_eq!(portal.get_status(&bob, "/portal").await, StatusCode::OK);
     assert_eq!(
         members(&details(&portal, &alice).await),
         [pair("alice", "owner")]
@@ -636,18 +629,13 @@ async fn invitations_work_without_javascript() {
         assert_eq!(sent.status(), StatusCode::FOUND);
         assert_eq!(location(&sent), Some("/org/acme?notice=invited"));
     }
-    let owner_page = portal
-        .get(&alice, "/org/acme?notice=invited")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let owner_page = portal.get_text(&alice, "/org/acme?notice=invited").await;
     assert!(
         owner_page.contains(INVITED) && owner_page.contains("Withdraw"),
         "{owner_page}"
     );
 
-    let bob_portal = portal.get(&bob, "/portal").await.text().await.unwrap();
+    let bob_portal = portal.get_text(&bob, "/portal").await;
     assert!(
         bob_portal.contains("Acme")
             && bob_portal.contains("Accept")

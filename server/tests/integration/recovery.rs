@@ -57,10 +57,7 @@ async fn sign_up_sends_a_verification_link_that_verifies_the_address() {
     portal.verify_email(&browser, "alice").await;
     assert!(portal.overview(&browser).await.email_verified);
     assert_eq!(
-        portal
-            .call(&browser, "start_enrollment", &[])
-            .await
-            .status(),
+        portal.call_status(&browser, "start_enrollment", &[]).await,
         StatusCode::OK
     );
 }
@@ -140,7 +137,7 @@ async fn a_right_recovery_code_emails_a_link_that_resets_two_factor_authenticati
     assert_eq!(confirmed.status(), StatusCode::OK);
     // Signed out everywhere, and a notice was mailed.
     assert_eq!(
-        portal.get(&owner, "/portal").await.status(),
+        portal.get_status(&owner, "/portal").await,
         StatusCode::SEE_OTHER
     );
     let mail = portal.smtp.wait_for(ALICE, before + 2).await;
@@ -158,7 +155,7 @@ async fn a_right_recovery_code_emails_a_link_that_resets_two_factor_authenticati
         .await
         .unwrap();
     assert_eq!(progress, "\"Password\"");
-    assert_eq!(portal.get(&fresh, "/portal").await.status(), StatusCode::OK);
+    assert_eq!(portal.get_status(&fresh, "/portal").await, StatusCode::OK);
     assert_eq!(count(&portal, "SELECT count(*) FROM two_factor").await, 0);
     assert_eq!(
         count(
@@ -212,9 +209,8 @@ async fn a_recovery_link_works_once_and_an_unknown_one_not_at_all() {
     let token = token_of(&recovery_links(&portal)[0]);
     assert_eq!(
         portal
-            .call(&portal.browser(), "confirm_recovery", &[("token", &token)])
-            .await
-            .status(),
+            .call_status(&portal.browser(), "confirm_recovery", &[("token", &token)])
+            .await,
         StatusCode::OK
     );
     let again = portal
@@ -444,7 +440,7 @@ async fn support_resets_two_factor_with_the_admin_command_and_a_reason() {
             .unwrap();
     assert_eq!(detail, "by support-sam: ticket 42: lost phone and code");
     assert_eq!(
-        portal.get(&owner, "/portal").await.status(),
+        portal.get_status(&owner, "/portal").await,
         StatusCode::SEE_OTHER,
         "signed out everywhere"
     );
@@ -537,9 +533,8 @@ async fn twenty_resends_at_once_send_at_most_three_verification_emails_an_hour()
         let (portal, browser) = (&portal, &browser);
         async move {
             portal
-                .call(browser, "resend_verification", &[])
+                .call_status(browser, "resend_verification", &[])
                 .await
-                .status()
         }
     })
     .await;

@@ -30,10 +30,7 @@ async fn malformed_form_bodies_are_bad_requests() {
             "{content_type} {body:?} → {status}"
         );
     }
-    assert_eq!(
-        portal.get(&browser, "/login").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(portal.get_status(&browser, "/login").await, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -84,14 +84,7 @@ async fn continue_is_refused_until_the_box_is_ticked() {
     portal.verify_email(&browser, "alice").await;
     portal.call(&browser, "start_enrollment", &[]).await;
     let key = portal.shown_key(&browser).await.unwrap().replace(' ', "");
-    let secret = totp_rs::Secret::try_from_base32(&key)
-        .unwrap()
-        .as_ref()
-        .to_vec();
-    let code = app::security::totp::code_at(
-        &secret,
-        app::security::totp::TotpStep::at(portal.clock.now()),
-    );
+    let code = crate::common::code_for_key(&portal, &key);
     portal
         .call(&browser, "confirm_enrollment", &[("code", &code)])
         .await;
@@ -134,10 +127,7 @@ async fn enrolling_then_signing_in_asks_for_a_code_and_accepts_the_right_one() {
         signed_in_cookie.split(';').next(),
         "the session id is renewed when the second factor is accepted"
     );
-    assert_eq!(
-        portal.get(&browser, "/portal").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(portal.get_status(&browser, "/portal").await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -163,30 +153,19 @@ async fn a_password_alone_reaches_nothing_but_the_code_step() {
     let page = portal.get(&browser, "/portal").await;
     assert_eq!(page.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        portal.get(&browser, "/settings/security").await.status(),
+        portal.get_status(&browser, "/settings/security").await,
         StatusCode::SEE_OTHER
     );
     assert_eq!(
-        portal
-            .call(&browser, "current_user", &[])
-            .await
-            .text()
-            .await
-            .unwrap(),
+        portal.call_text(&browser, "current_user", &[]).await,
         "null"
     );
     assert_eq!(
-        portal
-            .call(&browser, "security_overview", &[])
-            .await
-            .status(),
+        portal.call_status(&browser, "security_overview", &[]).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        portal
-            .call(&browser, "start_enrollment", &[])
-            .await
-            .status(),
+        portal.call_status(&browser, "start_enrollment", &[]).await,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -254,7 +233,7 @@ async fn a_wrong_code_is_refused() {
     let response = portal.verify_code(&browser, &wrong).await;
     assert_eq!(answer::<()>(response).await, Err(AppError::InvalidCode));
     assert_eq!(
-        portal.get(&browser, "/portal").await.status(),
+        portal.get_status(&browser, "/portal").await,
         StatusCode::SEE_OTHER
     );
 }
@@ -479,9 +458,8 @@ async fn a_new_recovery_code_replaces_the_old_one() {
     assert_eq!(portal.overview(&browser).await.recovery_code, None);
     assert_eq!(
         portal
-            .get(&browser, "/settings/security/recovery-code.txt")
-            .await
-            .status(),
+            .get_status(&browser, "/settings/security/recovery-code.txt")
+            .await,
         StatusCode::NOT_FOUND
     );
 }
@@ -538,19 +516,14 @@ async fn an_enrollment_shows_its_secret_and_recovery_code_only_to_the_sign_in_th
     portal.sign_in(&other, "alice", PASSWORD).await;
 
     assert_eq!(
-        portal.call(&laptop, "start_enrollment", &[]).await.status(),
+        portal.call_status(&laptop, "start_enrollment", &[]).await,
         StatusCode::OK
     );
     let key = portal
         .shown_key(&laptop)
         .await
         .expect("the wizard shows the key to its own sign-in");
-    let seen = portal
-        .call(&other, "security_overview", &[])
-        .await
-        .text()
-        .await
-        .unwrap();
+    let seen = portal.call_text(&other, "security_overview", &[]).await;
     assert!(
         !seen.contains(&key),
         "another session reads the new key: {seen}"
@@ -560,28 +533,15 @@ async fn an_enrollment_shows_its_secret_and_recovery_code_only_to_the_sign_in_th
         .await;
     assert_ne!(confirm.status(), StatusCode::OK);
 
-    let secret = totp_rs::Secret::try_from_base32(key.replace(' ', ""))
-        .unwrap()
-        .as_ref()
-        .to_vec();
-    let code = app::security::totp::code_at(
-        &secret,
-        app::security::totp::TotpStep::at(portal.clock.now()),
-    );
+    let code = crate::common::code_for_key(&portal, &key);
     assert_eq!(
         portal
-            .call(&laptop, "confirm_enrollment", &[("code", &code)])
-            .await
-            .status(),
+            .call_status(&laptop, "confirm_enrollment", &[("code", &code)])
+            .await,
         StatusCode::OK
     );
     let recovery_code = portal.overview(&laptop).await.recovery_code.unwrap();
-    let seen = portal
-        .call(&other, "security_overview", &[])
-        .await
-        .text()
-        .await
-        .unwrap();
+    let seen = portal.call_text(&other, "security_overview", &[]).await;
     assert!(
         !seen.contains(&recovery_code),
         "another session reads the recovery code"
@@ -609,13 +569,10 @@ async fn an_enrollment_shows_its_secret_and_recovery_code_only_to_the_sign_in_th
         TwoFactorState::On
     );
     assert_eq!(
-        portal.get(&other, "/portal").await.status(),
+        portal.get_status(&other, "/portal").await,
         StatusCode::SEE_OTHER
     );
-    assert_eq!(
-        portal.get(&laptop, "/portal").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(portal.get_status(&laptop, "/portal").await, StatusCode::OK);
 }
 
 #[tokio::test]

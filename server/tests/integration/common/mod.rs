@@ -12,7 +12,7 @@ use leptos::server_fn::{
     ServerFn,
     serde::{Serialize, de::DeserializeOwned},
 };
-use reqwest::{Client, Response, header};
+use reqwest::{Client, Response, StatusCode, header};
 use server::{Config, Portal};
 use smtp::SmtpSink;
 use tempfile::TempDir;
@@ -234,6 +234,40 @@ impl TestPortal {
             .unwrap()
     }
 
+    /// The status a server function answers with: for tests of who may call it at all.
+    pub async fn call_status(
+        &self,
+        browser: &Client,
+        function: &str,
+        form: &[(&str, &str)],
+    ) -> StatusCode {
+        self.call(browser, function, form).await.status()
+    }
+
+    /// The body a server function answers with, as text: for tests of what it must not say.
+    pub async fn call_text(
+        &self,
+        browser: &Client,
+        function: &str,
+        form: &[(&str, &str)],
+    ) -> String {
+        self.call(browser, function, form)
+            .await
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// The page as text.
+    pub async fn get_text(&self, browser: &Client, path: &str) -> String {
+        self.get(browser, path).await.text().await.unwrap()
+    }
+
+    /// The status a page answers with.
+    pub async fn get_status(&self, browser: &Client, path: &str) -> StatusCode {
+        self.get(browser, path).await.status()
+    }
+
     pub async fn sign_up(&self, browser: &Client, username: &str, password: &str) -> Response {
         self.post_fn(
             browser,
@@ -310,6 +344,21 @@ impl Authenticator {
     }
 }
 
+/// The code an app shows now for a key as the wizard shows it (base32, grouped by spaces).
+pub fn code_for_key(portal: &TestPortal, key: &str) -> String {
+    app::security::totp::code_at(
+        &secret_of_key(key),
+        app::security::totp::TotpStep::at(portal.clock.now()),
+    )
+}
+
+fn secret_of_key(key: &str) -> Vec<u8> {
+    totp_rs::Secret::try_from_base32(key.replace(' ', ""))
+        .unwrap()
+        .as_ref()
+        .to_vec()
+}
+
 impl TestPortal {
     pub async fn overview(&self, browser: &Client) -> SecurityOverview {
         self.call_fn(browser, app::settings::LoadSecurityOverview {})
@@ -333,14 +382,8 @@ impl TestPortal {
         let TwoFactorState::Scanning { key, .. } = self.overview(browser).await.two_factor else {
             panic!("the wizard shows the key");
         };
-        let secret = totp_rs::Secret::try_from_base32(&key.replace(' ', ""))
-            .unwrap()
-            .as_ref()
-            .to_vec();
-        let code = app::security::totp::code_at(
-            &secret,
-            app::security::totp::TotpStep::at(self.clock.now()),
-        );
+        let secret = secret_of_key(&key);
+        let code = code_for_key(self, &key);
         self.call_fn(browser, app::two_factor::enroll::ConfirmEnrollment { code })
             .await
             .expect("the first code confirms the wizard");

@@ -43,17 +43,14 @@ async fn sign_in_requests_past_the_limit_get_429_with_the_wait() {
     assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(page.text().await.unwrap().contains("Try again in"));
     // Pages stay open.
-    assert_eq!(
-        portal.get(&browser, "/login").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(portal.get_status(&browser, "/login").await, StatusCode::OK);
 }
 
 /// The addresses the audit log recorded for accounts, each once.
 async fn audited_addresses(portal: &TestPortal) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT DISTINCT address FROM audit_events WHERE address IS NOT NULL AND user_id IS NOT NULL",
-    )
+   )
         .fetch_all(&portal.database().await)
         .await
         .unwrap()

@@ -97,16 +97,13 @@ async fn thousands_of_malformed_requests_get_no_5xx_and_the_server_keeps_serving
     );
     assert!(sent >= 2000);
     // Still serving: a fresh sign-in works (the noise may have signed this browser out).
-    assert_eq!(
-        portal.get(&browser, "/login").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(portal.get_status(&browser, "/login").await, StatusCode::OK);
     let fresh = portal.browser();
     assert_eq!(
         portal.sign_in(&fresh, "alice", PASSWORD).await.status(),
         StatusCode::OK
     );
-    assert_eq!(portal.get(&fresh, "/portal").await.status(), StatusCode::OK);
+    assert_eq!(portal.get_status(&fresh, "/portal").await, StatusCode::OK);
 }
 
 /// The peak resident memory of a process, from /proc.

@@ -93,13 +93,12 @@ async fn confirming_the_password_shares_the_sign_in_throttle_and_is_audited() {
         let (portal, browser) = (&portal, &browser);
         async move {
             portal
-                .call(
+                .call_status(
                     browser,
                     "confirm_password",
                     &[("password", &format!("guess {index}"))],
                 )
                 .await
-                .status()
         }
     })
     .await;
@@ -172,7 +171,7 @@ async fn an_attacker_hammering_a_username_waits_while_the_owners_browser_gets_in
     // The browser that signed in to alice before is not kept out.
     let owner_in = portal.sign_in(&owner, "alice", PASSWORD).await;
     assert_eq!(owner_in.status(), StatusCode::OK);
-    assert_eq!(portal.get(&owner, "/portal").await.status(), StatusCode::OK);
+    assert_eq!(portal.get_status(&owner, "/portal").await, StatusCode::OK);
     // Its own wrong passwords are still throttled, on its own counter: 5 free, then each waits
     // (7 in all, so the next wait, 4 seconds, surely covers the attempt below).
     for _ in 0..5 {

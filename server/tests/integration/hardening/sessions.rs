@@ -34,23 +34,19 @@ async fn the_security_page_lists_sessions_and_signs_one_out() {
     portal
         .call(&mallory, "revoke_session", &[("id", &other)])
         .await;
-    assert_eq!(portal.get(&phone, "/portal").await.status(), StatusCode::OK);
+    assert_eq!(portal.get_status(&phone, "/portal").await, StatusCode::OK);
 
     assert_eq!(
         portal
-            .call(&laptop, "revoke_session", &[("id", &other)])
-            .await
-            .status(),
+            .call_status(&laptop, "revoke_session", &[("id", &other)])
+            .await,
         StatusCode::OK
     );
     assert_eq!(
-        portal.get(&phone, "/portal").await.status(),
+        portal.get_status(&phone, "/portal").await,
         StatusCode::SEE_OTHER
     );
-    assert_eq!(
-        portal.get(&laptop, "/portal").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(portal.get_status(&laptop, "/portal").await, StatusCode::OK);
     assert_eq!(sessions(&portal, &laptop).await.len(), 1);
 }
 
@@ -65,21 +61,17 @@ async fn signing_out_all_other_sessions_keeps_this_one() {
     }
     assert_eq!(
         portal
-            .call(&laptop, "sign_out_other_sessions", &[])
-            .await
-            .status(),
+            .call_status(&laptop, "sign_out_other_sessions", &[])
+            .await,
         StatusCode::OK
     );
     for browser in &others {
         assert_eq!(
-            portal.get(browser, "/portal").await.status(),
+            portal.get_status(browser, "/portal").await,
             StatusCode::SEE_OTHER
         );
     }
-    assert_eq!(
-        portal.get(&laptop, "/portal").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(portal.get_status(&laptop, "/portal").await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -91,7 +83,7 @@ async fn changing_the_second_factor_signs_out_every_other_session() {
     portal
         .verify_code(&phone, &authenticator.code(&portal, 1))
         .await;
-    assert_eq!(portal.get(&phone, "/portal").await.status(), StatusCode::OK);
+    assert_eq!(portal.get_status(&phone, "/portal").await, StatusCode::OK);
 
     // A new recovery code (the code of the next step: the last one is spent).
     portal.clock.advance(30);
@@ -104,13 +96,10 @@ async fn changing_the_second_factor_signs_out_every_other_session() {
         .await;
     assert_eq!(regenerated.status(), StatusCode::OK);
     assert_eq!(
-        portal.get(&phone, "/portal").await.status(),
+        portal.get_status(&phone, "/portal").await,
         StatusCode::SEE_OTHER
     );
-    assert_eq!(
-        portal.get(&laptop, "/portal").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(portal.get_status(&laptop, "/portal").await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -139,10 +128,7 @@ async fn a_sign_in_older_than_fifteen_minutes_asks_for_the_password_before_a_cha
         .await;
     assert_eq!(right.status(), StatusCode::OK);
     assert_eq!(
-        portal
-            .call(&browser, "start_enrollment", &[])
-            .await
-            .status(),
+        portal.call_status(&browser, "start_enrollment", &[]).await,
         StatusCode::OK
     );
 }
@@ -190,12 +176,7 @@ async fn the_security_page_shows_browser_names_never_text_from_the_user_agent() 
     // One wrong password plants an event; a right one a session.
     portal.sign_in(&attacker, "alice", "wrong password").await;
     portal.sign_in(&attacker, "alice", PASSWORD).await;
-    let page = portal
-        .call(&owner, "security_overview", &[])
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = portal.call_text(&owner, "security_overview", &[]).await;
     assert!(!page.contains("Call Portal"), "{page}");
     assert!(page.contains("unknown browser"), "{page}");
 }
