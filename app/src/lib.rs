@@ -36,7 +36,7 @@ pub mod state;
 pub mod store;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     SsrMode,
     components::{A, Route, Router, Routes},
@@ -81,6 +81,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <AutoReload options=options.clone() />
+                <HashedStylesheet options=options.clone() id="portal" />
                 <HydrationScripts options />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <MetaTags />
@@ -97,7 +98,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     mark_hydrated();
     view! {
-        <Stylesheet id="portal" href="/pkg/portal.css" />
         <Title text="Portal" />
         <Router>
             <header class="site-header">

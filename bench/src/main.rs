@@ -1,5 +1,5 @@
 //! `cargo run -p bench --release -- all [--quick]`: measures the release build (build it first
-//! with `cargo leptos build --release`), prints a table and writes BENCHMARKS.md.
+//! with `cargo leptos build --release --precompress`), prints a table and writes BENCHMARKS.md.
 
 use std::path::PathBuf;
 

@@ -30,13 +30,23 @@ pub struct Figures {
     pub flood_requests: usize,
     pub flood_answered: usize,
     pub flood_peak_rss_mib: f64,
+    /// The release wasm and its JS glue as built, and their brotli copies as served.
     pub wasm_bytes: u64,
-    pub wasm_gzip_bytes: u64,
+    pub wasm_br_bytes: u64,
     pub js_bytes: u64,
-    pub js_gzip_bytes: u64,
+    pub js_br_bytes: u64,
     pub cold_start_ms: f64,
     pub first_paint_ms: f64,
     pub hydrated_ms: f64,
+    /// `/login` hydrated on an emulated slow phone, median of the cold loads.
+    pub slow_hydrated_ms: f64,
+    /// Script (wasm and JS) bytes the browser received for `/login`, as sent (compressed), on a
+    /// first visit and on a second one with its cache.
+    pub first_script_bytes: u64,
+    pub second_script_bytes: u64,
+    pub first_html_bytes: u64,
+    /// Responses of the first visit (page, script, stylesheet) sent without compression.
+    pub uncompressed: Vec<String>,
 }
 
 struct Server {
@@ -319,7 +329,7 @@ async fn codes(
         server.data.path().join("portal.db").display()
     ))
     .await?;
-    let users: Vec<(i64, String)> =
+    let users: Vec<(app::store::UserId, String)> =
         sqlx::query_as("SELECT id, username FROM users WHERE username LIKE 'code%'")
             .fetch_all(&database)
             .await?;
@@ -352,10 +362,7 @@ async fn codes(
             .map(|(client, secret)| {
                 let url = url.clone();
                 async move {
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap()
-                        .as_secs() as i64;
+                    let now = app::state::Clock::default().now();
                     let code = totp::code_at(secret, totp::TotpStep::at(now));
                     let sent = Instant::now();
                     let status = post(client, &url, &[("code", &code), ("next", "")]).await;
@@ -439,8 +446,19 @@ fn paint(site: &Site, server: &Server, plan: &Plan, figures: &mut Figures) -> an
         String::from_utf8_lossy(&output.stderr)
     );
     let timings: serde_json::Value = serde_json::from_slice(&output.stdout)?;
-    figures.first_paint_ms = timings["first_paint_ms"].as_f64().unwrap_or_default();
-    figures.hydrated_ms = timings["hydrated_ms"].as_f64().unwrap_or_default();
+    let number = |name: &str| timings[name].as_f64().unwrap_or_default();
+    figures.first_paint_ms = number("first_paint_ms");
+    figures.hydrated_ms = number("hydrated_ms");
+    figures.slow_hydrated_ms = number("slow_hydrated_ms");
+    figures.first_script_bytes = number("first_script_bytes") as u64;
+    figures.second_script_bytes = number("second_script_bytes") as u64;
+    figures.first_html_bytes = number("first_html_bytes") as u64;
+    figures.uncompressed = timings["uncompressed"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|url| url.as_str().map(str::to_owned))
+        .collect();
     Ok(())
 }
 
@@ -491,18 +509,41 @@ async fn flood(site: &Site, plan: &Plan, figures: &mut Figures) -> anyhow::Resul
     Ok(())
 }
 
-fn gzipped_size(path: &Path) -> anyhow::Result<(u64, u64)> {
-    use std::io::Write;
-    let bytes =
-        std::fs::read(path).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(&bytes)?;
-    Ok((bytes.len() as u64, encoder.finish()?.len() as u64))
+/// The size of a built file and of its brotli copy (`cargo leptos build --precompress`).
+fn built_size(path: &Path) -> anyhow::Result<(u64, u64)> {
+    let size = |path: &Path| {
+        std::fs::metadata(path)
+            .map(|metadata| metadata.len())
+            .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))
+    };
+    let mut brotli = path.as_os_str().to_owned();
+    brotli.push(".br");
+    Ok((size(path)?, size(Path::new(&brotli))?))
+}
+
+/// A built file's name: with its content hash when the build wrote `hash.txt` beside the server.
+fn built_name(site: &Site, kind: &str, extension: &str) -> String {
+    let hash = site
+        .server
+        .parent()
+        .and_then(|folder| std::fs::read_to_string(folder.join("hash.txt")).ok())
+        .and_then(|hashes| {
+            hashes.lines().find_map(|line| {
+                let (file, hash) = line.trim().split_once(':')?;
+                (file == kind).then(|| hash.trim().to_owned())
+            })
+        });
+    match hash {
+        Some(hash) => format!("portal.{hash}.{extension}"),
+        None => format!("portal.{extension}"),
+    }
 }
 
 fn sizes(site: &Site, figures: &mut Figures) -> anyhow::Result<()> {
     let package = site.site_root.join("pkg");
-    (figures.wasm_bytes, figures.wasm_gzip_bytes) = gzipped_size(&package.join("portal.wasm"))?;
-    (figures.js_bytes, figures.js_gzip_bytes) = gzipped_size(&package.join("portal.js"))?;
+    (figures.wasm_bytes, figures.wasm_br_bytes) =
+        built_size(&package.join(built_name(site, "wasm", "wasm")))?;
+    (figures.js_bytes, figures.js_br_bytes) =
+        built_size(&package.join(built_name(site, "js", "js")))?;
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod config;
 mod layers;
 mod secret_key;
 mod session_store;
+mod static_files;
 
 use std::{net::SocketAddr, str::FromStr, sync::Arc, time::Duration};
 
@@ -117,7 +118,10 @@ impl Portal {
         let settings = layers::Settings {
             base_origin,
             header_policy,
-            limiter: limiter.clone(),
+            limit: layers::rate_limit::LimitPolicy {
+                limiter: limiter.clone(),
+                stylesheet: static_files::stylesheet_href(&state.leptos_options).into(),
+            },
             trusted_proxies,
             sessions,
         };
@@ -126,6 +130,7 @@ impl Portal {
                 "/settings/security/recovery-code.txt",
                 get(download_recovery_code),
             )
+            .nest("/pkg", static_files::pkg_router(&state.leptos_options))
             .leptos_routes_with_context(&state, routes, provide_csp_nonce, {
                 let options = state.leptos_options.clone();
                 move || shell(options.clone())
@@ -283,6 +288,7 @@ fn leptos_options(config: &Config) -> LeptosOptions {
                 .build()
         });
     options.site_addr = config.site_addr;
+    static_files::detect_hashes(&mut options);
     options
 }
 

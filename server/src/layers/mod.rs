@@ -3,17 +3,19 @@
 //! A request meets them in this order (outermost first), and its response passes back through
 //! them in reverse:
 //! 1. trace: a span with the method and path, never the query (it can hold tokens);
-//! 2. `client_addr`: the client's address, found once (behind a trusted proxy, its forwarded
+//! 2. compression: the answer in brotli or gzip when the browser accepts it (pages, server
+//!    function answers; `/pkg` files come precompressed and pass through);
+//! 3. `client_addr`: the client's address, found once (behind a trusted proxy, its forwarded
 //!    hop); everything after reads it from the request's extensions;
-//! 3. body limit: 64 KiB, Portal's forms are a few short fields;
-//! 4. `headers`: a CSP nonce for this response, and the security headers on every answer,
+//! 4. body limit: 64 KiB, Portal's forms are a few short fields;
+//! 5. `headers`: a CSP nonce for this response, and the security headers on every answer,
 //!    403 and 429 included;
-//! 5. `csrf`: a cross-site POST ends here with 403;
-//! 6. `rate_limit`: the sign-in endpoints, per client address (429 with the wait);
-//! 7. sessions: the session cookie is loaded (tower-sessions), saved on the way out;
-//! 8. `forms`: a no-JS form's page and error are put back; what was typed is kept on failure;
-//! 9. `sign_in`: protected pages need an account; an organization's hold allows the wizard only;
-//! 10. `status`: on the way out, a server function's `AppError` gets its own status;
+//! 6. `csrf`: a cross-site POST ends here with 403;
+//! 7. `rate_limit`: the sign-in endpoints, per client address (429 with the wait);
+//! 8. sessions: the session cookie is loaded (tower-sessions), saved on the way out;
+//! 9. `forms`: a no-JS form's page and error are put back; what was typed is kept on failure;
+//! 10. `sign_in`: protected pages need an account; an organization's hold allows the wizard only;
+//! 11. `status`: on the way out, a server function's `AppError` gets its own status;
 //!
 //! then the router: a server function, a page render or a static file.
 
@@ -29,7 +31,7 @@ use std::sync::Arc;
 
 use app::state::AppState;
 use axum::{Router, middleware};
-use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
+use tower_http::{compression::CompressionLayer, limit::RequestBodyLimitLayer, trace::TraceLayer};
 use tower_sessions::SessionManagerLayer;
 
 pub use headers::{CspNonce, HeaderPolicy};
@@ -43,7 +45,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct Settings {
     pub base_origin: String,
     pub header_policy: HeaderPolicy,
-    pub limiter: Arc<rate_limit::SignInLimiter>,
+    pub limit: rate_limit::LimitPolicy,
     pub trusted_proxies: Arc<client_addr::TrustedProxies>,
     pub sessions: SessionManagerLayer<PortalSessionStore>,
 }
@@ -54,7 +56,7 @@ pub fn around(router: Router<AppState>, state: &AppState, settings: Settings) ->
     let Settings {
         base_origin,
         header_policy,
-        limiter,
+        limit,
         trusted_proxies,
         sessions,
     } = settings;
@@ -63,11 +65,12 @@ pub fn around(router: Router<AppState>, state: &AppState, settings: Settings) ->
         .layer(middleware::from_fn_with_state(state.clone(), sign_in::require_sign_in))
         .layer(middleware::from_fn_with_state(base_origin.clone(), forms::restore_form_page))
         .layer(sessions)
-        .layer(middleware::from_fn_with_state(limiter, rate_limit::limit_sign_in))
+        .layer(middleware::from_fn_with_state(limit, rate_limit::limit_sign_in))
         .layer(middleware::from_fn_with_state(base_origin, csrf::refuse_cross_site))
         .layer(middleware::from_fn_with_state(header_policy, headers::security_headers))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(trusted_proxies, client_addr::resolve_client))
+        .layer(CompressionLayer::new())
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
                 tracing::info_span!("request", method = %request.method(), path = request.uri().path())

@@ -89,8 +89,18 @@ pub fn limiter_key(address: IpAddr) -> IpAddr {
     }
 }
 
+/// What the limit needs: the limiter, and the stylesheet its page links to (hashed by the build).
+#[derive(Clone)]
+pub struct LimitPolicy {
+    pub limiter: Arc<SignInLimiter>,
+    pub stylesheet: Arc<str>,
+}
+
 pub async fn limit_sign_in(
-    State(limiter): State<Arc<SignInLimiter>>,
+    State(LimitPolicy {
+        limiter,
+        stylesheet,
+    }): State<LimitPolicy>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -115,12 +125,12 @@ pub async fn limit_sign_in(
         .as_secs()
         .max(1);
     tracing::warn!(%address, path = request.uri().path(), "sign-in rate limit");
-    too_many_requests(&request, seconds)
+    too_many_requests(&request, seconds, &stylesheet)
 }
 
 /// 429 with the wait: for a page without JavaScript an HTML page, for the hydrated page the
 /// server function error its form shows.
-fn too_many_requests(request: &Request, seconds: u64) -> Response {
+fn too_many_requests(request: &Request, seconds: u64, stylesheet: &str) -> Response {
     let error = AppError::TryAgainIn { seconds };
     let wants_html = request
         .headers()
@@ -131,7 +141,7 @@ fn too_many_requests(request: &Request, seconds: u64) -> Response {
     if wants_html {
         let page = format!(
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Too many attempts · Portal</title>\
-             <link rel=\"stylesheet\" href=\"/pkg/portal.css\"></head><body><main><h1>Too many attempts</h1>\
+             <link rel=\"stylesheet\" href=\"{stylesheet}\"></head><body><main><h1>Too many attempts</h1>\
              <p class=\"form-message\" role=\"alert\">{error}</p><p><a href=\"/login\">Back to sign-in</a></p></main></body></html>"
         );
         return (

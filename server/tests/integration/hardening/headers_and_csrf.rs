@@ -160,3 +160,18 @@ async fn outside_cargo_leptos_watch_the_policy_allows_no_websocket() {
     assert!(!csp.contains("ws:"), "{csp}");
     assert!(csp.contains("connect-src 'self';"), "{csp}");
 }
+
+#[tokio::test]
+async fn pages_and_answers_are_compressed_for_a_browser_that_accepts_it() {
+    let portal = TestPortal::start().await;
+    let compressing = portal.browser_with_headers(&[("accept-encoding", "br, gzip")]);
+    let page = portal.get(&compressing, "/login").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(header_value(&page, "content-encoding"), "br");
+    let gzip_only = portal.browser_with_headers(&[("accept-encoding", "gzip")]);
+    let page = portal.get(&gzip_only, "/signup").await;
+    assert_eq!(header_value(&page, "content-encoding"), "gzip");
+    // A client that asks for nothing gets plain text.
+    let plain = portal.get(&portal.browser(), "/login").await;
+    assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+}

@@ -1,0 +1,76 @@
+//! The site's static files (`/pkg`: the script, the wasm, the stylesheet). `cargo leptos build
+//! --release --precompress` writes a brotli and a gzip copy of each beside it, and `hash-files`
+//! puts a hash of its content in each name (listed in `hash.txt` beside the server binary). So a
+//! browser gets the smallest encoding it accepts without any work per request, and may keep a
+//! file for a year: a new build has new names.
+
+use std::path::PathBuf;
+
+use axum::{
+    Router,
+    http::{HeaderValue, header},
+};
+use leptos::prelude::LeptosOptions;
+use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer};
+
+/// A hashed name never changes its content.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Without hashes (a debug build), a file must be checked again before each use.
+const REVALIDATE: &str = "no-cache";
+
+/// The hash file cargo-leptos writes beside the server binary, when it hashes file names.
+fn hash_file(options: &LeptosOptions) -> Option<PathBuf> {
+    let path = std::env::current_exe()
+        .ok()?
+        .parent()?
+        .join(options.hash_file.as_ref());
+    path.exists().then_some(path)
+}
+
+/// Turns hashed names on when the build made them, however the server was started (cargo-leptos,
+/// the bare binary, the benchmark).
+pub fn detect_hashes(options: &mut LeptosOptions) {
+    if hash_file(options).is_some() {
+        options.hash_files = true;
+    }
+}
+
+/// The stylesheet's path, hashed when the build hashed it: for the pages rendered outside Leptos.
+pub fn stylesheet_href(options: &LeptosOptions) -> String {
+    let hash = options
+        .hash_files
+        .then(|| hash_file(options))
+        .flatten()
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .and_then(|hashes| {
+            hashes.lines().find_map(|line| {
+                let (file, hash) = line.trim().split_once(':')?;
+                (file == "css").then(|| hash.trim().to_owned())
+            })
+        });
+    let name = match hash {
+        Some(hash) => format!("{}.{hash}.css", options.output_name),
+        None => format!("{}.css", options.output_name),
+    };
+    format!("/{}/{name}", options.site_pkg_dir)
+}
+
+/// `/pkg`, served from the precompressed copies when the browser accepts them.
+pub fn pkg_router<S: Clone + Send + Sync + 'static>(options: &LeptosOptions) -> Router<S> {
+    let directory = PathBuf::from(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    let cache = if options.hash_files {
+        IMMUTABLE
+    } else {
+        REVALIDATE
+    };
+    Router::new()
+        .fallback_service(
+            ServeDir::new(directory)
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache),
+        ))
+}
