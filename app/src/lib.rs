@@ -73,6 +73,9 @@ pub fn page_needs_sign_in(path: &str) -> bool {
     })
 }
 
+/// Link clicks and form posts without a full page load (see the script's own comment).
+const NAVIGATE_SCRIPT: &str = include_str!("navigate.js");
+
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
@@ -82,7 +85,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <AutoReload options=options.clone() />
                 <HashedStylesheet options=options.clone() id="portal" />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
+                <script type="module" nonce=leptos::nonce::use_nonce() inner_html=NAVIGATE_SCRIPT></script>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <MetaTags />
             </head>
@@ -96,7 +100,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    mark_hydrated();
     view! {
         <Title text="Portal" />
         <Router>
@@ -120,16 +123,6 @@ pub fn App() -> impl IntoView {
             </main>
         </Router>
     }
-}
-
-/// Marks the document once the WebAssembly has taken over, for tests (and styles) that need to
-/// tell a hydrated page from a server-rendered one.
-fn mark_hydrated() {
-    Effect::new(move |_| {
-        if let Some(root) = document().document_element() {
-            let _ = root.set_attribute("data-hydrated", "true");
-        }
-    });
 }
 
 #[component]

@@ -24,6 +24,11 @@ async fn the_benchmark_runs_end_to_end_with_tiny_counts() {
         figures.uncompressed
     );
     assert!(figures.first_script_bytes > 0);
+    assert!(
+        figures.first_script_bytes <= 150_000,
+        "/login sends {} bytes of script over the wire (at most 150 KB)",
+        figures.first_script_bytes
+    );
     assert_eq!(
         figures.second_script_bytes, 0,
         "a second visit downloads no script"

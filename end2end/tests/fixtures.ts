@@ -73,6 +73,27 @@ export async function forgetCookies(page: Page) {
   await page.context().clearCookies();
 }
 
+/**
+ * With JavaScript, the islands router patches each next page into the document it has: what it
+ * shows must be what a fresh load of the same address shows, element for element and word for
+ * word. (Call it where the page shows no one-time message: a fresh load would not repeat it.)
+ */
+export async function expectPatchedAsLoaded(page: Page, mode: Mode) {
+  if (!mode.javaScriptEnabled) return;
+  const [patched, loaded] = await page.evaluate(async () => {
+    const shape = (main: Element | null) =>
+      main === null
+        ? 'no main'
+        : [...main.querySelectorAll('*')]
+            .map((element) => `${element.tagName}${element.id ? '#' + element.id : ''}`)
+            .join(' ') + '\n' + (main.textContent ?? '').replace(/\s+/g, ' ').trim();
+    const html = await (await fetch(location.href, { headers: { Accept: 'text/html' } })).text();
+    const fresh = new DOMParser().parseFromString(html, 'text/html');
+    return [shape(document.querySelector('main')), shape(fresh.querySelector('main'))];
+  });
+  expect(patched).toBe(loaded);
+}
+
 /** Marks the document so a test can tell that no full page load happened since. */
 export async function markDocument(page: Page) {
   await page.evaluate(() => ((window as unknown as { portalMark: boolean }).portalMark = true));

@@ -1,4 +1,4 @@
-import { test, expect, open, settle, signUp, signIn, uniqueName, expectNoAxeViolations } from './fixtures';
+import { test, expect, open, settle, signUp, signIn, uniqueName, expectNoAxeViolations, expectPatchedAsLoaded } from './fixtures';
 
 test.describe('sessions', () => {
   test('sign out another session from the security page', async ({ page, browser, mode }) => {
@@ -20,6 +20,11 @@ test.describe('sessions', () => {
     await expect(page.getByText('That session is signed out.')).toBeVisible();
     await settle(page, mode);
     await expect(page.getByRole('region', { name: 'Active sessions' }).getByRole('listitem')).toHaveCount(1);
+    // The list shrank and the activity grew: the patched page is the page itself.
+    await open(page, mode, '/portal');
+    await page.getByRole('link', { name: 'Security settings' }).click();
+    await expect(page).toHaveURL(/\/settings\/security$/);
+    await expectPatchedAsLoaded(page, mode);
 
     await otherPage.goto('/portal');
     await expect(otherPage).toHaveURL(/\/login\?next=%2Fportal$/);

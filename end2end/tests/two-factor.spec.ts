@@ -1,4 +1,4 @@
-import { test, expect, forgetCookies, open, settle, signUp, uniqueName, verifyEmail, expectNoAxeViolations, PASSWORD } from './fixtures';
+import { test, expect, forgetCookies, open, settle, signUp, uniqueName, verifyEmail, expectNoAxeViolations, expectPatchedAsLoaded, PASSWORD } from './fixtures';
 import { codeFor, enroll, readQrCode, twoFactorSwitch } from './two-factor';
 
 test.describe('two-factor authentication', () => {
@@ -114,11 +114,13 @@ test.describe('two-factor authentication', () => {
     await expect(page.getByRole('button', { name: 'Disable' })).toBeVisible();
     await expect(twoFactorSwitch(page)).toHaveAttribute('aria-checked', 'true');
     await expectNoAxeViolations(page, mode);
+    await expectPatchedAsLoaded(page, mode);
     await page.getByLabel('Authentication code').fill(await codeFor(key, 1));
     await page.getByRole('button', { name: 'Disable' }).click();
     await expect(page.getByText('Two-factor authentication is disabled.')).toBeVisible();
     await settle(page, mode);
     await expect(twoFactorSwitch(page)).toHaveAttribute('aria-checked', 'false');
+    await expectPatchedAsLoaded(page, mode);
   });
 
   test('regenerate the recovery code with a code', async ({ page, mode }) => {

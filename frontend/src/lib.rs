@@ -1,7 +1,16 @@
-//! The WebAssembly entry: hydrates the server-rendered page.
+//! The WebAssembly entry: Portal's pages are rendered on the server; this hydrates the islands
+//! in them (the parts that run in the browser) and lets the islands router move between pages
+//! without a full load.
+
+// Links the app, so its islands' exports are in the wasm.
+#[allow(unused_imports)]
+use app as _;
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
-    console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_islands();
+    // For tests (and styles) that tell a page whose script runs from a server-rendered one.
+    if let Some(root) = leptos::prelude::document().document_element() {
+        let _ = root.set_attribute("data-hydrated", "true");
+    }
 }

@@ -69,17 +69,6 @@ pub fn RecoveryCodeStep(
     heading: &'static str,
     save: ServerAction<SaveRecoveryCode>,
 ) -> impl IntoView {
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
-    let copied = RwSignal::new(false);
-    let copy = {
-        let code = code.clone();
-        move |_| {
-            let clipboard = window().navigator().clipboard();
-            let _ = clipboard.write_text(&code);
-            copied.set(true);
-        }
-    };
     view! {
         <h3>{heading}</h3>
         <p>
@@ -88,23 +77,44 @@ pub fn RecoveryCodeStep(
         <p class="recovery-code" aria-label="Your recovery code">
             <code>{code.clone()}</code>
         </p>
+        <RecoveryCodeActions code />
+        <PortalForm action=save novalidate=true>
+            <CheckboxField label="I have saved my recovery code" name="saved" value="yes" />
+            <SubmitButton label="Continue" />
+        </PortalForm>
+    }
+}
+
+/// Copy and Download beside a recovery code: the one part of the wizard that needs the browser.
+/// Copy shows only once the island runs; Download is a plain GET that works without a script,
+/// kept from the islands router (which would fetch it as a page) so the browser saves the file.
+#[island]
+fn RecoveryCodeActions(code: String) -> impl IntoView {
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let copied = RwSignal::new(false);
+    let copy = move |_| {
+        let clipboard = window().navigator().clipboard();
+        let _ = clipboard.write_text(&code);
+        copied.set(true);
+    };
+    view! {
         <div class="actions">
-            <Show when=move || hydrated.get()>
-                <button type="button" class="secondary" on:click=copy.clone()>
-                    "Copy"
-                </button>
-            </Show>
-            <form method="get" action="/settings/security/recovery-code.txt" class="inline">
+            <button type="button" class="secondary" hidden=move || !hydrated.get() on:click=copy>
+                "Copy"
+            </button>
+            <form
+                method="get"
+                action="/settings/security/recovery-code.txt"
+                class="inline"
+                on:submit=|event| event.stop_propagation()
+            >
                 <button type="submit" class="secondary">"Download"</button>
             </form>
         </div>
         <p class="notice" role="status">
             {move || copied.get().then_some("Copied to the clipboard.")}
         </p>
-        <PortalForm action=save novalidate=true>
-            <CheckboxField label="I have saved my recovery code" name="saved" value="yes" />
-            <SubmitButton label="Continue" />
-        </PortalForm>
     }
 }
 

@@ -1,0 +1,69 @@
+// Moving between Portal's pages with JavaScript: a link click or a form submit fetches the next
+// page and puts its body in place of this one. The document stays, and with it the loaded
+// WebAssembly, so there is no full page load; without JavaScript the same links and forms work
+// as plain HTML. Leptos' islands router does this too, but patches the page by walking the old
+// and new documents side by side, which slips on lists whose length changes; the page is small,
+// so Portal replaces it whole, then hydrates the islands in it.
+const sameOrigin = (url) => url.origin === location.origin;
+
+function linkRequest(event) {
+  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return null;
+  const link = event.target.closest?.('a');
+  if (!link || !link.href || link.target || link.hasAttribute('download') || link.getAttribute('rel') === 'external') return null;
+  const url = new URL(link.href);
+  if (!sameOrigin(url) || (url.pathname === location.pathname && url.search === location.search && url.hash)) return null;
+  return { url: url.href };
+}
+
+function formRequest(event) {
+  if (event.defaultPrevented) return null;
+  const form = event.target;
+  const method = (event.submitter?.getAttribute('formmethod') ?? form.method).toUpperCase();
+  const url = new URL(event.submitter?.getAttribute('formaction') ?? form.action);
+  if (!sameOrigin(url) || (method !== 'GET' && method !== 'POST')) return null;
+  const fields = new URLSearchParams(new FormData(form, event.submitter));
+  if (method === 'GET') {
+    url.search = fields.toString();
+    return { url: url.href };
+  }
+  return { url: url.href, init: { method: 'POST', body: fields } };
+}
+
+let latest = 0;
+async function go({ url, init = {} }, history = 'push') {
+  const navigation = ++latest;
+  const response = await fetch(url, { ...init, headers: { Accept: 'text/html' }, credentials: 'same-origin' });
+  const html = await response.text();
+  if (navigation !== latest) return;
+  const page = new DOMParser().parseFromString(html, 'text/html');
+  document.title = page.title;
+  document.body.replaceWith(document.adoptNode(page.body));
+  for (const island of document.querySelectorAll('leptos-island')) {
+    window.__hydrateIsland?.(island, island.dataset.component);
+  }
+  const shown = response.redirected ? response.url : url;
+  if (history === 'push') window.history.pushState(null, '', shown);
+  else window.history.replaceState(null, '', shown);
+  window.scrollTo(0, 0);
+  // Where a keyboard or a screen reader continues: the page's heading.
+  const heading = document.querySelector('main h1');
+  if (heading) {
+    heading.setAttribute('tabindex', '-1');
+    heading.focus({ preventScroll: true });
+  }
+}
+
+function follow(toRequest) {
+  return (event) => {
+    const request = toRequest(event);
+    if (!request) return;
+    event.preventDefault();
+    go(request).catch(() => {
+      window.location.href = request.url;
+    });
+  };
+}
+
+window.addEventListener('click', follow(linkRequest));
+window.addEventListener('submit', follow(formRequest));
+window.addEventListener('popstate', () => go({ url: location.href }, 'replace'));
