@@ -58,6 +58,11 @@ function follow(toRequest) {
     const request = toRequest(event);
     if (!request) return;
     event.preventDefault();
+    // A form shows that it is on its way, and cannot be sent twice meanwhile.
+    if (event.type === 'submit') {
+      event.target.setAttribute('aria-busy', 'true');
+      event.submitter?.setAttribute('disabled', '');
+    }
     go(request).catch(() => {
       window.location.href = request.url;
     });

@@ -30,19 +30,38 @@ pub async fn failures_of(
     user_id: UserId,
     factor: Factor,
 ) -> Result<Failures, sqlx::Error> {
-    let row: Option<Failures> = sqlx::query_as(
-        "SELECT failures, last_failure_at FROM failure_counters WHERE user_id = ? AND factor = ?",
-    )
-    .bind(user_id)
-    .bind(factor.as_str())
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.unwrap_or_default())
+    read_failures(pool, user_id, factor).await
 }
 
 /// Counts one more consecutive failure and returns the new count.
 pub async fn record_failure(
     pool: &SqlitePool,
+    user_id: UserId,
+    factor: Factor,
+    now: UnixTime,
+) -> Result<i64, sqlx::Error> {
+    count_failure(pool, user_id, factor, now).await
+}
+
+/// A factor's counter, read by itself or inside a transaction.
+async fn read_failures<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    user_id: UserId,
+    factor: Factor,
+) -> Result<Failures, sqlx::Error> {
+    let row: Option<Failures> = sqlx::query_as(
+        "SELECT failures, last_failure_at FROM failure_counters WHERE user_id = ? AND factor = ?",
+    )
+    .bind(user_id)
+    .bind(factor.as_str())
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.unwrap_or_default())
+}
+
+/// One more failure on a factor's counter, by itself or inside a transaction: the new count.
+async fn count_failure<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
     user_id: UserId,
     factor: Factor,
     now: UnixTime,
@@ -55,7 +74,7 @@ pub async fn record_failure(
     .bind(user_id)
     .bind(factor.as_str())
     .bind(now)
-    .fetch_one(pool)
+    .fetch_one(executor)
     .await
 }
 
@@ -64,10 +83,18 @@ pub async fn clear_failures(
     user_id: UserId,
     factor: Factor,
 ) -> Result<(), sqlx::Error> {
+    delete_failures(pool, user_id, factor).await
+}
+
+async fn delete_failures<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    user_id: UserId,
+    factor: Factor,
+) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM failure_counters WHERE user_id = ? AND factor = ?")
         .bind(user_id)
         .bind(factor.as_str())
-        .execute(pool)
+        .execute(executor)
         .await?;
     Ok(())
 }
@@ -144,37 +171,17 @@ pub async fn settle_factor_attempt<E>(
     allowed: impl FnOnce(Failures) -> Result<(), E>,
 ) -> Result<Result<i64, E>, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
-    let row: Option<Failures> = sqlx::query_as(
-        "SELECT failures, last_failure_at FROM failure_counters WHERE user_id = ? AND factor = ?",
-    )
-    .bind(user_id)
-    .bind(factor.as_str())
-    .fetch_optional(&mut *tx)
-    .await?;
-    let earlier = row.unwrap_or_default();
+    let earlier = read_failures(&mut *tx, user_id, factor).await?;
     if let Err(refused) = allowed(earlier) {
         return Ok(Err(refused));
     }
     let failures = if right {
         if earlier.failures > 0 {
-            sqlx::query("DELETE FROM failure_counters WHERE user_id = ? AND factor = ?")
-                .bind(user_id)
-                .bind(factor.as_str())
-                .execute(&mut *tx)
-                .await?;
+            delete_failures(&mut *tx, user_id, factor).await?;
         }
         0
     } else {
-        sqlx::query_scalar(
-            "INSERT INTO failure_counters (user_id, factor, failures, last_failure_at) VALUES (?, ?, 1, ?)
-             ON CONFLICT (user_id, factor) DO UPDATE SET failures = failure_counters.failures + 1, last_failure_at = excluded.last_failure_at
-             RETURNING failures",
-        )
-        .bind(user_id)
-        .bind(factor.as_str())
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?
+        count_failure(&mut *tx, user_id, factor, now).await?
     };
     tx.commit().await?;
     Ok(Ok(failures))
