@@ -1,7 +1,7 @@
-//! The site's static files (`/pkg`: the script, the wasm, the stylesheet). `cargo leptos build
-//! --release --precompress` writes a brotli and a gzip copy of each beside it, and `hash-files`
-//! puts a hash of its content in each name (listed in `hash.txt` beside the server binary). So a
-//! browser gets the smallest encoding it accepts without any work per request, and may keep a
+//! The site's static files (`/pkg`: the script, the wasm, the stylesheet). `./dev`'s release
+//! build (`LEPTOS_HASH_FILES=true cargo leptos build --release --precompress`) writes a brotli and
+//! a gzip copy of each beside it, and puts a hash of its content in each name (listed in
+//! `hash.txt` beside the server binary). So a browser gets the smallest encoding it accepts without any work per request, and may keep a
 //! file for a year: a new build has new names.
 
 use std::path::PathBuf;
@@ -27,31 +27,38 @@ fn hash_file(options: &LeptosOptions) -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
-/// Turns hashed names on when the build made them, however the server was started (cargo-leptos,
-/// the bare binary, the benchmark).
+/// Hashed names are on when the build made them (its `hash.txt` is beside the server), however
+/// the server was started (cargo-leptos, the bare binary, the tests, the benchmark), unless
+/// `LEPTOS_HASH_FILES=false` (`cargo leptos watch` keeps plain names). Never on without the file:
+/// Leptos cannot render a page then.
 pub fn detect_hashes(options: &mut LeptosOptions) {
-    if hash_file(options).is_some() {
-        options.hash_files = true;
-    }
+    let turned_off = std::env::var("LEPTOS_HASH_FILES").is_ok_and(|value| value == "false");
+    options.hash_files = !turned_off
+        && hashed("wasm", options).is_some_and(|name| {
+            // A hash.txt left by an earlier build names files that are gone.
+            PathBuf::from(options.site_root.as_ref())
+                .join(options.site_pkg_dir.as_ref())
+                .join(name)
+                .exists()
+        });
+}
+
+/// The built name of a site file of this kind (`wasm`, `js`, `css`), from `hash.txt`.
+fn hashed(kind: &str, options: &LeptosOptions) -> Option<String> {
+    let hashes = std::fs::read_to_string(hash_file(options)?).ok()?;
+    hashes.lines().find_map(|line| {
+        let (file, hash) = line.trim().split_once(':')?;
+        (file == kind).then(|| format!("{}.{}.{kind}", options.output_name, hash.trim()))
+    })
 }
 
 /// The stylesheet's path, hashed when the build hashed it: for the pages rendered outside Leptos.
 pub fn stylesheet_href(options: &LeptosOptions) -> String {
-    let hash = options
+    let name = options
         .hash_files
-        .then(|| hash_file(options))
+        .then(|| hashed("css", options))
         .flatten()
-        .and_then(|path| std::fs::read_to_string(path).ok())
-        .and_then(|hashes| {
-            hashes.lines().find_map(|line| {
-                let (file, hash) = line.trim().split_once(':')?;
-                (file == "css").then(|| hash.trim().to_owned())
-            })
-        });
-    let name = match hash {
-        Some(hash) => format!("{}.{hash}.css", options.output_name),
-        None => format!("{}.css", options.output_name),
-    };
+        .unwrap_or_else(|| format!("{}.css", options.output_name));
     format!("/{}/{name}", options.site_pkg_dir)
 }
 
