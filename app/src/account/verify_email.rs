@@ -99,36 +99,39 @@ mod ssr {
         owner: &str,
     ) -> Result<(), AppError> {
         let sign_in = format!("{}/login", state.settings.base_url);
-        send_token_link(
-            state,
-            user_id,
-            TokenPurpose::VerifyEmail,
-            VERIFY_SECONDS,
-            verification_cap(),
-            "/verify-email",
-            |account, _unsent| templates::address_in_use(&account.email, owner, &sign_in),
-        )
+        send_verification_link(state, user_id, |account, _unsent| {
+            templates::address_in_use(&account.email, owner, &sign_in)
+        })
         .await
         .map(|_| ())
     }
 
-    fn verification_cap() -> TokenCap {
-        TokenCap {
+    async fn try_send(state: &AppState, user_id: UserId) -> Result<bool, AppError> {
+        send_verification_link(state, user_id, |account, link| {
+            templates::verify_email(&account.email, &account.username, link)
+        })
+        .await
+    }
+
+    /// A verification-purpose mail: both kinds share the cap of 3 an hour and the link's life.
+    async fn send_verification_link(
+        state: &AppState,
+        user_id: UserId,
+        compose: impl FnOnce(&store::Account, &str) -> crate::mail::Email,
+    ) -> Result<bool, AppError> {
+        let cap = TokenCap {
             per_hour: VERIFY_EMAILS_PER_HOUR,
             one_live: false,
             link: Link::Verification,
-        }
-    }
-
-    async fn try_send(state: &AppState, user_id: UserId) -> Result<bool, AppError> {
+        };
         send_token_link(
             state,
             user_id,
             TokenPurpose::VerifyEmail,
             VERIFY_SECONDS,
-            verification_cap(),
+            cap,
             "/verify-email",
-            |account, link| templates::verify_email(&account.email, &account.username, link),
+            compose,
         )
         .await
     }
