@@ -18,10 +18,18 @@ pub enum EventKind {
     AdminReset,
     EmailVerified,
     OrgChanged,
+    PasswordResetRequested,
+    PasswordReset,
+    PasswordChanged,
+    EmailChangeRequested,
+    EmailChanged,
+    EmailChangeUndone,
+    /// Written without the account (it is gone): that an account was closed, and when.
+    AccountClosed,
 }
 
 impl EventKind {
-    const ALL: [Self; 14] = [
+    const ALL: [Self; 21] = [
         Self::SignedIn,
         Self::PasswordFailed,
         Self::SecondFactorFailed,
@@ -36,6 +44,13 @@ impl EventKind {
         Self::AdminReset,
         Self::EmailVerified,
         Self::OrgChanged,
+        Self::PasswordResetRequested,
+        Self::PasswordReset,
+        Self::PasswordChanged,
+        Self::EmailChangeRequested,
+        Self::EmailChanged,
+        Self::EmailChangeUndone,
+        Self::AccountClosed,
     ];
 
     /// The name stored in the audit table.
@@ -55,6 +70,13 @@ impl EventKind {
             Self::AdminReset => "admin_reset",
             Self::EmailVerified => "email_verified",
             Self::OrgChanged => "org_changed",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::PasswordReset => "password_reset",
+            Self::PasswordChanged => "password_changed",
+            Self::EmailChangeRequested => "email_change_requested",
+            Self::EmailChanged => "email_changed",
+            Self::EmailChangeUndone => "email_change_undone",
+            Self::AccountClosed => "account_closed",
         }
     }
 
@@ -83,6 +105,15 @@ impl EventKind {
             Self::AdminReset => "Two-factor authentication reset by support",
             Self::EmailVerified => "Email address verified",
             Self::OrgChanged => "Organization changed",
+            Self::PasswordResetRequested => "Password reset email requested",
+            Self::PasswordReset => "Password reset by email link",
+            Self::PasswordChanged => "Password changed",
+            Self::EmailChangeRequested => "Change of email address requested",
+            Self::EmailChanged => "Email address changed",
+            Self::EmailChangeUndone => {
+                "Change of email address undone from the old address; every session was signed out"
+            }
+            Self::AccountClosed => "Account closed",
         }
     }
 
@@ -94,6 +125,7 @@ impl EventKind {
                 | Self::SecondFactorLocked
                 | Self::SecondFactorFailed
                 | Self::RecoveryCodeFailed
+                | Self::EmailChangeUndone
         )
     }
 }

@@ -15,6 +15,12 @@ pub enum Link {
     Verification,
     /// Resets a lost second factor.
     Recovery,
+    /// Sets a forgotten password.
+    PasswordReset,
+    /// Proves a new email address.
+    EmailChange,
+    /// Keeps the old address when a change was not wanted.
+    EmailChangeUndo,
 }
 
 impl Link {
@@ -22,6 +28,9 @@ impl Link {
         match self {
             Self::Verification => "verification",
             Self::Recovery => "recovery",
+            Self::PasswordReset => "password reset",
+            Self::EmailChange => "confirmation",
+            Self::EmailChangeUndo => "undo",
         }
     }
 
@@ -33,6 +42,15 @@ impl Link {
             Self::Recovery => {
                 "This recovery link has expired. Sign in and enter your recovery code again for a new one."
             }
+            Self::PasswordReset => {
+                "This password reset link has expired. Ask for a new one from \"Forgot your password?\" on the sign-in page."
+            }
+            Self::EmailChange => {
+                "This confirmation link has expired. Ask for the change again from Security settings."
+            }
+            Self::EmailChangeUndo => {
+                "This link has expired: it worked for 7 days. Sign in, or reset your password, and contact support."
+            }
         }
     }
 
@@ -43,6 +61,9 @@ impl Link {
             }
             Self::Recovery => {
                 "This recovery link is not valid. Check that you opened the whole link from the email."
+            }
+            Self::PasswordReset | Self::EmailChange | Self::EmailChangeUndo => {
+                "This link is not valid. Check that you opened the whole link from the email."
             }
         }
     }
@@ -129,6 +150,11 @@ pub enum AppError {
     OwnersOnly,
     #[error("An organization needs an owner: make another member owner first.")]
     LastOwner,
+    /// Closing the account would leave an organization with members but no owner.
+    #[error(
+        "You are the last owner of {org}, which has other members. Make another member owner, or remove the other members, then close your account."
+    )]
+    LastOwnerOfOrg { org: String },
     #[error("Two-factor authentication is already on.")]
     TwoFactorAlreadyOn,
     #[error("Two-factor authentication is off for this account.")]
@@ -198,7 +224,7 @@ impl AppError {
             | Self::TooManyInvitations { .. }
             | Self::TooManyEmails { .. } => 429,
             Self::NotFound { .. } => 404,
-            Self::LastOwner | Self::AddressVerifiedElsewhere => 409,
+            Self::LastOwner | Self::LastOwnerOfOrg { .. } | Self::AddressVerifiedElsewhere => 409,
             Self::FactorLocked
             | Self::RecoveryCodesLocked
             | Self::PasswordRequired

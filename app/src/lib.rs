@@ -44,7 +44,15 @@ use leptos_router::{
 };
 
 use account::{
-    login::LoginPage, portal::PortalPage, signup::SignupPage, verify_email::VerifyEmailPage,
+    change_email::{ChangeEmailPage, ConfirmEmailPage, KeepEmailPage},
+    change_password::ChangePasswordPage,
+    close::CloseAccountPage,
+    forgot_password::ForgotPasswordPage,
+    login::LoginPage,
+    portal::PortalPage,
+    reset_password::ResetPasswordPage,
+    signup::SignupPage,
+    verify_email::VerifyEmailPage,
 };
 use org::page::{OrgPage, RequirementBanner};
 use recovery::confirm::ConfirmRecoveryPage;
@@ -54,12 +62,16 @@ use settings::SecurityPage;
 /// Every page of the route table is either here or in `PUBLIC_PAGES` (a server test checks).
 pub const PROTECTED_PAGES: [&str; 3] = ["/portal", "/settings/", "/org/"];
 /// Pages anyone may open.
-pub const PUBLIC_PAGES: [&str; 5] = [
+pub const PUBLIC_PAGES: [&str; 9] = [
     "/",
     "/signup",
     "/login",
     "/verify-email",
     "/recover/confirm",
+    "/forgot-password",
+    "/reset-password",
+    "/confirm-email",
+    "/keep-email",
 ];
 
 /// Whether the page at `path` needs a signed-in account.
@@ -119,6 +131,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async />
                     <Route path=path!("/recover/confirm") view=ConfirmRecoveryPage ssr=SsrMode::Async />
                     <Route path=path!("/org/:slug") view=OrgPage ssr=SsrMode::Async />
+                    <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async />
+                    <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async />
+                    <Route path=path!("/settings/password") view=ChangePasswordPage ssr=SsrMode::Async />
+                    <Route path=path!("/settings/email") view=ChangeEmailPage ssr=SsrMode::Async />
+                    <Route path=path!("/confirm-email") view=ConfirmEmailPage ssr=SsrMode::Async />
+                    <Route path=path!("/keep-email") view=KeepEmailPage ssr=SsrMode::Async />
+                    <Route path=path!("/settings/close") view=CloseAccountPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -33,18 +33,26 @@ pub struct TokenCap {
     pub link: crate::error::Link,
 }
 
-/// Mails the account a link to `path` holding a new single-use token for `purpose`, valid for
-/// `lifetime` seconds, within `cap`. The token is stored hashed; the cap is checked and the token
-/// made in one transaction, so parallel requests cannot pass the cap together; the token is
-/// withdrawn when the mail cannot be sent, so a failed send spends nothing. False when a live
-/// link made a new one needless.
+/// A link to mail: what its token is for, how long it lives, the cap on such mails, the page it
+/// opens, and the address it is about (an email change's), kept with the token.
+pub struct LinkMail<'a> {
+    pub purpose: crate::store::TokenPurpose,
+    pub lifetime: i64,
+    pub cap: TokenCap,
+    pub path: &'a str,
+    pub email: Option<&'a str>,
+}
+
+/// Mails the account a link to `mail.path` holding a new single-use token for `mail.purpose`,
+/// valid for `mail.lifetime` seconds, within `mail.cap`; `compose` writes the mail (and chooses
+/// its address). The token is stored hashed; the cap is checked and the token made in one
+/// transaction, so parallel requests cannot pass the cap together; the token is withdrawn when the
+/// mail cannot be sent, so a failed send spends nothing. False when a live link made a new one
+/// needless.
 pub async fn send_token_link(
     state: &crate::state::AppState,
     user_id: crate::store::UserId,
-    purpose: crate::store::TokenPurpose,
-    lifetime: i64,
-    cap: TokenCap,
-    path: &str,
+    mail: LinkMail<'_>,
     compose: impl FnOnce(&crate::store::Account, &str) -> Email,
 ) -> Result<bool, crate::error::AppError> {
     use crate::{
@@ -52,6 +60,13 @@ pub async fn send_token_link(
         security::token,
         store::{self, CappedToken},
     };
+    let LinkMail {
+        purpose,
+        lifetime,
+        cap,
+        path,
+        email,
+    } = mail;
     let account = store::account(&state.pool, user_id)
         .await?
         .ok_or(AppError::Unauthorized)?;
@@ -63,6 +78,7 @@ pub async fn send_token_link(
         hash: &token::hash(&token),
         created_at: now,
         expires_at: now + lifetime,
+        email,
     };
     let token_id = match store::create_token_capped(
         &state.pool,
@@ -89,4 +105,35 @@ pub async fn send_token_link(
         return Err(AppError::MailNotSent);
     }
     Ok(true)
+}
+
+/// What a person is told when the token of a `link` is not valid (`found` says why).
+pub fn link_refusal(
+    found: crate::store::TokenState,
+    link: crate::error::Link,
+) -> crate::error::AppError {
+    use crate::{error::AppError, store::TokenState};
+    match found {
+        TokenState::Expired => AppError::LinkExpired { link },
+        TokenState::Used => AppError::LinkUsed { link },
+        _ => AppError::LinkInvalid { link },
+    }
+}
+
+/// The account of a live token of `purpose`, or what to tell the person about the `link`.
+pub async fn account_of_link(
+    state: &crate::state::AppState,
+    token: &str,
+    purpose: crate::store::TokenPurpose,
+    link: crate::error::Link,
+) -> Result<crate::store::Account, crate::error::AppError> {
+    use crate::{security::token, store};
+    let found =
+        store::token_state(&state.pool, &token::hash(token), purpose, state.clock.now()).await?;
+    let store::TokenState::Valid(user_id) = found else {
+        return Err(link_refusal(found, link));
+    };
+    store::account(&state.pool, user_id)
+        .await?
+        .ok_or_else(|| link_refusal(store::TokenState::Unknown, link))
 }

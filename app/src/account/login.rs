@@ -70,7 +70,13 @@ pub fn LoginPage() -> impl IntoView {
     );
     let next = Signal::derive(move || query.read().get("next").unwrap_or_default());
     let recovery = move || query.read().get("recovery").unwrap_or_default();
-    let was_reset = move || query.read().get("reset").is_some();
+    let notice = move || {
+        let query = query.read();
+        if query.get("reset").is_some() {
+            return Some("Two-factor authentication has been reset. Sign in with your password.");
+        }
+        query.get("notice").and_then(|notice| login_notice(&notice))
+    };
     view! {
         <Title text="Sign in · Portal" />
         <h1>"Sign in to Portal"</h1>
@@ -84,17 +90,25 @@ pub fn LoginPage() -> impl IntoView {
                     (LoginStage::SecondFactor, "1") => view! { <RecoveryStep request support_email /> }.into_any(),
                     (LoginStage::SecondFactor, _) => view! { <CodeStep verify start_over next /> }.into_any(),
                     (LoginStage::Password, _) => view! {
-                        {was_reset().then(|| view! {
-                            <p class="notice" role="status">
-                                "Two-factor authentication has been reset. Sign in with your password."
-                            </p>
-                        })}
+                        {notice().map(|text| view! { <p class="notice" role="status">{text}</p> })}
                         <PasswordStep login next />
                     }
                         .into_any(),
                 }
             })}
         </Suspense>
+    }
+}
+
+/// What `?notice=` says on the sign-in page, in fixed words (nothing from the URL is echoed).
+fn login_notice(notice: &str) -> Option<&'static str> {
+    match notice {
+        "password-reset" => Some("Your password is changed. Sign in with your new password."),
+        "closed" => Some("Your account is closed. We have emailed you a confirmation."),
+        "email-kept" => Some(
+            "Your email address is kept and every session is signed out. If you did not ask for the change, reset your password now.",
+        ),
+        _ => None,
     }
 }
 
@@ -111,6 +125,7 @@ fn PasswordStep(login: ServerAction<Login>, next: Signal<String>) -> impl IntoVi
                 autocomplete="current-password"
             />
             <SubmitButton label="Sign in" />
+            <p><A href="/forgot-password">"Forgot your password?"</A></p>
         </PortalForm>
         <p class="aside">"New to Portal? " <A href="/signup">"Create an account"</A></p>
     }

@@ -3,6 +3,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::{
+    account::new_password::NewPasswordField,
     components::{Field, PortalForm, SubmitButton},
     error::AppError,
 };
@@ -28,12 +29,10 @@ pub fn SignupPage() -> impl IntoView {
                 hint="3 to 32 characters: letters, digits, _ and -."
             />
             <Field label="Email" name="email" input_type="email" autocomplete="email" />
-            <Field
+            <NewPasswordField
                 label="Password"
                 name="password"
-                input_type="password"
-                autocomplete="new-password"
-                hint="At least 8 characters."
+                known_fields=vec!["field-username".to_owned(), "field-email".to_owned()]
             />
             <SubmitButton label="Create account" />
         </PortalForm>
@@ -46,6 +45,7 @@ mod ssr {
     use secrecy::{ExposeSecret, SecretString};
 
     use crate::{
+        account::new_password::check_new_password,
         auth::AuthSession,
         error::AppError,
         state::app_state,
@@ -62,8 +62,7 @@ mod ssr {
             .map_err(|message| AppError::validation("username", message))?;
         let email = validation::normalize_email(&email)
             .map_err(|message| AppError::validation("email", message))?;
-        validation::check_new_password(password.expose_secret())
-            .map_err(|message| AppError::validation("password", message))?;
+        check_new_password("password", password.expose_secret(), &[&username, &email])?;
 
         let state = app_state()?;
         let password_hash = state.passwords.hash(password).await?;

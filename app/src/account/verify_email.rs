@@ -57,7 +57,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
 }
 
 #[cfg(feature = "ssr")]
-pub use ssr::send_verification;
+pub use ssr::{send_address_in_use_to, send_verification};
 
 #[cfg(feature = "ssr")]
 mod ssr {
@@ -66,10 +66,10 @@ mod ssr {
         auth::{client, signed_in},
         error::{AppError, Link},
         mail::templates,
-        notify::{TokenCap, send_token_link},
+        notify::{LinkMail, TokenCap, link_refusal, send_token_link},
         security::token,
         state::{AppState, app_state},
-        store::{self, TokenPurpose, TokenState, UserId},
+        store::{self, TokenPurpose, UserId},
     };
 
     /// A verification link works for a day.
@@ -98,9 +98,25 @@ mod ssr {
         user_id: UserId,
         owner: &str,
     ) -> Result<(), AppError> {
+        let account = store::account(&state.pool, user_id)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        send_address_in_use_to(state, user_id, &account.email, owner, verification_mail()).await
+    }
+
+    /// Tells `owner`, whose verified address `to` is, that someone tried to use it on another
+    /// account; counted as a link `mail` of that account would be (a token is made for the slot,
+    /// and its link never sent), so the person trying learns nothing and cannot flood the owner.
+    pub async fn send_address_in_use_to(
+        state: &AppState,
+        user_id: UserId,
+        to: &str,
+        owner: &str,
+        mail: LinkMail<'_>,
+    ) -> Result<(), AppError> {
         let sign_in = format!("{}/login", state.settings.base_url);
-        send_verification_link(state, user_id, |account, _unsent| {
-            templates::address_in_use(&account.email, owner, &sign_in)
+        send_token_link(state, user_id, mail, |_, _unsent| {
+            templates::address_in_use(to, owner, &sign_in)
         })
         .await
         .map(|_| ())
@@ -119,21 +135,21 @@ mod ssr {
         user_id: UserId,
         compose: impl FnOnce(&store::Account, &str) -> crate::mail::Email,
     ) -> Result<bool, AppError> {
-        let cap = TokenCap {
-            per_hour: VERIFY_EMAILS_PER_HOUR,
-            one_live: false,
-            link: Link::Verification,
-        };
-        send_token_link(
-            state,
-            user_id,
-            TokenPurpose::VerifyEmail,
-            VERIFY_SECONDS,
-            cap,
-            "/verify-email",
-            compose,
-        )
-        .await
+        send_token_link(state, user_id, verification_mail(), compose).await
+    }
+
+    fn verification_mail() -> LinkMail<'static> {
+        LinkMail {
+            purpose: TokenPurpose::VerifyEmail,
+            lifetime: VERIFY_SECONDS,
+            cap: TokenCap {
+                per_hour: VERIFY_EMAILS_PER_HOUR,
+                one_live: false,
+                link: Link::Verification,
+            },
+            path: "/verify-email",
+            email: None,
+        }
     }
 
     pub async fn resend() -> Result<(), AppError> {
@@ -149,21 +165,16 @@ mod ssr {
         let now = state.clock.now();
         let hash = token::hash(token);
         let link = Link::Verification;
-        let user_id =
-            match store::consume_token(&state.pool, &hash, TokenPurpose::VerifyEmail, now).await? {
-                Some(user_id) => user_id,
-                None => {
-                    return Err(
-                        match store::token_state(&state.pool, &hash, TokenPurpose::VerifyEmail, now)
-                            .await?
-                        {
-                            TokenState::Expired => AppError::LinkExpired { link },
-                            TokenState::Used => AppError::LinkUsed { link },
-                            _ => AppError::LinkInvalid { link },
-                        },
-                    );
-                }
-            };
+        let user_id = match store::consume_token(&state.pool, &hash, TokenPurpose::VerifyEmail, now)
+            .await?
+        {
+            Some(user_id) => user_id,
+            None => {
+                let found =
+                    store::token_state(&state.pool, &hash, TokenPurpose::VerifyEmail, now).await?;
+                return Err(link_refusal(found, link));
+            }
+        };
         if !store::mark_email_verified(&state.pool, user_id, now).await? {
             return Err(AppError::AddressVerifiedElsewhere);
         }

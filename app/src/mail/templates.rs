@@ -54,10 +54,10 @@ pub fn verify_email(to: &str, username: &str, link: &str) -> Email {
 pub fn address_in_use(to: &str, owner: &str, sign_in: &str) -> Email {
     email(
         to,
-        "Someone tried to create a Portal account with your address",
+        "Someone tried to use your address for another Portal account",
         &[
-            "Someone tried to create a new Portal account with this email address.".into(),
-            format!("This address already belongs to your account {owner}, so it was not added to the new one."),
+            "Someone tried to use this email address for another Portal account: a new one, or a change of address.".into(),
+            format!("This address already belongs to your account {owner}, so it was not added to the other one."),
             "If this was you, sign in to your account instead. If it was not you, you can ignore this email.".into(),
         ],
         Some(("Sign in to Portal", sign_in)),
@@ -75,6 +75,78 @@ pub fn recovery_link(to: &str, username: &str, link: &str, minutes: i64) -> Emai
             "If this was not you, do not open the link: change your password, because someone knows it and has your recovery code.".into(),
         ],
         Some(("Reset two-factor authentication", link)),
+    )
+}
+
+pub fn password_reset_link(to: &str, username: &str, link: &str, minutes: i64) -> Email {
+    email(
+        to,
+        "Reset your Portal password",
+        &[
+            format!("Hello {username},"),
+            format!("Someone asked to reset the password of your Portal account. If this was you, open the link below within {minutes} minutes and choose a new password. It works once."),
+            "If two-factor authentication is on, the page also asks for a code from your authenticator app (or your recovery code): this email alone cannot change your password.".into(),
+            "If this was not you, ignore this email: your password stays as it is.".into(),
+        ],
+        Some(("Choose a new password", link)),
+    )
+}
+
+/// To the new address: the link that proves it and switches the account to it.
+pub fn email_change_link(to: &str, username: &str, link: &str, hours: i64) -> Email {
+    email(
+        to,
+        "Confirm your new email address for Portal",
+        &[
+            format!("Hello {username},"),
+            format!(
+                "Open the link below within {hours} hours to make this the email address of your Portal account. Until then your account keeps its current address."
+            ),
+            "If you did not ask for this, ignore this email: nothing changes.".into(),
+        ],
+        Some(("Confirm this email address", link)),
+    )
+}
+
+/// To the old address: a change was asked for, and (when this address was verified) the link that
+/// keeps it.
+pub fn email_change_notice(
+    to: &str,
+    username: &str,
+    new_email: &str,
+    undo: Option<(&str, i64)>,
+) -> Email {
+    let mut paragraphs = vec![
+        format!("Hello {username},"),
+        format!(
+            "Someone asked to change the email address of your Portal account to {new_email}. The change happens when that address is confirmed."
+        ),
+    ];
+    match undo {
+        Some((_, days)) => paragraphs.push(format!("If this was not you, open the link below within {days} days: it keeps this address (or brings it back), signs your account out everywhere, and you should then change your password.")),
+        None => paragraphs.push("If this was not you, change your password and contact support.".into()),
+    }
+    email(
+        to,
+        "The email address of your Portal account is changing",
+        &paragraphs,
+        undo.map(|(link, _)| ("Keep this email address", link)),
+    )
+}
+
+/// To a closed account's address: what went, and when its username is free again.
+pub fn goodbye(to: &str, username: &str, days: i64) -> Email {
+    email(
+        to,
+        "Your Portal account is closed",
+        &[
+            format!("Hello {username},"),
+            format!(
+                "Your Portal account {username} is closed: its sessions, second factors, links and memberships are deleted. The username stays reserved for {days} days."
+            ),
+            "If this was not you, contact support at once.".into(),
+        ],
+        None,
     )
 }
 
@@ -104,6 +176,22 @@ pub fn notice(to: &str, username: &str, what: Notice) -> Email {
         Notice::RecoveryCodeRegenerated => (
             "You have a new recovery code",
             "A new recovery code was created for your Portal account. The old one no longer works.",
+        ),
+        Notice::PasswordReset => (
+            "Your Portal password was reset",
+            "The password of your Portal account was reset through the link emailed to you, and every session was signed out.",
+        ),
+        Notice::PasswordChanged => (
+            "Your Portal password was changed",
+            "The password of your Portal account was changed from Security settings, and every other session was signed out.",
+        ),
+        Notice::EmailChanged => (
+            "Your Portal email address was changed",
+            "This is now the email address of your Portal account: notices and recovery links come here.",
+        ),
+        Notice::EmailChangeUndone => (
+            "Your Portal email address was kept",
+            "The change of your email address was undone and every session was signed out. If you did not ask for the change, someone knows your password: reset it now.",
         ),
     };
     email(
@@ -163,6 +251,10 @@ pub enum Notice {
     Reset,
     AdminReset,
     RecoveryCodeRegenerated,
+    PasswordReset,
+    PasswordChanged,
+    EmailChanged,
+    EmailChangeUndone,
 }
 
 #[cfg(test)]

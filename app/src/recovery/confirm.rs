@@ -65,41 +65,24 @@ mod ssr {
         audit::EventKind,
         auth::{AuthSession, client},
         error::{AppError, Link},
+        notify::{account_of_link, link_refusal},
         recovery::service::reset_two_factor,
         security::token,
         state::app_state,
-        store::{self, TokenPurpose, TokenState, UserId},
+        store::{self, TokenPurpose, TokenState},
     };
 
-    fn refusal(state: TokenState) -> AppError {
-        let link = Link::Recovery;
-        match state {
-            TokenState::Expired => AppError::LinkExpired { link },
-            TokenState::Used => AppError::LinkUsed { link },
-            _ => AppError::LinkInvalid { link },
-        }
+    fn refusal(found: TokenState) -> AppError {
+        link_refusal(found, Link::Recovery)
     }
 
     pub async fn whose(token: &str) -> Result<String, AppError> {
         let state = app_state()?;
-        let found = store::token_state(
-            &state.pool,
-            &token::hash(token),
-            TokenPurpose::Recovery,
-            state.clock.now(),
+        Ok(
+            account_of_link(&state, token, TokenPurpose::Recovery, Link::Recovery)
+                .await?
+                .username,
         )
-        .await?;
-        let TokenState::Valid(user_id) = found else {
-            return Err(refusal(found));
-        };
-        username(&state, user_id).await
-    }
-
-    async fn username(state: &crate::state::AppState, user_id: UserId) -> Result<String, AppError> {
-        Ok(store::account(&state.pool, user_id)
-            .await?
-            .ok_or_else(|| refusal(TokenState::Unknown))?
-            .username)
     }
 
     pub async fn confirm(token: &str) -> Result<(), AppError> {

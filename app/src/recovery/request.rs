@@ -68,8 +68,6 @@ pub fn CheckEmail(support_email: String) -> impl IntoView {
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use secrecy::SecretString;
-
     use super::super::service::{RECOVERY_EMAILS_PER_HOUR, RECOVERY_LINK_SECONDS};
     use crate::{
         audit::EventKind,
@@ -77,11 +75,10 @@ mod ssr {
         auth::{AuthSession, client},
         error::{AppError, Link},
         mail::templates,
-        notify::{TokenCap, send_token_link},
-        security::recovery_code,
+        notify::{LinkMail, TokenCap, send_token_link},
         state::app_state,
-        store::{self, Factor, TokenPurpose},
-        two_factor::service::{check_throttle, record_failure, throttle_verdict},
+        store::TokenPurpose,
+        two_factor::service::verify_recovery_code,
     };
 
     pub async fn request(typed: &str) -> Result<(), AppError> {
@@ -90,48 +87,8 @@ mod ssr {
         let Some(user_id) = auth.pending_second_factor(state.clock.now()).await? else {
             return Err(AppError::SignInExpired);
         };
-        let code = recovery_code::normalize(typed).ok_or_else(|| {
-            AppError::validation(
-                "recovery_code",
-                "Enter your recovery code: 16 letters and digits, like ABCD-EFGH-JKMN-PQRS.",
-            )
-        })?;
         let client = client().await;
-        // A cheap refusal first; the judgement that counts comes after the check, below.
-        check_throttle(&state, user_id, Factor::RecoveryCode, state.clock.now()).await?;
-        let Some(two_factor) = store::two_factor_of(&state.pool, user_id).await? else {
-            return Err(AppError::TwoFactorOff);
-        };
-        // Argon2id runs holding no lock, so no account's checks wait on another's.
-        let matches = state
-            .passwords
-            .verify(
-                SecretString::from(code),
-                Some(two_factor.recovery_code_hash),
-            )
-            .await?;
-        let now = state.clock.now();
-        let failures = store::settle_factor_attempt(
-            &state.pool,
-            user_id,
-            Factor::RecoveryCode,
-            now,
-            matches,
-            |earlier| throttle_verdict(earlier, Factor::RecoveryCode, now).map(|_| ()),
-        )
-        .await??;
-        if !matches {
-            record_failure(
-                &state,
-                user_id,
-                Factor::RecoveryCode,
-                &client,
-                EventKind::RecoveryCodeFailed,
-                failures,
-            )
-            .await?;
-            return Err(AppError::InvalidRecoveryCode);
-        }
+        verify_recovery_code(&state, user_id, typed, &client).await?;
         // One live link at a time, at most 3 an hour: decided in one transaction, so 50
         // requests with one code send one email.
         let cap = TokenCap {
@@ -139,22 +96,21 @@ mod ssr {
             one_live: true,
             link: Link::Recovery,
         };
-        let sent = send_token_link(
-            &state,
-            user_id,
-            TokenPurpose::Recovery,
-            RECOVERY_LINK_SECONDS,
+        let mail = LinkMail {
+            purpose: TokenPurpose::Recovery,
+            lifetime: RECOVERY_LINK_SECONDS,
             cap,
-            "/recover/confirm",
-            |account, link| {
-                templates::recovery_link(
-                    &account.email,
-                    &account.username,
-                    link,
-                    RECOVERY_LINK_SECONDS / 60,
-                )
-            },
-        )
+            path: "/recover/confirm",
+            email: None,
+        };
+        let sent = send_token_link(&state, user_id, mail, |account, link| {
+            templates::recovery_link(
+                &account.email,
+                &account.username,
+                link,
+                RECOVERY_LINK_SECONDS / 60,
+            )
+        })
         .await?;
         if sent {
             record(&state, user_id, EventKind::RecoveryRequested, &client, None).await?;

@@ -3,6 +3,7 @@
 pub mod crypto;
 pub mod otpauth;
 pub mod recovery_code;
+pub mod strength;
 pub mod throttle;
 pub mod token;
 pub mod totp;

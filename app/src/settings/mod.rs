@@ -42,6 +42,8 @@ pub struct SecurityOverview {
     pub username: String,
     pub email: String,
     pub email_verified: bool,
+    /// A new address waiting for its confirmation link to be opened.
+    pub pending_email: Option<String>,
     pub two_factor: TwoFactorState,
     /// A recovery code waiting to be saved: shown once, during enrollment or after a new one.
     pub recovery_code: Option<String>,
@@ -73,6 +75,10 @@ fn notice_text(notice: &str) -> Option<&'static str> {
         "verification-sent" => {
             Some("A verification email is on its way. Open its link to verify your address.")
         }
+        "password-changed" => Some("Your password is changed. Your other sessions are signed out."),
+        "email-change-sent" => Some(
+            "We sent a link to the new address. Your account switches to it when you open the link.",
+        ),
         _ => None,
     }
 }
@@ -209,7 +215,13 @@ pub fn SecurityPage() -> impl IntoView {
                         <TwoFactorSwitch on start required_by=overview.required_by.clone() />
                         {panel}
                     </section>
-                    <EmailStatus email=overview.email.clone() verified=overview.email_verified resend />
+                    <EmailStatus
+                        email=overview.email.clone()
+                        verified=overview.email_verified
+                        pending=overview.pending_email.clone()
+                        resend
+                    />
+                    <AccountActions />
                     <SessionList sessions=overview.sessions.clone() revoke others />
                     <ActivityList events=overview.events />
                 }
@@ -269,6 +281,7 @@ fn TwoFactorSwitch(
 fn EmailStatus(
     email: String,
     verified: bool,
+    pending: Option<String>,
     resend: ServerAction<ResendVerification>,
 ) -> impl IntoView {
     view! {
@@ -284,6 +297,24 @@ fn EmailStatus(
                     <SubmitButton label="Resend verification email" class="secondary" />
                 </PortalForm>
             })}
+            {pending.map(|pending| view! {
+                <p>"Waiting for " <strong>{pending}</strong> " to be confirmed: open the link we sent to it."</p>
+            })}
+            <p><A href="/settings/email">"Change email"</A></p>
+        </section>
+    }
+}
+
+/// The account's own changes, each on a page of its own.
+#[component]
+fn AccountActions() -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="account-heading">
+            <h2 id="account-heading">"Account"</h2>
+            <ul class="links">
+                <li><A href="/settings/password">"Change password"</A></li>
+                <li><A href="/settings/close">"Close account"</A></li>
+            </ul>
         </section>
     }
 }
@@ -503,6 +534,9 @@ pub mod ssr {
             })
             .collect();
         let now = state.clock.now();
+        let pending_email =
+            store::live_token_email(&state.pool, user_id, store::TokenPurpose::EmailChange, now)
+                .await?;
         let sessions = store::sign_ins_of(
             &state.pool,
             user_id,
@@ -528,6 +562,7 @@ pub mod ssr {
             username: account.username,
             email: account.email,
             email_verified: account.email_verified_at.is_some(),
+            pending_email,
             two_factor,
             recovery_code,
             events,

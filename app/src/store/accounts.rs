@@ -41,7 +41,15 @@ pub async fn create_user(pool: &SqlitePool, user: NewUser<'_>) -> Result<UserId,
         .bind(user.username)
         .fetch_optional(&mut *tx)
         .await?;
-    if username_taken.is_some() {
+    // A closed account's name stays retired for 30 days.
+    let retired: Option<String> = sqlx::query_scalar(
+        "SELECT username FROM retired_usernames WHERE username = ? AND retired_at > ?",
+    )
+    .bind(user.username)
+    .bind(user.created_at - super::RETIRED_USERNAME_SECONDS)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if username_taken.is_some() || retired.is_some() {
         return Err(NewUserError::UsernameTaken);
     }
     let inserted = sqlx::query_scalar(
@@ -144,4 +152,17 @@ pub async fn user_id_by_username(
         .bind(username)
         .fetch_optional(pool)
         .await
+}
+
+/// The username of the account that has verified `email`, if one has.
+pub async fn verified_owner_of(
+    pool: &SqlitePool,
+    email: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT username FROM users WHERE lower(email) = lower(?) AND email_verified_at IS NOT NULL",
+    )
+    .bind(email)
+    .fetch_optional(pool)
+    .await
 }

@@ -1,6 +1,7 @@
 //! Every query Portal makes, named for what it does; each state change in one statement or one
 //! transaction. SQL stays portable (no SQLite-only syntax where a standard form exists).
 
+mod account_changes;
 mod accounts;
 mod audit;
 mod orgs;
@@ -9,6 +10,7 @@ mod throttle;
 mod tokens;
 mod two_factor;
 
+pub use account_changes::*;
 pub use accounts::*;
 pub use audit::*;
 pub use orgs::*;

@@ -8,13 +8,21 @@ use super::UserId;
 pub enum TokenPurpose {
     VerifyEmail,
     Recovery,
+    PasswordReset,
+    /// Proves a new address; switches the account to it.
+    EmailChange,
+    /// Sent to the old address: switches back to it.
+    EmailChangeUndo,
 }
 
 impl TokenPurpose {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::VerifyEmail => "verify_email",
             Self::Recovery => "recovery",
+            Self::PasswordReset => "password_reset",
+            Self::EmailChange => "email_change",
+            Self::EmailChangeUndo => "email_change_undo",
         }
     }
 }
@@ -34,6 +42,8 @@ pub struct NewToken<'a> {
     pub hash: &'a [u8],
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
+    /// The address an email-change link is about.
+    pub email: Option<&'a str>,
 }
 
 /// What `create_token_capped` did.
@@ -74,13 +84,14 @@ pub async fn create_token_capped(
         return Ok(CappedToken::CapReached);
     }
     let id = sqlx::query_scalar(
-        "INSERT INTO email_tokens (user_id, purpose, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO email_tokens (user_id, purpose, token_hash, created_at, expires_at, email) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(token.user_id)
     .bind(token.purpose.as_str())
     .bind(token.hash)
     .bind(token.created_at)
     .bind(token.expires_at)
+    .bind(token.email)
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -94,12 +105,22 @@ pub(super) async fn withdraw_recovery_links(
     user_id: UserId,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
+    withdraw_links(tx, user_id, TokenPurpose::Recovery, now).await
+}
+
+/// Spends every live link of `purpose` of the account.
+pub(super) async fn withdraw_links(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    user_id: UserId,
+    purpose: TokenPurpose,
+    now: UnixTime,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE email_tokens SET used_at = ? WHERE user_id = ? AND purpose = ? AND used_at IS NULL",
     )
     .bind(now)
     .bind(user_id)
-    .bind(TokenPurpose::Recovery.as_str())
+    .bind(purpose.as_str())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -150,6 +171,59 @@ pub async fn token_state(
         Some(row) if row.expires_at <= now => TokenState::Expired,
         Some(row) => TokenState::Valid(row.user_id),
     })
+}
+
+/// A spent token's account and the address it was about.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SpentToken {
+    pub user_id: UserId,
+    pub email: Option<String>,
+}
+
+/// `consume_token` inside a transaction, with the token's address.
+pub(super) async fn spend_token(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    hash: &[u8],
+    purpose: TokenPurpose,
+    now: UnixTime,
+) -> Result<Option<SpentToken>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE email_tokens SET used_at = ? WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? RETURNING user_id, email",
+    )
+    .bind(now)
+    .bind(hash)
+    .bind(purpose.as_str())
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// The address a link is about (an email change's).
+pub async fn token_email(pool: &SqlitePool, hash: &[u8]) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT email FROM email_tokens WHERE token_hash = ?")
+        .bind(hash)
+        .fetch_optional(pool)
+        .await
+        .map(Option::flatten)
+}
+
+/// The address of the account's newest live link of `purpose` (a pending email change).
+pub async fn live_token_email(
+    pool: &SqlitePool,
+    user_id: UserId,
+    purpose: TokenPurpose,
+    now: UnixTime,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT email FROM email_tokens WHERE user_id = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?
+         ORDER BY created_at DESC, id DESC LIMIT 1",
+    )
+    .bind(user_id)
+    .bind(purpose.as_str())
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+    .map(Option::flatten)
 }
 
 /// Spends a token: of many requests racing with one token, exactly one gets its account.

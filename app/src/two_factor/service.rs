@@ -92,6 +92,91 @@ pub async fn verify_totp(
     }
 }
 
+/// Checks a recovery code of an account with two-factor authentication on, under its own
+/// throttle. The code stays valid: it is spent only by the reset it is for.
+pub async fn verify_recovery_code(
+    state: &AppState,
+    user_id: UserId,
+    typed: &str,
+    client: &Client,
+) -> Result<(), AppError> {
+    let code = recovery_code::normalize(typed).ok_or_else(|| {
+        AppError::validation(
+            "recovery_code",
+            "Enter your recovery code: 16 letters and digits, like ABCD-EFGH-JKMN-PQRS.",
+        )
+    })?;
+    // A cheap refusal first; the judgement that counts comes after the check, below.
+    check_throttle(state, user_id, Factor::RecoveryCode, state.clock.now()).await?;
+    let Some(two_factor) = store::two_factor_of(&state.pool, user_id).await? else {
+        return Err(AppError::TwoFactorOff);
+    };
+    // Argon2id runs holding no lock, so no account's checks wait on another's.
+    let matches = state
+        .passwords
+        .verify(
+            SecretString::from(code),
+            Some(two_factor.recovery_code_hash),
+        )
+        .await?;
+    let now = state.clock.now();
+    let failures = store::settle_factor_attempt(
+        &state.pool,
+        user_id,
+        Factor::RecoveryCode,
+        now,
+        matches,
+        |earlier| throttle_verdict(earlier, Factor::RecoveryCode, now).map(|_| ()),
+    )
+    .await??;
+    if !matches {
+        record_failure(
+            state,
+            user_id,
+            Factor::RecoveryCode,
+            client,
+            EventKind::RecoveryCodeFailed,
+            failures,
+        )
+        .await?;
+        return Err(AppError::InvalidRecoveryCode);
+    }
+    Ok(())
+}
+
+/// A second factor typed in the one field `code`: a code from the app (six digits), or else the
+/// recovery code; each under its own throttle. Used where a mailbox or a session must not be
+/// enough (a password reset, a change of password, closing the account).
+pub async fn verify_any_factor(
+    state: &AppState,
+    user_id: UserId,
+    typed: &str,
+    client: &Client,
+) -> Result<(), AppError> {
+    const FIELD: &str = "code";
+    if typed.trim().is_empty() {
+        return Err(AppError::validation(
+            FIELD,
+            "Enter the 6-digit code from your authenticator app, or your recovery code.",
+        ));
+    }
+    if totp::parse_code(typed).is_some() {
+        return verify_totp(state, user_id, typed, client).await;
+    }
+    verify_recovery_code(state, user_id, typed, client)
+        .await
+        .map_err(|error| match error {
+            AppError::InvalidRecoveryCode => {
+                AppError::validation(FIELD, "That recovery code is incorrect.")
+            }
+            AppError::Validation { .. } => AppError::validation(
+                FIELD,
+                "Enter the 6-digit code from your authenticator app, or your recovery code (16 letters and digits, like ABCD-EFGH-JKMN-PQRS).",
+            ),
+            other => other,
+        })
+}
+
 /// Refuses an attempt while the factor's failures say to wait, or once it is locked; otherwise
 /// returns how many consecutive failures came before.
 pub async fn check_throttle(

@@ -26,7 +26,7 @@ pub struct SignInLimiter {
 
 /// The endpoints that check a credential, send mail, or answer about a username (an invitation).
 /// Named by type: renaming a server function cannot silently drop its limit.
-const LIMITED: [&str; 8] = [
+const LIMITED: [&str; 13] = [
     <app::account::login::Login as ServerFn>::PATH,
     <app::account::signup::Signup as ServerFn>::PATH,
     <app::two_factor::prompt::VerifySignInCode as ServerFn>::PATH,
@@ -35,6 +35,11 @@ const LIMITED: [&str; 8] = [
     <app::account::sessions::ConfirmPassword as ServerFn>::PATH,
     <app::account::verify_email::ResendVerification as ServerFn>::PATH,
     <app::org::invitations::InviteMember as ServerFn>::PATH,
+    <app::account::forgot_password::RequestPasswordReset as ServerFn>::PATH,
+    <app::account::reset_password::ResetPassword as ServerFn>::PATH,
+    <app::account::change_password::ChangePassword as ServerFn>::PATH,
+    <app::account::change_email::ChangeEmail as ServerFn>::PATH,
+    <app::account::close::CloseAccount as ServerFn>::PATH,
 ];
 
 /// How often addresses whose allowance is full again are forgotten. A quota is per minute, so an

@@ -2,7 +2,7 @@
 
 use app::error::AppError;
 
-use crate::common::{PASSWORD, TestPortal, location};
+use crate::common::{PASSWORD, TestPortal, location, session_id};
 use reqwest::{StatusCode, header};
 
 #[tokio::test]
@@ -317,9 +317,9 @@ async fn signing_in_renews_the_session_id() {
     let failed = portal.sign_in(&browser, "alice", "wrong password").await;
     assert_eq!(failed.status(), StatusCode::UNAUTHORIZED);
     let first = portal.sign_in(&browser, "alice", PASSWORD).await;
-    let first_id = session_id(&first);
+    let first_id = session_id(&first).unwrap();
     let second = portal.sign_in(&browser, "alice", PASSWORD).await;
-    assert_ne!(first_id, session_id(&second));
+    assert_ne!(first_id, session_id(&second).unwrap());
 }
 
 /// The session cookie the response sets, with its attributes.
@@ -333,10 +333,6 @@ fn set_cookie(response: &reqwest::Response) -> String {
         .find(|value| value.starts_with("portal_session="))
         .expect("a session cookie")
         .to_owned()
-}
-
-fn session_id(response: &reqwest::Response) -> String {
-    set_cookie(response).split(';').next().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -390,7 +386,7 @@ async fn signing_out_ends_the_session() {
     let portal = TestPortal::start().await;
     let browser = portal.browser();
     portal.sign_up(&browser, "alice", PASSWORD).await;
-    let stolen_cookie = session_id(&portal.sign_in(&browser, "alice", PASSWORD).await);
+    let stolen_cookie = session_id(&portal.sign_in(&browser, "alice", PASSWORD).await).unwrap();
     assert_eq!(
         portal.call_status(&browser, "logout", &[]).await,
         StatusCode::OK

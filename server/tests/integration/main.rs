@@ -3,6 +3,7 @@
 
 mod common;
 
+mod account_life;
 mod accounts;
 mod hardening;
 mod organizations;

@@ -12,7 +12,7 @@ const DAY: i64 = 86_400;
 const INVITED: &str = "If that account exists, it has been invited.";
 
 /// A signed-up account with a verified email address.
-async fn account(portal: &TestPortal, username: &str) -> Client {
+pub(crate) async fn account(portal: &TestPortal, username: &str) -> Client {
     let browser = portal.browser();
     portal.sign_up(&browser, username, PASSWORD).await;
     portal.verify_email(&browser, username).await;
@@ -52,7 +52,7 @@ async fn acme_with_invitation(portal: &TestPortal) -> (Client, Client) {
 }
 
 /// Alice owns "Acme" with Bob as a member who accepted her invitation.
-async fn acme(portal: &TestPortal) -> (Client, Client) {
+pub(crate) async fn acme(portal: &TestPortal) -> (Client, Client) {
     let (alice, bob) = acme_with_invitation(portal).await;
     let accepted = answer(portal, &bob, "accept_invitation").await;
     assert_eq!(accepted.status(), StatusCode::OK);

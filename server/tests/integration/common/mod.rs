@@ -295,6 +295,17 @@ impl Drop for TestPortal {
     }
 }
 
+/// The session's id in a response's `Set-Cookie`, if it sets the session cookie.
+pub fn session_id(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|cookie| cookie.starts_with("portal_session="))
+        .map(|cookie| cookie.split(';').next().unwrap_or_default().to_owned())
+}
+
 /// A server function's answer read into its real types: the output, or the `AppError` it failed
 /// with, whose HTTP status must be the one `AppError::status` gives.
 pub async fn answer<T: DeserializeOwned>(response: Response) -> Result<T, AppError> {

@@ -1,7 +1,7 @@
 //! Sessions and re-authentication: the security page's list of sessions, signing them out, the
 //! password asked again for changes, and anonymous sessions' lifetime.
 
-use crate::common::{PASSWORD, TestPortal};
+use crate::common::{PASSWORD, TestPortal, session_id};
 use app::{error::AppError, two_factor::enroll::StartEnrollment};
 use reqwest::StatusCode;
 
@@ -131,17 +131,6 @@ async fn a_sign_in_older_than_fifteen_minutes_asks_for_the_password_before_a_cha
         portal.call_status(&browser, "start_enrollment", &[]).await,
         StatusCode::OK
     );
-}
-
-/// The session's id in a response's `Set-Cookie`, if it sets the session cookie.
-fn session_id(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|cookie| cookie.starts_with("portal_session="))
-        .map(|cookie| cookie.split(';').next().unwrap_or_default().to_owned())
 }
 
 #[tokio::test]

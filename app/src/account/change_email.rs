@@ -1,0 +1,335 @@
+//! A new email address: asked for with the password, proven by a link to the new address, and
+//! only then the account's (recovery and notices keep going to the verified old one until
+//! then). The old address is told, with a link that keeps it for 7 days.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_query_map};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    components::{ErrorCard, Field, Hidden, Loading, PortalForm, SubmitButton},
+    error::AppError,
+};
+
+#[server(endpoint = "change_email")]
+pub async fn change_email(new_email: String, password: String) -> Result<(), AppError> {
+    ssr::request(&new_email, password.into()).await?;
+    leptos_axum::redirect("/settings/security?notice=email-change-sent");
+    Ok(())
+}
+
+/// Opening the link is the proof that the new address works, so this runs on GET (like the
+/// verification link); it answers with the account's address now.
+#[server(endpoint = "confirm_email_change")]
+pub async fn confirm_email_change(token: String) -> Result<String, AppError> {
+    ssr::confirm(&token).await
+}
+
+/// Whose address the undo link keeps, and which address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeepLink {
+    pub username: String,
+    pub email: String,
+}
+
+#[server(endpoint = "email_undo_link")]
+pub async fn email_undo_link(token: String) -> Result<KeepLink, AppError> {
+    ssr::undo_details(&token).await
+}
+
+/// A POST, since it signs the account out everywhere: a mail scanner opening the link does not.
+#[server(endpoint = "keep_email")]
+pub async fn keep_email(token: String) -> Result<(), AppError> {
+    ssr::undo(&token).await?;
+    leptos_axum::redirect("/login?notice=email-kept");
+    Ok(())
+}
+
+#[component]
+pub fn ChangeEmailPage() -> impl IntoView {
+    let change = ServerAction::<ChangeEmail>::new();
+    view! {
+        <Title text="Change email · Portal" />
+        <h1>"Change email"</h1>
+        <PortalForm action=change novalidate=true class="card">
+            <p>"We will send a link to the new address. Your account switches to it when you open the link; until then, mail goes to your current address, which also hears of the change."</p>
+            <Field label="New email" name="new_email" input_type="email" autocomplete="email" />
+            <Field label="Password" name="password" input_type="password" autocomplete="current-password" />
+            <div class="actions">
+                <SubmitButton label="Send confirmation link" />
+                <A href="/settings/security">"Cancel"</A>
+            </div>
+        </PortalForm>
+    }
+}
+
+#[component]
+pub fn ConfirmEmailPage() -> impl IntoView {
+    let query = use_query_map();
+    let result = Resource::new(
+        move || query.read().get("token").unwrap_or_default(),
+        confirm_email_change,
+    );
+    view! {
+        <Title text="Confirm your new email · Portal" />
+        <h1>"Confirm your new email"</h1>
+        <Suspense fallback=|| view! { <Loading text="Checking…" /> }>
+            {move || Suspend::new(async move {
+                let shown = match result.await {
+                    Ok(email) => view! {
+                        <p class="notice" role="status">"Your account's email address is now " <strong>{email}</strong> "."</p>
+                    }
+                        .into_any(),
+                    Err(error) => view! { <ErrorCard error /> }.into_any(),
+                };
+                view! {
+                    <section class="card">
+                        {shown}
+                        <p><A href="/settings/security">"Go to Security settings"</A></p>
+                    </section>
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn KeepEmailPage() -> impl IntoView {
+    let query = use_query_map();
+    let token = Signal::derive(move || query.read().get("token").unwrap_or_default());
+    let link = Resource::new(move || token.get(), email_undo_link);
+    let keep = ServerAction::<KeepEmail>::new();
+    view! {
+        <Title text="Keep your email address · Portal" />
+        <h1>"Keep your email address"</h1>
+        <Suspense fallback=|| view! { <Loading text="Checking the link…" /> }>
+            {move || Suspend::new(async move {
+                match link.await {
+                    Ok(KeepLink { username, email }) => view! {
+                        <PortalForm action=keep class="card">
+                            <p>
+                                "This keeps " <strong>{email}</strong> " as the email address of " <strong>{username}</strong>
+                                " (or brings it back), cancels the change, and signs the account out everywhere. If you did not ask for the change, reset your password afterwards."
+                            </p>
+                            <Hidden name="token" value=token />
+                            <SubmitButton label="Keep this email address" />
+                        </PortalForm>
+                    }
+                        .into_any(),
+                    Err(error) => view! {
+                        <section class="card">
+                            <ErrorCard error />
+                            <p><A href="/login">"Go to sign-in"</A></p>
+                        </section>
+                    }
+                        .into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use secrecy::SecretString;
+
+    use super::KeepLink;
+    use crate::{
+        account::{change_password::confirm_identity, verify_email::send_address_in_use_to},
+        audit::{EventKind, record},
+        auth::{client, signed_in},
+        error::{AppError, Link},
+        mail::templates::{self, Notice},
+        notify::{LinkMail, TokenCap, account_of_link, link_refusal, send_notice, send_token_link},
+        security::token,
+        state::{AppState, app_state},
+        store::{self, Account, EmailSwitch, TokenPurpose},
+        validation,
+    };
+
+    /// A confirmation link works for a day.
+    const CONFIRM_SECONDS: i64 = 24 * 60 * 60;
+    /// The old address can keep itself for 7 days.
+    const UNDO_DAYS: i64 = 7;
+    /// At most this many change requests an hour, so the form cannot flood a mailbox.
+    const CHANGE_EMAILS_PER_HOUR: i64 = 3;
+
+    pub async fn request(typed: &str, password: SecretString) -> Result<(), AppError> {
+        let (state, user_id) = signed_in().await?;
+        let account = store::account(&state.pool, user_id)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        let new_email = validation::normalize_email(typed)
+            .map_err(|message| AppError::validation("new_email", message))?;
+        if new_email.eq_ignore_ascii_case(&account.email) {
+            return Err(AppError::validation(
+                "new_email",
+                "This is already your email address.",
+            ));
+        }
+        let client = client().await;
+        confirm_identity(&state, &account, "password", password, None, &client).await?;
+        send_confirmation(&state, &account, &new_email).await?;
+        // The old address hears of it; that mail failing must not stop a person whose old
+        // mailbox is gone from moving to a new one.
+        if let Err(error) = tell_old_address(&state, &account, &new_email).await {
+            tracing::warn!(%error, user_id = user_id.0, "the old address was not told of the change");
+        }
+        record(
+            &state,
+            user_id,
+            EventKind::EmailChangeRequested,
+            &client,
+            None,
+        )
+        .await
+    }
+
+    fn cap() -> TokenCap {
+        TokenCap {
+            per_hour: CHANGE_EMAILS_PER_HOUR,
+            one_live: false,
+            link: Link::EmailChange,
+        }
+    }
+
+    /// The link goes to the new address. When another account has verified that address, its
+    /// owner is told instead (counted the same), and the person asking learns nothing.
+    async fn send_confirmation(
+        state: &AppState,
+        account: &Account,
+        new_email: &str,
+    ) -> Result<(), AppError> {
+        if let Some(owner) = store::verified_owner_of(&state.pool, new_email).await? {
+            let slot = LinkMail {
+                purpose: TokenPurpose::EmailChange,
+                lifetime: CONFIRM_SECONDS,
+                cap: cap(),
+                path: "/confirm-email",
+                email: Some(new_email),
+            };
+            return send_address_in_use_to(state, account.id, new_email, &owner, slot).await;
+        }
+        let mail = LinkMail {
+            purpose: TokenPurpose::EmailChange,
+            lifetime: CONFIRM_SECONDS,
+            cap: cap(),
+            path: "/confirm-email",
+            email: Some(new_email),
+        };
+        send_token_link(state, account.id, mail, |account, link| {
+            templates::email_change_link(new_email, &account.username, link, CONFIRM_SECONDS / 3600)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// A verified old address gets a link that keeps it; an unverified one only the notice (no
+    /// one has proven that mailbox, so it may not undo anything).
+    async fn tell_old_address(
+        state: &AppState,
+        account: &Account,
+        new_email: &str,
+    ) -> Result<(), AppError> {
+        if account.email_verified_at.is_none() {
+            let notice =
+                templates::email_change_notice(&account.email, &account.username, new_email, None);
+            return state.mailer.send(notice).await.map_err(AppError::internal);
+        }
+        let mail = LinkMail {
+            purpose: TokenPurpose::EmailChangeUndo,
+            lifetime: UNDO_DAYS * 24 * 60 * 60,
+            cap: TokenCap {
+                link: Link::EmailChangeUndo,
+                ..cap()
+            },
+            path: "/keep-email",
+            email: Some(&account.email),
+        };
+        send_token_link(state, account.id, mail, |account, link| {
+            templates::email_change_notice(
+                &account.email,
+                &account.username,
+                new_email,
+                Some((link, UNDO_DAYS)),
+            )
+        })
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn confirm(token: &str) -> Result<String, AppError> {
+        let state = app_state()?;
+        let now = state.clock.now();
+        let hash = token::hash(token);
+        match store::confirm_email_change(&state.pool, &hash, now).await? {
+            EmailSwitch::Switched { user_id, email } => {
+                record(
+                    &state,
+                    user_id,
+                    EventKind::EmailChanged,
+                    &client().await,
+                    None,
+                )
+                .await?;
+                send_notice(&state, user_id, Notice::EmailChanged).await;
+                Ok(email)
+            }
+            EmailSwitch::AddressTaken => Err(AppError::AddressVerifiedElsewhere),
+            EmailSwitch::NoLink => {
+                let found =
+                    store::token_state(&state.pool, &hash, TokenPurpose::EmailChange, now).await?;
+                Err(link_refusal(found, Link::EmailChange))
+            }
+        }
+    }
+
+    pub async fn undo_details(token: &str) -> Result<KeepLink, AppError> {
+        let state = app_state()?;
+        let hash = token::hash(token);
+        let account = account_of_link(
+            &state,
+            token,
+            TokenPurpose::EmailChangeUndo,
+            Link::EmailChangeUndo,
+        )
+        .await?;
+        let email = store::token_email(&state.pool, &hash)
+            .await?
+            .ok_or(AppError::LinkInvalid {
+                link: Link::EmailChangeUndo,
+            })?;
+        Ok(KeepLink {
+            username: account.username,
+            email,
+        })
+    }
+
+    pub async fn undo(token: &str) -> Result<(), AppError> {
+        let state = app_state()?;
+        let now = state.clock.now();
+        let hash = token::hash(token);
+        match store::undo_email_change(&state.pool, &hash, now).await? {
+            EmailSwitch::Switched { user_id, .. } => {
+                record(
+                    &state,
+                    user_id,
+                    EventKind::EmailChangeUndone,
+                    &client().await,
+                    None,
+                )
+                .await?;
+                send_notice(&state, user_id, Notice::EmailChangeUndone).await;
+                Ok(())
+            }
+            EmailSwitch::AddressTaken => Err(AppError::AddressVerifiedElsewhere),
+            EmailSwitch::NoLink => {
+                let found =
+                    store::token_state(&state.pool, &hash, TokenPurpose::EmailChangeUndo, now)
+                        .await?;
+                Err(link_refusal(found, Link::EmailChangeUndo))
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! `/settings/password`: the current password, a new one, and the second factor when it is on.
+//! Every other session is signed out, and the account is told by email.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::{
+    account::{
+        AccountFacts, SecondFactorField, load_account_facts, new_password::NewPasswordField,
+    },
+    components::{ErrorCard, Field, Loading, PortalForm, SubmitButton},
+    error::AppError,
+};
+
+#[server(endpoint = "change_password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+    #[server(default)] code: String,
+) -> Result<(), AppError> {
+    ssr::change(current_password.into(), new_password.into(), &code).await?;
+    leptos_axum::redirect("/settings/security?notice=password-changed");
+    Ok(())
+}
+
+#[component]
+pub fn ChangePasswordPage() -> impl IntoView {
+    let facts = Resource::new(|| (), |_| load_account_facts());
+    let change = ServerAction::<ChangePassword>::new();
+    view! {
+        <Title text="Change password · Portal" />
+        <h1>"Change password"</h1>
+        <Suspense fallback=|| view! { <Loading /> }>
+            {move || Suspend::new(async move {
+                match facts.await {
+                    Ok(AccountFacts { username, email, two_factor }) => view! {
+                        <PortalForm action=change novalidate=true class="card">
+                            <input type="hidden" name="username" autocomplete="username" value=username.clone() />
+                            <Field
+                                label="Current password"
+                                name="current_password"
+                                input_type="password"
+                                autocomplete="current-password"
+                            />
+                            <NewPasswordField known=vec![username, email] />
+                            {two_factor.then(|| view! { <SecondFactorField /> })}
+                            <p class="hint">"Your other sessions will be signed out."</p>
+                            <div class="actions">
+                                <SubmitButton label="Change password" />
+                                <A href="/settings/security">"Cancel"</A>
+                            </div>
+                        </PortalForm>
+                    }
+                        .into_any(),
+                    Err(error) => view! { <ErrorCard error bare=true /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) use ssr::confirm_identity;
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use secrecy::{ExposeSecret, SecretString};
+
+    use crate::{
+        account::{new_password::check_new_password, password_check::check_password},
+        audit::{EventKind, record},
+        auth::{AuthSession, client, signed_in, this_sign_in_id},
+        error::AppError,
+        mail::templates::Notice,
+        notify::send_notice,
+        state::AppState,
+        store::{self, Account, Client, UserId},
+        two_factor::service::verify_any_factor,
+    };
+
+    /// The password (in the input `field`), then, when `code` is asked (`Some`) and the account
+    /// has a second factor, that too: what a change to the account asks of a signed-in browser,
+    /// so a session left open is not enough. The password check is sign-in's, throttle and all.
+    pub(crate) async fn confirm_identity(
+        state: &AppState,
+        account: &Account,
+        field: &str,
+        password: SecretString,
+        code: Option<&str>,
+        client: &Client,
+    ) -> Result<(), AppError> {
+        let checked = check_password(state, &account.username, password, client).await?;
+        if checked != Some(account.id) {
+            return Err(AppError::validation(field, "That password is incorrect."));
+        }
+        if let Some(code) = code
+            && store::two_factor_of(&state.pool, account.id)
+                .await?
+                .is_some()
+        {
+            verify_any_factor(state, account.id, code, client).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn change(
+        current: SecretString,
+        new: SecretString,
+        code: &str,
+    ) -> Result<(), AppError> {
+        let (state, user_id) = signed_in().await?;
+        let account = account(&state, user_id).await?;
+        check_new_password(
+            "new_password",
+            new.expose_secret(),
+            &[&account.username, &account.email],
+        )?;
+        let client = client().await;
+        confirm_identity(
+            &state,
+            &account,
+            "current_password",
+            current,
+            Some(code),
+            &client,
+        )
+        .await?;
+        let password_hash = state.passwords.hash(new).await?;
+        let now = state.clock.now();
+        store::change_password(
+            &state.pool,
+            user_id,
+            &password_hash,
+            &this_sign_in_id().await?,
+            now,
+        )
+        .await?;
+        // The password was just entered: a step up, under a new session id.
+        AuthSession::from_request()
+            .await?
+            .password_confirmed(now)
+            .await?;
+        record(&state, user_id, EventKind::PasswordChanged, &client, None).await?;
+        send_notice(&state, user_id, Notice::PasswordChanged).await;
+        Ok(())
+    }
+
+    async fn account(state: &AppState, user_id: UserId) -> Result<Account, AppError> {
+        store::account(&state.pool, user_id)
+            .await?
+            .ok_or(AppError::Unauthorized)
+    }
+}

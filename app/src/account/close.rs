@@ -1,0 +1,93 @@
+//! `/settings/close`: closing the account, with the password and the second factor when it is
+//! on. Refused while the account is the last owner of an organization with other members.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::{
+    account::{AccountFacts, SecondFactorField, load_account_facts},
+    components::{ErrorCard, Field, Loading, PortalForm, SubmitButton},
+    error::AppError,
+};
+
+#[server(endpoint = "close_account")]
+pub async fn close_account(
+    password: String,
+    #[server(default)] code: String,
+) -> Result<(), AppError> {
+    ssr::close(password.into(), &code).await?;
+    leptos_axum::redirect("/login?notice=closed");
+    Ok(())
+}
+
+#[component]
+pub fn CloseAccountPage() -> impl IntoView {
+    let facts = Resource::new(|| (), |_| load_account_facts());
+    let close = ServerAction::<CloseAccount>::new();
+    view! {
+        <Title text="Close account · Portal" />
+        <h1>"Close account"</h1>
+        <Suspense fallback=|| view! { <Loading /> }>
+            {move || Suspend::new(async move {
+                match facts.await {
+                    Ok(AccountFacts { username, two_factor, .. }) => view! {
+                        <PortalForm action=close novalidate=true class="card">
+                            <p>
+                                "Closing " <strong>{username.clone()}</strong>
+                                " deletes its sessions, second factors, links and memberships, and signs it out everywhere. It cannot be undone. The username stays reserved for 30 days."
+                            </p>
+                            <input type="hidden" name="username" autocomplete="username" value=username />
+                            <Field label="Password" name="password" input_type="password" autocomplete="current-password" />
+                            {two_factor.then(|| view! { <SecondFactorField /> })}
+                            <div class="actions">
+                                <SubmitButton label="Close account" class="danger" />
+                                <A href="/settings/security">"Cancel"</A>
+                            </div>
+                        </PortalForm>
+                    }
+                        .into_any(),
+                    Err(error) => view! { <ErrorCard error bare=true /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use secrecy::SecretString;
+
+    use crate::{
+        account::change_password::confirm_identity,
+        audit::EventKind,
+        auth::{AuthSession, client, signed_in},
+        error::AppError,
+        mail::templates,
+        store::{self, Closing, RETIRED_USERNAME_SECONDS},
+    };
+
+    pub async fn close(password: SecretString, code: &str) -> Result<(), AppError> {
+        let (state, user_id) = signed_in().await?;
+        let account = store::account(&state.pool, user_id)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        let client = client().await;
+        confirm_identity(&state, &account, "password", password, Some(code), &client).await?;
+        let kind = EventKind::AccountClosed.as_str();
+        match store::close_account(&state.pool, user_id, kind, state.clock.now()).await? {
+            Closing::LastOwnerOf(org) => return Err(AppError::LastOwnerOfOrg { org }),
+            Closing::Closed => {}
+        }
+        tracing::info!(event = kind, "security event");
+        let goodbye = templates::goodbye(
+            &account.email,
+            &account.username,
+            RETIRED_USERNAME_SECONDS / (24 * 60 * 60),
+        );
+        if let Err(error) = state.mailer.send(goodbye).await {
+            tracing::warn!(%error, "the goodbye email could not be sent");
+        }
+        AuthSession::from_request().await?.sign_out(&state).await
+    }
+}

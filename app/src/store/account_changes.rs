@@ -1,0 +1,243 @@
+//! Changes to an account's password and address, and its closing: each one transaction, so a
+//! link spent and the change it makes happen together or not at all.
+
+use sqlx::SqlitePool;
+
+use super::{
+    TokenPurpose, UserId, begin_write,
+    tokens::{spend_token, withdraw_links},
+};
+use crate::unix_time::UnixTime;
+
+/// The account a password-reset mail may go to: the one with this username, or with this
+/// verified address, and only when its address is verified (an unproven mailbox gets no link).
+pub async fn account_for_reset(
+    pool: &SqlitePool,
+    username: Option<&str>,
+    email: Option<&str>,
+) -> Result<Option<UserId>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM users WHERE (username = ? OR lower(email) = lower(?)) AND email_verified_at IS NOT NULL LIMIT 1",
+    )
+    .bind(username)
+    .bind(email)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Spends the reset link and sets the password it was for: every sign-in of the account ends,
+/// every other reset link dies, and the wrong-password counters of its username start again.
+/// None when the link was spent or expired meanwhile (of racing requests, one wins).
+pub async fn reset_password(
+    pool: &SqlitePool,
+    token_hash: &[u8],
+    password_hash: &str,
+    now: UnixTime,
+) -> Result<Option<UserId>, sqlx::Error> {
+    let mut tx = begin_write(pool).await?;
+    let Some(spent) = spend_token(&mut tx, token_hash, TokenPurpose::PasswordReset, now).await?
+    else {
+        return Ok(None);
+    };
+    let user_id = spent.user_id;
+    update_password(&mut tx, user_id, password_hash, None, now).await?;
+    sqlx::query(
+        "DELETE FROM password_failures WHERE username = (SELECT username FROM users WHERE id = ?)",
+    )
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(user_id))
+}
+
+/// Sets a new password from the security page: every sign-in but `keep` ends, and live reset
+/// links die (they were asked for the old password).
+pub async fn change_password(
+    pool: &SqlitePool,
+    user_id: UserId,
+    password_hash: &str,
+    keep: &str,
+    now: UnixTime,
+) -> Result<(), sqlx::Error> {
+    let mut tx = begin_write(pool).await?;
+    update_password(&mut tx, user_id, password_hash, Some(keep), now).await?;
+    tx.commit().await
+}
+
+async fn update_password(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    user_id: UserId,
+    password_hash: &str,
+    keep: Option<&str>,
+    now: UnixTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        .bind(password_hash)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM sign_ins WHERE user_id = ? AND id <> ?")
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .execute(&mut **tx)
+        .await?;
+    withdraw_links(tx, user_id, TokenPurpose::PasswordReset, now).await
+}
+
+/// What following an email-change link (or its undo link) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailSwitch {
+    /// The account's address is now `email`, verified.
+    Switched { user_id: UserId, email: String },
+    /// The link was spent, expired or unknown: nothing changed.
+    NoLink,
+    /// Another account verified that address first: nothing changed, the link still works.
+    AddressTaken,
+}
+
+/// Spends an email-change link and switches the account to the address it proves. Other change
+/// links of the account die with it.
+pub async fn confirm_email_change(
+    pool: &SqlitePool,
+    token_hash: &[u8],
+    now: UnixTime,
+) -> Result<EmailSwitch, sqlx::Error> {
+    switch_email(pool, token_hash, TokenPurpose::EmailChange, now).await
+}
+
+/// Spends an undo link (sent to the old address) and switches back to it: pending changes die,
+/// and every sign-in ends, since someone else may have asked for the change.
+pub async fn undo_email_change(
+    pool: &SqlitePool,
+    token_hash: &[u8],
+    now: UnixTime,
+) -> Result<EmailSwitch, sqlx::Error> {
+    switch_email(pool, token_hash, TokenPurpose::EmailChangeUndo, now).await
+}
+
+async fn switch_email(
+    pool: &SqlitePool,
+    token_hash: &[u8],
+    purpose: TokenPurpose,
+    now: UnixTime,
+) -> Result<EmailSwitch, sqlx::Error> {
+    let mut tx = begin_write(pool).await?;
+    let Some(spent) = spend_token(&mut tx, token_hash, purpose, now).await? else {
+        return Ok(EmailSwitch::NoLink);
+    };
+    let Some(email) = spent.email else {
+        return Ok(EmailSwitch::NoLink);
+    };
+    let updated = sqlx::query("UPDATE users SET email = ?, email_verified_at = ? WHERE id = ?")
+        .bind(&email)
+        .bind(now)
+        .bind(spent.user_id)
+        .execute(&mut *tx)
+        .await;
+    match updated {
+        Ok(_) => {}
+        // Dropping the transaction rolls the spent link back too.
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+            return Ok(EmailSwitch::AddressTaken);
+        }
+        Err(error) => return Err(error),
+    }
+    withdraw_links(&mut tx, spent.user_id, TokenPurpose::EmailChange, now).await?;
+    // Links to verify the address it had are for an address it no longer has.
+    withdraw_links(&mut tx, spent.user_id, TokenPurpose::VerifyEmail, now).await?;
+    if purpose == TokenPurpose::EmailChangeUndo {
+        withdraw_links(&mut tx, spent.user_id, TokenPurpose::EmailChangeUndo, now).await?;
+        withdraw_links(&mut tx, spent.user_id, TokenPurpose::PasswordReset, now).await?;
+        sqlx::query("DELETE FROM sign_ins WHERE user_id = ?")
+            .bind(spent.user_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(EmailSwitch::Switched {
+        user_id: spent.user_id,
+        email,
+    })
+}
+
+/// Usernames of closed accounts stay taken this long.
+pub const RETIRED_USERNAME_SECONDS: i64 = 30 * 24 * 60 * 60;
+
+/// What closing an account did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closing {
+    Closed,
+    /// The account is the last owner of this organization, which has other members.
+    LastOwnerOf(String),
+}
+
+/// Closes the account: refused while it is the last owner of an organization with other
+/// members; otherwise its organizations with no other member go, the account's rows go with it
+/// (sign-ins, factors, links, memberships, invitations, its own audit rows), its username is
+/// retired, and one audit row without any name or address says an account was closed. One write
+/// transaction: an owner leaving at the same moment cannot leave an organization ownerless.
+pub async fn close_account(
+    pool: &SqlitePool,
+    user_id: UserId,
+    closed_kind: &str,
+    now: UnixTime,
+) -> Result<Closing, sqlx::Error> {
+    let mut tx = begin_write(pool).await?;
+    let held: Option<String> = sqlx::query_scalar(
+        "SELECT o.name FROM organizations o
+         JOIN memberships me ON me.org_id = o.id AND me.user_id = ? AND me.role = 'owner'
+         WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = o.id AND m.user_id <> ? AND m.role = 'owner')
+           AND EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = o.id AND m.user_id <> ?)
+         ORDER BY o.name LIMIT 1",
+    )
+    .bind(user_id)
+    .bind(user_id)
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(org) = held {
+        return Ok(Closing::LastOwnerOf(org));
+    }
+    sqlx::query(
+        "DELETE FROM organizations WHERE id IN (SELECT org_id FROM memberships WHERE user_id = ?)
+           AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = organizations.id AND m.user_id <> ?)",
+    )
+    .bind(user_id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO retired_usernames (username, retired_at) SELECT username, ? FROM users WHERE id = ?
+         ON CONFLICT (username) DO UPDATE SET retired_at = excluded.retired_at",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM users WHERE id = ?")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO audit_events (user_id, kind, at) VALUES (NULL, ?, ?)")
+        .bind(closed_kind)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Closing::Closed)
+}
+
+/// Retired usernames whose 30 days are over are free again.
+pub async fn delete_expired_retired_usernames(
+    pool: &SqlitePool,
+    before: UnixTime,
+) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM retired_usernames WHERE retired_at < ?")
+            .bind(before)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}
