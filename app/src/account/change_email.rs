@@ -8,7 +8,7 @@ use leptos_router::{components::A, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    components::{ErrorCard, Field, Hidden, Loading, PortalForm, SubmitButton},
+    components::{Field, Hidden, Loaded, NextStep, PortalForm, SubmitButton},
     error::AppError,
 };
 
@@ -74,23 +74,17 @@ pub fn ConfirmEmailPage() -> impl IntoView {
     view! {
         <Title text="Confirm your new email · Portal" />
         <h1>"Confirm your new email"</h1>
-        <Suspense fallback=|| view! { <Loading text="Checking…" /> }>
-            {move || Suspend::new(async move {
-                let shown = match result.await {
-                    Ok(email) => view! {
-                        <p class="notice" role="status">"Your account's email address is now " <strong>{email}</strong> "."</p>
-                    }
-                        .into_any(),
-                    Err(error) => view! { <ErrorCard error /> }.into_any(),
-                };
-                view! {
-                    <section class="card">
-                        {shown}
-                        <p><A href="/settings/security">"Go to Security settings"</A></p>
-                    </section>
-                }
-            })}
-        </Suspense>
+        <Loaded
+            resource=result
+            loading="Checking…"
+            next=NextStep { href: "/settings/security", label: "Go to Security settings" }
+            show=|email: String| view! {
+                <section class="card">
+                    <p class="notice" role="status">"Your account's email address is now " <strong>{email}</strong> "."</p>
+                    <p><A href="/settings/security">"Go to Security settings"</A></p>
+                </section>
+            }
+        />
     }
 }
 
@@ -103,30 +97,21 @@ pub fn KeepEmailPage() -> impl IntoView {
     view! {
         <Title text="Keep your email address · Portal" />
         <h1>"Keep your email address"</h1>
-        <Suspense fallback=|| view! { <Loading text="Checking the link…" /> }>
-            {move || Suspend::new(async move {
-                match link.await {
-                    Ok(KeepLink { username, email }) => view! {
-                        <PortalForm action=keep class="card">
-                            <p>
-                                "This keeps " <strong>{email}</strong> " as the email address of " <strong>{username}</strong>
-                                " (or brings it back), cancels the change, and signs the account out everywhere. If you did not ask for the change, reset your password afterwards."
-                            </p>
-                            <Hidden name="token" value=token />
-                            <SubmitButton label="Keep this email address" />
-                        </PortalForm>
-                    }
-                        .into_any(),
-                    Err(error) => view! {
-                        <section class="card">
-                            <ErrorCard error />
-                            <p><A href="/login">"Go to sign-in"</A></p>
-                        </section>
-                    }
-                        .into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded
+            resource=link
+            loading="Checking the link…"
+            next=NextStep { href: "/login", label: "Go to sign-in" }
+            show=move |KeepLink { username, email }| view! {
+                <PortalForm action=keep class="card">
+                    <p>
+                        "This keeps " <strong>{email}</strong> " as the email address of " <strong>{username}</strong>
+                        " (or brings it back), cancels the change, and signs the account out everywhere. If you did not ask for the change, reset your password afterwards."
+                    </p>
+                    <Hidden name="token" value=token />
+                    <SubmitButton label="Keep this email address" />
+                </PortalForm>
+            }
+        />
     }
 }
 

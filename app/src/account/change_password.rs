@@ -9,7 +9,7 @@ use crate::{
     account::{
         AccountFacts, SecondFactorField, load_account_facts, new_password::NewPasswordField,
     },
-    components::{ErrorCard, Field, Loading, PortalForm, SubmitButton},
+    components::{Field, Loaded, PortalForm, SubmitButton},
     error::AppError,
 };
 
@@ -31,32 +31,27 @@ pub fn ChangePasswordPage() -> impl IntoView {
     view! {
         <Title text="Change password · Portal" />
         <h1>"Change password"</h1>
-        <Suspense fallback=|| view! { <Loading /> }>
-            {move || Suspend::new(async move {
-                match facts.await {
-                    Ok(AccountFacts { username, email, two_factor }) => view! {
-                        <PortalForm action=change novalidate=true class="card">
-                            <input type="hidden" name="username" autocomplete="username" value=username.clone() />
-                            <Field
-                                label="Current password"
-                                name="current_password"
-                                input_type="password"
-                                autocomplete="current-password"
-                            />
-                            <NewPasswordField known=vec![username, email] />
-                            {two_factor.then(|| view! { <SecondFactorField /> })}
-                            <p class="hint">"Your other sessions will be signed out."</p>
-                            <div class="actions">
-                                <SubmitButton label="Change password" />
-                                <A href="/settings/security">"Cancel"</A>
-                            </div>
-                        </PortalForm>
-                    }
-                        .into_any(),
-                    Err(error) => view! { <ErrorCard error bare=true /> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded
+            resource=facts
+            show=move |AccountFacts { username, email, two_factor }| view! {
+                <PortalForm action=change novalidate=true class="card">
+                    <input type="hidden" name="username" autocomplete="username" value=username.clone() />
+                    <Field
+                        label="Current password"
+                        name="current_password"
+                        input_type="password"
+                        autocomplete="current-password"
+                    />
+                    <NewPasswordField known=vec![username, email] />
+                    {two_factor.then(|| view! { <SecondFactorField /> })}
+                    <p class="hint">"Your other sessions will be signed out."</p>
+                    <div class="actions">
+                        <SubmitButton label="Change password" />
+                        <A href="/settings/security">"Cancel"</A>
+                    </div>
+                </PortalForm>
+            }
+        />
     }
 }
 

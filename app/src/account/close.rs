@@ -7,7 +7,7 @@ use leptos_router::components::A;
 
 use crate::{
     account::{AccountFacts, SecondFactorField, load_account_facts},
-    components::{ErrorCard, Field, Loading, PortalForm, SubmitButton},
+    components::{Field, Loaded, PortalForm, SubmitButton},
     error::AppError,
 };
 
@@ -28,29 +28,24 @@ pub fn CloseAccountPage() -> impl IntoView {
     view! {
         <Title text="Close account · Portal" />
         <h1>"Close account"</h1>
-        <Suspense fallback=|| view! { <Loading /> }>
-            {move || Suspend::new(async move {
-                match facts.await {
-                    Ok(AccountFacts { username, two_factor, .. }) => view! {
-                        <PortalForm action=close novalidate=true class="card">
-                            <p>
-                                "Closing " <strong>{username.clone()}</strong>
-                                " deletes its sessions, second factors, links and memberships, and signs it out everywhere. It cannot be undone. The username stays reserved for 30 days."
-                            </p>
-                            <input type="hidden" name="username" autocomplete="username" value=username />
-                            <Field label="Password" name="password" input_type="password" autocomplete="current-password" />
-                            {two_factor.then(|| view! { <SecondFactorField /> })}
-                            <div class="actions">
-                                <SubmitButton label="Close account" class="danger" />
-                                <A href="/settings/security">"Cancel"</A>
-                            </div>
-                        </PortalForm>
-                    }
-                        .into_any(),
-                    Err(error) => view! { <ErrorCard error bare=true /> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded
+            resource=facts
+            show=move |AccountFacts { username, two_factor, .. }| view! {
+                <PortalForm action=close novalidate=true class="card">
+                    <p>
+                        "Closing " <strong>{username.clone()}</strong>
+                        " deletes its sessions, second factors, links and memberships, and signs it out everywhere. It cannot be undone. The username stays reserved for 30 days."
+                    </p>
+                    <input type="hidden" name="username" autocomplete="username" value=username />
+                    <Field label="Password" name="password" input_type="password" autocomplete="current-password" />
+                    {two_factor.then(|| view! { <SecondFactorField /> })}
+                    <div class="actions">
+                        <SubmitButton label="Close account" class="danger" />
+                        <A href="/settings/security">"Cancel"</A>
+                    </div>
+                </PortalForm>
+            }
+        />
     }
 }
 

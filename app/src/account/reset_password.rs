@@ -4,12 +4,12 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::use_query_map};
+use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::{
     account::{SecondFactorField, new_password::NewPasswordField},
-    components::{ErrorCard, Hidden, Loading, PortalForm, SubmitButton},
+    components::{Hidden, Loaded, NextStep, PortalForm, SubmitButton},
     error::AppError,
 };
 
@@ -45,31 +45,22 @@ pub fn ResetPasswordPage() -> impl IntoView {
     view! {
         <Title text="Choose a new password · Portal" />
         <h1>"Choose a new password"</h1>
-        <Suspense fallback=|| view! { <Loading text="Checking the link…" /> }>
-            {move || Suspend::new(async move {
-                match link.await {
-                    Ok(ResetLink { username, two_factor }) => view! {
-                        <PortalForm action=reset novalidate=true class="card">
-                            <p>"Choose a new password for " <strong>{username.clone()}</strong> ". Every session of the account will be signed out."</p>
-                            <Hidden name="token" value=token />
-                            // The username, for password managers that save the new password.
-                            <input type="hidden" name="username" autocomplete="username" value=username.clone() />
-                            <NewPasswordField known=vec![username] />
-                            {two_factor.then(|| view! { <SecondFactorField /> })}
-                            <SubmitButton label="Set new password" />
-                        </PortalForm>
-                    }
-                        .into_any(),
-                    Err(error) => view! {
-                        <section class="card">
-                            <ErrorCard error />
-                            <p><A href="/forgot-password">"Ask for a new link"</A></p>
-                        </section>
-                    }
-                        .into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded
+            resource=link
+            loading="Checking the link…"
+            next=NextStep { href: "/forgot-password", label: "Ask for a new link" }
+            show=move |ResetLink { username, two_factor }| view! {
+                <PortalForm action=reset novalidate=true class="card">
+                    <p>"Choose a new password for " <strong>{username.clone()}</strong> ". Every session of the account will be signed out."</p>
+                    <Hidden name="token" value=token />
+                    // The username, for password managers that save the new password.
+                    <input type="hidden" name="username" autocomplete="username" value=username.clone() />
+                    <NewPasswordField known=vec![username] />
+                    {two_factor.then(|| view! { <SecondFactorField /> })}
+                    <SubmitButton label="Set new password" />
+                </PortalForm>
+            }
+        />
     }
 }
 

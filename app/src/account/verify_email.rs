@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
 use crate::{
-    components::{ErrorCard, Loading},
+    components::{Loaded, NextStep},
     error::AppError,
 };
 
@@ -33,26 +33,17 @@ pub fn VerifyEmailPage() -> impl IntoView {
     view! {
         <Title text="Verify your email · Portal" />
         <h1>"Verify your email"</h1>
-        <Suspense fallback=|| view! { <Loading text="Checking…" /> }>
-            {move || Suspend::new(async move {
-                match result.await {
-                    Ok(email) => view! {
-                        <section class="card">
-                            <p class="notice" role="status">"Your email address " <strong>{email}</strong> " is verified."</p>
-                            <p><A href="/settings/security">"Go to Security settings"</A></p>
-                        </section>
-                    }
-                        .into_any(),
-                    Err(error) => view! {
-                        <section class="card">
-                            <ErrorCard error />
-                            <p><A href="/settings/security">"Go to Security settings"</A></p>
-                        </section>
-                    }
-                        .into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded
+            resource=result
+            loading="Checking…"
+            next=NextStep { href: "/settings/security", label: "Go to Security settings" }
+            show=|email: String| view! {
+                <section class="card">
+                    <p class="notice" role="status">"Your email address " <strong>{email}</strong> " is verified."</p>
+                    <p><A href="/settings/security">"Go to Security settings"</A></p>
+                </section>
+            }
+        />
     }
 }
 

@@ -21,3 +21,51 @@ pub fn ErrorCard(
     let class = (!bare).then_some("form-message");
     view! { <p class=class role="alert">{error.to_string()}</p> }
 }
+
+/// Where an error card sends a person next: a link under it.
+#[derive(Clone, Copy)]
+pub struct NextStep {
+    pub href: &'static str,
+    pub label: &'static str,
+}
+
+/// What a page loads, shown: `loading` while it loads, then `show(value)`, or the error in a
+/// card with `next` under it (where to go from a link that does not work).
+#[component]
+pub fn Loaded<T, V, F>(
+    resource: Resource<Result<T, AppError>>,
+    show: F,
+    #[prop(default = "Loading…")] loading: &'static str,
+    #[prop(optional)] next: Option<NextStep>,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    V: IntoView + 'static,
+    F: Fn(T) -> V + Clone + Send + Sync + 'static,
+{
+    view! {
+        <Suspense fallback=move || view! { <Loading text=loading /> }>
+            {
+                let show = show.clone();
+                move || {
+                    let show = show.clone();
+                    Suspend::new(async move {
+                        match resource.await {
+                            Ok(value) => show(value).into_any(),
+                            Err(error) => match next {
+                                Some(NextStep { href, label }) => view! {
+                                    <section class="card">
+                                        <ErrorCard error />
+                                        <p><leptos_router::components::A href=href>{label}</leptos_router::components::A></p>
+                                    </section>
+                                }
+                                    .into_any(),
+                                None => view! { <ErrorCard error bare=true /> }.into_any(),
+                            },
+                        }
+                    })
+                }
+            }
+        </Suspense>
+    }
+}

@@ -3,10 +3,10 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::use_query_map};
+use leptos_router::hooks::use_query_map;
 
 use crate::{
-    components::{ErrorCard, Hidden, Loading, PortalForm, SubmitButton},
+    components::{Hidden, Loaded, NextStep, PortalForm, SubmitButton},
     error::AppError,
 };
 
@@ -32,30 +32,21 @@ pub fn ConfirmRecoveryPage() -> impl IntoView {
     view! {
         <Title text="Reset two-factor authentication · Portal" />
         <h1>"Reset two-factor authentication"</h1>
-        <Suspense fallback=|| view! { <Loading text="Checking the link…" /> }>
-            {move || Suspend::new(async move {
-                match whose.await {
-                    Ok(username) => view! {
-                        <PortalForm action=confirm class="card">
-                            <p>
-                                "This turns off two-factor authentication for " <strong>{username}</strong>
-                                ", removes its recovery code and signs the account out everywhere. You can turn it on again after you sign in."
-                            </p>
-                            <Hidden name="token" value=token />
-                            <SubmitButton label="Reset two-factor authentication" />
-                        </PortalForm>
-                    }
-                        .into_any(),
-                    Err(error) => view! {
-                        <section class="card">
-                            <ErrorCard error />
-                            <p><A href="/login">"Go to sign-in"</A></p>
-                        </section>
-                    }
-                        .into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded
+            resource=whose
+            loading="Checking the link…"
+            next=NextStep { href: "/login", label: "Go to sign-in" }
+            show=move |username: String| view! {
+                <PortalForm action=confirm class="card">
+                    <p>
+                        "This turns off two-factor authentication for " <strong>{username}</strong>
+                        ", removes its recovery code and signs the account out everywhere. You can turn it on again after you sign in."
+                    </p>
+                    <Hidden name="token" value=token />
+                    <SubmitButton label="Reset two-factor authentication" />
+                </PortalForm>
+            }
+        />
     }
 }
 

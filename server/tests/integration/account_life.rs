@@ -14,7 +14,7 @@ use app::{
 };
 use reqwest::{Client, StatusCode};
 
-use crate::common::{Authenticator, PASSWORD, TestPortal, at_once, session_id};
+use crate::common::{Authenticator, PASSWORD, TestPortal, at_once, open_link, session_id};
 use crate::organizations::{account, acme};
 
 const NEW_PASSWORD: &str = "plum tractor seventy";
@@ -561,14 +561,7 @@ async fn a_new_address_is_the_accounts_only_once_verified_and_the_old_one_can_ta
     let confirm = portal.smtp.wait_for("new@example.com", 1).await[0]
         .link(&portal.url("/confirm-email?token="))
         .expect("the new address gets the link");
-    let page = alice
-        .get(&confirm)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = open_link(&alice, &confirm).await;
     assert!(
         page.contains("is now") && page.contains("new@example.com"),
         "{page}"
@@ -586,15 +579,7 @@ async fn a_new_address_is_the_accounts_only_once_verified_and_the_old_one_can_ta
 
     // Days later the old address undoes it: back, and every session signed out.
     portal.clock.advance(3 * 24 * 60 * 60);
-    let page = portal
-        .browser()
-        .get(&keep)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = open_link(&portal.browser(), &keep).await;
     assert!(page.contains("Keep this email address"), "{page}");
     portal
         .call_fn(

@@ -295,6 +295,18 @@ impl Drop for TestPortal {
     }
 }
 
+/// What a link (a whole URL, as a mail holds it) opens, as text.
+pub async fn open_link(browser: &Client, link: &str) -> String {
+    browser
+        .get(link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// The session's id in a response's `Set-Cookie`, if it sets the session cookie.
 pub fn session_id(response: &Response) -> Option<String> {
     response
@@ -426,14 +438,7 @@ impl TestPortal {
             .rev()
             .find_map(|mail| mail.link(&self.url("/verify-email?token=")))
             .expect("a verification email with its link");
-        let page = browser
-            .get(link)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = open_link(browser, &link).await;
         assert!(page.contains("is verified"), "{page}");
     }
 
