@@ -224,6 +224,23 @@ fn why_missed(what: &str) -> Option<&'static str> {
              round trips a check, four checks in flight on two cores wait 10–12 ms at the \
              tail.",
         )
+    } else if what.starts_with("peak RSS") {
+        Some(
+            "**Peak memory.** 94 MiB before passwords were checked against zxcvbn (issue 13); \
+             zxcvbn builds its frequency dictionaries (about 95,000 words) at the first new \
+             password and keeps them: +7.8 MiB measured alone (RSS before and after one \
+             `zxcvbn()` call in a bare program). The rest is the two Argon2id work areas \
+             (2 × 19 MiB, one per core, allocated once) and 500 connections waiting for them. \
+             Tried: glibc's `M_ARENA_MAX=2` (105 MiB, no gain; not kept). Left: checking new \
+             passwords in a separate process, or a smaller list than zxcvbn's.",
+        )
+    } else if what.starts_with("sign-in p50") {
+        Some(
+            "**Sign-in timing.** The three medians are one Argon2id verification each and differ \
+             only by scheduling noise on two shared cores (unknown, wrong and right were within \
+             10 % in the run before this one, in a different order); the unknown username costs \
+             the same dummy-hash verification and the same writes.",
+        )
     } else if what.starts_with("/login hydrated on a slow phone") {
         Some(
             "**The slow phone.** Most of the time is the network's: the page, then the script \
