@@ -71,7 +71,8 @@ export default async function globalSetup() {
   const mailDir = mkdtempSync(join(tmpdir(), 'portal-e2e-mail-'));
   const mail = await startMailCatcher(mailDir);
   const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
+  // localhost, not 127.0.0.1: browsers refuse an IP address as a WebAuthn relying party id.
+  const base = `http://localhost:${port}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'portal-e2e-'));
   const server = spawn(join(root, 'target/release/server'), [], {
     cwd: root,
@@ -91,7 +92,7 @@ export default async function globalSetup() {
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  await waitUntilServing(base, server);
+  await waitUntilServing(`http://127.0.0.1:${port}`, server);
   process.env.PORTAL_E2E_BASE = base;
   process.env.PORTAL_E2E_DATA = dataDir;
   process.env.PORTAL_E2E_MAIL = mailDir;

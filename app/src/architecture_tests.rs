@@ -4,7 +4,7 @@
 use std::{collections::BTreeSet, fs, path::Path};
 
 /// Lowest first. Keep in step with ARCHITECTURE.md.
-const LAYERS: [&str; 20] = [
+const LAYERS: [&str; 21] = [
     "unix_time",
     "validation",
     "kept_fields",
@@ -21,6 +21,7 @@ const LAYERS: [&str; 20] = [
     "auth",
     "two_factor",
     "org",
+    "security_keys",
     "recovery",
     "account",
     "maintenance",

@@ -26,10 +26,12 @@ pub enum EventKind {
     EmailChangeUndone,
     /// Written without the account (it is gone): that an account was closed, and when.
     AccountClosed,
+    SecurityKeyAdded,
+    SecurityKeyRemoved,
 }
 
 impl EventKind {
-    const ALL: [Self; 21] = [
+    const ALL: [Self; 23] = [
         Self::SignedIn,
         Self::PasswordFailed,
         Self::SecondFactorFailed,
@@ -51,6 +53,8 @@ impl EventKind {
         Self::EmailChanged,
         Self::EmailChangeUndone,
         Self::AccountClosed,
+        Self::SecurityKeyAdded,
+        Self::SecurityKeyRemoved,
     ];
 
     /// The name stored in the audit table.
@@ -77,6 +81,8 @@ impl EventKind {
             Self::EmailChanged => "email_changed",
             Self::EmailChangeUndone => "email_change_undone",
             Self::AccountClosed => "account_closed",
+            Self::SecurityKeyAdded => "security_key_added",
+            Self::SecurityKeyRemoved => "security_key_removed",
         }
     }
 
@@ -114,6 +120,8 @@ impl EventKind {
                 "Change of email address undone from the old address; every session was signed out"
             }
             Self::AccountClosed => "Account closed",
+            Self::SecurityKeyAdded => "Security key or passkey added",
+            Self::SecurityKeyRemoved => "Security key or passkey removed",
         }
     }
 

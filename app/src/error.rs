@@ -75,6 +75,7 @@ pub enum Missing {
     /// Also what a non-member is told, so no one learns which organizations exist.
     Organization,
     Invitation,
+    SecurityKey,
 }
 
 impl Missing {
@@ -82,6 +83,7 @@ impl Missing {
         match self {
             Self::Organization => "There is no such organization, or you are not in it.",
             Self::Invitation => "There is no such invitation: it may have been withdrawn.",
+            Self::SecurityKey => "There is no such key on your account: it may have been removed.",
         }
     }
 }
@@ -175,6 +177,21 @@ pub enum AppError {
         "{org} requires two-factor authentication, so it cannot be turned off while you are a member."
     )]
     CannotDisableWhileRequired { org: String },
+    /// A WebAuthn answer that did not verify (or came for no ceremony of this session).
+    #[error(
+        "That security key or passkey was not accepted. Try again, or use your authentication code."
+    )]
+    KeyNotAccepted,
+    /// Keys are added beside the authenticator app, whose recovery code covers them.
+    #[error(
+        "Turn on two-factor authentication with an authenticator app first: its recovery code also covers your keys."
+    )]
+    KeysNeedTwoFactor,
+    /// The server is reached by an IP address, which WebAuthn refuses.
+    #[error(
+        "Security keys and passkeys are not available on this server: it must be reached by a name, not an IP address."
+    )]
+    KeysUnavailable,
     #[error("Please sign in to continue.")]
     Unauthorized,
     #[error("The form could not be read. Please reload the page and try again.")]
@@ -218,7 +235,10 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             Self::InvalidCredentials | Self::Unauthorized => 401,
-            Self::InvalidCode | Self::CodeReplayed | Self::InvalidRecoveryCode => 401,
+            Self::InvalidCode
+            | Self::CodeReplayed
+            | Self::InvalidRecoveryCode
+            | Self::KeyNotAccepted => 401,
             Self::Validation { .. } => 422,
             Self::TryAgainIn { .. }
             | Self::TooManyInvitations { .. }
@@ -237,6 +257,8 @@ impl AppError {
             | Self::TwoFactorAlreadyOn
             | Self::TwoFactorOff
             | Self::VerifyEmailFirst
+            | Self::KeysNeedTwoFactor
+            | Self::KeysUnavailable
             | Self::EnrollmentGone
             | Self::NoRecoveryCodeToSave
             | Self::CannotDisableWhileRequired { .. } => 403,

@@ -10,6 +10,7 @@ pub mod kept_fields;
 pub mod mail;
 pub mod org;
 pub mod recovery;
+pub mod security_keys;
 pub mod settings;
 pub mod two_factor;
 pub mod unix_time;
@@ -87,6 +88,8 @@ pub fn page_needs_sign_in(path: &str) -> bool {
 
 /// Link clicks and form posts without a full page load (see the script's own comment).
 const NAVIGATE_SCRIPT: &str = include_str!("navigate.js");
+/// The WebAuthn ceremonies of security keys and passkeys (see the script's own comment).
+const WEBAUTHN_SCRIPT: &str = include_str!("webauthn.js");
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -99,6 +102,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HashedStylesheet options=options.clone() id="portal" />
                 <HydrationScripts options islands=true />
                 <script type="module" nonce=leptos::nonce::use_nonce() inner_html=NAVIGATE_SCRIPT></script>
+                <script type="module" nonce=leptos::nonce::use_nonce() inner_html=WEBAUTHN_SCRIPT></script>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <MetaTags />
             </head>

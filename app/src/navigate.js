@@ -45,6 +45,7 @@ async function go({ url, init = {} }, history = 'push') {
   if (history === 'push') window.history.pushState(null, '', shown);
   else window.history.replaceState(null, '', shown);
   window.scrollTo(0, 0);
+  document.dispatchEvent(new Event('portal:page'));
   // Where a keyboard or a screen reader continues: the page's heading.
   const heading = document.querySelector('main h1');
   if (heading) {
@@ -69,6 +70,8 @@ function follow(toRequest) {
   };
 }
 
+// For other scripts of the page (the WebAuthn ceremonies) that end by moving to a page.
+window.portalNavigate = (url) => go({ url }).catch(() => { window.location.href = url; });
 window.addEventListener('click', follow(linkRequest));
 window.addEventListener('submit', follow(formRequest));
 window.addEventListener('popstate', () => go({ url: location.href }, 'replace'));

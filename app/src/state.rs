@@ -25,6 +25,9 @@ pub struct AppState {
     pub secrets: SecretBox,
     pub factor_locks: Arc<FactorLocks>,
     pub mailer: Mailer,
+    /// The WebAuthn relying party: its id and origin follow the base URL. None when the base URL
+    /// names its host by an IP address, which WebAuthn refuses as a relying party id.
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 /// One check of a second factor at a time per account, so parallel guesses cannot slip past the

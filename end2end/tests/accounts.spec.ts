@@ -23,7 +23,7 @@ test.describe('accounts', () => {
     await settle(page, mode);
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(page).toHaveURL(/\/portal$/);
     await expect(page.getByText(`Signed in as ${username}`)).toBeVisible();
   });
@@ -67,7 +67,7 @@ test.describe('accounts', () => {
     await settle(page, mode);
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(page).toHaveURL(/\/portal$/);
   });
 });

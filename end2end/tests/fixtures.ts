@@ -124,7 +124,7 @@ export async function signIn(page: Page, mode: Mode, username: string, password 
   await open(page, mode, '/login');
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 /**

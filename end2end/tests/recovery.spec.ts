@@ -14,7 +14,7 @@ test.describe('recovery', () => {
     await open(page, mode, '/login');
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('link', { name: 'Enter a recovery code' }).click();
     await settle(page, mode);
     await expect(page.getByLabel('Recovery code')).toBeVisible();
@@ -46,7 +46,7 @@ test.describe('recovery', () => {
     await settle(page, mode);
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(page).toHaveURL(/\/portal$/);
     await page.getByRole('link', { name: 'Security settings' }).click();
     await settle(page, mode);

@@ -81,7 +81,7 @@ test.describe('two-factor authentication', () => {
     await open(page, mode, '/login');
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     const codeField = page.getByLabel('Authentication code');
     await expect(codeField).toBeVisible();
     await expect(codeField).toHaveAttribute('inputmode', 'numeric');

@@ -81,6 +81,9 @@ impl Portal {
             secrets: SecretBox::new(&key),
             factor_locks: Arc::new(FactorLocks::default()),
             mailer,
+            webauthn: app::security_keys::relying_party(&config.base_url, &config.issuer)
+                .map_err(|why| anyhow::anyhow!("PORTAL_BASE_URL: unusable for WebAuthn: {why}"))?
+                .map(Arc::new),
         };
 
         app::maintenance::delete_expired(&state)

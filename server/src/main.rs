@@ -57,6 +57,11 @@ async fn serve(config: server::Config) -> anyhow::Result<()> {
             )
         })?;
     tracing::info!("Portal is listening on http://{}", listener.local_addr()?);
+    if portal.state.webauthn.is_none() {
+        tracing::warn!(
+            "security keys and passkeys are off: WebAuthn needs PORTAL_BASE_URL with a host name (e.g. http://localhost:3000), not an IP address"
+        );
+    }
     portal.serve(listener, shutdown_signal()).await?;
     Ok(())
 }

@@ -7,6 +7,7 @@ use crate::{
     components::{Field, Hidden, Loading, PortalForm, SubmitButton},
     error::AppError,
     recovery::request::{CheckEmail, RecoveryStep, RequestRecovery},
+    security_keys::sign_in::{PasskeySignIn, UseSecurityKey},
     two_factor::prompt::{CodeStep, StartOver, VerifySignInCode},
 };
 
@@ -14,6 +15,8 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignInProgress {
     pub stage: LoginStage,
+    /// At the second step: the account has a security key or passkey to use.
+    pub security_keys: bool,
     pub support_email: String,
 }
 
@@ -82,13 +85,17 @@ pub fn LoginPage() -> impl IntoView {
         <h1>"Sign in to Portal"</h1>
         <Suspense fallback=|| view! { <Loading /> }>
             {move || Suspend::new(async move {
-                let Ok(SignInProgress { stage, support_email }) = state.await else {
+                let Ok(SignInProgress { stage, support_email, security_keys }) = state.await else {
                     return view! { <PasswordStep login next /> }.into_any();
                 };
                 match (stage, recovery().as_str()) {
                     (_, "sent") => view! { <CheckEmail support_email /> }.into_any(),
                     (LoginStage::SecondFactor, "1") => view! { <RecoveryStep request support_email /> }.into_any(),
-                    (LoginStage::SecondFactor, _) => view! { <CodeStep verify start_over next /> }.into_any(),
+                    (LoginStage::SecondFactor, _) => view! {
+                        {security_keys.then(|| view! { <UseSecurityKey /> })}
+                        <CodeStep verify start_over next />
+                    }
+                        .into_any(),
                     (LoginStage::Password, _) => view! {
                         {notice().map(|text| view! { <p class="notice" role="status">{text}</p> })}
                         <PasswordStep login next />
@@ -127,6 +134,7 @@ fn PasswordStep(login: ServerAction<Login>, next: Signal<String>) -> impl IntoVi
             <SubmitButton label="Sign in" />
             <p><A href="/forgot-password">"Forgot your password?"</A></p>
         </PortalForm>
+        <PasskeySignIn />
         <p class="aside">"New to Portal? " <A href="/signup">"Create an account"</A></p>
     }
 }
@@ -149,9 +157,14 @@ mod ssr {
     pub async fn sign_in_state() -> Result<SignInProgress, AppError> {
         let state = app_state()?;
         let auth = AuthSession::from_request().await?;
-        let pending = match auth.pending_second_factor(state.clock.now()).await? {
-            Some(user_id) => store::two_factor_of(&state.pool, user_id).await?.is_some(),
-            None => false,
+        let (pending, security_keys) = match auth.pending_second_factor(state.clock.now()).await? {
+            Some(user_id) => (
+                store::two_factor_of(&state.pool, user_id).await?.is_some(),
+                !store::security_keys_of(&state.pool, user_id)
+                    .await?
+                    .is_empty(),
+            ),
+            None => (false, false),
         };
         if !pending {
             auth.forget_pending().await?;
@@ -163,6 +176,7 @@ mod ssr {
                 LoginStage::Password
             },
             support_email: state.settings.support_email.clone(),
+            security_keys,
         })
     }
 

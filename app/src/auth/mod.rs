@@ -199,6 +199,24 @@ impl AuthSession {
         self.sign_in(state, user_id, client, Some(recorded)).await
     }
 
+    /// Keeps a WebAuthn ceremony's state for the one response it expects (`kind` names the
+    /// ceremony); a newer start of the same kind replaces it.
+    pub async fn keep_ceremony(
+        &self,
+        kind: &str,
+        ceremony: impl serde::Serialize,
+    ) -> Result<(), AppError> {
+        self.set(&format!("webauthn.{kind}"), ceremony).await
+    }
+
+    /// The ceremony's state, taken: a response is checked against it once.
+    pub async fn take_ceremony<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+    ) -> Result<Option<T>, AppError> {
+        Ok(self.session.remove(&format!("webauthn.{kind}")).await?)
+    }
+
     /// Deletes this sign-in and the session, and empties the cookie.
     pub async fn sign_out(&self, state: &AppState) -> Result<(), AppError> {
         if let (Some(user_id), Some(sign_in_id)) =

@@ -189,6 +189,14 @@ pub fn notice(to: &str, username: &str, what: Notice) -> Email {
             "Your Portal email address was changed",
             "This is now the email address of your Portal account: notices and recovery links come here.",
         ),
+        Notice::SecurityKeyAdded => (
+            "A security key or passkey was added",
+            "A security key or passkey was added to your Portal account. It can now stand in for your authenticator app, and a passkey can sign in on its own.",
+        ),
+        Notice::SecurityKeyRemoved => (
+            "A security key or passkey was removed",
+            "A security key or passkey was removed from your Portal account.",
+        ),
         Notice::EmailChangeUndone => (
             "Your Portal email address was kept",
             "The change of your email address was undone and every session was signed out. If you did not ask for the change, someone knows your password: reset it now.",
@@ -255,6 +263,8 @@ pub enum Notice {
     PasswordChanged,
     EmailChanged,
     EmailChangeUndone,
+    SecurityKeyAdded,
+    SecurityKeyRemoved,
 }
 
 #[cfg(test)]

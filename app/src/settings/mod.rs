@@ -18,6 +18,7 @@ use crate::{
     },
     components::{ErrorCard, FormMessage, Hidden, Loading, PortalForm, SubmitButton, last_error},
     error::AppError,
+    security_keys::manage::{RemoveSecurityKey, SecurityKeys},
     two_factor::{
         TwoFactorState,
         enroll::{
@@ -48,6 +49,8 @@ pub struct SecurityOverview {
     /// A recovery code waiting to be saved: shown once, during enrollment or after a new one.
     pub recovery_code: Option<String>,
     pub events: Vec<SecurityEvent>,
+    /// Security keys and passkeys.
+    pub keys: Vec<crate::security_keys::manage::KeyInfo>,
     pub sessions: Vec<crate::account::sessions::ActiveSession>,
     /// Whether the password was entered in the last 15 minutes: changes need it.
     pub password_recent: bool,
@@ -71,6 +74,8 @@ fn notice_text(notice: &str) -> Option<&'static str> {
         "disabled" => Some("Two-factor authentication is disabled."),
         "saved" => Some("Your new recovery code is saved. The old one no longer works."),
         "signed-out" => Some("That session is signed out."),
+        "key-added" => Some("Your security key or passkey is added."),
+        "key-removed" => Some("That security key or passkey is removed."),
         "signed-out-others" => Some("All your other sessions are signed out."),
         "verification-sent" => {
             Some("A verification email is on its way. Open its link to verify your address.")
@@ -140,6 +145,7 @@ pub fn SecurityPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeSession>::new();
     let others = ServerAction::<SignOutOtherSessions>::new();
     let reauth = ServerAction::<ConfirmPassword>::new();
+    let remove_key = ServerAction::<RemoveSecurityKey>::new();
     let query = use_query_map();
     let overview = Resource::new(
         move || {
@@ -156,6 +162,7 @@ pub fn SecurityPage() -> impl IntoView {
                     revoke.version().get(),
                     others.version().get(),
                     reauth.version().get(),
+                    remove_key.version().get(),
                 ),
             )
         },
@@ -215,6 +222,7 @@ pub fn SecurityPage() -> impl IntoView {
                         <TwoFactorSwitch on start required_by=overview.required_by.clone() />
                         {panel}
                     </section>
+                    {on.then(|| view! { <SecurityKeys keys=overview.keys.clone() remove=remove_key /> })}
                     <EmailStatus
                         email=overview.email.clone()
                         verified=overview.email_verified
@@ -534,6 +542,7 @@ pub mod ssr {
             })
             .collect();
         let now = state.clock.now();
+        let keys = crate::security_keys::manage::keys_of(&state, user_id).await?;
         let pending_email =
             store::live_token_email(&state.pool, user_id, store::TokenPurpose::EmailChange, now)
                 .await?;
@@ -563,6 +572,7 @@ pub mod ssr {
             email: account.email,
             email_verified: account.email_verified_at.is_some(),
             pending_email,
+            keys,
             two_factor,
             recovery_code,
             events,

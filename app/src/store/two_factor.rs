@@ -212,10 +212,12 @@ pub async fn remove_two_factor(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+    // Keys are second factors beside the app: turning two-factor off, or any reset, removes all.
     for table in [
         "two_factor_enrollments",
         "recovery_code_reveals",
         "failure_counters",
+        "security_keys",
     ] {
         sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?"))
             .bind(user_id)

@@ -9,4 +9,5 @@ mod hardening;
 mod organizations;
 mod recovery;
 mod robustness;
+mod security_keys;
 mod two_factor;

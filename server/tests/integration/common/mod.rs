@@ -47,6 +47,11 @@ impl TestPortal {
         Self::start_in(data, Clock::default(), smtp, Some(url), extra).await
     }
 
+    /// A portal reached at `http://localhost:PORT`, as WebAuthn needs.
+    pub async fn start_on_localhost() -> Self {
+        Self::start_with(&["--base-url", "localhost"]).await
+    }
+
     /// A portal without an SMTP server: mail is written to its outbox folder.
     pub async fn start_with_outbox(extra: &[&str]) -> Self {
         let smtp = SmtpSink::start();
@@ -73,7 +78,17 @@ impl TestPortal {
         extra: Vec<String>,
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let port = listener.local_addr().unwrap().port();
+        // WebAuthn refuses an IP address as its relying party: `--base-url localhost` asks for
+        // the portal under a name.
+        let by_name = extra
+            .chunks(2)
+            .any(|pair| pair == ["--base-url", "localhost"]);
+        let base = if by_name {
+            format!("http://localhost:{port}")
+        } else {
+            format!("http://127.0.0.1:{port}")
+        };
         let mut args: Vec<String> = [
             "server",
             "--data-dir",
@@ -92,7 +107,10 @@ impl TestPortal {
             args.extend(["--smtp-url".to_owned(), url.clone()]);
         }
         // A setting given again replaces the default above.
-        for pair in extra.chunks(2) {
+        for pair in extra
+            .chunks(2)
+            .filter(|pair| *pair != ["--base-url", "localhost"])
+        {
             match args.iter().position(|arg| *arg == pair[0]) {
                 Some(at) if pair.len() == 2 => args[at + 1] = pair[1].clone(),
                 _ => args.extend(pair.iter().cloned()),

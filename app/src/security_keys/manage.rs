@@ -1,0 +1,243 @@
+//! On the security page: the account's keys (name, when added, when last used), each removable,
+//! and "Add a security key or passkey". Adding needs the browser's script; without it the page
+//! says so and every other factor works as before.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::CeremonyOptions;
+use crate::{
+    components::{Hidden, PortalForm},
+    error::AppError,
+};
+
+/// A key as the security page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    pub id: i64,
+    pub name: String,
+    pub added: String,
+    pub last_used: Option<String>,
+}
+
+/// Starts adding a key named `name`: the options for `navigator.credentials.create`.
+#[server(endpoint = "start_key_registration")]
+pub async fn start_key_registration(name: String) -> Result<CeremonyOptions, AppError> {
+    ssr::start(&name).await
+}
+
+/// Finishes adding the key: `credential` is the browser's answer, as JSON.
+#[server(endpoint = "finish_key_registration")]
+pub async fn finish_key_registration(credential: String) -> Result<(), AppError> {
+    ssr::finish(&credential).await
+}
+
+#[server(endpoint = "remove_security_key")]
+pub async fn remove_security_key(id: i64) -> Result<(), AppError> {
+    ssr::remove(id).await?;
+    leptos_axum::redirect("/settings/security?notice=key-removed");
+    Ok(())
+}
+
+/// The keys and the way to add one (with two-factor authentication on).
+#[component]
+pub fn SecurityKeys(keys: Vec<KeyInfo>, remove: ServerAction<RemoveSecurityKey>) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="keys-heading">
+            <h2 id="keys-heading">"Security keys and passkeys"</h2>
+            {if keys.is_empty() {
+                view! { <p>"None yet. A key or passkey signs in where a code could be phished."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="sessions">
+                        {keys
+                            .into_iter()
+                            .map(|key| {
+                                let label = format!("Remove {}", key.name);
+                                let used = key
+                                    .last_used
+                                    .map_or_else(|| "never used".to_owned(), |at| format!("last used {at}"));
+                                view! {
+                                    <li>
+                                        <span class="what">{key.name}</span>
+                                        <span class="when">"Added " {key.added} " · " {used}</span>
+                                        <PortalForm action=remove class="inline" message=false>
+                                            <Hidden name="id" value=key.id.to_string() />
+                                            <button type="submit" class="secondary" aria-label=label>"Remove"</button>
+                                        </PortalForm>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                }
+                    .into_any()
+            }}
+            // Driven by webauthn.js, which shows it where the browser can run the ceremony.
+            <form class="webauthn" data-webauthn="register" hidden>
+                <div class="field">
+                    <label for="field-key_name">"Name of the key"</label>
+                    <p id="key_name-hint" class="hint">"So you can tell your keys apart, e.g. “YubiKey” or “Phone”."</p>
+                    <input id="field-key_name" name="name" type="text" maxlength="40" aria-describedby="key_name-hint" required />
+                </div>
+                <p class="form-message" role="alert" hidden></p>
+                <button type="submit">"Add a security key or passkey"</button>
+            </form>
+            // Hidden by webauthn.js where the browser can add a key.
+            <p class="hint" data-webauthn-missing>"Adding a security key or passkey needs a browser with JavaScript."</p>
+        </section>
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub use ssr::keys_of;
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use webauthn_rs::prelude::{Passkey, PasskeyRegistration, RegisterPublicKeyCredential, Uuid};
+    use webauthn_rs_proto::ResidentKeyRequirement;
+
+    use super::super::ssr::{from_json, refused, to_json, webauthn};
+    use super::KeyInfo;
+    use crate::{
+        audit::{EventKind, record},
+        auth::{AuthSession, client, signed_in_recently},
+        display::format_time,
+        error::{AppError, Missing},
+        mail::templates::Notice,
+        notify::send_notice,
+        state::AppState,
+        store::{self, NewKey, UserId},
+        validation,
+    };
+
+    const CEREMONY: &str = "registration";
+    /// A key's name is at most this many characters.
+    const NAME_LENGTH: usize = 40;
+
+    pub async fn keys_of(state: &AppState, user_id: UserId) -> Result<Vec<KeyInfo>, AppError> {
+        Ok(store::security_keys_of(&state.pool, user_id)
+            .await?
+            .into_iter()
+            .map(|key| KeyInfo {
+                id: key.id,
+                name: key.name,
+                added: format_time(key.created_at),
+                last_used: key.last_used_at.map(format_time),
+            })
+            .collect())
+    }
+
+    fn key_name(typed: &str) -> Result<String, AppError> {
+        let name = typed.trim();
+        if name.is_empty() {
+            return Err(AppError::validation(
+                "name",
+                "Name the key, e.g. “YubiKey”.",
+            ));
+        }
+        if name.chars().count() > NAME_LENGTH || name.chars().any(validation::is_invisible) {
+            return Err(AppError::validation(
+                "name",
+                format!("Use up to {NAME_LENGTH} printable characters."),
+            ));
+        }
+        Ok(name.to_owned())
+    }
+
+    pub async fn start(name: &str) -> Result<String, AppError> {
+        let (state, user_id) = signed_in_recently().await?;
+        let name = key_name(name)?;
+        if store::two_factor_of(&state.pool, user_id).await?.is_none() {
+            return Err(AppError::KeysNeedTwoFactor);
+        }
+        let account = store::account(&state.pool, user_id)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        let handle =
+            store::webauthn_id_of(&state.pool, user_id, &Uuid::new_v4().to_string()).await?;
+        let handle = Uuid::parse_str(&handle).map_err(AppError::internal)?;
+        // The account's keys are excluded: the same key is not added twice.
+        let existing = store::security_keys_of(&state.pool, user_id)
+            .await?
+            .iter()
+            .filter_map(|key| from_json::<Passkey>(&key.passkey).ok())
+            .map(|passkey| passkey.cred_id().clone())
+            .collect();
+        let (mut options, registration) = webauthn(&state)?
+            .start_passkey_registration(
+                handle,
+                &account.username,
+                &account.username,
+                Some(existing),
+            )
+            .map_err(AppError::internal)?;
+        // Discoverable where the authenticator can be: the same key then also signs in alone.
+        if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
+            selection.resident_key = Some(ResidentKeyRequirement::Preferred);
+        }
+        AuthSession::from_request()
+            .await?
+            .keep_ceremony(CEREMONY, (name, registration))
+            .await?;
+        to_json(&options)
+    }
+
+    pub async fn finish(credential: &str) -> Result<(), AppError> {
+        let (state, user_id) = signed_in_recently().await?;
+        let auth = AuthSession::from_request().await?;
+        let Some((name, registration)) = auth
+            .take_ceremony::<(String, PasskeyRegistration)>(CEREMONY)
+            .await?
+        else {
+            return Err(AppError::KeyNotAccepted);
+        };
+        let response: RegisterPublicKeyCredential = from_json(credential)?;
+        let passkey = webauthn(&state)?
+            .finish_passkey_registration(&response, &registration)
+            .map_err(refused)?;
+        let key = NewKey {
+            user_id,
+            name: &name,
+            credential_id: passkey.cred_id().as_ref(),
+            passkey: &to_json(&passkey)?,
+            created_at: state.clock.now(),
+        };
+        if !store::add_security_key(&state.pool, key).await? {
+            return Err(AppError::KeyNotAccepted);
+        }
+        // A new factor, like a new recovery code, ends every other session.
+        auth.sign_out_others(&state, user_id).await?;
+        let client = client().await;
+        record(
+            &state,
+            user_id,
+            EventKind::SecurityKeyAdded,
+            &client,
+            Some(&name),
+        )
+        .await?;
+        send_notice(&state, user_id, Notice::SecurityKeyAdded).await;
+        Ok(())
+    }
+
+    pub async fn remove(id: i64) -> Result<(), AppError> {
+        let (state, user_id) = signed_in_recently().await?;
+        if !store::remove_security_key(&state.pool, user_id, id).await? {
+            return Err(AppError::NotFound {
+                what: Missing::SecurityKey,
+            });
+        }
+        let client = client().await;
+        record(
+            &state,
+            user_id,
+            EventKind::SecurityKeyRemoved,
+            &client,
+            None,
+        )
+        .await?;
+        send_notice(&state, user_id, Notice::SecurityKeyRemoved).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,195 @@
+//! Signing in with a key: at the second step after the password ("Use your security key"), or
+//! alone with a passkey ("Sign in with a passkey"), whose user verification makes it both factors.
+
+use leptos::prelude::*;
+
+use super::CeremonyOptions;
+use crate::error::AppError;
+
+/// The options for `navigator.credentials.get` with the pending account's keys.
+#[server(endpoint = "start_key_sign_in")]
+pub async fn start_key_sign_in() -> Result<CeremonyOptions, AppError> {
+    ssr::start_second_factor().await
+}
+
+#[server(endpoint = "finish_key_sign_in")]
+pub async fn finish_key_sign_in(credential: String) -> Result<(), AppError> {
+    ssr::finish_second_factor(&credential).await
+}
+
+/// The options for a passkey the browser finds itself (no username asked).
+#[server(endpoint = "start_passkey_sign_in")]
+pub async fn start_passkey_sign_in() -> Result<CeremonyOptions, AppError> {
+    ssr::start_passkey().await
+}
+
+/// Signs in with the passkey's answer; true when an organization's requirement holds the account.
+#[server(endpoint = "finish_passkey_sign_in")]
+pub async fn finish_passkey_sign_in(credential: String) -> Result<bool, AppError> {
+    ssr::finish_passkey(&credential).await
+}
+
+/// "Use your security key", beside the code field; shown by webauthn.js when the browser can.
+#[component]
+pub fn UseSecurityKey() -> impl IntoView {
+    view! {
+        <div class="webauthn" data-webauthn="second-factor" hidden>
+            <p class="form-message" role="alert" hidden></p>
+            <button type="button" class="secondary">"Use your security key"</button>
+        </div>
+    }
+}
+
+/// "Sign in with a passkey" on /login; shown by webauthn.js when the browser can.
+#[component]
+pub fn PasskeySignIn() -> impl IntoView {
+    view! {
+        <div class="webauthn card" data-webauthn="passkey" hidden>
+            <p class="form-message" role="alert" hidden></p>
+            <button type="button" class="secondary">"Sign in with a passkey"</button>
+        </div>
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use webauthn_rs::prelude::{
+        DiscoverableAuthentication, Passkey, PasskeyAuthentication, PublicKeyCredential,
+    };
+
+    use super::super::ssr::{from_json, refused, to_json, webauthn};
+    use crate::{
+        audit::{EventKind, record},
+        auth::{AuthSession, client},
+        error::AppError,
+        state::{AppState, app_state},
+        store::{self, KeyRow, UserId},
+    };
+
+    const SECOND_FACTOR: &str = "second_factor";
+    const PASSKEY: &str = "passkey";
+
+    pub async fn start_second_factor() -> Result<String, AppError> {
+        let state = app_state()?;
+        let auth = AuthSession::from_request().await?;
+        let Some(user_id) = auth.pending_second_factor(state.clock.now()).await? else {
+            return Err(AppError::SignInExpired);
+        };
+        let passkeys: Vec<Passkey> = store::security_keys_of(&state.pool, user_id)
+            .await?
+            .iter()
+            .filter_map(|key| from_json(&key.passkey).ok())
+            .collect();
+        if passkeys.is_empty() {
+            return Err(AppError::KeyNotAccepted);
+        }
+        let (options, authentication) = webauthn(&state)?
+            .start_passkey_authentication(&passkeys)
+            .map_err(AppError::internal)?;
+        auth.keep_ceremony(SECOND_FACTOR, (user_id, authentication))
+            .await?;
+        to_json(&options)
+    }
+
+    pub async fn finish_second_factor(credential: &str) -> Result<(), AppError> {
+        let state = app_state()?;
+        let auth = AuthSession::from_request().await?;
+        let Some(user_id) = auth.pending_second_factor(state.clock.now()).await? else {
+            return Err(AppError::SignInExpired);
+        };
+        let ceremony = auth
+            .take_ceremony::<(UserId, PasskeyAuthentication)>(SECOND_FACTOR)
+            .await?;
+        let client = client().await;
+        let Some((asked_for, authentication)) = ceremony.filter(|(asked, _)| *asked == user_id)
+        else {
+            return Err(AppError::KeyNotAccepted);
+        };
+        let response: PublicKeyCredential = from_json(credential)?;
+        let verified = webauthn(&state)?.finish_passkey_authentication(&response, &authentication);
+        let result = match verified {
+            Ok(result) => result,
+            Err(error) => {
+                record(
+                    &state,
+                    asked_for,
+                    EventKind::SecondFactorFailed,
+                    &client,
+                    Some("security key"),
+                )
+                .await?;
+                return Err(refused(error));
+            }
+        };
+        let key = key_of(&state, user_id, result.cred_id().as_ref()).await?;
+        note_use(&state, key, &result).await?;
+        auth.complete_second_factor(&state, user_id, &client, "password and security key")
+            .await
+    }
+
+    pub async fn start_passkey() -> Result<String, AppError> {
+        let state = app_state()?;
+        let (options, discoverable) = webauthn(&state)?
+            .start_discoverable_authentication()
+            .map_err(AppError::internal)?;
+        AuthSession::from_request()
+            .await?
+            .keep_ceremony(PASSKEY, discoverable)
+            .await?;
+        to_json(&options)
+    }
+
+    pub async fn finish_passkey(credential: &str) -> Result<bool, AppError> {
+        let state = app_state()?;
+        let auth = AuthSession::from_request().await?;
+        let Some(discoverable) = auth
+            .take_ceremony::<DiscoverableAuthentication>(PASSKEY)
+            .await?
+        else {
+            return Err(AppError::KeyNotAccepted);
+        };
+        let response: PublicKeyCredential = from_json(credential)?;
+        let (handle, credential_id) = webauthn(&state)?
+            .identify_discoverable_authentication(&response)
+            .map_err(refused)?;
+        let user_id = store::user_by_webauthn_id(&state.pool, &handle.to_string())
+            .await?
+            .ok_or(AppError::KeyNotAccepted)?;
+        let key = key_of(&state, user_id, credential_id).await?;
+        let passkey: Passkey = from_json(&key.passkey)?;
+        let result = webauthn(&state)?
+            .finish_discoverable_authentication_v2(&response, discoverable, &passkey)
+            .map_err(refused)?;
+        note_use(&state, key, &result).await?;
+        let client = client().await;
+        auth.sign_in(&state, user_id, &client, Some("passkey"))
+            .await?;
+        let sign_in_id = auth.sign_in_id().await?.ok_or(AppError::Unauthorized)?;
+        crate::org::service::begin_if_held(&state, user_id, &sign_in_id).await
+    }
+
+    /// The key with this credential id, if it is `user_id`'s.
+    async fn key_of(
+        state: &AppState,
+        user_id: UserId,
+        credential_id: &[u8],
+    ) -> Result<KeyRow, AppError> {
+        store::security_key_by_credential(&state.pool, credential_id)
+            .await?
+            .filter(|key| key.user_id == user_id)
+            .ok_or(AppError::KeyNotAccepted)
+    }
+
+    /// Stores the sign counter and backup flags the answer carried (webauthn-rs has refused a
+    /// counter that went backwards: a cloned key), and when the key was used.
+    async fn note_use(
+        state: &AppState,
+        key: KeyRow,
+        result: &webauthn_rs::prelude::AuthenticationResult,
+    ) -> Result<(), AppError> {
+        let mut passkey: Passkey = from_json(&key.passkey)?;
+        passkey.update_credential(result);
+        store::record_key_use(&state.pool, key.id, &to_json(&passkey)?, state.clock.now()).await?;
+        Ok(())
+    }
+}

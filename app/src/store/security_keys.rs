@@ -1,0 +1,124 @@
+use sqlx::{FromRow, SqlitePool};
+
+use super::UserId;
+use crate::unix_time::UnixTime;
+
+/// A security key or passkey of an account. `passkey` is webauthn-rs's credential as JSON.
+#[derive(Debug, Clone, FromRow)]
+pub struct KeyRow {
+    pub id: i64,
+    pub user_id: UserId,
+    pub name: String,
+    pub passkey: String,
+    pub created_at: UnixTime,
+    pub last_used_at: Option<UnixTime>,
+}
+
+const KEY_COLUMNS: &str = "id, user_id, name, passkey, created_at, last_used_at";
+
+pub async fn security_keys_of(
+    pool: &SqlitePool,
+    user_id: UserId,
+) -> Result<Vec<KeyRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {KEY_COLUMNS} FROM security_keys WHERE user_id = ? ORDER BY created_at, id"
+    ))
+    .bind(user_id)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn security_key_by_credential(
+    pool: &SqlitePool,
+    credential_id: &[u8],
+) -> Result<Option<KeyRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {KEY_COLUMNS} FROM security_keys WHERE credential_id = ?"
+    ))
+    .bind(credential_id)
+    .fetch_optional(pool)
+    .await
+}
+
+pub struct NewKey<'a> {
+    pub user_id: UserId,
+    pub name: &'a str,
+    pub credential_id: &'a [u8],
+    pub passkey: &'a str,
+    pub created_at: UnixTime,
+}
+
+/// False when the credential is registered already (to any account): one credential, one
+/// account.
+pub async fn add_security_key(pool: &SqlitePool, key: NewKey<'_>) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO security_keys (user_id, name, credential_id, passkey, created_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(key.user_id)
+    .bind(key.name)
+    .bind(key.credential_id)
+    .bind(key.passkey)
+    .bind(key.created_at)
+    .execute(pool)
+    .await;
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// Records a use: the credential as updated (sign counter, backup state) and when.
+pub async fn record_key_use(
+    pool: &SqlitePool,
+    id: i64,
+    passkey: &str,
+    now: UnixTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE security_keys SET passkey = ?, last_used_at = ? WHERE id = ?")
+        .bind(passkey)
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Removes one key of the account; false if it was not the account's.
+pub async fn remove_security_key(
+    pool: &SqlitePool,
+    user_id: UserId,
+    id: i64,
+) -> Result<bool, sqlx::Error> {
+    let deleted = sqlx::query("DELETE FROM security_keys WHERE id = ? AND user_id = ?")
+        .bind(id)
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    Ok(deleted.rows_affected() == 1)
+}
+
+/// The account's WebAuthn user handle, made (from `fresh`) the first time it is asked for.
+pub async fn webauthn_id_of(
+    pool: &SqlitePool,
+    user_id: UserId,
+    fresh: &str,
+) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE users SET webauthn_id = COALESCE(webauthn_id, ?) WHERE id = ? RETURNING webauthn_id",
+    )
+    .bind(fresh)
+    .bind(user_id)
+    .fetch_one(pool)
+    .await
+}
+
+pub async fn user_by_webauthn_id(
+    pool: &SqlitePool,
+    webauthn_id: &str,
+) -> Result<Option<UserId>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM users WHERE webauthn_id = ?")
+        .bind(webauthn_id)
+        .fetch_optional(pool)
+        .await
+}

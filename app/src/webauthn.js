@@ -1,0 +1,91 @@
+// Security keys and passkeys: the WebAuthn ceremonies, which only a browser's script can run.
+// The server gives the options (webauthn-rs's JSON, binary fields in base64url) and checks the
+// answer; each ceremony's state stays in the server-side session. Without JavaScript, or in a
+// browser without WebAuthn's JSON helpers, the key buttons stay hidden and every other factor
+// works as before.
+const supported = () =>
+  typeof window.PublicKeyCredential?.parseCreationOptionsFromJSON === 'function';
+
+function reveal() {
+  if (!supported()) return;
+  for (const element of document.querySelectorAll('[data-webauthn][hidden]')) element.hidden = false;
+  for (const element of document.querySelectorAll('[data-webauthn-missing]')) element.hidden = true;
+}
+
+const GENERIC = 'That did not work. Try again, or use your authentication code.';
+
+// Posts a form to a server function and reads its JSON answer; a refusal's words, where the
+// server gave them for a field, become the error.
+async function call(name, fields = {}) {
+  const response = await fetch(`/api/${name}`, {
+    method: 'POST',
+    body: new URLSearchParams(fields),
+    credentials: 'same-origin',
+    headers: { Accept: 'application/json' },
+  });
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) throw new Error(answer?.Validation?.message ?? GENERIC);
+  return answer;
+}
+
+const answer = (credential) => ({ credential: JSON.stringify(credential.toJSON()) });
+
+// Where to go once signed in: a path on this site, as the server allows, else the portal.
+function next() {
+  const wanted = new URLSearchParams(location.search).get('next') ?? '';
+  return /^\/(?![\/\\])/.test(wanted) ? wanted : '/portal';
+}
+
+const ceremonies = {
+  async register(element) {
+    const name = element.querySelector('input[name="name"]').value;
+    const options = JSON.parse(await call('start_key_registration', { name }));
+    const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey);
+    const credential = await navigator.credentials.create({ publicKey });
+    await call('finish_key_registration', answer(credential));
+    return '/settings/security?notice=key-added';
+  },
+  async 'second-factor'() {
+    const options = JSON.parse(await call('start_key_sign_in'));
+    const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey);
+    const credential = await navigator.credentials.get({ publicKey });
+    await call('finish_key_sign_in', answer(credential));
+    return next();
+  },
+  async passkey() {
+    const options = JSON.parse(await call('start_passkey_sign_in'));
+    const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey);
+    const credential = await navigator.credentials.get({ publicKey });
+    const held = await call('finish_passkey_sign_in', answer(credential));
+    return held ? '/settings/security' : next();
+  },
+};
+
+async function run(element) {
+  const message = element.querySelector('[role="alert"]');
+  const button = element.querySelector('button');
+  message.hidden = true;
+  button.disabled = true;
+  try {
+    const target = await ceremonies[element.dataset.webauthn](element);
+    window.portalNavigate ? window.portalNavigate(target) : location.assign(target);
+  } catch (error) {
+    // The person closed the browser's prompt, or no key answered in time.
+    message.textContent = error.name === 'NotAllowedError' ? 'No key was used. Try again when it is ready.' : error.message;
+    message.hidden = false;
+    button.disabled = false;
+  }
+}
+
+document.addEventListener('submit', (event) => {
+  const element = event.target.closest?.('[data-webauthn]');
+  if (!element) return;
+  event.preventDefault();
+  run(element);
+});
+document.addEventListener('click', (event) => {
+  const button = event.target.closest?.('[data-webauthn] button[type="button"]');
+  if (button) run(button.closest('[data-webauthn]'));
+});
+document.addEventListener('portal:page', reveal);
+reveal();

@@ -1,0 +1,64 @@
+import { type CDPSession, type Page } from '@playwright/test';
+import { test, expect, forgetCookies, open, settle, signIn, signUp, uniqueName, expectNoAxeViolations, PASSWORD } from './fixtures';
+import { codeFor, enroll } from './two-factor';
+
+/** Chromium's virtual authenticator (CTAP2, resident keys, user verification), over CDP. */
+async function virtualAuthenticator(page: Page): Promise<CDPSession> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  return cdp;
+}
+
+test.describe('security keys and passkeys', () => {
+  test('add a key, sign in with password and key, then with the passkey alone, then remove it', async ({ page, mode }) => {
+    const username = uniqueName('key');
+    await signUp(page, mode, username);
+    const { key } = await enroll(page, mode, username);
+    await open(page, mode, '/settings/security');
+    const add = page.getByRole('button', { name: 'Add a security key or passkey' });
+    if (!mode.javaScriptEnabled) {
+      // WebAuthn needs the page's script: without it the way to add a key is not offered.
+      await expect(add).toBeHidden();
+      await expect(page.getByText('Adding a security key or passkey needs a browser with JavaScript.')).toBeVisible();
+      await signIn(page, mode, username);
+      await expect(page.getByRole('button', { name: 'Sign in with a passkey' })).toBeHidden();
+      return;
+    }
+    await virtualAuthenticator(page);
+    await page.getByLabel('Name of the key').fill('Laptop');
+    await add.click();
+    await expect(page.getByText('Your security key or passkey is added.')).toBeVisible();
+    await expect(page).toHaveURL(/notice=key-added/);
+    await expect(page.locator('#keys-heading + ul')).toContainText('Laptop');
+    await expectNoAxeViolations(page, mode);
+
+    // Password, then the key instead of a code.
+    await forgetCookies(page);
+    await signIn(page, mode, username);
+    await expect(page.getByLabel('Authentication code')).toBeVisible();
+    await page.getByRole('button', { name: 'Use your security key' }).click();
+    await expect(page).toHaveURL(/\/portal$/);
+
+    // The passkey alone: no username, no password.
+    await forgetCookies(page);
+    await open(page, mode, '/login');
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await expect(page).toHaveURL(/\/portal$/);
+
+    // Removing it (the sign-in is recent: no password asked).
+    await open(page, mode, '/settings/security');
+    await page.getByRole('button', { name: 'Remove Laptop' }).click();
+    await expect(page.getByText('That security key or passkey is removed.')).toBeVisible();
+    await expect(page.getByText('None yet.')).toBeVisible();
+    await forgetCookies(page);
+    await signIn(page, mode, username);
+    await expect(page.getByLabel('Authentication code')).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Use your security key' })).toHaveCount(0);
+    await page.getByLabel('Authentication code').fill(await codeFor(key, 1));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await expect(page).toHaveURL(/\/portal$/);
+  });
+});

@@ -1,0 +1,213 @@
+//! Security keys and passkeys against the real server, with webauthn-rs' software authenticator
+//! playing the browser and the key.
+
+use app::{
+    error::{AppError, Missing},
+    security_keys::{
+        manage::{FinishKeyRegistration, RemoveSecurityKey, StartKeyRegistration},
+        sign_in::{FinishKeySignIn, StartKeySignIn},
+    },
+};
+use reqwest::{Client, StatusCode};
+use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
+use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse};
+
+use crate::common::{PASSWORD, TestPortal};
+
+fn origin(portal: &TestPortal) -> url::Url {
+    url::Url::parse(&portal.base).unwrap()
+}
+
+/// Adds a key named `name` to the signed-in account of `browser`, made by `key`.
+async fn add_key(
+    portal: &TestPortal,
+    browser: &Client,
+    key: &mut SoftPasskey,
+    name: &str,
+) -> Result<(), AppError> {
+    let options = portal
+        .call_fn(browser, StartKeyRegistration { name: name.into() })
+        .await?;
+    let options: CreationChallengeResponse = serde_json::from_str(&options).unwrap();
+    let answer = key
+        .do_registration(origin(portal), options)
+        .expect("the key registers");
+    portal
+        .call_fn(
+            browser,
+            FinishKeyRegistration {
+                credential: serde_json::to_string(&answer).unwrap(),
+            },
+        )
+        .await
+}
+
+/// A fresh browser that has passed the password of `username`, and the key's answer to the
+/// second step's challenge.
+async fn key_answer(
+    portal: &TestPortal,
+    username: &str,
+    key: &mut SoftPasskey,
+) -> (Client, String) {
+    let browser = portal.browser();
+    portal.sign_in(&browser, username, PASSWORD).await;
+    let options = portal
+        .call_fn(&browser, StartKeySignIn {})
+        .await
+        .expect("a challenge");
+    let options: RequestChallengeResponse = serde_json::from_str(&options).unwrap();
+    let answer = key
+        .do_authentication(origin(portal), options)
+        .expect("the key answers");
+    (browser, serde_json::to_string(&answer).unwrap())
+}
+
+fn soft_key() -> SoftPasskey {
+    // `true`: the soft key claims user verification, as a key with a PIN would.
+    SoftPasskey::new(true)
+}
+
+async fn signed_in(portal: &TestPortal, browser: &Client) -> bool {
+    portal.get_status(browser, "/portal").await == StatusCode::OK
+}
+
+#[tokio::test]
+async fn a_key_added_beside_the_app_finishes_sign_in_and_its_answer_works_once() {
+    let portal = TestPortal::start_on_localhost().await;
+    let (alice, _) = portal.account_with_two_factor("alice").await;
+    let mut key = soft_key();
+    add_key(&portal, &alice, &mut key, "YubiKey")
+        .await
+        .expect("the key is added");
+    let overview = portal.overview(&alice).await;
+    assert_eq!(overview.keys.len(), 1);
+    assert_eq!(overview.keys[0].name, "YubiKey");
+    assert_eq!(overview.keys[0].last_used, None);
+    assert!(
+        portal
+            .events(&alice)
+            .await
+            .contains(&"Security key or passkey added".to_owned())
+    );
+    let mail = portal.smtp.wait_for("alice@example.com", 4).await;
+    assert!(
+        mail.iter()
+            .any(|mail| mail.subject.contains("security key or passkey was added"))
+    );
+
+    let (browser, answer) = key_answer(&portal, "alice", &mut key).await;
+    assert!(
+        !signed_in(&portal, &browser).await,
+        "the password alone is not enough"
+    );
+    portal
+        .call_fn(
+            &browser,
+            FinishKeySignIn {
+                credential: answer.clone(),
+            },
+        )
+        .await
+        .expect("password and key sign in");
+    assert!(signed_in(&portal, &browser).await);
+    assert!(portal.overview(&browser).await.keys[0].last_used.is_some());
+
+    // The same answer again, in another sign-in waiting for its second step: refused.
+    let other = portal.browser();
+    portal.sign_in(&other, "alice", PASSWORD).await;
+    portal.call_fn(&other, StartKeySignIn {}).await.unwrap();
+    assert_eq!(
+        portal
+            .call_fn(&other, FinishKeySignIn { credential: answer })
+            .await,
+        Err(AppError::KeyNotAccepted)
+    );
+    assert!(!signed_in(&portal, &other).await);
+}
+
+#[tokio::test]
+async fn another_accounts_key_does_not_finish_a_sign_in() {
+    let portal = TestPortal::start_on_localhost().await;
+    let (alice, _) = portal.account_with_two_factor("alice").await;
+    let (bob, _) = portal.account_with_two_factor("bob").await;
+    let mut alices_key = soft_key();
+    let mut bobs_key = soft_key();
+    add_key(&portal, &alice, &mut alices_key, "Alice's key")
+        .await
+        .unwrap();
+    add_key(&portal, &bob, &mut bobs_key, "Bob's key")
+        .await
+        .unwrap();
+    // Bob's key answers Alice's challenge: it holds none of her credentials.
+    let browser = portal.browser();
+    portal.sign_in(&browser, "alice", PASSWORD).await;
+    let options = portal.call_fn(&browser, StartKeySignIn {}).await.unwrap();
+    let options: RequestChallengeResponse = serde_json::from_str(&options).unwrap();
+    assert!(
+        bobs_key
+            .do_authentication(origin(&portal), options)
+            .is_err()
+    );
+    // Bob cannot remove Alice's key either.
+    let alices = portal.overview(&alice).await.keys[0].id;
+    assert_eq!(
+        portal.call_fn(&bob, RemoveSecurityKey { id: alices }).await,
+        Err(AppError::NotFound {
+            what: Missing::SecurityKey
+        })
+    );
+}
+
+#[tokio::test]
+async fn keys_need_the_app_first_and_go_when_two_factor_is_reset() {
+    let portal = TestPortal::start_on_localhost().await;
+    let carol = portal.browser();
+    portal.sign_up(&carol, "carol", PASSWORD).await;
+    assert_eq!(
+        portal
+            .call_fn(&carol, StartKeyRegistration { name: "Key".into() })
+            .await,
+        Err(AppError::KeysNeedTwoFactor)
+    );
+
+    let (alice, _) = portal.account_with_two_factor("alice").await;
+    let mut key = soft_key();
+    let unnamed = portal
+        .call_fn(&alice, StartKeyRegistration { name: "  ".into() })
+        .await;
+    assert!(matches!(unnamed, Err(AppError::Validation { field, .. }) if field == "name"));
+    add_key(&portal, &alice, &mut key, "Phone").await.unwrap();
+    let output = portal.admin(&["reset-2fa", "alice", "--reason", "lost everything"]);
+    assert!(output.status.success(), "{output:?}");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM security_keys")
+        .fetch_one(&portal.database().await)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "a reset removes every key");
+}
+
+#[tokio::test]
+async fn removing_a_key_is_audited_and_it_no_longer_signs_in() {
+    let portal = TestPortal::start_on_localhost().await;
+    let (alice, _) = portal.account_with_two_factor("alice").await;
+    let mut key = soft_key();
+    add_key(&portal, &alice, &mut key, "YubiKey").await.unwrap();
+    let id = portal.overview(&alice).await.keys[0].id;
+    portal
+        .call_fn(&alice, RemoveSecurityKey { id })
+        .await
+        .expect("removed");
+    assert!(portal.overview(&alice).await.keys.is_empty());
+    assert!(
+        portal
+            .events(&alice)
+            .await
+            .contains(&"Security key or passkey removed".to_owned())
+    );
+    let browser = portal.browser();
+    portal.sign_in(&browser, "alice", PASSWORD).await;
+    assert_eq!(
+        portal.call_fn(&browser, StartKeySignIn {}).await,
+        Err(AppError::KeyNotAccepted)
+    );
+}
