@@ -76,6 +76,7 @@ pub enum Missing {
     Organization,
     Invitation,
     SecurityKey,
+    RememberedBrowser,
 }
 
 impl Missing {
@@ -84,6 +85,9 @@ impl Missing {
             Self::Organization => "There is no such organization, or you are not in it.",
             Self::Invitation => "There is no such invitation: it may have been withdrawn.",
             Self::SecurityKey => "There is no such key on your account: it may have been removed.",
+            Self::RememberedBrowser => {
+                "That browser is not remembered: it may have been forgotten already."
+            }
         }
     }
 }

@@ -17,6 +17,7 @@ pub async fn delete_expired(state: &AppState) -> Result<(), sqlx::Error> {
     store::delete_stale_password_failures(&state.pool, now - STALE_PASSWORD_FAILURES_SECONDS)
         .await?;
     store::delete_expired_tokens(&state.pool, now - EXPIRED_TOKENS_SECONDS).await?;
+    store::delete_expired_remembered_browsers(&state.pool, now).await?;
     store::delete_expired_retired_usernames(&state.pool, now - store::RETIRED_USERNAME_SECONDS)
         .await?;
     Ok(())

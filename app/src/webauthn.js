@@ -49,7 +49,8 @@ const ceremonies = {
     const options = JSON.parse(await call('start_key_sign_in'));
     const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey);
     const credential = await navigator.credentials.get({ publicKey });
-    await call('finish_key_sign_in', answer(credential));
+    const remember = document.querySelector('input[name="remember"]')?.checked;
+    await call('finish_key_sign_in', { ...answer(credential), ...(remember ? { remember: 'yes' } : {}) });
     return next();
   },
   async passkey() {

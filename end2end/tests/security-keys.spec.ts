@@ -62,3 +62,49 @@ test.describe('security keys and passkeys', () => {
     await expect(page).toHaveURL(/\/portal$/);
   });
 });
+
+test.describe('remembered browsers', () => {
+  test('a remembered browser skips the code step there only, until it is forgotten', async ({ page, mode, browser }) => {
+    const username = uniqueName('rmb');
+    await signUp(page, mode, username);
+    const { key } = await enroll(page, mode, username);
+    await forgetCookies(page);
+
+    await signIn(page, mode, username);
+    await page.getByLabel('Authentication code').fill(await codeFor(key, 1));
+    await page.getByLabel('Remember this browser for 30 days').check();
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await expect(page).toHaveURL(/\/portal$/);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+
+    // This browser: the password alone reaches the portal.
+    await signIn(page, mode, username);
+    await expect(page).toHaveURL(/\/portal$/);
+
+    // Another browser is asked for the code.
+    const other = await browser.newContext({ baseURL: process.env.PORTAL_E2E_BASE, javaScriptEnabled: mode.javaScriptEnabled });
+    const otherPage = await other.newPage();
+    await signIn(otherPage, mode, username);
+    await expect(otherPage.getByLabel('Authentication code')).toBeVisible();
+    await other.close();
+
+    // Forgotten from the security page, this browser is asked again.
+    await open(page, mode, '/settings/security');
+    await expect(page.locator('#remembered-heading + ul li')).toHaveCount(1);
+    await page.getByRole('button', { name: /^Forget / }).click();
+    await expect(page.getByText('That browser is forgotten')).toBeVisible();
+    await page.getByRole('link', { name: 'Portal', exact: true }).click();
+    await forgetSession(page);
+    await signIn(page, mode, username);
+    await expect(page.getByLabel('Authentication code')).toBeVisible();
+  });
+});
+
+/** Drops the session cookie only: the browser's other cookies (the remembered one) stay. */
+async function forgetSession(page: Page) {
+  await page.waitForLoadState('networkidle');
+  const context = page.context();
+  const kept = (await context.cookies()).filter((cookie) => !cookie.name.includes('portal_session'));
+  await context.clearCookies();
+  await context.addCookies(kept);
+}

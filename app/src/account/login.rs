@@ -17,6 +17,8 @@ pub struct SignInProgress {
     pub stage: LoginStage,
     /// At the second step: the account has a security key or passkey to use.
     pub security_keys: bool,
+    /// At the second step: the browser may be remembered (no organization forbids it).
+    pub remembering_allowed: bool,
     pub support_email: String,
 }
 
@@ -85,7 +87,7 @@ pub fn LoginPage() -> impl IntoView {
         <h1>"Sign in to Portal"</h1>
         <Suspense fallback=|| view! { <Loading /> }>
             {move || Suspend::new(async move {
-                let Ok(SignInProgress { stage, support_email, security_keys }) = state.await else {
+                let Ok(SignInProgress { stage, support_email, security_keys, remembering_allowed }) = state.await else {
                     return view! { <PasswordStep login next /> }.into_any();
                 };
                 match (stage, recovery().as_str()) {
@@ -93,7 +95,7 @@ pub fn LoginPage() -> impl IntoView {
                     (LoginStage::SecondFactor, "1") => view! { <RecoveryStep request support_email /> }.into_any(),
                     (LoginStage::SecondFactor, _) => view! {
                         {security_keys.then(|| view! { <UseSecurityKey /> })}
-                        <CodeStep verify start_over next />
+                        <CodeStep verify start_over next offer_remember=remembering_allowed />
                     }
                         .into_any(),
                     (LoginStage::Password, _) => view! {
@@ -146,7 +148,7 @@ mod ssr {
     use super::{LoginStage, SignInProgress};
     use crate::{
         account::password_check::check_password,
-        auth::{AuthSession, client},
+        auth::{AuthSession, client, remembered},
         error::AppError,
         state::app_state,
         store, validation,
@@ -157,15 +159,17 @@ mod ssr {
     pub async fn sign_in_state() -> Result<SignInProgress, AppError> {
         let state = app_state()?;
         let auth = AuthSession::from_request().await?;
-        let (pending, security_keys) = match auth.pending_second_factor(state.clock.now()).await? {
-            Some(user_id) => (
-                store::two_factor_of(&state.pool, user_id).await?.is_some(),
-                !store::security_keys_of(&state.pool, user_id)
-                    .await?
-                    .is_empty(),
-            ),
-            None => (false, false),
-        };
+        let (pending, security_keys, remembering_allowed) =
+            match auth.pending_second_factor(state.clock.now()).await? {
+                Some(user_id) => (
+                    store::two_factor_of(&state.pool, user_id).await?.is_some(),
+                    !store::security_keys_of(&state.pool, user_id)
+                        .await?
+                        .is_empty(),
+                    store::remembering_allowed(&state.pool, user_id).await?,
+                ),
+                None => (false, false, false),
+            };
         if !pending {
             auth.forget_pending().await?;
         }
@@ -177,6 +181,7 @@ mod ssr {
             },
             support_email: state.settings.support_email.clone(),
             security_keys,
+            remembering_allowed,
         })
     }
 
@@ -197,12 +202,19 @@ mod ssr {
         };
         let auth = AuthSession::from_request().await?;
         let now = state.clock.now();
-        if store::two_factor_of(&state.pool, user_id).await?.is_some() {
+        let two_factor = store::two_factor_of(&state.pool, user_id).await?.is_some();
+        // A browser remembered for this account skips the second step: only the second step.
+        let remembered = two_factor && remembered::is_remembered(&state, user_id).await?;
+        if two_factor && !remembered {
             auth.begin_second_factor(user_id, now).await?;
             return Ok((LoginStage::SecondFactor, false));
         }
-        auth.sign_in(&state, user_id, &client, Some("password"))
-            .await?;
+        let how = if remembered {
+            "password on a remembered browser"
+        } else {
+            "password"
+        };
+        auth.sign_in(&state, user_id, &client, Some(how)).await?;
         let sign_in_id = auth.sign_in_id().await?.ok_or(AppError::Unauthorized)?;
         let held = crate::org::service::begin_if_held(&state, user_id, &sign_in_id).await?;
         Ok((LoginStage::Password, held))

@@ -19,6 +19,28 @@ pub struct ActiveSession {
     pub current: bool,
 }
 
+/// A browser that skips the second step, as the security page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RememberedBrowser {
+    pub id: i64,
+    pub browser: String,
+    pub address: String,
+    pub remembered: String,
+    pub until: String,
+}
+
+#[server(endpoint = "forget_browser")]
+pub async fn forget_browser(id: i64) -> Result<(), AppError> {
+    let (state, user_id) = crate::auth::signed_in().await?;
+    if !crate::store::forget_browser(&state.pool, user_id, id).await? {
+        return Err(AppError::NotFound {
+            what: crate::error::Missing::RememberedBrowser,
+        });
+    }
+    leptos_axum::redirect("/settings/security?notice=browser-forgotten");
+    Ok(())
+}
+
 #[server(endpoint = "revoke_session")]
 pub async fn revoke_session(id: String) -> Result<(), AppError> {
     let (state, user_id) = crate::auth::signed_in().await?;
@@ -86,6 +108,45 @@ pub fn SessionList(
                     <button type="submit" class="secondary">"Sign out of all other sessions"</button>
                 </PortalForm>
             })}
+        </section>
+    }
+}
+
+/// The browsers that skip the second step, each with Forget.
+#[component]
+pub fn RememberedBrowsers(
+    browsers: Vec<RememberedBrowser>,
+    forget: ServerAction<ForgetBrowser>,
+) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="remembered-heading">
+            <h2 id="remembered-heading">"Remembered browsers"</h2>
+            {if browsers.is_empty() {
+                view! { <p>"None. Tick “Remember this browser for 30 days” at the code step to skip it on that browser."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="sessions">
+                        {browsers
+                            .into_iter()
+                            .map(|browser| {
+                                let label = format!("Forget {} at {}", browser.browser, browser.address);
+                                view! {
+                                    <li>
+                                        <span class="what">{browser.browser}</span>
+                                        <span class="where">{browser.address}</span>
+                                        <span class="when">"Remembered " {browser.remembered} " · until " {browser.until}</span>
+                                        <PortalForm action=forget class="inline" message=false>
+                                            <Hidden name="id" value=browser.id.to_string() />
+                                            <button type="submit" class="secondary" aria-label=label>"Forget"</button>
+                                        </PortalForm>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                }
+                    .into_any()
+            }}
         </section>
     }
 }

@@ -3,8 +3,7 @@
 //! passwords are counted on a counter of its own. An attacker hammering a username then waits,
 //! while its owner's browser still gets in.
 
-use tower_sessions::cookie::{self, Cookie, SameSite};
-
+use super::cookie;
 use crate::{security::crypto::random_bytes, state::AppState};
 
 /// A year: the owner's browser stays known across many sign-ins.
@@ -19,27 +18,12 @@ pub struct Device {
     pub id: String,
 }
 
-fn cookie_name(state: &AppState) -> &'static str {
-    // __Host-: kept to this exact host, over https, path / (as the session cookie).
-    if state.settings.is_https() {
-        "__Host-portal_device"
-    } else {
-        "portal_device"
-    }
-}
+const COOKIE: &str = "portal_device";
 
 /// The device cookie of this request, if it opens under the server key.
 pub async fn from_request(state: &AppState) -> Option<Device> {
-    let headers = leptos_axum::extract::<axum::http::HeaderMap>().await.ok()?;
-    let name = cookie_name(state);
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == name)
-        .and_then(|cookie| open(state, cookie.value()))
+    let value = cookie::read(&cookie::name(state, COOKIE)).await?;
+    open(state, &value)
 }
 
 fn open(state: &AppState, value: &str) -> Option<Device> {
@@ -59,19 +43,12 @@ pub fn remember(state: &AppState, username: &str) {
     let sealed = state
         .secrets
         .seal(format!("{username}\n{id}").as_bytes(), CONTEXT);
-    let cookie = Cookie::build((cookie_name(state), encode_hex(&sealed)))
-        .path("/")
-        .http_only(true)
-        .secure(state.settings.is_https())
-        .same_site(SameSite::Lax)
-        .max_age(cookie::time::Duration::days(DEVICE_COOKIE_DAYS))
-        .build();
-    if let (Some(response), Ok(value)) = (
-        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
-        axum::http::HeaderValue::from_str(&cookie.to_string()),
-    ) {
-        response.append_header(axum::http::header::SET_COOKIE, value);
-    }
+    cookie::set(
+        state,
+        cookie::name(state, COOKIE),
+        encode_hex(&sealed),
+        DEVICE_COOKIE_DAYS,
+    );
 }
 
 fn encode_hex(bytes: &[u8]) -> String {

@@ -2,7 +2,9 @@
 //! in only while its sign-in row stands, so deleting rows signs browsers out.
 
 use crate::unix_time::UnixTime;
+mod cookie;
 pub mod device;
+pub mod remembered;
 
 use tower_sessions::Session;
 
@@ -144,13 +146,15 @@ impl AuthSession {
         self.set(PASSWORD_AT, now).await
     }
 
-    /// Ends every other sign-in of the account; this one stays.
+    /// Ends every other sign-in of the account (this one stays) and forgets every remembered
+    /// browser: it is called when a factor changes and by "Sign out of all other sessions".
     pub async fn sign_out_others(
         &self,
         state: &AppState,
         user_id: UserId,
     ) -> Result<u64, AppError> {
         let keep = self.sign_in_id().await?;
+        store::forget_browsers(&state.pool, user_id).await?;
         Ok(store::delete_sign_ins(&state.pool, user_id, keep.as_deref()).await?)
     }
 

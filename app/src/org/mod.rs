@@ -34,6 +34,8 @@ pub struct OrgDetails {
     pub is_owner: bool,
     pub requires_two_factor: bool,
     pub grace_days: i64,
+    /// Whether members may have browsers remembered.
+    pub remembered_browsers_allowed: bool,
     /// Shown to owners only.
     pub members: Vec<MemberView>,
     /// Usernames invited and not answered yet; shown to owners only.
@@ -105,6 +107,15 @@ pub async fn set_two_factor_requirement(
         grace_days.as_deref().unwrap_or("0"),
     )
     .await
+}
+
+/// `allowed` is present when the switch allows members to remember browsers.
+#[server(endpoint = "set_remembered_browsers")]
+pub async fn set_remembered_browsers(
+    slug: String,
+    allowed: Option<String>,
+) -> Result<(), AppError> {
+    ssr::set_remembered_browsers(&slug, allowed.is_some()).await
 }
 
 #[server(endpoint = "requirement_notice")]
@@ -252,6 +263,7 @@ mod ssr {
             is_owner,
             requires_two_factor: org.require_two_factor_since.is_some(),
             grace_days: org.grace_days,
+            remembered_browsers_allowed: org.remembered_browsers_allowed,
             members,
             invitations,
         })
@@ -306,6 +318,24 @@ mod ssr {
             RemoveOutcome::NotAMember => Err(not_found()),
             RemoveOutcome::LastOwner => Err(AppError::LastOwner),
         }
+    }
+
+    pub async fn set_remembered_browsers(slug: &str, allowed: bool) -> Result<(), AppError> {
+        let (state, owner, org) = ownership(slug).await?;
+        store::set_remembered_browsers(&state.pool, org.id, allowed).await?;
+        let detail = if allowed {
+            format!("{} allows remembered browsers", org.slug)
+        } else {
+            format!("{} forbids remembered browsers", org.slug)
+        };
+        record(
+            &state,
+            owner,
+            EventKind::OrgChanged,
+            &client().await,
+            Some(&detail),
+        )
+        .await
     }
 
     pub async fn set_requirement(

@@ -9,7 +9,7 @@ use leptos_router::{
 
 use super::{
     CreateOrganization, LeaveOrganization, MemberView, OrgDetails, RemoveMember,
-    SetTwoFactorRequirement,
+    SetRememberedBrowsers, SetTwoFactorRequirement,
     invitations::{INVITED, InviteForm, InviteMember, PendingInvitations, WithdrawInvitation},
     load_requirement_notice, my_organizations, organization,
 };
@@ -24,6 +24,7 @@ pub fn OrgPage() -> impl IntoView {
     let remove = ServerAction::<RemoveMember>::new();
     let set = ServerAction::<SetTwoFactorRequirement>::new();
     let leave = ServerAction::<LeaveOrganization>::new();
+    let remembering = ServerAction::<SetRememberedBrowsers>::new();
     let details = Resource::new(
         move || {
             (
@@ -32,6 +33,7 @@ pub fn OrgPage() -> impl IntoView {
                 withdraw.version().get(),
                 remove.version().get(),
                 set.version().get(),
+                remembering.version().get(),
             )
         },
         |(slug, ..)| organization(slug),
@@ -42,6 +44,7 @@ pub fn OrgPage() -> impl IntoView {
         remove,
         set,
         leave,
+        remembering,
     };
     view! {
         <Title text="Organization · Portal" />
@@ -68,6 +71,7 @@ struct OrgActions {
     remove: ServerAction<RemoveMember>,
     set: ServerAction<SetTwoFactorRequirement>,
     leave: ServerAction<LeaveOrganization>,
+    remembering: ServerAction<SetRememberedBrowsers>,
 }
 
 /// What `?notice=` says after an invitation, in fixed words (nothing from the URL is echoed).
@@ -83,6 +87,7 @@ fn OrgView(org: OrgDetails, actions: OrgActions) -> impl IntoView {
         remove,
         set,
         leave,
+        remembering,
     } = actions;
     let slug = org.slug.clone();
     let query = use_query_map();
@@ -98,6 +103,7 @@ fn OrgView(org: OrgDetails, actions: OrgActions) -> impl IntoView {
         {org.is_owner.then(|| {
             view! {
                 <RequirementSwitch slug=org.slug.clone() on=org.requires_two_factor grace_days=org.grace_days set />
+                <RememberingSwitch slug=org.slug.clone() on=org.remembered_browsers_allowed set=remembering />
                 <MemberList slug=org.slug.clone() members=org.members.clone() remove />
                 <InviteForm slug=org.slug.clone() invite />
                 <PendingInvitations slug=org.slug.clone() usernames=org.invitations.clone() withdraw />
@@ -107,6 +113,29 @@ fn OrgView(org: OrgDetails, actions: OrgActions) -> impl IntoView {
             <PortalForm action=leave>
                 <Hidden name="slug" value=slug />
                 <button type="submit" class="secondary">"Leave organization"</button>
+            </PortalForm>
+        </section>
+    }
+}
+
+/// Whether members may skip the second step on browsers they chose to remember.
+#[component]
+fn RememberingSwitch(
+    slug: String,
+    on: bool,
+    set: ServerAction<SetRememberedBrowsers>,
+) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="remembering-heading">
+            <h2 id="remembering-heading">"Remembered browsers"</h2>
+            <p>"Members may tick “Remember this browser for 30 days” at the code step. Turning this off forgets the browsers they have remembered."</p>
+            <PortalForm action=set>
+                <Hidden name="slug" value=slug />
+                {(!on).then(|| view! { <Hidden name="allowed" value="yes" /> })}
+                <button type="submit" role="switch" aria-checked=if on { "true" } else { "false" } class="switch">
+                    <span class="switch-track" aria-hidden="true"><span class="switch-thumb"></span></span>
+                    <span class="switch-label">"Allow remembered browsers"</span>
+                </button>
             </PortalForm>
         </section>
     }

@@ -12,9 +12,13 @@ pub async fn start_key_sign_in() -> Result<CeremonyOptions, AppError> {
     ssr::start_second_factor().await
 }
 
+/// `remember`: the second step's "Remember this browser for 30 days" was ticked.
 #[server(endpoint = "finish_key_sign_in")]
-pub async fn finish_key_sign_in(credential: String) -> Result<(), AppError> {
-    ssr::finish_second_factor(&credential).await
+pub async fn finish_key_sign_in(
+    credential: String,
+    #[server(default)] remember: Option<String>,
+) -> Result<(), AppError> {
+    ssr::finish_second_factor(&credential, remember.is_some()).await
 }
 
 /// The options for a passkey the browser finds itself (no username asked).
@@ -60,7 +64,7 @@ mod ssr {
     use super::super::ssr::{from_json, refused, to_json, webauthn};
     use crate::{
         audit::{EventKind, record},
-        auth::{AuthSession, client},
+        auth::{AuthSession, client, remembered},
         error::AppError,
         state::{AppState, app_state},
         store::{self, KeyRow, UserId},
@@ -91,7 +95,7 @@ mod ssr {
         to_json(&options)
     }
 
-    pub async fn finish_second_factor(credential: &str) -> Result<(), AppError> {
+    pub async fn finish_second_factor(credential: &str, remember: bool) -> Result<(), AppError> {
         let state = app_state()?;
         let auth = AuthSession::from_request().await?;
         let Some(user_id) = auth.pending_second_factor(state.clock.now()).await? else {
@@ -124,7 +128,11 @@ mod ssr {
         let key = key_of(&state, user_id, result.cred_id().as_ref()).await?;
         note_use(&state, key, &result).await?;
         auth.complete_second_factor(&state, user_id, &client, "password and security key")
-            .await
+            .await?;
+        if remember {
+            remembered::remember(&state, user_id, &client).await?;
+        }
+        Ok(())
     }
 
     pub async fn start_passkey() -> Result<String, AppError> {

@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     account::{
-        sessions::{ConfirmPassword, ReauthForm, RevokeSession, SessionList, SignOutOtherSessions},
+        sessions::{
+            ConfirmPassword, ForgetBrowser, ReauthForm, RememberedBrowsers, RevokeSession,
+            SessionList, SignOutOtherSessions,
+        },
         verify_email::ResendVerification,
     },
     components::{ErrorCard, FormMessage, Hidden, Loading, PortalForm, SubmitButton, last_error},
@@ -51,6 +54,8 @@ pub struct SecurityOverview {
     pub events: Vec<SecurityEvent>,
     /// Security keys and passkeys.
     pub keys: Vec<crate::security_keys::manage::KeyInfo>,
+    /// Browsers that skip the second step.
+    pub remembered: Vec<crate::account::sessions::RememberedBrowser>,
     pub sessions: Vec<crate::account::sessions::ActiveSession>,
     /// Whether the password was entered in the last 15 minutes: changes need it.
     pub password_recent: bool,
@@ -75,6 +80,9 @@ fn notice_text(notice: &str) -> Option<&'static str> {
         "saved" => Some("Your new recovery code is saved. The old one no longer works."),
         "signed-out" => Some("That session is signed out."),
         "key-added" => Some("Your security key or passkey is added."),
+        "browser-forgotten" => {
+            Some("That browser is forgotten: it will ask for the second step again.")
+        }
         "key-removed" => Some("That security key or passkey is removed."),
         "signed-out-others" => Some("All your other sessions are signed out."),
         "verification-sent" => {
@@ -146,6 +154,7 @@ pub fn SecurityPage() -> impl IntoView {
     let others = ServerAction::<SignOutOtherSessions>::new();
     let reauth = ServerAction::<ConfirmPassword>::new();
     let remove_key = ServerAction::<RemoveSecurityKey>::new();
+    let forget = ServerAction::<ForgetBrowser>::new();
     let query = use_query_map();
     let overview = Resource::new(
         move || {
@@ -163,6 +172,7 @@ pub fn SecurityPage() -> impl IntoView {
                     others.version().get(),
                     reauth.version().get(),
                     remove_key.version().get(),
+                    forget.version().get(),
                 ),
             )
         },
@@ -223,6 +233,7 @@ pub fn SecurityPage() -> impl IntoView {
                         {panel}
                     </section>
                     {on.then(|| view! { <SecurityKeys keys=overview.keys.clone() remove=remove_key /> })}
+                    {on.then(|| view! { <RememberedBrowsers browsers=overview.remembered.clone() forget /> })}
                     <EmailStatus
                         email=overview.email.clone()
                         verified=overview.email_verified
@@ -543,6 +554,17 @@ pub mod ssr {
             .collect();
         let now = state.clock.now();
         let keys = crate::security_keys::manage::keys_of(&state, user_id).await?;
+        let remembered = store::remembered_browsers_of(&state.pool, user_id, state.clock.now())
+            .await?
+            .into_iter()
+            .map(|row| crate::account::sessions::RememberedBrowser {
+                id: row.id,
+                browser: browser_name(row.user_agent.as_deref()),
+                address: row.address.unwrap_or_else(|| "unknown address".into()),
+                remembered: format_time(row.created_at),
+                until: format_time(row.expires_at),
+            })
+            .collect();
         let pending_email =
             store::live_token_email(&state.pool, user_id, store::TokenPurpose::EmailChange, now)
                 .await?;
@@ -573,6 +595,7 @@ pub mod ssr {
             email_verified: account.email_verified_at.is_some(),
             pending_email,
             keys,
+            remembered,
             two_factor,
             recovery_code,
             events,

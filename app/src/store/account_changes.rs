@@ -82,6 +82,8 @@ async fn update_password(
         .bind(keep.unwrap_or(""))
         .execute(&mut **tx)
         .await?;
+    // A browser remembered under the old password skips no step under the new one.
+    super::forget_browsers(&mut **tx, user_id).await?;
     withdraw_links(tx, user_id, TokenPurpose::PasswordReset, now).await
 }
 

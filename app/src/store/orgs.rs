@@ -33,6 +33,8 @@ pub struct OrgRow {
     pub name: String,
     pub require_two_factor_since: Option<UnixTime>,
     pub grace_days: i64,
+    /// Whether members may have browsers remembered (skip the second step).
+    pub remembered_browsers_allowed: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -64,7 +66,8 @@ pub struct Requirement {
     pub deadline: UnixTime,
 }
 
-const ORG_COLUMNS: &str = "id, slug, name, require_two_factor_since, grace_days";
+const ORG_COLUMNS: &str =
+    "id, slug, name, require_two_factor_since, grace_days, remembered_browsers_allowed";
 
 /// A new organization with its creator as owner; false if the slug is taken.
 pub async fn create_org(
@@ -421,6 +424,30 @@ pub async fn set_requirement(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Allows or forbids the organization's members to have browsers remembered; forbidding also
+/// forgets the browsers its members have remembered.
+pub async fn set_remembered_browsers(
+    pool: &SqlitePool,
+    org_id: i64,
+    allowed: bool,
+) -> Result<(), sqlx::Error> {
+    let mut tx = super::begin_write(pool).await?;
+    sqlx::query("UPDATE organizations SET remembered_browsers_allowed = ? WHERE id = ?")
+        .bind(allowed)
+        .bind(org_id)
+        .execute(&mut *tx)
+        .await?;
+    if !allowed {
+        sqlx::query(
+            "DELETE FROM remembered_browsers WHERE user_id IN (SELECT user_id FROM memberships WHERE org_id = ?)",
+        )
+        .bind(org_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
 }
 
 /// The nearest two-factor deadline any of the account's organizations sets, if one does and the

@@ -218,6 +218,7 @@ pub async fn remove_two_factor(
         "recovery_code_reveals",
         "failure_counters",
         "security_keys",
+        "remembered_browsers",
     ] {
         sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?"))
             .bind(user_id)

@@ -5,13 +5,18 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::{
-    components::{CodeField, Hidden, Intro, PortalForm, SubmitButton},
+    components::{CheckboxField, CodeField, Hidden, Intro, PortalForm, SubmitButton},
     error::AppError,
 };
 
+/// `remember`: the box "Remember this browser for 30 days" was ticked.
 #[server(endpoint = "verify_sign_in_code")]
-pub async fn verify_sign_in_code(code: String, next: String) -> Result<(), AppError> {
-    ssr::verify(&code).await?;
+pub async fn verify_sign_in_code(
+    code: String,
+    next: String,
+    #[server(default)] remember: Option<String>,
+) -> Result<(), AppError> {
+    ssr::verify(&code, remember.is_some()).await?;
     leptos_axum::redirect(crate::validation::safe_next_path(&next));
     Ok(())
 }
@@ -31,6 +36,9 @@ pub fn CodeStep(
     verify: ServerAction<VerifySignInCode>,
     start_over: ServerAction<StartOver>,
     next: Signal<String>,
+    /// Offer "Remember this browser" (an organization of the account may forbid it).
+    #[prop(default = true)]
+    offer_remember: bool,
 ) -> impl IntoView {
     view! {
         <PortalForm action=verify novalidate=true class="card">
@@ -40,6 +48,9 @@ pub fn CodeStep(
             </Intro>
             <Hidden name="next" value=next />
             <CodeField />
+            {offer_remember.then(|| view! {
+                <CheckboxField label="Remember this browser for 30 days" name="remember" value="yes" />
+            })}
             <SubmitButton label="Verify" />
             <p>
                 <A href=move || recovery_href(&next.get())>"Enter a recovery code"</A>
@@ -69,13 +80,13 @@ fn recovery_href(next: &str) -> String {
 #[cfg(feature = "ssr")]
 mod ssr {
     use crate::{
-        auth::{AuthSession, client},
+        auth::{AuthSession, client, remembered},
         error::AppError,
         state::app_state,
         two_factor::service::verify_totp,
     };
 
-    pub async fn verify(code: &str) -> Result<(), AppError> {
+    pub async fn verify(code: &str, remember: bool) -> Result<(), AppError> {
         let state = app_state()?;
         let auth = AuthSession::from_request().await?;
         let Some(user_id) = auth.pending_second_factor(state.clock.now()).await? else {
@@ -84,6 +95,10 @@ mod ssr {
         let client = client().await;
         verify_totp(&state, user_id, code, &client).await?;
         auth.complete_second_factor(&state, user_id, &client, "password and authentication code")
-            .await
+            .await?;
+        if remember {
+            remembered::remember(&state, user_id, &client).await?;
+        }
+        Ok(())
     }
 }

@@ -8,6 +8,7 @@ mod accounts;
 mod hardening;
 mod organizations;
 mod recovery;
+mod remembered_browsers;
 mod robustness;
 mod security_keys;
 mod two_factor;

@@ -105,6 +105,7 @@ async fn a_key_added_beside_the_app_finishes_sign_in_and_its_answer_works_once()
             &browser,
             FinishKeySignIn {
                 credential: answer.clone(),
+                remember: None,
             },
         )
         .await
@@ -118,7 +119,13 @@ async fn a_key_added_beside_the_app_finishes_sign_in_and_its_answer_works_once()
     portal.call_fn(&other, StartKeySignIn {}).await.unwrap();
     assert_eq!(
         portal
-            .call_fn(&other, FinishKeySignIn { credential: answer })
+            .call_fn(
+                &other,
+                FinishKeySignIn {
+                    credential: answer,
+                    remember: None
+                }
+            )
             .await,
         Err(AppError::KeyNotAccepted)
     );

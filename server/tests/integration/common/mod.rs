@@ -475,6 +475,7 @@ impl TestPortal {
             app::two_factor::prompt::VerifySignInCode {
                 code: code.to_owned(),
                 next: String::new(),
+                remember: None,
             },
         )
         .await
