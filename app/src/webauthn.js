@@ -13,6 +13,15 @@ function reveal() {
 }
 
 const GENERIC = 'That did not work. Try again, or use your authentication code.';
+// The server's refusals that a person can act on, in the words the forms use.
+const REFUSALS = {
+  InvalidCode: 'That code is incorrect. Check your authenticator app and try again.',
+  CodeReplayed: 'That code is invalid: it has already been used. Wait for the next code in your app.',
+  PasswordRequired: 'For your security, enter your password again to continue.',
+  KeysNeedTwoFactor: 'Turn on two-factor authentication with an authenticator app first.',
+  KeysUnavailable: 'Security keys and passkeys are not available on this server.',
+  TryAgainIn: 'Too many attempts. Try again later.',
+};
 
 // Posts a form to a server function and reads its JSON answer; a refusal's words, where the
 // server gave them for a field, become the error.
@@ -24,7 +33,10 @@ async function call(name, fields = {}) {
     headers: { Accept: 'application/json' },
   });
   const answer = await response.json().catch(() => null);
-  if (!response.ok) throw new Error(answer?.Validation?.message ?? GENERIC);
+  if (!response.ok) {
+    const kind = typeof answer === 'string' ? answer : Object.keys(answer ?? {})[0];
+    throw new Error(answer?.Validation?.message ?? REFUSALS[kind] ?? GENERIC);
+  }
   return answer;
 }
 
@@ -39,7 +51,8 @@ function next() {
 const ceremonies = {
   async register(element) {
     const name = element.querySelector('input[name="name"]').value;
-    const options = JSON.parse(await call('start_key_registration', { name }));
+    const code = element.querySelector('input[name="code"]').value;
+    const options = JSON.parse(await call('start_key_registration', { name, code }));
     const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey);
     const credential = await navigator.credentials.create({ publicKey });
     await call('finish_key_registration', answer(credential));

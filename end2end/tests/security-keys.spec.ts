@@ -16,7 +16,7 @@ test.describe('security keys and passkeys', () => {
   test('add a key, sign in with password and key, then with the passkey alone, then remove it', async ({ page, mode }) => {
     const username = uniqueName('key');
     await signUp(page, mode, username);
-    const { key } = await enroll(page, mode, username);
+    const { key, recoveryCode } = await enroll(page, mode, username);
     await open(page, mode, '/settings/security');
     const add = page.getByRole('button', { name: 'Add a security key or passkey' });
     if (!mode.javaScriptEnabled) {
@@ -29,6 +29,11 @@ test.describe('security keys and passkeys', () => {
     }
     await virtualAuthenticator(page);
     await page.getByLabel('Name of the key').fill('Laptop');
+    // A second factor first (the recovery code serves, and stays valid).
+    await page.getByLabel('Authentication code').fill('000000');
+    await add.click();
+    await expect(page.locator('[data-webauthn="register"] [role="alert"]')).toContainText('incorrect');
+    await page.getByLabel('Authentication code').fill(recoveryCode);
     await add.click();
     await expect(page.getByText('Your security key or passkey is added.')).toBeVisible();
     await expect(page).toHaveURL(/notice=key-added/);

@@ -8,22 +8,37 @@ use leptos_router::{components::A, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    account::{SecondFactorField, load_account_facts},
     components::{Field, Hidden, Loaded, NextStep, PortalForm, SubmitButton},
     error::AppError,
 };
 
+/// `code`: with two-factor authentication on, a code from the app or the recovery code (the
+/// mailbox is the recovery channel, so a password alone must not move it).
 #[server(endpoint = "change_email")]
-pub async fn change_email(new_email: String, password: String) -> Result<(), AppError> {
-    ssr::request(&new_email, password.into()).await?;
+pub async fn change_email(
+    new_email: String,
+    password: String,
+    #[server(default)] code: String,
+) -> Result<(), AppError> {
+    ssr::request(&new_email, password.into(), &code).await?;
     leptos_axum::redirect("/settings/security?notice=email-change-sent");
     Ok(())
 }
 
-/// Opening the link is the proof that the new address works, so this runs on GET (like the
-/// verification link); it answers with the account's address now.
+/// The address the confirmation link would give its account. Opening the link changes nothing:
+/// a mail scanner that opens it must not tie the address to an account nobody confirmed.
+#[server(endpoint = "email_change_link")]
+pub async fn email_change_link(token: String) -> Result<KeepLink, AppError> {
+    ssr::change_details(&token).await
+}
+
+/// The confirmation, a POST from the link's page; answers nothing, the page says it.
 #[server(endpoint = "confirm_email_change")]
-pub async fn confirm_email_change(token: String) -> Result<String, AppError> {
-    ssr::confirm(&token).await
+pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
+    ssr::confirm(&token).await?;
+    leptos_axum::redirect("/confirm-email?done=1");
+    Ok(())
 }
 
 /// Whose address the undo link keeps, and which address.
@@ -49,6 +64,7 @@ pub async fn keep_email(token: String) -> Result<(), AppError> {
 #[component]
 pub fn ChangeEmailPage() -> impl IntoView {
     let change = ServerAction::<ChangeEmail>::new();
+    let facts = Resource::new(|| (), |_| load_account_facts());
     view! {
         <Title text="Change email · Portal" />
         <h1>"Change email"</h1>
@@ -56,6 +72,11 @@ pub fn ChangeEmailPage() -> impl IntoView {
             <p>"We will send a link to the new address. Your account switches to it when you open the link; until then, mail goes to your current address, which also hears of the change."</p>
             <Field label="New email" name="new_email" input_type="email" autocomplete="email" />
             <Field label="Password" name="password" input_type="password" autocomplete="current-password" />
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    facts.await.ok().filter(|facts| facts.two_factor).map(|_| view! { <SecondFactorField /> })
+                })}
+            </Suspense>
             <div class="actions">
                 <SubmitButton label="Send confirmation link" />
                 <A href="/settings/security">"Cancel"</A>
@@ -67,24 +88,35 @@ pub fn ChangeEmailPage() -> impl IntoView {
 #[component]
 pub fn ConfirmEmailPage() -> impl IntoView {
     let query = use_query_map();
-    let result = Resource::new(
-        move || query.read().get("token").unwrap_or_default(),
-        confirm_email_change,
-    );
+    let token = Signal::derive(move || query.read().get("token").unwrap_or_default());
+    let done = move || query.read().get("done").is_some();
+    let link = Resource::new(move || token.get(), email_change_link);
+    let confirm = ServerAction::<ConfirmEmailChange>::new();
     view! {
         <Title text="Confirm your new email · Portal" />
         <h1>"Confirm your new email"</h1>
-        <Loaded
-            resource=result
-            loading="Checking…"
-            next=NextStep { href: "/settings/security", label: "Go to Security settings" }
-            show=|email: String| view! {
-                <section class="card">
-                    <p class="notice" role="status">"Your account's email address is now " <strong>{email}</strong> "."</p>
-                    <p><A href="/settings/security">"Go to Security settings"</A></p>
-                </section>
+        <Show
+            when=done
+            fallback=move || view! {
+                <Loaded
+                    resource=link
+                    loading="Checking the link…"
+                    next=NextStep { href: "/settings/security", label: "Go to Security settings" }
+                    show=move |KeepLink { username, email }| view! {
+                        <PortalForm action=confirm class="card">
+                            <p>"Make " <strong>{email}</strong> " the email address of " <strong>{username}</strong> "?"</p>
+                            <Hidden name="token" value=token />
+                            <SubmitButton label="Confirm this email address" />
+                        </PortalForm>
+                    }
+                />
             }
-        />
+        >
+            <section class="card">
+                <p class="notice" role="status">"Your account's email address is changed."</p>
+                <p><A href="/settings/security">"Go to Security settings"</A></p>
+            </section>
+        </Show>
     }
 }
 
@@ -140,7 +172,7 @@ mod ssr {
     /// At most this many change requests an hour, so the form cannot flood a mailbox.
     const CHANGE_EMAILS_PER_HOUR: i64 = 3;
 
-    pub async fn request(typed: &str, password: SecretString) -> Result<(), AppError> {
+    pub async fn request(typed: &str, password: SecretString, code: &str) -> Result<(), AppError> {
         let (state, user_id) = signed_in().await?;
         let account = store::account(&state.pool, user_id)
             .await?
@@ -154,7 +186,12 @@ mod ssr {
             ));
         }
         let client = client().await;
-        confirm_identity(&state, &account, "password", password, None, &client).await?;
+        confirm_identity(&state, &account, "password", password, Some(code), &client).await?;
+        // The password (and code) just entered: a step up, under a new session id.
+        crate::auth::AuthSession::from_request()
+            .await?
+            .password_confirmed(state.clock.now())
+            .await?;
         send_confirmation(&state, &account, &new_email).await?;
         // The old address hears of it; that mail failing must not stop a person whose old
         // mailbox is gone from moving to a new one.
@@ -244,6 +281,27 @@ mod ssr {
         .map(|_| ())
     }
 
+    pub async fn change_details(token: &str) -> Result<KeepLink, AppError> {
+        link_details(token, TokenPurpose::EmailChange, Link::EmailChange).await
+    }
+
+    /// Whose account a live link of `purpose` is for, and the address it is about.
+    async fn link_details(
+        token: &str,
+        purpose: TokenPurpose,
+        link: Link,
+    ) -> Result<KeepLink, AppError> {
+        let state = app_state()?;
+        let account = account_of_link(&state, token, purpose, link).await?;
+        let email = store::token_email(&state.pool, &token::hash(token))
+            .await?
+            .ok_or(AppError::LinkInvalid { link })?;
+        Ok(KeepLink {
+            username: account.username,
+            email,
+        })
+    }
+
     pub async fn confirm(token: &str) -> Result<String, AppError> {
         let state = app_state()?;
         let now = state.clock.now();
@@ -271,24 +329,7 @@ mod ssr {
     }
 
     pub async fn undo_details(token: &str) -> Result<KeepLink, AppError> {
-        let state = app_state()?;
-        let hash = token::hash(token);
-        let account = account_of_link(
-            &state,
-            token,
-            TokenPurpose::EmailChangeUndo,
-            Link::EmailChangeUndo,
-        )
-        .await?;
-        let email = store::token_email(&state.pool, &hash)
-            .await?
-            .ok_or(AppError::LinkInvalid {
-                link: Link::EmailChangeUndo,
-            })?;
-        Ok(KeepLink {
-            username: account.username,
-            email,
-        })
+        link_details(token, TokenPurpose::EmailChangeUndo, Link::EmailChangeUndo).await
     }
 
     pub async fn undo(token: &str) -> Result<(), AppError> {

@@ -24,8 +24,19 @@ pub async fn assess_password(
     password: String,
     known: String,
 ) -> Result<PasswordStrength, AppError> {
-    let known: Vec<&str> = known.split_whitespace().collect();
-    Ok(ssr::strength(&password, &known))
+    // A username and an address at most: the words zxcvbn also matches against are bounded.
+    let known: Vec<String> = known
+        .split_whitespace()
+        .take(2)
+        .map(|word| word.chars().take(254).collect())
+        .collect();
+    // zxcvbn's matching is CPU work: off the async runtime.
+    tokio::task::spawn_blocking(move || {
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+        ssr::strength(&password, &known)
+    })
+    .await
+    .map_err(AppError::from)
 }
 
 /// The "New password" field (or `label`) with its meter. `known` are the account's username and

@@ -20,10 +20,15 @@ pub struct KeyInfo {
     pub last_used: Option<String>,
 }
 
-/// Starts adding a key named `name`: the options for `navigator.credentials.create`.
+/// Starts adding a key named `name`: the options for `navigator.credentials.create`. `code`, a
+/// code from the app or the recovery code, is asked first: a session alone (stolen, or a
+/// remembered browser with the password) must not add a passkey that signs in on its own.
 #[server(endpoint = "start_key_registration")]
-pub async fn start_key_registration(name: String) -> Result<CeremonyOptions, AppError> {
-    ssr::start(&name).await
+pub async fn start_key_registration(
+    name: String,
+    #[server(default)] code: String,
+) -> Result<CeremonyOptions, AppError> {
+    ssr::start(&name, &code).await
 }
 
 /// Finishes adding the key: `credential` is the browser's answer, as JSON.
@@ -80,6 +85,11 @@ pub fn SecurityKeys(keys: Vec<KeyInfo>, remove: ServerAction<RemoveSecurityKey>)
                     <p id="key_name-hint" class="hint">"So you can tell your keys apart, e.g. “YubiKey” or “Phone”."</p>
                     <input id="field-key_name" name="name" type="text" maxlength="40" aria-describedby="key_name-hint" required />
                 </div>
+                <div class="field">
+                    <label for="field-key_code">"Authentication code"</label>
+                    <p id="key_code-hint" class="hint">"A code from your authenticator app, or your recovery code."</p>
+                    <input id="field-key_code" name="code" type="text" autocomplete="one-time-code" aria-describedby="key_code-hint" required />
+                </div>
                 <p class="form-message" role="alert" hidden></p>
                 <button type="submit">"Add a security key or passkey"</button>
             </form>
@@ -108,6 +118,7 @@ mod ssr {
         notify::send_notice,
         state::AppState,
         store::{self, NewKey, UserId},
+        two_factor::service::verify_any_factor,
         validation,
     };
 
@@ -145,12 +156,13 @@ mod ssr {
         Ok(name.to_owned())
     }
 
-    pub async fn start(name: &str) -> Result<String, AppError> {
+    pub async fn start(name: &str, code: &str) -> Result<String, AppError> {
         let (state, user_id) = signed_in_recently().await?;
         let name = key_name(name)?;
         if store::two_factor_of(&state.pool, user_id).await?.is_none() {
             return Err(AppError::KeysNeedTwoFactor);
         }
+        verify_any_factor(&state, user_id, code, &client().await).await?;
         let account = store::account(&state.pool, user_id)
             .await?
             .ok_or(AppError::Unauthorized)?;
@@ -178,7 +190,7 @@ mod ssr {
         }
         AuthSession::from_request()
             .await?
-            .keep_ceremony(CEREMONY, (name, registration))
+            .keep_ceremony(CEREMONY, (user_id, name, registration))
             .await?;
         to_json(&options)
     }
@@ -186,9 +198,12 @@ mod ssr {
     pub async fn finish(credential: &str) -> Result<(), AppError> {
         let (state, user_id) = signed_in_recently().await?;
         let auth = AuthSession::from_request().await?;
-        let Some((name, registration)) = auth
-            .take_ceremony::<(String, PasskeyRegistration)>(CEREMONY)
+        // Only the account that started the ceremony finishes it (the browser may have signed
+        // in to another meanwhile).
+        let Some((_, name, registration)) = auth
+            .take_ceremony::<(UserId, String, PasskeyRegistration)>(CEREMONY)
             .await?
+            .filter(|(started_by, ..)| *started_by == user_id)
         else {
             return Err(AppError::KeyNotAccepted);
         };
@@ -228,6 +243,11 @@ mod ssr {
                 what: Missing::SecurityKey,
             });
         }
+        // A factor changed: other sessions end and no browser skips the second step any more.
+        AuthSession::from_request()
+            .await?
+            .sign_out_others(&state, user_id)
+            .await?;
         let client = client().await;
         record(
             &state,

@@ -84,7 +84,10 @@ async fn update_password(
         .await?;
     // A browser remembered under the old password skips no step under the new one.
     super::forget_browsers(&mut **tx, user_id).await?;
-    withdraw_links(tx, user_id, TokenPurpose::PasswordReset, now).await
+    withdraw_links(tx, user_id, TokenPurpose::PasswordReset, now).await?;
+    // A change of address asked for with the old password (perhaps by whoever knew it) dies too;
+    // the old address's undo links stay, they are the owner's.
+    withdraw_links(tx, user_id, TokenPurpose::EmailChange, now).await
 }
 
 /// What following an email-change link (or its undo link) did.
@@ -145,16 +148,24 @@ async fn switch_email(
         }
         Err(error) => return Err(error),
     }
-    withdraw_links(&mut tx, spent.user_id, TokenPurpose::EmailChange, now).await?;
-    // Links to verify the address it had are for an address it no longer has.
-    withdraw_links(&mut tx, spent.user_id, TokenPurpose::VerifyEmail, now).await?;
+    // Links mailed to the address the account had are for a mailbox it no longer trusts:
+    // verification, password reset and second-factor recovery links die with the switch.
+    for link in [
+        TokenPurpose::EmailChange,
+        TokenPurpose::VerifyEmail,
+        TokenPurpose::PasswordReset,
+        TokenPurpose::Recovery,
+    ] {
+        withdraw_links(&mut tx, spent.user_id, link, now).await?;
+    }
     if purpose == TokenPurpose::EmailChangeUndo {
         withdraw_links(&mut tx, spent.user_id, TokenPurpose::EmailChangeUndo, now).await?;
-        withdraw_links(&mut tx, spent.user_id, TokenPurpose::PasswordReset, now).await?;
+        // Someone else may have asked for the change: every session and remembered browser ends.
         sqlx::query("DELETE FROM sign_ins WHERE user_id = ?")
             .bind(spent.user_id)
             .execute(&mut *tx)
             .await?;
+        super::forget_browsers(&mut *tx, spent.user_id).await?;
     }
     tx.commit().await?;
     Ok(EmailSwitch::Switched {

@@ -3,7 +3,7 @@
 
 use app::{
     account::{
-        change_email::{ChangeEmail, KeepEmail},
+        change_email::{ChangeEmail, ConfirmEmailChange, KeepEmail},
         change_password::ChangePassword,
         close::CloseAccount,
         forgot_password::RequestPasswordReset,
@@ -506,6 +506,7 @@ async fn change_email(
             ChangeEmail {
                 new_email: new_email.into(),
                 password: password.into(),
+                code: String::new(),
             },
         )
         .await
@@ -561,15 +562,36 @@ async fn a_new_address_is_the_accounts_only_once_verified_and_the_old_one_can_ta
     let confirm = portal.smtp.wait_for("new@example.com", 1).await[0]
         .link(&portal.url("/confirm-email?token="))
         .expect("the new address gets the link");
+    // Opening the link changes nothing (mail scanners open links); its button confirms.
     let page = open_link(&alice, &confirm).await;
     assert!(
-        page.contains("is now") && page.contains("new@example.com"),
+        page.contains("Confirm this email address") && page.contains("new@example.com"),
         "{page}"
     );
+    assert_eq!(portal.overview(&alice).await.email, ALICE);
+    portal
+        .call_fn(
+            &alice,
+            ConfirmEmailChange {
+                token: token_of(&confirm),
+            },
+        )
+        .await
+        .expect("confirmed");
     let overview = portal.overview(&alice).await;
     assert_eq!(overview.email, "new@example.com");
     assert!(overview.email_verified);
     assert_eq!(overview.pending_email, None);
+    // The reset link mailed to the old address died with the switch.
+    let old_reset = reset_token(&portal, ALICE, 1).await;
+    assert_eq!(
+        portal
+            .call_fn(&portal.browser(), reset(&old_reset, NEW_PASSWORD, ""))
+            .await,
+        Err(AppError::LinkUsed {
+            link: Link::PasswordReset
+        })
+    );
     assert!(
         portal
             .events(&alice)
@@ -752,4 +774,63 @@ async fn the_last_owner_of_an_organization_with_members_cannot_close_the_account
         0
     );
     assert!(signed_in(&portal, &bob).await, "Bob's account is untouched");
+}
+
+#[tokio::test]
+async fn a_pending_change_of_address_dies_when_the_password_changes() {
+    let portal = TestPortal::start().await;
+    let alice = account(&portal, "alice").await;
+    change_email(&portal, &alice, "thief@example.com", PASSWORD)
+        .await
+        .unwrap();
+    let confirm = portal.smtp.wait_for("thief@example.com", 1).await[0]
+        .link(&portal.url("/confirm-email?token="))
+        .unwrap();
+    portal
+        .call_fn(
+            &alice,
+            ChangePassword {
+                current_password: PASSWORD.into(),
+                new_password: NEW_PASSWORD.into(),
+                code: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(portal.overview(&alice).await.pending_email, None);
+    assert_eq!(
+        portal
+            .call_fn(
+                &alice,
+                ConfirmEmailChange {
+                    token: token_of(&confirm)
+                }
+            )
+            .await,
+        Err(AppError::LinkUsed {
+            link: Link::EmailChange
+        })
+    );
+}
+
+#[tokio::test]
+async fn with_two_factor_on_a_change_of_address_needs_a_code() {
+    let portal = TestPortal::start().await;
+    let (alice, authenticator) = portal.account_with_two_factor("alice").await;
+    let without = change_email(&portal, &alice, "new@example.com", PASSWORD).await;
+    assert!(
+        matches!(&without, Err(AppError::Validation { field, .. }) if field == "code"),
+        "{without:?}"
+    );
+    portal
+        .call_fn(
+            &alice,
+            ChangeEmail {
+                new_email: "new@example.com".into(),
+                password: PASSWORD.into(),
+                code: authenticator.code(&portal, 1),
+            },
+        )
+        .await
+        .expect("password and code ask for the change");
 }

@@ -12,21 +12,31 @@ use reqwest::{Client, StatusCode};
 use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
 use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse};
 
-use crate::common::{PASSWORD, TestPortal};
+use crate::common::{Authenticator, PASSWORD, TestPortal};
 
 fn origin(portal: &TestPortal) -> url::Url {
     url::Url::parse(&portal.base).unwrap()
 }
 
-/// Adds a key named `name` to the signed-in account of `browser`, made by `key`.
+/// Adds a key named `name` to the signed-in account of `browser`, made by `key`, confirmed with
+/// a fresh code of `authenticator`.
 async fn add_key(
     portal: &TestPortal,
     browser: &Client,
+    authenticator: &Authenticator,
     key: &mut SoftPasskey,
     name: &str,
 ) -> Result<(), AppError> {
+    portal.clock.advance(60);
+    let code = authenticator.code(portal, 0);
     let options = portal
-        .call_fn(browser, StartKeyRegistration { name: name.into() })
+        .call_fn(
+            browser,
+            StartKeyRegistration {
+                name: name.into(),
+                code,
+            },
+        )
         .await?;
     let options: CreationChallengeResponse = serde_json::from_str(&options).unwrap();
     let answer = key
@@ -74,9 +84,23 @@ async fn signed_in(portal: &TestPortal, browser: &Client) -> bool {
 #[tokio::test]
 async fn a_key_added_beside_the_app_finishes_sign_in_and_its_answer_works_once() {
     let portal = TestPortal::start_on_localhost().await;
-    let (alice, _) = portal.account_with_two_factor("alice").await;
+    let (alice, authenticator) = portal.account_with_two_factor("alice").await;
     let mut key = soft_key();
-    add_key(&portal, &alice, &mut key, "YubiKey")
+    // A session alone does not add a key: the second factor is asked first.
+    let without_code = portal
+        .call_fn(
+            &alice,
+            StartKeyRegistration {
+                name: "YubiKey".into(),
+                code: String::new(),
+            },
+        )
+        .await;
+    assert!(
+        matches!(&without_code, Err(AppError::Validation { field, .. }) if field == "code"),
+        "{without_code:?}"
+    );
+    add_key(&portal, &alice, &authenticator, &mut key, "YubiKey")
         .await
         .expect("the key is added");
     let overview = portal.overview(&alice).await;
@@ -135,14 +159,14 @@ async fn a_key_added_beside_the_app_finishes_sign_in_and_its_answer_works_once()
 #[tokio::test]
 async fn another_accounts_key_does_not_finish_a_sign_in() {
     let portal = TestPortal::start_on_localhost().await;
-    let (alice, _) = portal.account_with_two_factor("alice").await;
-    let (bob, _) = portal.account_with_two_factor("bob").await;
+    let (alice, alices_app) = portal.account_with_two_factor("alice").await;
+    let (bob, bobs_app) = portal.account_with_two_factor("bob").await;
     let mut alices_key = soft_key();
     let mut bobs_key = soft_key();
-    add_key(&portal, &alice, &mut alices_key, "Alice's key")
+    add_key(&portal, &alice, &alices_app, &mut alices_key, "Alice's key")
         .await
         .unwrap();
-    add_key(&portal, &bob, &mut bobs_key, "Bob's key")
+    add_key(&portal, &bob, &bobs_app, &mut bobs_key, "Bob's key")
         .await
         .unwrap();
     // Bob's key answers Alice's challenge: it holds none of her credentials.
@@ -172,18 +196,32 @@ async fn keys_need_the_app_first_and_go_when_two_factor_is_reset() {
     portal.sign_up(&carol, "carol", PASSWORD).await;
     assert_eq!(
         portal
-            .call_fn(&carol, StartKeyRegistration { name: "Key".into() })
+            .call_fn(
+                &carol,
+                StartKeyRegistration {
+                    name: "Key".into(),
+                    code: "123456".into()
+                }
+            )
             .await,
         Err(AppError::KeysNeedTwoFactor)
     );
 
-    let (alice, _) = portal.account_with_two_factor("alice").await;
+    let (alice, authenticator) = portal.account_with_two_factor("alice").await;
     let mut key = soft_key();
     let unnamed = portal
-        .call_fn(&alice, StartKeyRegistration { name: "  ".into() })
+        .call_fn(
+            &alice,
+            StartKeyRegistration {
+                name: "  ".into(),
+                code: String::new(),
+            },
+        )
         .await;
     assert!(matches!(unnamed, Err(AppError::Validation { field, .. }) if field == "name"));
-    add_key(&portal, &alice, &mut key, "Phone").await.unwrap();
+    add_key(&portal, &alice, &authenticator, &mut key, "Phone")
+        .await
+        .unwrap();
     let output = portal.admin(&["reset-2fa", "alice", "--reason", "lost everything"]);
     assert!(output.status.success(), "{output:?}");
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM security_keys")
@@ -196,15 +234,28 @@ async fn keys_need_the_app_first_and_go_when_two_factor_is_reset() {
 #[tokio::test]
 async fn removing_a_key_is_audited_and_it_no_longer_signs_in() {
     let portal = TestPortal::start_on_localhost().await;
-    let (alice, _) = portal.account_with_two_factor("alice").await;
+    let (alice, authenticator) = portal.account_with_two_factor("alice").await;
     let mut key = soft_key();
-    add_key(&portal, &alice, &mut key, "YubiKey").await.unwrap();
+    add_key(&portal, &alice, &authenticator, &mut key, "YubiKey")
+        .await
+        .unwrap();
     let id = portal.overview(&alice).await.keys[0].id;
+    let other = portal.browser();
+    portal.sign_in(&other, "alice", PASSWORD).await;
+    portal.clock.advance(60);
+    portal
+        .verify_code(&other, &authenticator.code(&portal, 0))
+        .await;
+    assert!(signed_in(&portal, &other).await);
     portal
         .call_fn(&alice, RemoveSecurityKey { id })
         .await
         .expect("removed");
     assert!(portal.overview(&alice).await.keys.is_empty());
+    assert!(
+        !signed_in(&portal, &other).await,
+        "a factor removed ends the other sessions"
+    );
     assert!(
         portal
             .events(&alice)
