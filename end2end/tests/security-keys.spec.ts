@@ -30,10 +30,10 @@ test.describe('security keys and passkeys', () => {
     await virtualAuthenticator(page);
     await page.getByLabel('Name of the key').fill('Laptop');
     // A second factor first (the recovery code serves, and stays valid).
-    await page.getByLabel('Authentication code').fill('000000');
+    await page.getByLabel('Confirmation code').fill('000000');
     await add.click();
     await expect(page.locator('[data-webauthn="register"] [role="alert"]')).toContainText('incorrect');
-    await page.getByLabel('Authentication code').fill(recoveryCode);
+    await page.getByLabel('Confirmation code').fill(recoveryCode);
     await add.click();
     await expect(page.getByText('Your security key or passkey is added.')).toBeVisible();
     await expect(page).toHaveURL(/notice=key-added/);

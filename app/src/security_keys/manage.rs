@@ -86,8 +86,8 @@ pub fn SecurityKeys(keys: Vec<KeyInfo>, remove: ServerAction<RemoveSecurityKey>)
                     <input id="field-key_name" name="name" type="text" maxlength="40" aria-describedby="key_name-hint" required />
                 </div>
                 <div class="field">
-                    <label for="field-key_code">"Authentication code"</label>
-                    <p id="key_code-hint" class="hint">"A code from your authenticator app, or your recovery code."</p>
+                    <label for="field-key_code">"Confirmation code"</label>
+                    <p id="key_code-hint" class="hint">"A code from your authenticator app, or your recovery code: it confirms that it is you."</p>
                     <input id="field-key_code" name="code" type="text" autocomplete="one-time-code" aria-describedby="key_code-hint" required />
                 </div>
                 <p class="form-message" role="alert" hidden></p>
