@@ -328,12 +328,17 @@ mod ssr {
         } else {
             format!("{} forbids remembered browsers", org.slug)
         };
+        record_change(&state, owner, &detail).await
+    }
+
+    /// An owner's change to the organization, in the owner's audit log.
+    async fn record_change(state: &AppState, owner: UserId, detail: &str) -> Result<(), AppError> {
         record(
-            &state,
+            state,
             owner,
             EventKind::OrgChanged,
             &client().await,
-            Some(&detail),
+            Some(detail),
         )
         .await
     }
@@ -362,14 +367,7 @@ mod ssr {
         } else {
             format!("{} no longer requires two-factor authentication", org.slug)
         };
-        record(
-            &state,
-            owner,
-            EventKind::OrgChanged,
-            &client().await,
-            Some(&detail),
-        )
-        .await?;
+        record_change(&state, owner, &detail).await?;
         let now = state.clock.now();
         // Once a day at most: an owner switching it off and on must not flood the members.
         if required
