@@ -18,6 +18,7 @@ pub async fn delete_expired(state: &AppState) -> Result<(), sqlx::Error> {
         .await?;
     store::delete_expired_tokens(&state.pool, now - EXPIRED_TOKENS_SECONDS).await?;
     store::delete_expired_remembered_browsers(&state.pool, now).await?;
+    store::delete_expired_ceremonies(&state.pool, now - crate::auth::CEREMONY_SECONDS).await?;
     store::delete_expired_retired_usernames(&state.pool, now - store::RETIRED_USERNAME_SECONDS)
         .await?;
     Ok(())

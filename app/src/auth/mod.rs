@@ -23,6 +23,8 @@ const PASSWORD_AT: &str = "auth.password_at";
 const PENDING_USER_ID: &str = "auth.pending_user_id";
 const PENDING_SINCE: &str = "auth.pending_since";
 
+/// A WebAuthn ceremony waits this long for its answer (the browser's own timeout is shorter).
+pub const CEREMONY_SECONDS: i64 = 5 * 60;
 /// A sign-in that has passed the password waits this long for its second factor.
 pub const PENDING_SECONDS: i64 = 5 * 60;
 /// NIST 800-63B §4.2.3 (AAL2): re-authenticate at least once every 12 hours, however active.
@@ -203,22 +205,52 @@ impl AuthSession {
         self.sign_in(state, user_id, client, Some(recorded)).await
     }
 
-    /// Keeps a WebAuthn ceremony's state for the one response it expects (`kind` names the
-    /// ceremony); a newer start of the same kind replaces it.
+    /// Keeps a WebAuthn ceremony's state for the one answer it expects (`kind` names the
+    /// ceremony); a newer start of the same kind replaces it. The state is a row of its own and
+    /// the session holds its id, so answers sent at once cannot each take it (see `take_ceremony`).
     pub async fn keep_ceremony(
         &self,
+        state: &AppState,
         kind: &str,
         ceremony: impl serde::Serialize,
     ) -> Result<(), AppError> {
-        self.set(&format!("webauthn.{kind}"), ceremony).await
+        let key = format!("webauthn.{kind}");
+        let replaces: Option<String> = self.get(&key).await?;
+        let id = crate::security::token::new_token();
+        let ceremony = serde_json::to_string(&ceremony).map_err(AppError::internal)?;
+        store::keep_ceremony(
+            &state.pool,
+            &id,
+            replaces.as_deref(),
+            kind,
+            &ceremony,
+            state.clock.now(),
+        )
+        .await?;
+        self.set(&key, id).await
     }
 
-    /// The ceremony's state, taken: a response is checked against it once.
+    /// The ceremony's state, taken: an answer is checked against it once, however many are sent
+    /// at once, and not after `CEREMONY_SECONDS`.
     pub async fn take_ceremony<T: serde::de::DeserializeOwned>(
         &self,
+        state: &AppState,
         kind: &str,
     ) -> Result<Option<T>, AppError> {
-        Ok(self.session.remove(&format!("webauthn.{kind}")).await?)
+        let Some(id) = self
+            .session
+            .remove::<String>(&format!("webauthn.{kind}"))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let not_before = state.clock.now() - CEREMONY_SECONDS;
+        match store::take_ceremony(&state.pool, &id, kind, not_before).await? {
+            Some(ceremony) => Ok(Some(
+                serde_json::from_str(&ceremony).map_err(AppError::internal)?,
+            )),
+            None => Ok(None),
+        }
     }
 
     /// Deletes this sign-in and the session, and empties the cookie.

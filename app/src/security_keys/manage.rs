@@ -190,7 +190,7 @@ mod ssr {
         }
         AuthSession::from_request()
             .await?
-            .keep_ceremony(CEREMONY, (user_id, name, registration))
+            .keep_ceremony(&state, CEREMONY, (user_id, name, registration))
             .await?;
         to_json(&options)
     }
@@ -201,7 +201,7 @@ mod ssr {
         // Only the account that started the ceremony finishes it (the browser may have signed
         // in to another meanwhile).
         let Some((_, name, registration)) = auth
-            .take_ceremony::<(UserId, String, PasskeyRegistration)>(CEREMONY)
+            .take_ceremony::<(UserId, String, PasskeyRegistration)>(&state, CEREMONY)
             .await?
             .filter(|(started_by, ..)| *started_by == user_id)
         else {

@@ -90,7 +90,7 @@ mod ssr {
         let (options, authentication) = webauthn(&state)?
             .start_passkey_authentication(&passkeys)
             .map_err(AppError::internal)?;
-        auth.keep_ceremony(SECOND_FACTOR, (user_id, authentication))
+        auth.keep_ceremony(&state, SECOND_FACTOR, (user_id, authentication))
             .await?;
         to_json(&options)
     }
@@ -102,7 +102,7 @@ mod ssr {
             return Err(AppError::SignInExpired);
         };
         let ceremony = auth
-            .take_ceremony::<(UserId, PasskeyAuthentication)>(SECOND_FACTOR)
+            .take_ceremony::<(UserId, PasskeyAuthentication)>(&state, SECOND_FACTOR)
             .await?;
         let client = client().await;
         let Some((asked_for, authentication)) = ceremony.filter(|(asked, _)| *asked == user_id)
@@ -142,7 +142,7 @@ mod ssr {
             .map_err(AppError::internal)?;
         AuthSession::from_request()
             .await?
-            .keep_ceremony(PASSKEY, discoverable)
+            .keep_ceremony(&state, PASSKEY, discoverable)
             .await?;
         to_json(&options)
     }
@@ -151,7 +151,7 @@ mod ssr {
         let state = app_state()?;
         let auth = AuthSession::from_request().await?;
         let Some(discoverable) = auth
-            .take_ceremony::<DiscoverableAuthentication>(PASSKEY)
+            .take_ceremony::<DiscoverableAuthentication>(&state, PASSKEY)
             .await?
         else {
             return Err(AppError::KeyNotAccepted);
@@ -189,7 +189,9 @@ mod ssr {
     }
 
     /// Stores the sign counter and backup flags the answer carried (webauthn-rs has refused a
-    /// counter that went backwards: a cloned key), and when the key was used.
+    /// counter that went backwards: a cloned key), and when the key was used. The store writes
+    /// only a counter higher than the one it holds, so two answers checked at once cannot both
+    /// count.
     async fn note_use(
         state: &AppState,
         key: KeyRow,
@@ -197,7 +199,20 @@ mod ssr {
     ) -> Result<(), AppError> {
         let mut passkey: Passkey = from_json(&key.passkey)?;
         passkey.update_credential(result);
-        store::record_key_use(&state.pool, key.id, &to_json(&passkey)?, state.clock.now()).await?;
+        let counter = i64::from(result.counter());
+        let recorded = store::record_key_use(
+            &state.pool,
+            key.id,
+            &to_json(&passkey)?,
+            counter,
+            state.clock.now(),
+        )
+        .await?;
+        // Another answer with this counter or a higher one was recorded meanwhile: a replay or
+        // a cloned key.
+        if !recorded {
+            return Err(AppError::KeyNotAccepted);
+        }
         Ok(())
     }
 }

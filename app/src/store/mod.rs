@@ -4,6 +4,7 @@
 mod account_changes;
 mod accounts;
 mod audit;
+mod ceremonies;
 mod orgs;
 mod remembered;
 mod security_keys;
@@ -15,6 +16,7 @@ mod two_factor;
 pub use account_changes::*;
 pub use accounts::*;
 pub use audit::*;
+pub use ceremonies::*;
 pub use orgs::*;
 pub use remembered::*;
 pub use security_keys::*;

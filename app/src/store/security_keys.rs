@@ -68,20 +68,30 @@ pub async fn add_security_key(pool: &SqlitePool, key: NewKey<'_>) -> Result<bool
     }
 }
 
-/// Records a use: the credential as updated (sign counter, backup state) and when.
+/// Records a use: the credential as updated (sign counter, backup state) and when. A counter
+/// above zero must rise past the stored one, checked in the same statement; false if it did not
+/// (an answer with that counter or a later one was recorded first). Keys that keep no counter
+/// send zero.
 pub async fn record_key_use(
     pool: &SqlitePool,
     id: i64,
     passkey: &str,
+    counter: i64,
     now: UnixTime,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE security_keys SET passkey = ?, last_used_at = ? WHERE id = ?")
-        .bind(passkey)
-        .bind(now)
-        .bind(id)
-        .execute(pool)
-        .await?;
-    Ok(())
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE security_keys SET passkey = ?, sign_count = ?, last_used_at = ? \
+         WHERE id = ? AND (sign_count < ? OR ? = 0)",
+    )
+    .bind(passkey)
+    .bind(counter)
+    .bind(now)
+    .bind(id)
+    .bind(counter)
+    .bind(counter)
+    .execute(pool)
+    .await?;
+    Ok(updated.rows_affected() == 1)
 }
 
 /// Removes one key of the account; false if it was not the account's.

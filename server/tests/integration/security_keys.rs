@@ -12,7 +12,7 @@ use reqwest::{Client, StatusCode};
 use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
 use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse};
 
-use crate::common::{Authenticator, PASSWORD, TestPortal};
+use crate::common::{Authenticator, PASSWORD, TestPortal, at_once};
 
 fn origin(portal: &TestPortal) -> url::Url {
     url::Url::parse(&portal.base).unwrap()
@@ -268,4 +268,85 @@ async fn removing_a_key_is_audited_and_it_no_longer_signs_in() {
         portal.call_fn(&browser, StartKeySignIn {}).await,
         Err(AppError::KeyNotAccepted)
     );
+}
+
+#[tokio::test]
+async fn one_answer_sent_many_times_at_once_in_one_session_signs_in_once() {
+    let portal = TestPortal::start_on_localhost().await;
+    let (alice, authenticator) = portal.account_with_two_factor("alice").await;
+    let mut key = soft_key();
+    add_key(&portal, &alice, &authenticator, &mut key, "YubiKey")
+        .await
+        .unwrap();
+    let (browser, answer) = key_answer(&portal, "alice", &mut key).await;
+    let answers = at_once(8, |_| {
+        portal.call_fn(
+            &browser,
+            FinishKeySignIn {
+                credential: answer.clone(),
+                remember: None,
+            },
+        )
+    })
+    .await;
+    let accepted = answers.iter().filter(|answer| answer.is_ok()).count();
+    assert_eq!(accepted, 1, "{answers:?}");
+    assert!(
+        answers.iter().all(|answer| matches!(
+            answer,
+            Ok(()) | Err(AppError::KeyNotAccepted | AppError::SignInExpired)
+        )),
+        "{answers:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_keys_stored_counter_only_rises_when_its_answers_arrive_at_once() {
+    let portal = TestPortal::start_on_localhost().await;
+    let (alice, authenticator) = portal.account_with_two_factor("alice").await;
+    let mut key = soft_key();
+    add_key(&portal, &alice, &authenticator, &mut key, "YubiKey")
+        .await
+        .unwrap();
+    // Seven sign-ins waiting for the key; it answers each in turn, so their counters are 1 to 7.
+    let mut waiting = Vec::new();
+    for _ in 0..7 {
+        waiting.push(key_answer(&portal, "alice", &mut key).await);
+    }
+    // The first answer is held back; the six others arrive at once.
+    let (late, late_answer) = waiting.remove(0);
+    let answers = at_once(waiting.len(), |index| {
+        let (browser, answer) = &waiting[index];
+        portal.call_fn(
+            browser,
+            FinishKeySignIn {
+                credential: answer.clone(),
+                remember: None,
+            },
+        )
+    })
+    .await;
+    assert!(answers[5].is_ok(), "the highest counter always counts");
+    let (kept, column): (i64, i64) = sqlx::query_as(
+        "SELECT json_extract(passkey, '$.cred.counter'), sign_count FROM security_keys",
+    )
+    .fetch_one(&portal.database().await)
+    .await
+    .unwrap();
+    assert_eq!(
+        (kept, column),
+        (7, 7),
+        "the last write was the highest counter: {answers:?}"
+    );
+    // An answer whose counter is below the stored one (as a clone of the key sends) is refused.
+    let replay = portal
+        .call_fn(
+            &late,
+            FinishKeySignIn {
+                credential: late_answer,
+                remember: None,
+            },
+        )
+        .await;
+    assert_eq!(replay, Err(AppError::KeyNotAccepted));
 }

@@ -1,0 +1,63 @@
+use sqlx::SqlitePool;
+
+use crate::unix_time::UnixTime;
+
+/// Keeps a ceremony's state under `id`, replacing the ceremony `replaces` (the same session's
+/// earlier start of the same kind) if there was one.
+pub async fn keep_ceremony(
+    pool: &SqlitePool,
+    id: &str,
+    replaces: Option<&str>,
+    kind: &str,
+    state: &str,
+    now: UnixTime,
+) -> Result<(), sqlx::Error> {
+    let mut tx = super::begin_write(pool).await?;
+    if let Some(old) = replaces {
+        sqlx::query("DELETE FROM webauthn_ceremonies WHERE id = ?")
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(
+        "INSERT INTO webauthn_ceremonies (id, kind, state, created_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(kind)
+    .bind(state)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// The ceremony's state, taken in one statement: of several requests taking it at once, one gets
+/// it. None if it was taken, is of another kind, or started before `not_before`.
+pub async fn take_ceremony(
+    pool: &SqlitePool,
+    id: &str,
+    kind: &str,
+    not_before: UnixTime,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "DELETE FROM webauthn_ceremonies WHERE id = ? AND kind = ? AND created_at >= ? RETURNING state",
+    )
+    .bind(id)
+    .bind(kind)
+    .bind(not_before)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn delete_expired_ceremonies(
+    pool: &SqlitePool,
+    before: UnixTime,
+) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM webauthn_ceremonies WHERE created_at < ?")
+            .bind(before)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}
