@@ -28,10 +28,12 @@ pub enum EventKind {
     AccountClosed,
     SecurityKeyAdded,
     SecurityKeyRemoved,
+    AppAdded,
+    AppRemoved,
 }
 
 impl EventKind {
-    const ALL: [Self; 23] = [
+    const ALL: [Self; 25] = [
         Self::SignedIn,
         Self::PasswordFailed,
         Self::SecondFactorFailed,
@@ -55,6 +57,8 @@ impl EventKind {
         Self::AccountClosed,
         Self::SecurityKeyAdded,
         Self::SecurityKeyRemoved,
+        Self::AppAdded,
+        Self::AppRemoved,
     ];
 
     /// The name stored in the audit table.
@@ -83,6 +87,8 @@ impl EventKind {
             Self::AccountClosed => "account_closed",
             Self::SecurityKeyAdded => "security_key_added",
             Self::SecurityKeyRemoved => "security_key_removed",
+            Self::AppAdded => "authenticator_app_added",
+            Self::AppRemoved => "authenticator_app_removed",
         }
     }
 
@@ -122,6 +128,8 @@ impl EventKind {
             Self::AccountClosed => "Account closed",
             Self::SecurityKeyAdded => "Security key or passkey added",
             Self::SecurityKeyRemoved => "Security key or passkey removed",
+            Self::AppAdded => "Authenticator app added",
+            Self::AppRemoved => "Authenticator app removed",
         }
     }
 

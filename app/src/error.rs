@@ -77,6 +77,7 @@ pub enum Missing {
     Invitation,
     SecurityKey,
     RememberedBrowser,
+    AuthenticatorApp,
 }
 
 impl Missing {
@@ -85,6 +86,9 @@ impl Missing {
             Self::Organization => "There is no such organization, or you are not in it.",
             Self::Invitation => "There is no such invitation: it may have been withdrawn.",
             Self::SecurityKey => "There is no such key on your account: it may have been removed.",
+            Self::AuthenticatorApp => {
+                "There is no such authenticator app on your account: it may have been removed."
+            }
             Self::RememberedBrowser => {
                 "That browser is not remembered: it may have been forgotten already."
             }
@@ -173,6 +177,14 @@ pub enum AppError {
     /// The enrollment was replaced, finished, or belongs to another sign-in.
     #[error("Start again: switch two-factor authentication on.")]
     EnrollmentGone,
+    /// The app being added was finished, cancelled, replaced, or shown to another sign-in.
+    #[error("Start again: add the app once more.")]
+    AppAdditionGone,
+    /// The last app goes only with two-factor authentication itself.
+    #[error(
+        "This is your only authenticator app. To stop using codes, turn two-factor authentication off."
+    )]
+    LastAuthenticatorApp,
     /// Only the sign-in that was shown the recovery code can say it is saved.
     #[error("There is no recovery code waiting to be saved here.")]
     NoRecoveryCodeToSave,
@@ -264,6 +276,8 @@ impl AppError {
             | Self::KeysNeedTwoFactor
             | Self::KeysUnavailable
             | Self::EnrollmentGone
+            | Self::AppAdditionGone
+            | Self::LastAuthenticatorApp
             | Self::NoRecoveryCodeToSave
             | Self::CannotDisableWhileRequired { .. } => 403,
             Self::BadRequest => 400,

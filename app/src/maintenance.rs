@@ -14,6 +14,7 @@ pub async fn delete_expired(state: &AppState) -> Result<(), sqlx::Error> {
     let now = state.clock.now();
     // The plaintext recovery code must not outlive the window in which it is shown.
     store::delete_expired_reveals(&state.pool, now - REVEAL_SECONDS).await?;
+    store::delete_expired_app_additions(&state.pool, now - REVEAL_SECONDS).await?;
     store::delete_stale_password_failures(&state.pool, now - STALE_PASSWORD_FAILURES_SECONDS)
         .await?;
     store::delete_expired_tokens(&state.pool, now - EXPIRED_TOKENS_SECONDS).await?;

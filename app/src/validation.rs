@@ -284,3 +284,18 @@ mod proptests {
         }
     }
 }
+
+/// The most characters of a name given to a second factor ("YubiKey", "Work phone").
+pub const FACTOR_NAME_LENGTH: usize = 40;
+
+/// A second factor's name as typed, trimmed; `empty` says what to type when there is nothing.
+pub fn factor_name(typed: &str, empty: &'static str) -> Result<String, Cow<'static, str>> {
+    let name = typed.trim();
+    if name.is_empty() {
+        return Err(empty.into());
+    }
+    if name.chars().count() > FACTOR_NAME_LENGTH || name.chars().any(is_invisible) {
+        return Err(format!("Use up to {FACTOR_NAME_LENGTH} printable characters.").into());
+    }
+    Ok(name.to_owned())
+}

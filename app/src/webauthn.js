@@ -1,6 +1,6 @@
 // Security keys and passkeys: the WebAuthn ceremonies, which only a browser's script can run.
 // The server gives the options (webauthn-rs's JSON, binary fields in base64url) and checks the
-// answer; each ceremony's state stays in the server-side session. Without JavaScript, or in a
+// answer; each ceremony's state stays on the server, its id in the session. Without JavaScript, or in a
 // browser without WebAuthn's JSON helpers, the key buttons stay hidden and every other factor
 // works as before.
 const supported = () =>
@@ -67,13 +67,52 @@ const ceremonies = {
     return next();
   },
   async passkey() {
-    const options = JSON.parse(await call('start_passkey_sign_in'));
-    const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey);
-    const credential = await navigator.credentials.get({ publicKey });
-    const held = await call('finish_passkey_sign_in', answer(credential));
-    return held ? '/settings/security' : next();
+    return passkeySignIn({});
   },
 };
+
+// A passkey sign-in; `mediation` 'conditional' offers the passkeys in the username field's
+// autofill instead of a prompt.
+async function passkeySignIn({ mediation, signal }) {
+  const started = call('start_passkey_sign_in');
+  if (autofill) autofill.started = started;
+  const options = JSON.parse(await started);
+  const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey);
+  const credential = await navigator.credentials.get({ publicKey, mediation, signal });
+  const held = await call('finish_passkey_sign_in', answer(credential));
+  return held ? '/settings/security' : next();
+}
+
+const go = (target) => (window.portalNavigate ? window.portalNavigate(target) : location.assign(target));
+
+// The passkeys offered in the autofill of a username field marked `webauthn` (conditional
+// mediation), where the browser supports it; withdrawn before any other ceremony, since a page
+// runs one at a time, and when the page changes.
+let autofill = null;
+
+async function offerAutofill() {
+  if (autofill || !supported() || !document.querySelector('input[autocomplete~="webauthn"]')) return;
+  if (!(await PublicKeyCredential.isConditionalMediationAvailable?.())) return;
+  const offer = { controller: new AbortController(), started: null };
+  autofill = offer;
+  try {
+    go(await passkeySignIn({ mediation: 'conditional', signal: offer.controller.signal }));
+  } catch {
+    // Withdrawn, or the passkey was refused: the form stays for the password or the button.
+  } finally {
+    if (autofill === offer) autofill = null;
+  }
+}
+
+// Withdraws the autofill offer, and waits until its start has reached the server, so it cannot
+// replace the ceremony that follows.
+async function withdrawAutofill() {
+  const offer = autofill;
+  autofill = null;
+  if (!offer) return;
+  offer.controller.abort();
+  await offer.started?.catch(() => {});
+}
 
 async function run(element) {
   const message = element.querySelector('[role="alert"]');
@@ -81,8 +120,8 @@ async function run(element) {
   message.hidden = true;
   button.disabled = true;
   try {
-    const target = await ceremonies[element.dataset.webauthn](element);
-    window.portalNavigate ? window.portalNavigate(target) : location.assign(target);
+    await withdrawAutofill();
+    go(await ceremonies[element.dataset.webauthn](element));
   } catch (error) {
     // The person closed the browser's prompt, or no key answered in time.
     message.textContent = error.name === 'NotAllowedError' ? 'No key was used. Try again when it is ready.' : error.message;
@@ -101,5 +140,10 @@ document.addEventListener('click', (event) => {
   const button = event.target.closest?.('[data-webauthn] button[type="button"]');
   if (button) run(button.closest('[data-webauthn]'));
 });
-document.addEventListener('portal:page', reveal);
+document.addEventListener('portal:page', async () => {
+  reveal();
+  await withdrawAutofill();
+  offerAutofill();
+});
 reveal();
+offerAutofill();

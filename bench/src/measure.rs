@@ -337,7 +337,11 @@ async fn codes(
     for (id, username) in users {
         let secret = app::security::crypto::random_bytes::<20>();
         let sealed = sealer.seal(&secret, &app::two_factor::service::secret_context(id));
-        sqlx::query("INSERT INTO two_factor (user_id, secret_sealed, last_accepted_step, recovery_code_hash, enabled_at) VALUES (?, ?, 0, 'unused', 0)")
+        sqlx::query("INSERT INTO two_factor (user_id, recovery_code_hash, enabled_at) VALUES (?, 'unused', 0)")
+            .bind(id)
+            .execute(&database)
+            .await?;
+        sqlx::query("INSERT INTO authenticator_apps (user_id, name, secret_sealed, last_accepted_step, created_at) VALUES (?, 'Bench', ?, 0, 0)")
             .bind(id)
             .bind(sealed)
             .execute(&database)

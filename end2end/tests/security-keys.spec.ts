@@ -40,6 +40,16 @@ test.describe('security keys and passkeys', () => {
     await expect(page.locator('#keys-heading + ul')).toContainText('Laptop');
     await expectNoAxeViolations(page, mode);
 
+    // The passkey in the username field's autofill: the virtual authenticator answers the offer at
+    // once, as a person picking the passkey from the list would.
+    await forgetCookies(page);
+    await open(page, mode, '/login');
+    await expect(page).toHaveURL(/\/portal$/);
+
+    // The rest as in a browser that offers no passkeys in its autofill.
+    await page.addInitScript(() => {
+      PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+    });
     // Password, then the key instead of a code.
     await forgetCookies(page);
     await signIn(page, mode, username);
@@ -65,6 +75,29 @@ test.describe('security keys and passkeys', () => {
     await page.getByLabel('Authentication code').fill(await codeFor(key, 1));
     await page.getByRole('button', { name: 'Verify' }).click();
     await expect(page).toHaveURL(/\/portal$/);
+  });
+});
+
+test.describe('passkeys in the autofill', () => {
+  test('the username field offers passkeys where the browser can', async ({ page, mode }) => {
+    await page.addInitScript(() => {
+      const asked: string[] = [];
+      (window as unknown as { mediations: string[] }).mediations = asked;
+      const get = navigator.credentials.get.bind(navigator.credentials);
+      navigator.credentials.get = (options?: CredentialRequestOptions) => {
+        asked.push(options?.mediation ?? 'optional');
+        return get(options);
+      };
+    });
+    await open(page, mode, '/login');
+    await expect(page.getByLabel('Username')).toHaveAttribute('autocomplete', 'username webauthn');
+    const asked = () => page.evaluate(() => (window as unknown as { mediations?: string[] }).mediations ?? []);
+    if (!mode.javaScriptEnabled) {
+      // No script, no ceremony: the field is an ordinary username field.
+      expect(await asked()).toEqual([]);
+      return;
+    }
+    await expect.poll(asked).toEqual(['conditional']);
   });
 });
 

@@ -126,7 +126,7 @@ fn PasswordStep(login: ServerAction<Login>, next: Signal<String>) -> impl IntoVi
     view! {
         <PortalForm action=login novalidate=true class="card">
             <Hidden name="next" value=next />
-            <Field label="Username" name="username" autocomplete="username" />
+            <Field label="Username" name="username" autocomplete="username webauthn" />
             <Field
                 label="Password"
                 name="password"

@@ -197,6 +197,14 @@ pub fn notice(to: &str, username: &str, what: Notice) -> Email {
             "A security key or passkey was removed",
             "A security key or passkey was removed from your Portal account.",
         ),
+        Notice::AppAdded => (
+            "An authenticator app was added",
+            "Another authenticator app was added to your Portal account: its codes now sign in too.",
+        ),
+        Notice::AppRemoved => (
+            "An authenticator app was removed",
+            "An authenticator app was removed from your Portal account: its codes no longer sign in.",
+        ),
         Notice::EmailChangeUndone => (
             "Your Portal email address was kept",
             "The change of your email address was undone and every session was signed out. If you did not ask for the change, someone knows your password: reset it now.",
@@ -265,6 +273,8 @@ pub enum Notice {
     EmailChangeUndone,
     SecurityKeyAdded,
     SecurityKeyRemoved,
+    AppAdded,
+    AppRemoved,
 }
 
 #[cfg(test)]

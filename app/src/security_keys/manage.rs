@@ -9,6 +9,7 @@ use super::CeremonyOptions;
 use crate::{
     components::{Hidden, PortalForm},
     error::AppError,
+    validation,
 };
 
 /// A key as the security page lists it.
@@ -83,7 +84,7 @@ pub fn SecurityKeys(keys: Vec<KeyInfo>, remove: ServerAction<RemoveSecurityKey>)
                 <div class="field">
                     <label for="field-key_name">"Name of the key"</label>
                     <p id="key_name-hint" class="hint">"So you can tell your keys apart, e.g. “YubiKey” or “Phone”."</p>
-                    <input id="field-key_name" name="name" type="text" maxlength="40" aria-describedby="key_name-hint" required />
+                    <input id="field-key_name" name="name" type="text" maxlength=validation::FACTOR_NAME_LENGTH.to_string() aria-describedby="key_name-hint" required />
                 </div>
                 <div class="field">
                     <label for="field-key_code">"Confirmation code"</label>
@@ -123,8 +124,6 @@ mod ssr {
     };
 
     const CEREMONY: &str = "registration";
-    /// A key's name is at most this many characters.
-    const NAME_LENGTH: usize = 40;
 
     pub async fn keys_of(state: &AppState, user_id: UserId) -> Result<Vec<KeyInfo>, AppError> {
         Ok(store::security_keys_of(&state.pool, user_id)
@@ -140,20 +139,8 @@ mod ssr {
     }
 
     fn key_name(typed: &str) -> Result<String, AppError> {
-        let name = typed.trim();
-        if name.is_empty() {
-            return Err(AppError::validation(
-                "name",
-                "Name the key, e.g. “YubiKey”.",
-            ));
-        }
-        if name.chars().count() > NAME_LENGTH || name.chars().any(validation::is_invisible) {
-            return Err(AppError::validation(
-                "name",
-                format!("Use up to {NAME_LENGTH} printable characters."),
-            ));
-        }
-        Ok(name.to_owned())
+        validation::factor_name(typed, "Name the key, e.g. “YubiKey”.")
+            .map_err(|message| AppError::validation("name", message))
     }
 
     pub async fn start(name: &str, code: &str) -> Result<String, AppError> {

@@ -24,6 +24,7 @@ use crate::{
     security_keys::manage::{RemoveSecurityKey, SecurityKeys},
     two_factor::{
         TwoFactorState,
+        apps::{AppActions, AuthenticatorApps},
         enroll::{
             CancelEnrollment, ConfirmEnrollment, RecoveryCodeStep, SaveRecoveryCode, ScanStep,
             StartEnrollment,
@@ -52,6 +53,9 @@ pub struct SecurityOverview {
     /// A recovery code waiting to be saved: shown once, during enrollment or after a new one.
     pub recovery_code: Option<String>,
     pub events: Vec<SecurityEvent>,
+    /// The authenticator apps, and another being added by this sign-in.
+    pub apps: Vec<crate::two_factor::apps::AppInfo>,
+    pub adding_app: Option<crate::two_factor::apps::AppAddition>,
     /// Security keys and passkeys.
     pub keys: Vec<crate::security_keys::manage::KeyInfo>,
     /// Browsers that skip the second step.
@@ -84,6 +88,8 @@ fn notice_text(notice: &str) -> Option<&'static str> {
             Some("That browser is forgotten: it will ask for the second step again.")
         }
         "key-removed" => Some("That security key or passkey is removed."),
+        "app-added" => Some("Your new authenticator app is added. Its codes sign in too."),
+        "app-removed" => Some("That authenticator app is removed. Its codes no longer sign in."),
         "signed-out-others" => Some("All your other sessions are signed out."),
         "verification-sent" => {
             Some("A verification email is on its way. Open its link to verify your address.")
@@ -154,6 +160,7 @@ pub fn SecurityPage() -> impl IntoView {
     let others = ServerAction::<SignOutOtherSessions>::new();
     let reauth = ServerAction::<ConfirmPassword>::new();
     let remove_key = ServerAction::<RemoveSecurityKey>::new();
+    let app_actions = AppActions::new();
     let forget = ServerAction::<ForgetBrowser>::new();
     let query = use_query_map();
     let overview = Resource::new(
@@ -174,6 +181,7 @@ pub fn SecurityPage() -> impl IntoView {
                     remove_key.version().get(),
                     forget.version().get(),
                 ),
+                app_actions.version(),
             )
         },
         |_| load_security_overview(),
@@ -232,6 +240,13 @@ pub fn SecurityPage() -> impl IntoView {
                         <TwoFactorSwitch on start required_by=overview.required_by.clone() />
                         {panel}
                     </section>
+                    {on.then(|| view! {
+                        <AuthenticatorApps
+                            apps=overview.apps.clone()
+                            adding=overview.adding_app.clone()
+                            actions=app_actions
+                        />
+                    })}
                     {on.then(|| view! { <SecurityKeys keys=overview.keys.clone() remove=remove_key /> })}
                     {on.then(|| view! { <RememberedBrowsers browsers=overview.remembered.clone() forget /> })}
                     <EmailStatus
@@ -484,19 +499,16 @@ mod tests {
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
-    use qrcode::{QrCode, render::svg};
-
     use super::{SecurityEvent, SecurityOverview};
     use crate::{
         account::sessions::ActiveSession,
         display::{browser_name, format_time},
-        two_factor::{TwoFactorState, service},
+        two_factor::{TwoFactorState, enroll::scan_code, service},
     };
     use crate::{
         audit::EventKind,
         auth::signed_in,
         error::AppError,
-        security::otpauth,
         state::AppState,
         store::{self, UserId},
     };
@@ -554,6 +566,14 @@ pub mod ssr {
             .collect();
         let now = state.clock.now();
         let keys = crate::security_keys::manage::keys_of(&state, user_id).await?;
+        let apps = crate::two_factor::apps::apps_of(&state, user_id).await?;
+        let adding_app = match reveal_to {
+            Some(sign_in_id) => {
+                crate::two_factor::apps::addition_of(&state, user_id, &account.username, sign_in_id)
+                    .await?
+            }
+            None => None,
+        };
         let remembered = store::remembered_browsers_of(&state.pool, user_id, state.clock.now())
             .await?
             .into_iter()
@@ -595,6 +615,8 @@ pub mod ssr {
             email_verified: account.email_verified_at.is_some(),
             pending_email,
             keys,
+            apps,
+            adding_app,
             remembered,
             two_factor,
             recovery_code,
@@ -631,19 +653,7 @@ pub mod ssr {
         let secret = state
             .secrets
             .open(&enrollment.secret_sealed, &service::secret_context(user_id))?;
-        let uri = otpauth::uri(&state.settings.issuer, username, &secret);
-        let qr_svg = QrCode::new(uri.as_bytes())
-            .map_err(AppError::internal)?
-            .render::<svg::Color>()
-            .min_dimensions(200, 200)
-            .build();
-        // Inline SVG needs no XML declaration.
-        let qr_svg = qr_svg
-            .find("<svg")
-            .map_or(qr_svg.clone(), |start| qr_svg[start..].to_owned());
-        Ok(TwoFactorState::Scanning {
-            qr_svg,
-            key: otpauth::grouped(&otpauth::base32(&secret)),
-        })
+        let (qr_svg, key) = scan_code(state, username, &secret)?;
+        Ok(TwoFactorState::Scanning { qr_svg, key })
     }
 }

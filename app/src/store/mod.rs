@@ -4,6 +4,7 @@
 mod account_changes;
 mod accounts;
 mod audit;
+mod authenticator_apps;
 mod ceremonies;
 mod orgs;
 mod remembered;
@@ -16,6 +17,7 @@ mod two_factor;
 pub use account_changes::*;
 pub use accounts::*;
 pub use audit::*;
+pub use authenticator_apps::*;
 pub use ceremonies::*;
 pub use orgs::*;
 pub use remembered::*;

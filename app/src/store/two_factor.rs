@@ -5,8 +5,6 @@ use super::{Factor, Failures, UserId};
 
 #[derive(sqlx::FromRow)]
 pub struct TwoFactorRow {
-    pub secret_sealed: Vec<u8>,
-    pub last_accepted_step: i64,
     pub recovery_code_hash: String,
     pub enabled_at: UnixTime,
 }
@@ -24,46 +22,60 @@ pub async fn two_factor_of(
     pool: &SqlitePool,
     user_id: UserId,
 ) -> Result<Option<TwoFactorRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT secret_sealed, last_accepted_step, recovery_code_hash, enabled_at FROM two_factor WHERE user_id = ?",
-    )
-    .bind(user_id)
-    .fetch_optional(pool)
-    .await
+    sqlx::query_as("SELECT recovery_code_hash, enabled_at FROM two_factor WHERE user_id = ?")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await
 }
 
-/// What a code check reads, in one query: the sealed secret, the last step spent, and the
-/// authenticator's failure counter.
-pub struct CodeCheckRow {
+/// One authenticator app of an account, as a code check needs it.
+pub struct AppSecret {
+    pub id: i64,
     pub secret_sealed: Vec<u8>,
     pub last_accepted_step: i64,
+}
+
+/// What a code check reads, in one query: each app's sealed secret and last step spent, and the
+/// account's failure counter for codes.
+pub struct CodeCheckRow {
+    pub apps: Vec<AppSecret>,
     pub failures: Failures,
 }
 
+/// None when the account has no authenticator app.
 pub async fn code_check_of(
     pool: &SqlitePool,
     user_id: UserId,
 ) -> Result<Option<CodeCheckRow>, sqlx::Error> {
-    let row: Option<(Vec<u8>, i64, Option<i64>, Option<UnixTime>)> = sqlx::query_as(
-        "SELECT t.secret_sealed, t.last_accepted_step, f.failures, f.last_failure_at \
-         FROM two_factor t \
-         LEFT JOIN failure_counters f ON f.user_id = t.user_id AND f.factor = ? \
-         WHERE t.user_id = ?",
+    let rows: Vec<(i64, Vec<u8>, i64, Option<i64>, Option<UnixTime>)> = sqlx::query_as(
+        "SELECT a.id, a.secret_sealed, a.last_accepted_step, f.failures, f.last_failure_at \
+         FROM authenticator_apps a \
+         LEFT JOIN failure_counters f ON f.user_id = a.user_id AND f.factor = ? \
+         WHERE a.user_id = ? ORDER BY a.id",
     )
     .bind(Factor::Totp.as_str())
     .bind(user_id)
-    .fetch_optional(pool)
+    .fetch_all(pool)
     .await?;
-    Ok(row.map(
-        |(secret_sealed, last_accepted_step, failures, last_failure_at)| CodeCheckRow {
-            secret_sealed,
-            last_accepted_step,
-            failures: Failures {
-                failures: failures.unwrap_or_default(),
-                last_failure_at,
-            },
-        },
-    ))
+    // The counter is the account's: every row carries the same.
+    let Some((_, _, _, failures, last_failure_at)) = rows.first() else {
+        return Ok(None);
+    };
+    let failures = Failures {
+        failures: failures.unwrap_or_default(),
+        last_failure_at: *last_failure_at,
+    };
+    Ok(Some(CodeCheckRow {
+        failures,
+        apps: rows
+            .into_iter()
+            .map(|(id, secret_sealed, last_accepted_step, ..)| AppSecret {
+                id,
+                secret_sealed,
+                last_accepted_step,
+            })
+            .collect(),
+    }))
 }
 
 pub async fn enrollment_of(
@@ -147,8 +159,8 @@ pub async fn complete_enrollment(
 ) -> Result<bool, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     let inserted = sqlx::query(
-        "INSERT INTO two_factor (user_id, secret_sealed, last_accepted_step, recovery_code_hash, enabled_at)
-         SELECT user_id, secret_sealed, confirmed_step, recovery_code_hash, ?
+        "INSERT INTO two_factor (user_id, recovery_code_hash, enabled_at)
+         SELECT user_id, recovery_code_hash, ?
          FROM two_factor_enrollments
          WHERE user_id = ? AND sign_in_id = ? AND confirmed_step IS NOT NULL AND recovery_code_hash IS NOT NULL",
     )
@@ -160,6 +172,16 @@ pub async fn complete_enrollment(
     if inserted.rows_affected() == 0 {
         return Ok(false);
     }
+    // The first app; more can be added once two-factor authentication is on.
+    sqlx::query(
+        "INSERT INTO authenticator_apps (user_id, name, secret_sealed, last_accepted_step, created_at)
+         SELECT user_id, ?, secret_sealed, confirmed_step, ? FROM two_factor_enrollments WHERE user_id = ?",
+    )
+    .bind(FIRST_APP_NAME)
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
     super::tokens::withdraw_recovery_links(&mut tx, user_id, now).await?;
     for table in ["two_factor_enrollments", "recovery_code_reveals"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?"))
@@ -170,6 +192,10 @@ pub async fn complete_enrollment(
     tx.commit().await?;
     Ok(true)
 }
+
+/// The name of the app set up with the wizard (which asks for none); the apps added after it are
+/// named by their owner.
+pub const FIRST_APP_NAME: &str = "Authenticator app";
 
 pub async fn cancel_enrollment(pool: &SqlitePool, user_id: UserId) -> Result<(), sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
@@ -182,18 +208,20 @@ pub async fn cancel_enrollment(pool: &SqlitePool, user_id: UserId) -> Result<(),
     tx.commit().await
 }
 
-/// Spends `step`: true only if it is newer than every step accepted before, so of two requests
-/// racing with one code, one wins.
+/// Spends `step` of one app: true only if it is newer than every step that app had accepted, so
+/// of two requests racing with one code, one wins.
 pub async fn record_accepted_step(
     pool: &SqlitePool,
-    user_id: UserId,
+    app_id: i64,
     step: i64,
+    now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query(
-        "UPDATE two_factor SET last_accepted_step = ? WHERE user_id = ? AND last_accepted_step < ?",
+        "UPDATE authenticator_apps SET last_accepted_step = ?, last_used_at = ? WHERE id = ? AND last_accepted_step < ?",
     )
     .bind(step)
-    .bind(user_id)
+    .bind(now)
+    .bind(app_id)
     .bind(step)
     .execute(pool)
     .await?;
@@ -214,6 +242,8 @@ pub async fn remove_two_factor(
         .await?;
     // Keys are second factors beside the app: turning two-factor off, or any reset, removes all.
     for table in [
+        "authenticator_apps",
+        "authenticator_app_additions",
         "two_factor_enrollments",
         "recovery_code_reveals",
         "failure_counters",

@@ -119,10 +119,12 @@ fn RecoveryCodeActions(code: String) -> impl IntoView {
 }
 
 #[cfg(feature = "ssr")]
-pub use ssr::{begin_enrollment, email_verified};
+pub use ssr::{begin_enrollment, email_verified, new_secret, scan_code};
 
 #[cfg(feature = "ssr")]
 mod ssr {
+    use qrcode::{QrCode, render::svg};
+
     use crate::{
         audit::EventKind,
         auth::{AuthSession, client, signed_in, signed_in_recently, this_sign_in_id},
@@ -131,6 +133,7 @@ mod ssr {
         notify::send_notice,
         security::{
             crypto::random_bytes,
+            otpauth,
             totp::{self, CodeCheck},
         },
         state::AppState,
@@ -153,6 +156,31 @@ mod ssr {
         begin_enrollment(&state, user_id, &this_sign_in_id().await?).await
     }
 
+    /// A new secret for an authenticator app.
+    pub fn new_secret() -> [u8; SECRET_BYTES] {
+        random_bytes::<SECRET_BYTES>()
+    }
+
+    /// A secret as the app takes it: a QR code (inline SVG) of its otpauth URI, and the key as
+    /// grouped text for typing.
+    pub fn scan_code(
+        state: &AppState,
+        username: &str,
+        secret: &[u8],
+    ) -> Result<(String, String), AppError> {
+        let uri = otpauth::uri(&state.settings.issuer, username, secret);
+        let qr_svg = QrCode::new(uri.as_bytes())
+            .map_err(AppError::internal)?
+            .render::<svg::Color>()
+            .min_dimensions(200, 200)
+            .build();
+        // Inline SVG needs no XML declaration.
+        let qr_svg = qr_svg
+            .find("<svg")
+            .map_or(qr_svg.clone(), |start| qr_svg[start..].to_owned());
+        Ok((qr_svg, otpauth::grouped(&otpauth::base32(secret))))
+    }
+
     pub async fn email_verified(state: &AppState, user_id: UserId) -> Result<bool, AppError> {
         Ok(store::account(&state.pool, user_id)
             .await?
@@ -165,8 +193,7 @@ mod ssr {
         user_id: UserId,
         sign_in_id: &str,
     ) -> Result<(), AppError> {
-        let secret = random_bytes::<SECRET_BYTES>();
-        let sealed = state.secrets.seal(&secret, &secret_context(user_id));
+        let sealed = state.secrets.seal(&new_secret(), &secret_context(user_id));
         store::start_enrollment(&state.pool, user_id, sign_in_id, &sealed, state.clock.now())
             .await?;
         Ok(())

@@ -1,6 +1,7 @@
 //! Two-factor authentication: the enrollment wizard, disabling, a new recovery code, and the
 //! code step of sign-in.
 
+pub mod apps;
 pub mod enroll;
 pub mod manage;
 pub mod prompt;

@@ -47,18 +47,16 @@ pub async fn verify_totp(
     let code = totp::parse_code(code).ok_or_else(code_required)?;
     let _one_at_a_time = state.factor_locks.lock(user_id).await;
     let now = state.clock.now();
-    // One read for the secret, the last step and the failures: a code check is on every sign-in.
+    // One read for the apps' secrets and last steps and the failures: a code check is on every
+    // sign-in.
     let row = store::code_check_of(&state.pool, user_id)
         .await?
         .ok_or(AppError::TwoFactorOff)?;
     let earlier_failures = throttle_verdict(row.failures, Factor::Totp, now)?;
-    let secret = state
-        .secrets
-        .open(&row.secret_sealed, &secret_context(user_id))?;
-    let outcome = totp::check_code(&secret, &code, now, Some(TotpStep(row.last_accepted_step)));
+    let outcome = check_with_apps(state, user_id, &row.apps, &code, now)?;
     match outcome {
-        CodeCheck::Accepted(step)
-            if store::record_accepted_step(&state.pool, user_id, step.0).await? =>
+        (Some(app_id), CodeCheck::Accepted(step))
+            if store::record_accepted_step(&state.pool, app_id, step.0, now).await? =>
         {
             // A write saved on the usual path: most right codes follow no failure.
             if earlier_failures > 0 {
@@ -67,7 +65,7 @@ pub async fn verify_totp(
             Ok(())
         }
         // Accepted but spent meanwhile, or spent before: the same code twice.
-        CodeCheck::Accepted(_) | CodeCheck::Replayed => {
+        (_, CodeCheck::Accepted(_) | CodeCheck::Replayed) => {
             count_failure(
                 state,
                 user_id,
@@ -78,7 +76,7 @@ pub async fn verify_totp(
             .await?;
             Err(AppError::CodeReplayed)
         }
-        CodeCheck::Wrong => {
+        (_, CodeCheck::Wrong) => {
             count_failure(
                 state,
                 user_id,
@@ -90,6 +88,34 @@ pub async fn verify_totp(
             Err(AppError::InvalidCode)
         }
     }
+}
+
+/// The code checked against each of the account's apps: the app it is right for, or else
+/// whether it was one some app had accepted already.
+fn check_with_apps(
+    state: &AppState,
+    user_id: UserId,
+    apps: &[store::AppSecret],
+    code: &str,
+    now: UnixTime,
+) -> Result<(Option<i64>, CodeCheck), AppError> {
+    let mut replayed = false;
+    for app in apps {
+        let secret = state
+            .secrets
+            .open(&app.secret_sealed, &secret_context(user_id))?;
+        match totp::check_code(&secret, code, now, Some(TotpStep(app.last_accepted_step))) {
+            accepted @ CodeCheck::Accepted(_) => return Ok((Some(app.id), accepted)),
+            CodeCheck::Replayed => replayed = true,
+            CodeCheck::Wrong => {}
+        }
+    }
+    let outcome = if replayed {
+        CodeCheck::Replayed
+    } else {
+        CodeCheck::Wrong
+    };
+    Ok((None, outcome))
 }
 
 /// Checks a recovery code of an account with two-factor authentication on, under its own

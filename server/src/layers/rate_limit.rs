@@ -26,7 +26,7 @@ pub struct SignInLimiter {
 
 /// The endpoints that check a credential, send mail, or answer about a username (an invitation).
 /// Named by type: renaming a server function cannot silently drop its limit.
-const LIMITED: [&str; 13] = [
+const LIMITED: [&str; 15] = [
     <app::account::login::Login as ServerFn>::PATH,
     <app::account::signup::Signup as ServerFn>::PATH,
     <app::two_factor::prompt::VerifySignInCode as ServerFn>::PATH,
@@ -40,6 +40,8 @@ const LIMITED: [&str; 13] = [
     <app::account::change_password::ChangePassword as ServerFn>::PATH,
     <app::account::change_email::ChangeEmail as ServerFn>::PATH,
     <app::account::close::CloseAccount as ServerFn>::PATH,
+    <app::security_keys::manage::StartKeyRegistration as ServerFn>::PATH,
+    <app::two_factor::apps::StartAppAddition as ServerFn>::PATH,
 ];
 
 /// How often addresses whose allowance is full again are forgotten. A quota is per minute, so an

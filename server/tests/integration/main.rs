@@ -5,6 +5,7 @@ mod common;
 
 mod account_life;
 mod accounts;
+mod authenticator_apps;
 mod hardening;
 mod organizations;
 mod recovery;

@@ -340,7 +340,7 @@ async fn the_stored_secret_is_sealed_and_the_recovery_code_hashed() {
     let (_, authenticator) = portal.account_with_two_factor("alice").await;
     let database = portal.database().await;
     let (sealed, hash): (Vec<u8>, String) =
-        sqlx::query_as("SELECT secret_sealed, recovery_code_hash FROM two_factor")
+        sqlx::query_as("SELECT a.secret_sealed, t.recovery_code_hash FROM two_factor t JOIN authenticator_apps a USING (user_id)")
             .fetch_one(&database)
             .await
             .unwrap();

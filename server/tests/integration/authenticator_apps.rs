@@ -1,0 +1,260 @@
+//! Several authenticator apps per account: added with a code first, each with its own replay
+//! guard, listed, and removed while another remains.
+
+use app::{
+    error::{AppError, Missing},
+    two_factor::apps::{FinishAppAddition, RemoveAuthenticatorApp, StartAppAddition},
+};
+use reqwest::{Client, StatusCode};
+
+use crate::common::{Authenticator, PASSWORD, TestPortal, at_once, code_for_key};
+
+/// Adds an app named `name` to the account signed in on `browser`, confirmed first with a fresh
+/// code of `authenticator`; the new app's key as the page shows it.
+async fn add_app(
+    portal: &TestPortal,
+    browser: &Client,
+    authenticator: &Authenticator,
+    name: &str,
+) -> String {
+    portal.clock.advance(30);
+    portal
+        .call_fn(
+            browser,
+            StartAppAddition {
+                app_name: name.into(),
+                app_code: authenticator.code(portal, 0),
+            },
+        )
+        .await
+        .expect("the addition starts");
+    let key = portal
+        .overview(browser)
+        .await
+        .adding_app
+        .expect("the new app's key is shown")
+        .key;
+    portal
+        .call_fn(
+            browser,
+            FinishAppAddition {
+                new_app_code: code_for_key(portal, &key),
+            },
+        )
+        .await
+        .expect("the app is added");
+    key
+}
+
+/// Signs `username` in on a new browser with the password and `code`.
+async fn sign_in_with(portal: &TestPortal, username: &str, code: &str) -> (Client, StatusCode) {
+    let browser = portal.browser();
+    portal.sign_in(&browser, username, PASSWORD).await;
+    portal.verify_code(&browser, code).await;
+    let status = portal.get_status(&browser, "/portal").await;
+    (browser, status)
+}
+
+#[tokio::test]
+async fn a_second_app_is_added_after_a_code_and_its_codes_sign_in_once() {
+    let portal = TestPortal::start().await;
+    let (alice, first) = portal.account_with_two_factor("alice").await;
+    // A session alone does not add an app.
+    let without_code = portal
+        .call_fn(
+            &alice,
+            StartAppAddition {
+                app_name: "Work phone".into(),
+                app_code: String::new(),
+            },
+        )
+        .await;
+    assert!(
+        matches!(&without_code, Err(AppError::Validation { field, .. }) if field == "app_code"),
+        "{without_code:?}"
+    );
+    let unnamed = portal
+        .call_fn(
+            &alice,
+            StartAppAddition {
+                app_name: " ".into(),
+                app_code: first.code(&portal, 0),
+            },
+        )
+        .await;
+    assert!(
+        matches!(&unnamed, Err(AppError::Validation { field, .. }) if field == "app_name"),
+        "{unnamed:?}"
+    );
+    portal.clock.advance(30);
+    portal
+        .call_fn(
+            &alice,
+            StartAppAddition {
+                app_name: "Work phone".into(),
+                app_code: first.code(&portal, 0),
+            },
+        )
+        .await
+        .unwrap();
+    let adding = portal.overview(&alice).await.adding_app.unwrap();
+    assert_eq!(adding.name, "Work phone");
+    assert!(adding.qr_svg.starts_with("<svg"));
+    // A code of the first app does not confirm the new one.
+    portal.clock.advance(30);
+    let wrong = portal
+        .call_fn(
+            &alice,
+            FinishAppAddition {
+                new_app_code: first.code(&portal, 0),
+            },
+        )
+        .await;
+    assert!(
+        matches!(&wrong, Err(AppError::Validation { field, .. }) if field == "new_app_code"),
+        "{wrong:?}"
+    );
+    portal
+        .call_fn(
+            &alice,
+            FinishAppAddition {
+                new_app_code: code_for_key(&portal, &adding.key),
+            },
+        )
+        .await
+        .expect("the new app's code adds it");
+    let overview = portal.overview(&alice).await;
+    let names: Vec<&str> = overview.apps.iter().map(|app| app.name.as_str()).collect();
+    assert_eq!(names, ["Authenticator app", "Work phone"]);
+    assert_eq!(overview.adding_app, None);
+    assert!(
+        portal
+            .events(&alice)
+            .await
+            .contains(&"Authenticator app added".to_owned())
+    );
+    let mail = portal.smtp.wait_for("alice@example.com", 2).await;
+    assert!(
+        mail.iter()
+            .any(|mail| mail.subject.contains("authenticator app was added")),
+        "{:?}",
+        mail.iter().map(|mail| &mail.subject).collect::<Vec<_>>()
+    );
+
+    // The new app's code signs in, once; the first app's code of the same step still does.
+    portal.clock.advance(30);
+    let new_code = code_for_key(&portal, &adding.key);
+    let (browser, status) = sign_in_with(&portal, "alice", &new_code).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(portal.overview(&browser).await.apps[1].last_used.is_some());
+    let (_, replayed) = sign_in_with(&portal, "alice", &new_code).await;
+    assert_ne!(replayed, StatusCode::OK, "a code is accepted once");
+    let (_, first_app) = sign_in_with(&portal, "alice", &first.code(&portal, 0)).await;
+    assert_eq!(first_app, StatusCode::OK, "each app has its own codes");
+}
+
+#[tokio::test]
+async fn only_the_sign_in_that_started_an_addition_sees_its_key_and_finishes_it() {
+    let portal = TestPortal::start().await;
+    let (alice, first) = portal.account_with_two_factor("alice").await;
+    portal.clock.advance(30);
+    portal
+        .call_fn(
+            &alice,
+            StartAppAddition {
+                app_name: "Tablet".into(),
+                app_code: first.code(&portal, 0),
+            },
+        )
+        .await
+        .unwrap();
+    let key = portal.overview(&alice).await.adding_app.unwrap().key;
+    portal.clock.advance(30);
+    let (other, status) = sign_in_with(&portal, "alice", &first.code(&portal, 0)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(portal.overview(&other).await.adding_app, None);
+    assert_eq!(
+        portal
+            .call_fn(
+                &other,
+                FinishAppAddition {
+                    new_app_code: code_for_key(&portal, &key),
+                },
+            )
+            .await,
+        Err(AppError::AppAdditionGone)
+    );
+    assert_eq!(portal.overview(&alice).await.apps.len(), 1);
+}
+
+#[tokio::test]
+async fn an_app_is_removed_while_another_remains_and_by_its_account_only() {
+    let portal = TestPortal::start().await;
+    let (alice, first) = portal.account_with_two_factor("alice").await;
+    let (bob, _) = portal.account_with_two_factor("bob").await;
+    let key = add_app(&portal, &alice, &first, "Old phone").await;
+    let apps = portal.overview(&alice).await.apps;
+    let (first_id, second_id) = (apps[0].id, apps[1].id);
+    assert_eq!(
+        portal
+            .call_fn(&bob, RemoveAuthenticatorApp { id: second_id })
+            .await,
+        Err(AppError::NotFound {
+            what: Missing::AuthenticatorApp
+        })
+    );
+    portal.clock.advance(30);
+    let (other, _) = sign_in_with(&portal, "alice", &first.code(&portal, 0)).await;
+    // Both removed at once: one goes, the last stays.
+    let answers = at_once(2, |index| {
+        let id = [first_id, second_id][index];
+        portal.call_fn(&alice, RemoveAuthenticatorApp { id })
+    })
+    .await;
+    assert_eq!(
+        answers.iter().filter(|answer| answer.is_ok()).count(),
+        1,
+        "{answers:?}"
+    );
+    assert!(
+        answers.contains(&Err(AppError::LastAuthenticatorApp)),
+        "{answers:?}"
+    );
+    let left = portal.overview(&alice).await.apps;
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        portal
+            .call_fn(&alice, RemoveAuthenticatorApp { id: left[0].id })
+            .await,
+        Err(AppError::LastAuthenticatorApp)
+    );
+    assert_ne!(
+        portal.get_status(&other, "/portal").await,
+        StatusCode::OK,
+        "removing an app ends the other sessions"
+    );
+    assert!(
+        portal
+            .events(&alice)
+            .await
+            .contains(&"Authenticator app removed".to_owned())
+    );
+    // The removed app's codes no longer sign in.
+    portal.clock.advance(30);
+    let removed_code = if left[0].id == first_id {
+        code_for_key(&portal, &key)
+    } else {
+        first.code(&portal, 0)
+    };
+    let (_, status) = sign_in_with(&portal, "alice", &removed_code).await;
+    assert_ne!(status, StatusCode::OK);
+
+    // A reset of two-factor authentication removes every app.
+    let output = portal.admin(&["reset-2fa", "alice", "--reason", "lost both phones"]);
+    assert!(output.status.success(), "{output:?}");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM authenticator_apps a JOIN users u ON u.id = a.user_id WHERE u.username = 'alice'")
+        .fetch_one(&portal.database().await)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+}
