@@ -146,17 +146,11 @@ impl EventKind {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_kind_reads_back_from_its_stored_name() {
-        for kind in EventKind::ALL {
-            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
-        }
-        assert_eq!(EventKind::parse("nonsense"), None);
-    }
+/// Counts a security event for the operator's metrics (by kind only: no account, no address).
+/// Every event written to the audit table is counted, wherever it is written.
+#[cfg(feature = "ssr")]
+pub fn count(kind: EventKind) {
+    metrics::counter!("portal_security_events_total", "kind" => kind.as_str()).increment(1);
 }
 
 /// Writes a security event of the account to the audit table (and the log, without secrets).
@@ -169,6 +163,7 @@ pub async fn record(
     detail: Option<&str>,
 ) -> Result<(), crate::error::AppError> {
     tracing::info!(user_id = user_id.0, event = kind.as_str(), "security event");
+    count(kind);
     crate::store::record_event(
         &state.pool,
         Some(user_id),
@@ -179,4 +174,17 @@ pub async fn record(
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_reads_back_from_its_stored_name() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(EventKind::parse("nonsense"), None);
+    }
 }

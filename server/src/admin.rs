@@ -94,6 +94,7 @@ async fn org(state: &AppState, command: OrgCommand) -> anyhow::Result<()> {
         }
     };
     let (user_id, detail) = detail;
+    app::audit::count(EventKind::OrgChanged);
     store::record_event(
         &state.pool,
         Some(user_id),

@@ -152,6 +152,11 @@ pub struct Config {
     )]
     pub trusted_proxies: Option<TrustedProxies>,
 
+    /// Where Prometheus metrics are served (`GET /metrics`), e.g. 127.0.0.1:9100; unset, none
+    /// are. Keep it off the public address: it is for the operator's scraper.
+    #[arg(long, env = "PORTAL_METRICS_ADDR", value_name = "PORTAL_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// The address the server listens on.
     #[arg(
         long,

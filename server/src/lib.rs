@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod config;
 mod layers;
+pub mod monitoring;
 mod secret_key;
 mod session_store;
 mod static_files;
@@ -24,6 +25,7 @@ use app::{
 use axum::{Router, routing::get};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::{
     SqlitePool,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
@@ -40,6 +42,8 @@ pub struct Portal {
     /// What `serve` keeps tidy while it runs.
     limiter: Arc<layers::rate_limit::SignInLimiter>,
     session_store: session_store::PortalSessionStore,
+    /// The metrics listener and what it serves, when `PORTAL_METRICS_ADDR` is set.
+    metrics: Option<(TcpListener, PrometheusHandle)>,
 }
 
 /// How often expired session rows are deleted.
@@ -142,13 +146,34 @@ impl Portal {
                 AppState,
                 _,
             >(provide_csp_nonce, shell));
-        let router = layers::around(router, &state, settings).with_state(state.clone());
+        let router = layers::around(router, &state, settings)
+            // After the layers: a balancer's probe needs no session, cookie or page headers.
+            .route("/healthz", get(monitoring::healthz))
+            .with_state(state.clone());
+        let metrics = match config.metrics_addr {
+            Some(address) => {
+                let handle = monitoring::recorder().context("PORTAL_METRICS_ADDR")?;
+                let listener = TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("PORTAL_METRICS_ADDR: cannot listen on {address}"))?;
+                Some((listener, handle))
+            }
+            None => None,
+        };
         Ok(Self {
             router,
             state,
             limiter,
             session_store,
+            metrics,
         })
+    }
+
+    /// Where the metrics are served, when they are.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
     }
 
     /// Serves until `shutdown` completes, with the housekeeping that serving needs: forgetting
@@ -158,7 +183,7 @@ impl Portal {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let housekeeping = [
+        let mut housekeeping = vec![
             tokio::spawn(layers::rate_limit::forget_idle_periodically(self.limiter)),
             tokio::spawn(session_store::delete_expired_periodically(
                 self.session_store,
@@ -166,6 +191,13 @@ impl Portal {
             )),
             tokio::spawn(delete_expired_continuously(self.state)),
         ];
+        if let Some((listener, handle)) = self.metrics {
+            housekeeping.push(tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, monitoring::router(handle)).await {
+                    tracing::error!(%error, "the metrics listener stopped");
+                }
+            }));
+        }
         let served = axum::serve(
             listener,
             self.router

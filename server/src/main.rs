@@ -57,6 +57,9 @@ async fn serve(config: server::Config) -> anyhow::Result<()> {
             )
         })?;
     tracing::info!("Portal is listening on http://{}", listener.local_addr()?);
+    if let Some(address) = portal.metrics_addr() {
+        tracing::info!("metrics are served on http://{address}/metrics");
+    }
     if portal.state.webauthn.is_none() {
         tracing::warn!(
             "security keys and passkeys are off: WebAuthn needs PORTAL_BASE_URL with a host name (e.g. http://localhost:3000), not an IP address"

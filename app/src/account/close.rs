@@ -75,6 +75,7 @@ mod ssr {
             Closing::Closed => {}
         }
         tracing::info!(event = kind, "security event");
+        crate::audit::count(EventKind::AccountClosed);
         let goodbye = templates::goodbye(
             &account.email,
             &account.username,

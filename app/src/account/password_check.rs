@@ -50,6 +50,7 @@ pub async fn check_password(
         // database's work nor the time it takes tells.
         (user_id, _) => {
             tracing::info!(event = EventKind::PasswordFailed.as_str(), "security event");
+            crate::audit::count(EventKind::PasswordFailed);
             store::record_event(
                 &state.pool,
                 user_id,

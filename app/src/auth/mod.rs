@@ -110,9 +110,11 @@ impl AuthSession {
             .iter()
             .map(|byte| format!("{byte:02x}"))
             .collect();
-        if recorded.is_some() {
+        if let Some(how) = recorded {
             let event = crate::audit::EventKind::SignedIn.as_str();
             tracing::info!(user_id = user_id.0, event, "security event");
+            crate::audit::count(crate::audit::EventKind::SignedIn);
+            metrics::counter!("portal_sign_ins_total", "method" => how.to_owned()).increment(1);
         }
         store::create_sign_in(
             &state.pool,

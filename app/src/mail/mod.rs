@@ -76,7 +76,15 @@ impl Mailer {
         })
     }
 
+    /// Sends `email`, counted as sent or failed for the operator's metrics.
     pub async fn send(&self, email: Email) -> Result<(), MailError> {
+        let sent = self.deliver(email).await;
+        let result = if sent.is_ok() { "sent" } else { "failed" };
+        metrics::counter!("portal_mails_total", "result" => result).increment(1);
+        sent
+    }
+
+    async fn deliver(&self, email: Email) -> Result<(), MailError> {
         let to: Mailbox = email
             .to
             .parse()

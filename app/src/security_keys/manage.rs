@@ -111,15 +111,14 @@ mod ssr {
     use super::super::ssr::{from_json, refused, to_json, webauthn};
     use super::KeyInfo;
     use crate::{
-        audit::{EventKind, record},
+        audit::EventKind,
         auth::{AuthSession, client, signed_in_recently},
         display::format_time,
         error::{AppError, Missing},
         mail::templates::Notice,
-        notify::send_notice,
         state::AppState,
         store::{self, NewKey, UserId},
-        two_factor::service::verify_any_factor,
+        two_factor::service::{factor_changed, verify_any_factor},
         validation,
     };
 
@@ -209,18 +208,14 @@ mod ssr {
             return Err(AppError::KeyNotAccepted);
         }
         // A new factor, like a new recovery code, ends every other session.
-        auth.sign_out_others(&state, user_id).await?;
-        let client = client().await;
-        record(
+        factor_changed(
             &state,
             user_id,
             EventKind::SecurityKeyAdded,
-            &client,
             Some(&name),
+            Notice::SecurityKeyAdded,
         )
-        .await?;
-        send_notice(&state, user_id, Notice::SecurityKeyAdded).await;
-        Ok(())
+        .await
     }
 
     pub async fn remove(id: i64) -> Result<(), AppError> {
@@ -231,20 +226,13 @@ mod ssr {
             });
         }
         // A factor changed: other sessions end and no browser skips the second step any more.
-        AuthSession::from_request()
-            .await?
-            .sign_out_others(&state, user_id)
-            .await?;
-        let client = client().await;
-        record(
+        factor_changed(
             &state,
             user_id,
             EventKind::SecurityKeyRemoved,
-            &client,
             None,
+            Notice::SecurityKeyRemoved,
         )
-        .await?;
-        send_notice(&state, user_id, Notice::SecurityKeyRemoved).await;
-        Ok(())
+        .await
     }
 }

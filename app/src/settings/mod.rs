@@ -160,7 +160,7 @@ pub fn SecurityPage() -> impl IntoView {
     let others = ServerAction::<SignOutOtherSessions>::new();
     let reauth = ServerAction::<ConfirmPassword>::new();
     let remove_key = ServerAction::<RemoveSecurityKey>::new();
-    let app_actions = AppActions::new();
+    let app_actions = AppActions::default();
     let forget = ServerAction::<ForgetBrowser>::new();
     let query = use_query_map();
     let overview = Resource::new(

@@ -42,12 +42,21 @@ pub struct CodeCheckRow {
     pub failures: Failures,
 }
 
+#[derive(sqlx::FromRow)]
+struct CodeCheckApp {
+    id: i64,
+    secret_sealed: Vec<u8>,
+    last_accepted_step: i64,
+    failures: Option<i64>,
+    last_failure_at: Option<UnixTime>,
+}
+
 /// None when the account has no authenticator app.
 pub async fn code_check_of(
     pool: &SqlitePool,
     user_id: UserId,
 ) -> Result<Option<CodeCheckRow>, sqlx::Error> {
-    let rows: Vec<(i64, Vec<u8>, i64, Option<i64>, Option<UnixTime>)> = sqlx::query_as(
+    let rows: Vec<CodeCheckApp> = sqlx::query_as(
         "SELECT a.id, a.secret_sealed, a.last_accepted_step, f.failures, f.last_failure_at \
          FROM authenticator_apps a \
          LEFT JOIN failure_counters f ON f.user_id = a.user_id AND f.factor = ? \
@@ -58,21 +67,21 @@ pub async fn code_check_of(
     .fetch_all(pool)
     .await?;
     // The counter is the account's: every row carries the same.
-    let Some((_, _, _, failures, last_failure_at)) = rows.first() else {
+    let Some(first) = rows.first() else {
         return Ok(None);
     };
     let failures = Failures {
-        failures: failures.unwrap_or_default(),
-        last_failure_at: *last_failure_at,
+        failures: first.failures.unwrap_or_default(),
+        last_failure_at: first.last_failure_at,
     };
     Ok(Some(CodeCheckRow {
         failures,
         apps: rows
             .into_iter()
-            .map(|(id, secret_sealed, last_accepted_step, ..)| AppSecret {
-                id,
-                secret_sealed,
-                last_accepted_step,
+            .map(|row| AppSecret {
+                id: row.id,
+                secret_sealed: row.secret_sealed,
+                last_accepted_step: row.last_accepted_step,
             })
             .collect(),
     }))

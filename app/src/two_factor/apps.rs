@@ -67,8 +67,8 @@ pub struct AppActions {
     pub remove: ServerAction<RemoveAuthenticatorApp>,
 }
 
-impl AppActions {
-    pub fn new() -> Self {
+impl Default for AppActions {
+    fn default() -> Self {
         Self {
             start: ServerAction::new(),
             finish: ServerAction::new(),
@@ -76,7 +76,9 @@ impl AppActions {
             remove: ServerAction::new(),
         }
     }
+}
 
+impl AppActions {
     /// Changes whenever one of them has run: the page reloads what it shows.
     pub fn version(&self) -> (usize, usize, usize, usize) {
         (
@@ -179,18 +181,17 @@ pub use ssr::{addition_of, apps_of};
 mod ssr {
     use super::{AppAddition, AppInfo};
     use crate::{
-        audit::{EventKind, record},
-        auth::{AuthSession, client, signed_in, signed_in_recently, this_sign_in_id},
+        audit::EventKind,
+        auth::{client, signed_in, signed_in_recently, this_sign_in_id},
         display::format_time,
         error::{AppError, Missing},
         mail::templates::Notice,
-        notify::send_notice,
         security::totp::{self, CodeCheck},
         state::AppState,
         store::{self, UserId},
         two_factor::{
             enroll::{new_secret, scan_code},
-            service::{REVEAL_SECONDS, secret_context, verify_any_factor},
+            service::{REVEAL_SECONDS, factor_changed, secret_context, verify_any_factor},
         },
         validation,
     };
@@ -310,21 +311,14 @@ mod ssr {
         {
             return Err(AppError::AppAdditionGone);
         }
-        // A new factor ends every other session and every remembered browser, as a new key does.
-        AuthSession::from_request()
-            .await?
-            .sign_out_others(&state, user_id)
-            .await?;
-        record(
+        factor_changed(
             &state,
             user_id,
             EventKind::AppAdded,
-            &client().await,
             Some(&addition.name),
+            Notice::AppAdded,
         )
-        .await?;
-        send_notice(&state, user_id, Notice::AppAdded).await;
-        Ok(())
+        .await
     }
 
     pub async fn remove(id: i64) -> Result<(), AppError> {
@@ -339,19 +333,13 @@ mod ssr {
         let Some(name) = store::remove_authenticator_app(&state.pool, user_id, id).await? else {
             return Err(AppError::LastAuthenticatorApp);
         };
-        AuthSession::from_request()
-            .await?
-            .sign_out_others(&state, user_id)
-            .await?;
-        record(
+        factor_changed(
             &state,
             user_id,
             EventKind::AppRemoved,
-            &client().await,
             Some(&name),
+            Notice::AppRemoved,
         )
-        .await?;
-        send_notice(&state, user_id, Notice::AppRemoved).await;
-        Ok(())
+        .await
     }
 }

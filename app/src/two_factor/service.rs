@@ -275,6 +275,24 @@ pub async fn record_failure(
     Ok(())
 }
 
+/// After a second factor was added or removed: every other session ends (and every remembered
+/// browser with them), the change is audited with `detail`, and the owner is mailed `notice`.
+pub async fn factor_changed(
+    state: &AppState,
+    user_id: UserId,
+    event: EventKind,
+    detail: Option<&str>,
+    notice: crate::mail::templates::Notice,
+) -> Result<(), AppError> {
+    crate::auth::AuthSession::from_request()
+        .await?
+        .sign_out_others(state, user_id)
+        .await?;
+    audit::record(state, user_id, event, &crate::auth::client().await, detail).await?;
+    crate::notify::send_notice(state, user_id, notice).await;
+    Ok(())
+}
+
 /// A fresh recovery code, its Argon2id hash (what is kept) and the code sealed for showing once.
 pub struct NewRecoveryCode {
     pub hash: String,

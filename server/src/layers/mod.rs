@@ -3,6 +3,7 @@
 //! A request meets them in this order (outermost first), and its response passes back through
 //! them in reverse:
 //! 1. trace: a span with the method and path, never the query (it can hold tokens);
+//!    then `monitoring::observe`: each request timed, and every 429 counted, for the metrics;
 //! 2. compression: the answer in brotli or gzip when the browser accepts it (pages, server
 //!    function answers; `/pkg` files come precompressed and pass through);
 //! 3. `client_addr`: the client's address, found once (behind a trusted proxy, its forwarded
@@ -71,6 +72,7 @@ pub fn around(router: Router<AppState>, state: &AppState, settings: Settings) ->
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(trusted_proxies, client_addr::resolve_client))
         .layer(CompressionLayer::new())
+        .layer(middleware::from_fn(crate::monitoring::observe))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
                 tracing::info_span!("request", method = %request.method(), path = request.uri().path())

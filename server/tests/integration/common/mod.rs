@@ -25,6 +25,8 @@ pub struct TestPortal {
     pub clock: Clock,
     /// The SMTP server the portal sends its mail to.
     pub smtp: SmtpSink,
+    /// Where its metrics are served, when it was started with `--metrics-addr`.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// None: no --smtp-url, so mail goes to the outbox folder.
     smtp_url: Option<String>,
     extra: Vec<String>,
@@ -121,6 +123,7 @@ impl TestPortal {
             .await
             .expect("portal builds");
         let state = portal.state.clone();
+        let metrics_addr = portal.metrics_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             portal
@@ -135,6 +138,7 @@ impl TestPortal {
             state,
             clock,
             smtp,
+            metrics_addr,
             smtp_url,
             extra,
             data,
