@@ -17,7 +17,7 @@ pub async fn account_for_reset(
     email: Option<&str>,
 ) -> Result<Option<UserId>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT id FROM users WHERE (username = ? OR lower(email) = lower(?)) AND email_verified_at IS NOT NULL LIMIT 1",
+        "SELECT id FROM users WHERE (username = $1 OR lower(email) = lower($2)) AND email_verified_at IS NOT NULL LIMIT 1",
     )
     .bind(username)
     .bind(email)
@@ -42,7 +42,7 @@ pub async fn reset_password(
     let user_id = spent.user_id;
     update_password(&mut tx, user_id, password_hash, None, now).await?;
     sqlx::query(
-        "DELETE FROM password_failures WHERE username = (SELECT username FROM users WHERE id = ?)",
+        "DELETE FROM password_failures WHERE username = (SELECT username FROM users WHERE id = $1)",
     )
     .bind(user_id)
     .execute(&mut *tx)
@@ -72,12 +72,12 @@ async fn update_password(
     keep: Option<&str>,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(password_hash)
         .bind(user_id)
         .execute(&mut **tx)
         .await?;
-    sqlx::query("DELETE FROM sign_ins WHERE user_id = ? AND id <> ?")
+    sqlx::query("DELETE FROM sign_ins WHERE user_id = $1 AND id <> $2")
         .bind(user_id)
         .bind(keep.unwrap_or(""))
         .execute(&mut **tx)
@@ -134,7 +134,7 @@ async fn switch_email(
     let Some(email) = spent.email else {
         return Ok(EmailSwitch::NoLink);
     };
-    let updated = sqlx::query("UPDATE users SET email = ?, email_verified_at = ? WHERE id = ?")
+    let updated = sqlx::query("UPDATE users SET email = $1, email_verified_at = $2 WHERE id = $3")
         .bind(&email)
         .bind(now)
         .bind(spent.user_id)
@@ -161,7 +161,7 @@ async fn switch_email(
     if purpose == TokenPurpose::EmailChangeUndo {
         withdraw_links(&mut tx, spent.user_id, TokenPurpose::EmailChangeUndo, now).await?;
         // Someone else may have asked for the change: every session and remembered browser ends.
-        sqlx::query("DELETE FROM sign_ins WHERE user_id = ?")
+        sqlx::query("DELETE FROM sign_ins WHERE user_id = $1")
             .bind(spent.user_id)
             .execute(&mut *tx)
             .await?;
@@ -199,9 +199,9 @@ pub async fn close_account(
     let mut tx = begin_write(pool).await?;
     let held: Option<String> = sqlx::query_scalar(
         "SELECT o.name FROM organizations o
-         JOIN memberships me ON me.org_id = o.id AND me.user_id = ? AND me.role = 'owner'
-         WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = o.id AND m.user_id <> ? AND m.role = 'owner')
-           AND EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = o.id AND m.user_id <> ?)
+         JOIN memberships me ON me.org_id = o.id AND me.user_id = $1 AND me.role = 'owner'
+         WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = o.id AND m.user_id <> $2 AND m.role = 'owner')
+           AND EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = o.id AND m.user_id <> $3)
          ORDER BY o.name LIMIT 1",
     )
     .bind(user_id)
@@ -213,26 +213,26 @@ pub async fn close_account(
         return Ok(Closing::LastOwnerOf(org));
     }
     sqlx::query(
-        "DELETE FROM organizations WHERE id IN (SELECT org_id FROM memberships WHERE user_id = ?)
-           AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = organizations.id AND m.user_id <> ?)",
+        "DELETE FROM organizations WHERE id IN (SELECT org_id FROM memberships WHERE user_id = $1)
+           AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = organizations.id AND m.user_id <> $2)",
     )
     .bind(user_id)
     .bind(user_id)
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "INSERT INTO retired_usernames (username, retired_at) SELECT username, ? FROM users WHERE id = ?
+        "INSERT INTO retired_usernames (username, retired_at) SELECT username, $1 FROM users WHERE id = $2
          ON CONFLICT (username) DO UPDATE SET retired_at = excluded.retired_at",
     )
     .bind(now)
     .bind(user_id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM users WHERE id = ?")
+    sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("INSERT INTO audit_events (user_id, kind, at) VALUES (NULL, ?, ?)")
+    sqlx::query("INSERT INTO audit_events (user_id, kind, at) VALUES (NULL, $1, $2)")
         .bind(closed_kind)
         .bind(now)
         .execute(&mut *tx)
@@ -247,7 +247,7 @@ pub async fn delete_expired_retired_usernames(
     before: UnixTime,
 ) -> Result<u64, sqlx::Error> {
     Ok(
-        sqlx::query("DELETE FROM retired_usernames WHERE retired_at < ?")
+        sqlx::query("DELETE FROM retired_usernames WHERE retired_at < $1")
             .bind(before)
             .execute(pool)
             .await?

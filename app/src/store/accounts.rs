@@ -37,13 +37,13 @@ pub struct NewUser<'a> {
 /// case among verified ones), so sign-up never refuses an address and nobody can squat one.
 pub async fn create_user(pool: &SqlitePool, user: NewUser<'_>) -> Result<UserId, NewUserError> {
     let mut tx = super::begin_write(pool).await?;
-    let username_taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+    let username_taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
         .bind(user.username)
         .fetch_optional(&mut *tx)
         .await?;
     // A closed account's name stays retired for 30 days.
     let retired: Option<String> = sqlx::query_scalar(
-        "SELECT username FROM retired_usernames WHERE username = ? AND retired_at > ?",
+        "SELECT username FROM retired_usernames WHERE username = $1 AND retired_at > $2",
     )
     .bind(user.username)
     .bind(user.created_at - super::RETIRED_USERNAME_SECONDS)
@@ -53,7 +53,7 @@ pub async fn create_user(pool: &SqlitePool, user: NewUser<'_>) -> Result<UserId,
         return Err(NewUserError::UsernameTaken);
     }
     let inserted = sqlx::query_scalar(
-        "INSERT INTO users (username, email, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+        "INSERT INTO users (username, email, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(user.username)
     .bind(user.email)
@@ -78,7 +78,7 @@ pub async fn credentials_for(
     pool: &SqlitePool,
     username: &str,
 ) -> Result<Option<Credentials>, sqlx::Error> {
-    sqlx::query_as("SELECT id, password_hash FROM users WHERE username = ?")
+    sqlx::query_as("SELECT id, password_hash FROM users WHERE username = $1")
         .bind(username)
         .fetch_optional(pool)
         .await
@@ -88,7 +88,7 @@ pub async fn username_of(
     pool: &SqlitePool,
     user_id: UserId,
 ) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT username FROM users WHERE id = ?")
+    sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_optional(pool)
         .await
@@ -103,7 +103,7 @@ pub struct Account {
 }
 
 pub async fn account(pool: &SqlitePool, user_id: UserId) -> Result<Option<Account>, sqlx::Error> {
-    sqlx::query_as("SELECT id, username, email, email_verified_at FROM users WHERE id = ?")
+    sqlx::query_as("SELECT id, username, email, email_verified_at FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_optional(pool)
         .await
@@ -117,7 +117,7 @@ pub async fn mark_email_verified(
     now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query(
-        "UPDATE users SET email_verified_at = COALESCE(email_verified_at, ?) WHERE id = ?",
+        "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $1) WHERE id = $2",
     )
     .bind(now)
     .bind(user_id)
@@ -137,7 +137,7 @@ pub async fn verified_owner_of_email_of(
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT other.username FROM users me JOIN users other ON lower(other.email) = lower(me.email)
-         WHERE me.id = ? AND other.id <> me.id AND other.email_verified_at IS NOT NULL",
+         WHERE me.id = $1 AND other.id <> me.id AND other.email_verified_at IS NOT NULL",
     )
     .bind(user_id)
     .fetch_optional(pool)
@@ -148,7 +148,7 @@ pub async fn user_id_by_username(
     pool: &SqlitePool,
     username: &str,
 ) -> Result<Option<UserId>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+    sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
         .bind(username)
         .fetch_optional(pool)
         .await
@@ -160,7 +160,7 @@ pub async fn verified_owner_of(
     email: &str,
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT username FROM users WHERE lower(email) = lower(?) AND email_verified_at IS NOT NULL",
+        "SELECT username FROM users WHERE lower(email) = lower($1) AND email_verified_at IS NOT NULL",
     )
     .bind(email)
     .fetch_optional(pool)

@@ -29,7 +29,7 @@ pub async fn record_event(
     client: &Client,
     detail: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO audit_events (user_id, kind, at, address, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO audit_events (user_id, kind, at, address, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(user_id)
         .bind(kind)
         .bind(at)
@@ -48,7 +48,7 @@ pub async fn recent_events(
     limit: i64,
 ) -> Result<Vec<EventRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT kind, at, address, user_agent, detail FROM audit_events WHERE user_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+        "SELECT kind, at, address, user_agent, detail FROM audit_events WHERE user_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
     )
     .bind(user_id)
     .bind(limit)

@@ -17,7 +17,7 @@ pub async fn authenticator_apps_of(
     user_id: UserId,
 ) -> Result<Vec<AppRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, name, created_at, last_used_at FROM authenticator_apps WHERE user_id = ? ORDER BY created_at, id",
+        "SELECT id, name, created_at, last_used_at FROM authenticator_apps WHERE user_id = $1 ORDER BY created_at, id",
     )
     .bind(user_id)
     .fetch_all(pool)
@@ -38,7 +38,7 @@ pub async fn app_addition_of(
     user_id: UserId,
 ) -> Result<Option<AdditionRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT sign_in_id, name, secret_sealed, started_at FROM authenticator_app_additions WHERE user_id = ?",
+        "SELECT sign_in_id, name, secret_sealed, started_at FROM authenticator_app_additions WHERE user_id = $1",
     )
     .bind(user_id)
     .fetch_optional(pool)
@@ -56,7 +56,7 @@ pub async fn start_app_addition(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO authenticator_app_additions (user_id, sign_in_id, name, secret_sealed, started_at)
-         VALUES (?, ?, ?, ?, ?)
+         VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (user_id) DO UPDATE SET sign_in_id = excluded.sign_in_id, name = excluded.name,
              secret_sealed = excluded.secret_sealed, started_at = excluded.started_at",
     )
@@ -82,7 +82,7 @@ pub async fn finish_app_addition(
 ) -> Result<bool, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     let name: Option<String> = sqlx::query_scalar(
-        "DELETE FROM authenticator_app_additions WHERE user_id = ? AND sign_in_id = ? AND secret_sealed = ? RETURNING name",
+        "DELETE FROM authenticator_app_additions WHERE user_id = $1 AND sign_in_id = $2 AND secret_sealed = $3 RETURNING name",
     )
     .bind(user_id)
     .bind(sign_in_id)
@@ -93,7 +93,7 @@ pub async fn finish_app_addition(
         return Ok(false);
     };
     sqlx::query(
-        "INSERT INTO authenticator_apps (user_id, name, secret_sealed, last_accepted_step, created_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO authenticator_apps (user_id, name, secret_sealed, last_accepted_step, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(user_id)
     .bind(name)
@@ -107,7 +107,7 @@ pub async fn finish_app_addition(
 }
 
 pub async fn cancel_app_addition(pool: &SqlitePool, user_id: UserId) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM authenticator_app_additions WHERE user_id = ?")
+    sqlx::query("DELETE FROM authenticator_app_additions WHERE user_id = $1")
         .bind(user_id)
         .execute(pool)
         .await?;
@@ -123,8 +123,8 @@ pub async fn remove_authenticator_app(
     id: i64,
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "DELETE FROM authenticator_apps WHERE id = ? AND user_id = ?
-           AND (SELECT count(*) FROM authenticator_apps WHERE user_id = ?) > 1
+        "DELETE FROM authenticator_apps WHERE id = $1 AND user_id = $2
+           AND (SELECT count(*) FROM authenticator_apps WHERE user_id = $3) > 1
          RETURNING name",
     )
     .bind(id)
@@ -139,7 +139,7 @@ pub async fn delete_expired_app_additions(
     before: UnixTime,
 ) -> Result<u64, sqlx::Error> {
     Ok(
-        sqlx::query("DELETE FROM authenticator_app_additions WHERE started_at < ?")
+        sqlx::query("DELETE FROM authenticator_app_additions WHERE started_at < $1")
             .bind(before)
             .execute(pool)
             .await?

@@ -14,13 +14,13 @@ pub async fn keep_ceremony(
 ) -> Result<(), sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     if let Some(old) = replaces {
-        sqlx::query("DELETE FROM webauthn_ceremonies WHERE id = ?")
+        sqlx::query("DELETE FROM webauthn_ceremonies WHERE id = $1")
             .bind(old)
             .execute(&mut *tx)
             .await?;
     }
     sqlx::query(
-        "INSERT INTO webauthn_ceremonies (id, kind, state, created_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO webauthn_ceremonies (id, kind, state, created_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(id)
     .bind(kind)
@@ -40,7 +40,7 @@ pub async fn take_ceremony(
     not_before: UnixTime,
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "DELETE FROM webauthn_ceremonies WHERE id = ? AND kind = ? AND created_at >= ? RETURNING state",
+        "DELETE FROM webauthn_ceremonies WHERE id = $1 AND kind = $2 AND created_at >= $3 RETURNING state",
     )
     .bind(id)
     .bind(kind)
@@ -54,7 +54,7 @@ pub async fn delete_expired_ceremonies(
     before: UnixTime,
 ) -> Result<u64, sqlx::Error> {
     Ok(
-        sqlx::query("DELETE FROM webauthn_ceremonies WHERE created_at < ?")
+        sqlx::query("DELETE FROM webauthn_ceremonies WHERE created_at < $1")
             .bind(before)
             .execute(pool)
             .await?

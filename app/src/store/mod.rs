@@ -1,5 +1,6 @@
 //! Every query Portal makes, named for what it does; each state change in one statement or one
-//! transaction. SQL stays portable (no SQLite-only syntax where a standard form exists).
+//! transaction. SQL stays portable (no SQLite-only syntax where a standard form exists), and its
+//! placeholders are `$1`, `$2`, …: SQLite reads `$N` as the N-th argument, as PostgreSQL does.
 
 mod account_changes;
 mod accounts;

@@ -79,7 +79,7 @@ pub async fn create_org(
 ) -> Result<bool, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
-        "INSERT INTO organizations (slug, name, created_at) VALUES (?, ?, ?) RETURNING id",
+        "INSERT INTO organizations (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id",
     )
     .bind(slug)
     .bind(name)
@@ -92,7 +92,7 @@ pub async fn create_org(
         Err(error) => return Err(error),
     };
     sqlx::query(
-        "INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES (?, ?, 'owner', ?)",
+        "INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES ($1, $2, 'owner', $3)",
     )
     .bind(org_id)
     .bind(owner)
@@ -105,7 +105,7 @@ pub async fn create_org(
 
 pub async fn org_by_slug(pool: &SqlitePool, slug: &str) -> Result<Option<OrgRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {ORG_COLUMNS} FROM organizations WHERE slug = ?"
+        "SELECT {ORG_COLUMNS} FROM organizations WHERE slug = $1"
     ))
     .bind(slug)
     .fetch_optional(pool)
@@ -125,7 +125,7 @@ pub async fn role_in(
     org_id: i64,
     user_id: UserId,
 ) -> Result<Option<Role>, sqlx::Error> {
-    sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = ? AND user_id = ?")
+    sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
         .bind(org_id)
         .bind(user_id)
         .fetch_optional(pool)
@@ -138,7 +138,7 @@ pub async fn members_of(pool: &SqlitePool, org_id: i64) -> Result<Vec<MemberRow>
                 EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = u.id) AS has_two_factor,
                 u.email_verified_at IS NOT NULL AS email_verified
          FROM memberships m JOIN users u ON u.id = m.user_id
-         WHERE m.org_id = ? ORDER BY m.role DESC, u.username",
+         WHERE m.org_id = $1 ORDER BY m.role DESC, u.username",
     )
     .bind(org_id)
     .fetch_all(pool)
@@ -151,7 +151,7 @@ pub async fn memberships_of(
 ) -> Result<Vec<MembershipRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT o.slug, o.name, m.role FROM memberships m JOIN organizations o ON o.id = m.org_id
-         WHERE m.user_id = ? ORDER BY o.name",
+         WHERE m.user_id = $1 ORDER BY o.name",
     )
     .bind(user_id)
     .fetch_all(pool)
@@ -169,7 +169,7 @@ pub async fn add_member(
 ) -> Result<bool, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     let added = sqlx::query(
-        "INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES (?, ?, 'member', ?)
+        "INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES ($1, $2, 'member', $3)
          ON CONFLICT (org_id, user_id) DO NOTHING",
     )
     .bind(org_id)
@@ -194,7 +194,7 @@ pub async fn make_owner(
 ) -> Result<(), sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     sqlx::query(
-        "INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES (?, ?, 'owner', ?)
+        "INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES ($1, $2, 'owner', $3)
          ON CONFLICT (org_id, user_id) DO UPDATE SET role = 'owner'",
     )
     .bind(org_id)
@@ -212,7 +212,7 @@ async fn forget_invitation(
     user_id: UserId,
 ) -> Result<bool, sqlx::Error> {
     Ok(
-        sqlx::query("DELETE FROM invitations WHERE org_id = ? AND user_id = ?")
+        sqlx::query("DELETE FROM invitations WHERE org_id = $1 AND user_id = $2")
             .bind(org_id)
             .bind(user_id)
             .execute(&mut **tx)
@@ -244,7 +244,7 @@ pub async fn invite(
 ) -> Result<InviteOutcome, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     let member: Option<String> =
-        sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = ? AND user_id = ?")
+        sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
             .bind(org_id)
             .bind(user_id)
             .fetch_optional(&mut *tx)
@@ -252,7 +252,7 @@ pub async fn invite(
     if member.is_some() {
         return Ok(InviteOutcome::AlreadyIn);
     }
-    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM invitations WHERE org_id = ?")
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM invitations WHERE org_id = $1")
         .bind(org_id)
         .fetch_one(&mut *tx)
         .await?;
@@ -260,7 +260,7 @@ pub async fn invite(
         return Ok(InviteOutcome::Full);
     }
     let inserted = sqlx::query(
-        "INSERT INTO invitations (org_id, user_id, invited_by, created_at) VALUES (?, ?, ?, ?)
+        "INSERT INTO invitations (org_id, user_id, invited_by, created_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (org_id, user_id) DO NOTHING",
     )
     .bind(org_id)
@@ -279,7 +279,7 @@ pub async fn invite(
 }
 
 pub async fn pending_invitation_count(pool: &SqlitePool, org_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM invitations WHERE org_id = ?")
+    sqlx::query_scalar("SELECT count(*) FROM invitations WHERE org_id = $1")
         .bind(org_id)
         .fetch_one(pool)
         .await
@@ -292,7 +292,7 @@ pub async fn pending_invitations_of(
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT u.username FROM invitations i JOIN users u ON u.id = i.user_id
-         WHERE i.org_id = ? ORDER BY u.username",
+         WHERE i.org_id = $1 ORDER BY u.username",
     )
     .bind(org_id)
     .fetch_all(pool)
@@ -318,7 +318,7 @@ pub async fn invitations_for(
                 u.username AS invited_by
          FROM invitations i JOIN organizations o ON o.id = i.org_id
               LEFT JOIN users u ON u.id = i.invited_by
-         WHERE i.user_id = ? ORDER BY i.created_at, o.name",
+         WHERE i.user_id = $1 ORDER BY i.created_at, o.name",
     )
     .bind(user_id)
     .fetch_all(pool)
@@ -337,7 +337,7 @@ pub async fn accept_invitation(
         return Ok(false);
     }
     sqlx::query(
-        "INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES (?, ?, 'member', ?)
+        "INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES ($1, $2, 'member', $3)
          ON CONFLICT (org_id, user_id) DO NOTHING",
     )
     .bind(org_id)
@@ -356,7 +356,7 @@ pub async fn delete_invitation(
     user_id: UserId,
 ) -> Result<bool, sqlx::Error> {
     Ok(
-        sqlx::query("DELETE FROM invitations WHERE org_id = ? AND user_id = ?")
+        sqlx::query("DELETE FROM invitations WHERE org_id = $1 AND user_id = $2")
             .bind(org_id)
             .bind(user_id)
             .execute(pool)
@@ -374,7 +374,7 @@ pub async fn remove_member(
 ) -> Result<RemoveOutcome, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     let role: Option<Role> =
-        sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = ? AND user_id = ?")
+        sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
             .bind(org_id)
             .bind(user_id)
             .fetch_optional(&mut *tx)
@@ -384,7 +384,7 @@ pub async fn remove_member(
     };
     if role == Role::Owner {
         let owners: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM memberships WHERE org_id = ? AND role = 'owner'",
+            "SELECT count(*) FROM memberships WHERE org_id = $1 AND role = 'owner'",
         )
         .bind(org_id)
         .fetch_one(&mut *tx)
@@ -393,7 +393,7 @@ pub async fn remove_member(
             return Ok(RemoveOutcome::LastOwner);
         }
     }
-    sqlx::query("DELETE FROM memberships WHERE org_id = ? AND user_id = ?")
+    sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
         .bind(org_id)
         .bind(user_id)
         .execute(&mut *tx)
@@ -416,7 +416,7 @@ pub async fn set_requirement(
     grace_days: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE organizations SET require_two_factor_since = ?, grace_days = ? WHERE id = ?",
+        "UPDATE organizations SET require_two_factor_since = $1, grace_days = $2 WHERE id = $3",
     )
     .bind(since)
     .bind(grace_days)
@@ -434,14 +434,14 @@ pub async fn set_remembered_browsers(
     allowed: bool,
 ) -> Result<(), sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
-    sqlx::query("UPDATE organizations SET remembered_browsers_allowed = ? WHERE id = ?")
+    sqlx::query("UPDATE organizations SET remembered_browsers_allowed = $1 WHERE id = $2")
         .bind(allowed)
         .bind(org_id)
         .execute(&mut *tx)
         .await?;
     if !allowed {
         sqlx::query(
-            "DELETE FROM remembered_browsers WHERE user_id IN (SELECT user_id FROM memberships WHERE org_id = ?)",
+            "DELETE FROM remembered_browsers WHERE user_id IN (SELECT user_id FROM memberships WHERE org_id = $1)",
         )
         .bind(org_id)
         .execute(&mut *tx)
@@ -461,7 +461,7 @@ pub async fn two_factor_requirement(
                 CASE WHEN o.require_two_factor_since > m.joined_at THEN o.require_two_factor_since ELSE m.joined_at END
                     + o.grace_days * 86400 AS deadline
          FROM memberships m JOIN organizations o ON o.id = m.org_id
-         WHERE m.user_id = ? AND o.require_two_factor_since IS NOT NULL
+         WHERE m.user_id = $1 AND o.require_two_factor_since IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = m.user_id)
          ORDER BY deadline LIMIT 1",
     )
@@ -478,7 +478,7 @@ pub async fn requiring_org(
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT o.name FROM memberships m JOIN organizations o ON o.id = m.org_id
-         WHERE m.user_id = ? AND o.require_two_factor_since IS NOT NULL ORDER BY o.name LIMIT 1",
+         WHERE m.user_id = $1 AND o.require_two_factor_since IS NOT NULL ORDER BY o.name LIMIT 1",
     )
     .bind(user_id)
     .fetch_optional(pool)
@@ -494,8 +494,8 @@ pub async fn claim_requirement_mail(
     since: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let claimed = sqlx::query(
-        "UPDATE organizations SET requirement_mailed_at = ?
-         WHERE id = ? AND (requirement_mailed_at IS NULL OR requirement_mailed_at < ?)",
+        "UPDATE organizations SET requirement_mailed_at = $1
+         WHERE id = $2 AND (requirement_mailed_at IS NULL OR requirement_mailed_at < $3)",
     )
     .bind(now)
     .bind(org_id)

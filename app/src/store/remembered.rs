@@ -22,7 +22,7 @@ pub async fn remember_browser(
     client: &Client,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO remembered_browsers (user_id, token_hash, created_at, expires_at, address, user_agent) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO remembered_browsers (user_id, token_hash, created_at, expires_at, address, user_agent) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(user_id)
     .bind(token_hash)
@@ -44,7 +44,7 @@ pub async fn use_remembered_browser(
     now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let used = sqlx::query(
-        "UPDATE remembered_browsers SET last_used_at = ? WHERE token_hash = ? AND user_id = ? AND expires_at > ?",
+        "UPDATE remembered_browsers SET last_used_at = $1 WHERE token_hash = $2 AND user_id = $3 AND expires_at > $4",
     )
     .bind(now)
     .bind(token_hash)
@@ -62,7 +62,7 @@ pub async fn remembered_browsers_of(
 ) -> Result<Vec<RememberedRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, created_at, expires_at, last_used_at, address, user_agent FROM remembered_browsers
-         WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC",
+         WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id DESC",
     )
     .bind(user_id)
     .bind(now)
@@ -76,7 +76,7 @@ pub async fn forget_browser(
     user_id: UserId,
     id: i64,
 ) -> Result<bool, sqlx::Error> {
-    let deleted = sqlx::query("DELETE FROM remembered_browsers WHERE id = ? AND user_id = ?")
+    let deleted = sqlx::query("DELETE FROM remembered_browsers WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
         .execute(pool)
@@ -89,7 +89,7 @@ pub async fn forget_browsers<'e>(
     executor: impl sqlx::SqliteExecutor<'e>,
     user_id: UserId,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM remembered_browsers WHERE user_id = ?")
+    sqlx::query("DELETE FROM remembered_browsers WHERE user_id = $1")
         .bind(user_id)
         .execute(executor)
         .await?;
@@ -100,7 +100,7 @@ pub async fn forget_browsers<'e>(
 pub async fn remembering_allowed(pool: &SqlitePool, user_id: UserId) -> Result<bool, sqlx::Error> {
     let forbidding: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM memberships m JOIN organizations o ON o.id = m.org_id
-         WHERE m.user_id = ? AND o.remembered_browsers_allowed = 0",
+         WHERE m.user_id = $1 AND o.remembered_browsers_allowed = 0",
     )
     .bind(user_id)
     .fetch_one(pool)
@@ -113,7 +113,7 @@ pub async fn delete_expired_remembered_browsers(
     before: UnixTime,
 ) -> Result<u64, sqlx::Error> {
     Ok(
-        sqlx::query("DELETE FROM remembered_browsers WHERE expires_at < ?")
+        sqlx::query("DELETE FROM remembered_browsers WHERE expires_at < $1")
             .bind(before)
             .execute(pool)
             .await?

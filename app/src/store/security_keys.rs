@@ -21,7 +21,7 @@ pub async fn security_keys_of(
     user_id: UserId,
 ) -> Result<Vec<KeyRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {KEY_COLUMNS} FROM security_keys WHERE user_id = ? ORDER BY created_at, id"
+        "SELECT {KEY_COLUMNS} FROM security_keys WHERE user_id = $1 ORDER BY created_at, id"
     ))
     .bind(user_id)
     .fetch_all(pool)
@@ -33,7 +33,7 @@ pub async fn security_key_by_credential(
     credential_id: &[u8],
 ) -> Result<Option<KeyRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {KEY_COLUMNS} FROM security_keys WHERE credential_id = ?"
+        "SELECT {KEY_COLUMNS} FROM security_keys WHERE credential_id = $1"
     ))
     .bind(credential_id)
     .fetch_optional(pool)
@@ -52,7 +52,7 @@ pub struct NewKey<'a> {
 /// account.
 pub async fn add_security_key(pool: &SqlitePool, key: NewKey<'_>) -> Result<bool, sqlx::Error> {
     let inserted = sqlx::query(
-        "INSERT INTO security_keys (user_id, name, credential_id, passkey, created_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO security_keys (user_id, name, credential_id, passkey, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(key.user_id)
     .bind(key.name)
@@ -80,8 +80,8 @@ pub async fn record_key_use(
     now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query(
-        "UPDATE security_keys SET passkey = ?, sign_count = ?, last_used_at = ? \
-         WHERE id = ? AND (sign_count < ? OR ? = 0)",
+        "UPDATE security_keys SET passkey = $1, sign_count = $2, last_used_at = $3 \
+         WHERE id = $4 AND (sign_count < $5 OR $6 = 0)",
     )
     .bind(passkey)
     .bind(counter)
@@ -100,7 +100,7 @@ pub async fn remove_security_key(
     user_id: UserId,
     id: i64,
 ) -> Result<bool, sqlx::Error> {
-    let deleted = sqlx::query("DELETE FROM security_keys WHERE id = ? AND user_id = ?")
+    let deleted = sqlx::query("DELETE FROM security_keys WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
         .execute(pool)
@@ -115,7 +115,7 @@ pub async fn webauthn_id_of(
     fresh: &str,
 ) -> Result<String, sqlx::Error> {
     sqlx::query_scalar(
-        "UPDATE users SET webauthn_id = COALESCE(webauthn_id, ?) WHERE id = ? RETURNING webauthn_id",
+        "UPDATE users SET webauthn_id = COALESCE(webauthn_id, $1) WHERE id = $2 RETURNING webauthn_id",
     )
     .bind(fresh)
     .bind(user_id)
@@ -127,7 +127,7 @@ pub async fn user_by_webauthn_id(
     pool: &SqlitePool,
     webauthn_id: &str,
 ) -> Result<Option<UserId>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM users WHERE webauthn_id = ?")
+    sqlx::query_scalar("SELECT id FROM users WHERE webauthn_id = $1")
         .bind(webauthn_id)
         .fetch_optional(pool)
         .await

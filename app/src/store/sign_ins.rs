@@ -24,11 +24,11 @@ pub async fn create_sign_in(
     recorded: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     const SIGN_IN: &str = "INSERT INTO sign_ins (id, user_id, created_at, last_seen_at, address, user_agent) \
-         VALUES (?1, ?2, ?3, ?3, ?4, ?5)";
+         VALUES ($1, $2, $3, $3, $4, $5)";
     const SIGN_IN_AND_EVENT: &str = "INSERT INTO sign_ins (id, user_id, created_at, last_seen_at, address, user_agent) \
-         VALUES (?1, ?2, ?3, ?3, ?4, ?5); \
+         VALUES ($1, $2, $3, $3, $4, $5); \
          INSERT INTO audit_events (user_id, kind, at, address, user_agent, detail) \
-         VALUES (?2, ?6, ?3, ?4, ?5, ?7)";
+         VALUES ($2, $6, $3, $4, $5, $7)";
     sqlx::query(if recorded.is_some() {
         SIGN_IN_AND_EVENT
     } else {
@@ -52,7 +52,7 @@ pub async fn sign_in_last_seen(
     id: &str,
     user_id: UserId,
 ) -> Result<Option<UnixTime>, sqlx::Error> {
-    sqlx::query_scalar("SELECT last_seen_at FROM sign_ins WHERE id = ? AND user_id = ?")
+    sqlx::query_scalar("SELECT last_seen_at FROM sign_ins WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
         .fetch_optional(pool)
@@ -60,7 +60,7 @@ pub async fn sign_in_last_seen(
 }
 
 pub async fn touch_sign_in(pool: &SqlitePool, id: &str, now: UnixTime) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE sign_ins SET last_seen_at = ? WHERE id = ?")
+    sqlx::query("UPDATE sign_ins SET last_seen_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
         .execute(pool)
@@ -74,7 +74,7 @@ pub async fn delete_sign_in(
     user_id: UserId,
     id: &str,
 ) -> Result<bool, sqlx::Error> {
-    let deleted = sqlx::query("DELETE FROM sign_ins WHERE id = ? AND user_id = ?")
+    let deleted = sqlx::query("DELETE FROM sign_ins WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
         .execute(pool)
@@ -88,7 +88,7 @@ pub async fn delete_sign_ins(
     user_id: UserId,
     keep: Option<&str>,
 ) -> Result<u64, sqlx::Error> {
-    let deleted = sqlx::query("DELETE FROM sign_ins WHERE user_id = ? AND id <> ?")
+    let deleted = sqlx::query("DELETE FROM sign_ins WHERE user_id = $1 AND id <> $2")
         .bind(user_id)
         .bind(keep.unwrap_or(""))
         .execute(pool)
@@ -104,7 +104,7 @@ pub async fn sign_ins_of(
 ) -> Result<Vec<SignInRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, created_at, last_seen_at, address, user_agent FROM sign_ins
-         WHERE user_id = ? AND last_seen_at >= ? ORDER BY last_seen_at DESC",
+         WHERE user_id = $1 AND last_seen_at >= $2 ORDER BY last_seen_at DESC",
     )
     .bind(user_id)
     .bind(active_since)

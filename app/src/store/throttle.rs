@@ -50,7 +50,7 @@ async fn read_failures<'e>(
     factor: Factor,
 ) -> Result<Failures, sqlx::Error> {
     let row: Option<Failures> = sqlx::query_as(
-        "SELECT failures, last_failure_at FROM failure_counters WHERE user_id = ? AND factor = ?",
+        "SELECT failures, last_failure_at FROM failure_counters WHERE user_id = $1 AND factor = $2",
     )
     .bind(user_id)
     .bind(factor.as_str())
@@ -67,7 +67,7 @@ async fn count_failure<'e>(
     now: UnixTime,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO failure_counters (user_id, factor, failures, last_failure_at) VALUES (?, ?, 1, ?)
+        "INSERT INTO failure_counters (user_id, factor, failures, last_failure_at) VALUES ($1, $2, 1, $3)
          ON CONFLICT (user_id, factor) DO UPDATE SET failures = failure_counters.failures + 1, last_failure_at = excluded.last_failure_at
          RETURNING failures",
     )
@@ -91,7 +91,7 @@ async fn delete_failures<'e>(
     user_id: UserId,
     factor: Factor,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM failure_counters WHERE user_id = ? AND factor = ?")
+    sqlx::query("DELETE FROM failure_counters WHERE user_id = $1 AND factor = $2")
         .bind(user_id)
         .bind(factor.as_str())
         .execute(executor)
@@ -121,7 +121,7 @@ pub async fn reserve_password_attempt<E>(
 ) -> Result<Result<Failures, E>, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     let row: Option<Failures> = sqlx::query_as(
-        "SELECT failures, last_failure_at FROM password_failures WHERE username = ? AND device = ?",
+        "SELECT failures, last_failure_at FROM password_failures WHERE username = $1 AND device = $2",
     )
     .bind(&key.username)
     .bind(&key.device)
@@ -132,7 +132,7 @@ pub async fn reserve_password_attempt<E>(
         return Ok(Err(refused));
     }
     sqlx::query(
-        "INSERT INTO password_failures (username, device, failures, last_failure_at) VALUES (?, ?, 1, ?)
+        "INSERT INTO password_failures (username, device, failures, last_failure_at) VALUES ($1, $2, 1, $3)
          ON CONFLICT (username, device) DO UPDATE SET failures = password_failures.failures + 1, last_failure_at = excluded.last_failure_at",
     )
     .bind(&key.username)
@@ -149,7 +149,7 @@ pub async fn clear_password_failures(
     pool: &SqlitePool,
     key: &PasswordThrottleKey,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM password_failures WHERE username = ? AND device = ?")
+    sqlx::query("DELETE FROM password_failures WHERE username = $1 AND device = $2")
         .bind(&key.username)
         .bind(&key.device)
         .execute(pool)
@@ -194,7 +194,7 @@ pub async fn delete_stale_password_failures(
     before: UnixTime,
 ) -> Result<u64, sqlx::Error> {
     Ok(
-        sqlx::query("DELETE FROM password_failures WHERE last_failure_at < ?")
+        sqlx::query("DELETE FROM password_failures WHERE last_failure_at < $1")
             .bind(before)
             .execute(pool)
             .await?

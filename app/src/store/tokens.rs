@@ -68,8 +68,8 @@ pub async fn create_token_capped(
 ) -> Result<CappedToken, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     let (recent, live): (i64, i64) = sqlx::query_as(
-        "SELECT count(*), coalesce(sum(CASE WHEN used_at IS NULL AND expires_at > ? THEN 1 ELSE 0 END), 0)
-         FROM email_tokens WHERE user_id = ? AND purpose = ? AND created_at > ?",
+        "SELECT count(*), coalesce(sum(CASE WHEN used_at IS NULL AND expires_at > $1 THEN 1 ELSE 0 END), 0)
+         FROM email_tokens WHERE user_id = $2 AND purpose = $3 AND created_at > $4",
     )
     .bind(token.created_at)
     .bind(token.user_id)
@@ -84,7 +84,7 @@ pub async fn create_token_capped(
         return Ok(CappedToken::CapReached);
     }
     let id = sqlx::query_scalar(
-        "INSERT INTO email_tokens (user_id, purpose, token_hash, created_at, expires_at, email) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO email_tokens (user_id, purpose, token_hash, created_at, expires_at, email) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(token.user_id)
     .bind(token.purpose.as_str())
@@ -116,7 +116,7 @@ pub(super) async fn withdraw_links(
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE email_tokens SET used_at = ? WHERE user_id = ? AND purpose = ? AND used_at IS NULL",
+        "UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL",
     )
     .bind(now)
     .bind(user_id)
@@ -131,7 +131,7 @@ pub async fn delete_expired_tokens(
     pool: &SqlitePool,
     before: UnixTime,
 ) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM email_tokens WHERE expires_at < ?")
+    Ok(sqlx::query("DELETE FROM email_tokens WHERE expires_at < $1")
         .bind(before)
         .execute(pool)
         .await?
@@ -140,7 +140,7 @@ pub async fn delete_expired_tokens(
 
 /// A token whose email could not be sent is withdrawn, so it counts for nothing.
 pub async fn delete_token(pool: &SqlitePool, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM email_tokens WHERE id = ?")
+    sqlx::query("DELETE FROM email_tokens WHERE id = $1")
         .bind(id)
         .execute(pool)
         .await?;
@@ -160,7 +160,7 @@ pub async fn token_state(
     purpose: TokenPurpose,
     now: UnixTime,
 ) -> Result<TokenState, sqlx::Error> {
-    let row: Option<TokenRow> = sqlx::query_as("SELECT user_id, expires_at, used_at FROM email_tokens WHERE token_hash = ? AND purpose = ?")
+    let row: Option<TokenRow> = sqlx::query_as("SELECT user_id, expires_at, used_at FROM email_tokens WHERE token_hash = $1 AND purpose = $2")
         .bind(hash)
         .bind(purpose.as_str())
         .fetch_optional(pool)
@@ -188,7 +188,7 @@ pub(super) async fn spend_token(
     now: UnixTime,
 ) -> Result<Option<SpentToken>, sqlx::Error> {
     sqlx::query_as(
-        "UPDATE email_tokens SET used_at = ? WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? RETURNING user_id, email",
+        "UPDATE email_tokens SET used_at = $1 WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $4 RETURNING user_id, email",
     )
     .bind(now)
     .bind(hash)
@@ -200,7 +200,7 @@ pub(super) async fn spend_token(
 
 /// The address a link is about (an email change's).
 pub async fn token_email(pool: &SqlitePool, hash: &[u8]) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT email FROM email_tokens WHERE token_hash = ?")
+    sqlx::query_scalar("SELECT email FROM email_tokens WHERE token_hash = $1")
         .bind(hash)
         .fetch_optional(pool)
         .await
@@ -215,7 +215,7 @@ pub async fn live_token_email(
     now: UnixTime,
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT email FROM email_tokens WHERE user_id = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?
+        "SELECT email FROM email_tokens WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
          ORDER BY created_at DESC, id DESC LIMIT 1",
     )
     .bind(user_id)
@@ -234,7 +234,7 @@ pub async fn consume_token(
     now: UnixTime,
 ) -> Result<Option<UserId>, sqlx::Error> {
     sqlx::query_scalar(
-        "UPDATE email_tokens SET used_at = ? WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? RETURNING user_id",
+        "UPDATE email_tokens SET used_at = $1 WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $4 RETURNING user_id",
     )
     .bind(now)
     .bind(hash)

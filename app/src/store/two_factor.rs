@@ -22,7 +22,7 @@ pub async fn two_factor_of(
     pool: &SqlitePool,
     user_id: UserId,
 ) -> Result<Option<TwoFactorRow>, sqlx::Error> {
-    sqlx::query_as("SELECT recovery_code_hash, enabled_at FROM two_factor WHERE user_id = ?")
+    sqlx::query_as("SELECT recovery_code_hash, enabled_at FROM two_factor WHERE user_id = $1")
         .bind(user_id)
         .fetch_optional(pool)
         .await
@@ -59,8 +59,8 @@ pub async fn code_check_of(
     let rows: Vec<CodeCheckApp> = sqlx::query_as(
         "SELECT a.id, a.secret_sealed, a.last_accepted_step, f.failures, f.last_failure_at \
          FROM authenticator_apps a \
-         LEFT JOIN failure_counters f ON f.user_id = a.user_id AND f.factor = ? \
-         WHERE a.user_id = ? ORDER BY a.id",
+         LEFT JOIN failure_counters f ON f.user_id = a.user_id AND f.factor = $1 \
+         WHERE a.user_id = $2 ORDER BY a.id",
     )
     .bind(Factor::Totp.as_str())
     .bind(user_id)
@@ -91,7 +91,7 @@ pub async fn enrollment_of(
     pool: &SqlitePool,
     user_id: UserId,
 ) -> Result<Option<EnrollmentRow>, sqlx::Error> {
-    sqlx::query_as("SELECT secret_sealed, confirmed_step, started_at, sign_in_id FROM two_factor_enrollments WHERE user_id = ?")
+    sqlx::query_as("SELECT secret_sealed, confirmed_step, started_at, sign_in_id FROM two_factor_enrollments WHERE user_id = $1")
         .bind(user_id)
         .fetch_optional(pool)
         .await
@@ -106,13 +106,13 @@ pub async fn start_enrollment(
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
-    sqlx::query("DELETE FROM recovery_code_reveals WHERE user_id = ?")
+    sqlx::query("DELETE FROM recovery_code_reveals WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
     sqlx::query(
         "INSERT INTO two_factor_enrollments (user_id, secret_sealed, confirmed_step, recovery_code_hash, started_at, sign_in_id)
-         VALUES (?, ?, NULL, NULL, ?, ?)
+         VALUES ($1, $2, NULL, NULL, $3, $4)
          ON CONFLICT (user_id) DO UPDATE SET secret_sealed = excluded.secret_sealed, confirmed_step = NULL,
              recovery_code_hash = NULL, started_at = excluded.started_at, sign_in_id = excluded.sign_in_id",
     )
@@ -140,8 +140,8 @@ pub async fn confirm_enrollment(
 ) -> Result<bool, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     let updated = sqlx::query(
-        "UPDATE two_factor_enrollments SET confirmed_step = ?, recovery_code_hash = ?
-         WHERE user_id = ? AND sign_in_id = ? AND secret_sealed = ? AND confirmed_step IS NULL",
+        "UPDATE two_factor_enrollments SET confirmed_step = $1, recovery_code_hash = $2
+         WHERE user_id = $3 AND sign_in_id = $4 AND secret_sealed = $5 AND confirmed_step IS NULL",
     )
     .bind(step)
     .bind(recovery_code_hash)
@@ -169,9 +169,9 @@ pub async fn complete_enrollment(
     let mut tx = super::begin_write(pool).await?;
     let inserted = sqlx::query(
         "INSERT INTO two_factor (user_id, recovery_code_hash, enabled_at)
-         SELECT user_id, recovery_code_hash, ?
+         SELECT user_id, recovery_code_hash, $1
          FROM two_factor_enrollments
-         WHERE user_id = ? AND sign_in_id = ? AND confirmed_step IS NOT NULL AND recovery_code_hash IS NOT NULL",
+         WHERE user_id = $2 AND sign_in_id = $3 AND confirmed_step IS NOT NULL AND recovery_code_hash IS NOT NULL",
     )
     .bind(now)
     .bind(user_id)
@@ -184,7 +184,7 @@ pub async fn complete_enrollment(
     // The first app; more can be added once two-factor authentication is on.
     sqlx::query(
         "INSERT INTO authenticator_apps (user_id, name, secret_sealed, last_accepted_step, created_at)
-         SELECT user_id, ?, secret_sealed, confirmed_step, ? FROM two_factor_enrollments WHERE user_id = ?",
+         SELECT user_id, $1, secret_sealed, confirmed_step, $2 FROM two_factor_enrollments WHERE user_id = $3",
     )
     .bind(FIRST_APP_NAME)
     .bind(now)
@@ -193,7 +193,7 @@ pub async fn complete_enrollment(
     .await?;
     super::tokens::withdraw_recovery_links(&mut tx, user_id, now).await?;
     for table in ["two_factor_enrollments", "recovery_code_reveals"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?"))
+        sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
@@ -209,7 +209,7 @@ pub const FIRST_APP_NAME: &str = "Authenticator app";
 pub async fn cancel_enrollment(pool: &SqlitePool, user_id: UserId) -> Result<(), sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     for table in ["two_factor_enrollments", "recovery_code_reveals"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?"))
+        sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
@@ -226,7 +226,7 @@ pub async fn record_accepted_step(
     now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query(
-        "UPDATE authenticator_apps SET last_accepted_step = ?, last_used_at = ? WHERE id = ? AND last_accepted_step < ?",
+        "UPDATE authenticator_apps SET last_accepted_step = $1, last_used_at = $2 WHERE id = $3 AND last_accepted_step < $4",
     )
     .bind(step)
     .bind(now)
@@ -245,7 +245,7 @@ pub async fn remove_two_factor(
 ) -> Result<bool, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     super::tokens::withdraw_recovery_links(&mut tx, user_id, now).await?;
-    let removed = sqlx::query("DELETE FROM two_factor WHERE user_id = ?")
+    let removed = sqlx::query("DELETE FROM two_factor WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
@@ -259,7 +259,7 @@ pub async fn remove_two_factor(
         "security_keys",
         "remembered_browsers",
     ] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?"))
+        sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
@@ -278,7 +278,7 @@ pub async fn replace_recovery_code(
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
-    sqlx::query("UPDATE two_factor SET recovery_code_hash = ? WHERE user_id = ?")
+    sqlx::query("UPDATE two_factor SET recovery_code_hash = $1 WHERE user_id = $2")
         .bind(recovery_code_hash)
         .bind(user_id)
         .execute(&mut *tx)
@@ -296,7 +296,7 @@ async fn put_reveal(
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO recovery_code_reveals (user_id, code_sealed, created_at, sign_in_id) VALUES (?, ?, ?, ?)
+        "INSERT INTO recovery_code_reveals (user_id, code_sealed, created_at, sign_in_id) VALUES ($1, $2, $3, $4)
          ON CONFLICT (user_id) DO UPDATE SET code_sealed = excluded.code_sealed, created_at = excluded.created_at,
              sign_in_id = excluded.sign_in_id",
     )
@@ -318,7 +318,7 @@ pub async fn recovery_code_reveal(
     not_before: UnixTime,
 ) -> Result<Option<Vec<u8>>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT code_sealed FROM recovery_code_reveals WHERE user_id = ? AND sign_in_id = ? AND created_at >= ?",
+        "SELECT code_sealed FROM recovery_code_reveals WHERE user_id = $1 AND sign_in_id = $2 AND created_at >= $3",
     )
     .bind(user_id)
     .bind(sign_in_id)
@@ -331,7 +331,7 @@ pub async fn forget_recovery_code_reveal(
     pool: &SqlitePool,
     user_id: UserId,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM recovery_code_reveals WHERE user_id = ?")
+    sqlx::query("DELETE FROM recovery_code_reveals WHERE user_id = $1")
         .bind(user_id)
         .execute(pool)
         .await?;
@@ -345,7 +345,7 @@ pub async fn delete_expired_reveals(
     before: UnixTime,
 ) -> Result<u64, sqlx::Error> {
     Ok(
-        sqlx::query("DELETE FROM recovery_code_reveals WHERE created_at < ?")
+        sqlx::query("DELETE FROM recovery_code_reveals WHERE created_at < $1")
             .bind(before)
             .execute(pool)
             .await?
