@@ -37,10 +37,11 @@ pub struct NewUser<'a> {
 /// case among verified ones), so sign-up never refuses an address and nobody can squat one.
 pub async fn create_user(pool: &SqlitePool, user: NewUser<'_>) -> Result<UserId, NewUserError> {
     let mut tx = super::begin_write(pool).await?;
-    let username_taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
-        .bind(user.username)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let username_taken: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+            .bind(user.username)
+            .fetch_optional(&mut *tx)
+            .await?;
     // A closed account's name stays retired for 30 days.
     let retired: Option<String> = sqlx::query_scalar(
         "SELECT username FROM retired_usernames WHERE username = $1 AND retired_at > $2",

@@ -131,11 +131,13 @@ pub async fn delete_expired_tokens(
     pool: &SqlitePool,
     before: UnixTime,
 ) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM email_tokens WHERE expires_at < $1")
-        .bind(before)
-        .execute(pool)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM email_tokens WHERE expires_at < $1")
+            .bind(before)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
 }
 
 /// A token whose email could not be sent is withdrawn, so it counts for nothing.
