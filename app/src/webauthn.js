@@ -73,9 +73,10 @@ const ceremonies = {
 
 // A passkey sign-in; `mediation` 'conditional' offers the passkeys in the username field's
 // autofill instead of a prompt.
-async function passkeySignIn({ mediation, signal }) {
+// `offer`, for the autofill, keeps the start's promise so a later ceremony can wait for it.
+async function passkeySignIn({ mediation, signal, offer }) {
   const started = call('start_passkey_sign_in');
-  if (autofill) autofill.started = started;
+  if (offer) offer.started = started;
   const options = JSON.parse(await started);
   const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey);
   const credential = await navigator.credentials.get({ publicKey, mediation, signal });
@@ -96,7 +97,7 @@ async function offerAutofill() {
   const offer = { controller: new AbortController(), started: null };
   autofill = offer;
   try {
-    go(await passkeySignIn({ mediation: 'conditional', signal: offer.controller.signal }));
+    go(await passkeySignIn({ mediation: 'conditional', signal: offer.controller.signal, offer }));
   } catch {
     // Withdrawn, or the passkey was refused: the form stays for the password or the button.
   } finally {

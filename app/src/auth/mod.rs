@@ -103,7 +103,7 @@ impl AuthSession {
         state: &AppState,
         user_id: UserId,
         client: &Client,
-        recorded: Option<&str>,
+        recorded: Option<&'static str>,
     ) -> Result<(), AppError> {
         let now = state.clock.now();
         let sign_in_id: String = random_bytes::<16>()
@@ -114,7 +114,7 @@ impl AuthSession {
             let event = crate::audit::EventKind::SignedIn.as_str();
             tracing::info!(user_id = user_id.0, event, "security event");
             crate::audit::count(crate::audit::EventKind::SignedIn);
-            metrics::counter!("portal_sign_ins_total", "method" => how.to_owned()).increment(1);
+            metrics::counter!("portal_sign_ins_total", "method" => how).increment(1);
         }
         store::create_sign_in(
             &state.pool,
@@ -201,7 +201,7 @@ impl AuthSession {
         state: &AppState,
         user_id: UserId,
         client: &Client,
-        recorded: &str,
+        recorded: &'static str,
     ) -> Result<(), AppError> {
         self.forget_pending().await?;
         self.sign_in(state, user_id, client, Some(recorded)).await

@@ -72,6 +72,23 @@ async fn key_answer(
     (browser, serde_json::to_string(&answer).unwrap())
 }
 
+/// Sends the key's answer to the second step waiting in `browser`.
+async fn finish_key_sign_in(
+    portal: &TestPortal,
+    browser: &Client,
+    credential: String,
+) -> Result<(), AppError> {
+    portal
+        .call_fn(
+            browser,
+            FinishKeySignIn {
+                credential,
+                remember: None,
+            },
+        )
+        .await
+}
+
 fn soft_key() -> SoftPasskey {
     // `true`: the soft key claims user verification, as a key with a PIN would.
     SoftPasskey::new(true)
@@ -124,14 +141,7 @@ async fn a_key_added_beside_the_app_finishes_sign_in_and_its_answer_works_once()
         !signed_in(&portal, &browser).await,
         "the password alone is not enough"
     );
-    portal
-        .call_fn(
-            &browser,
-            FinishKeySignIn {
-                credential: answer.clone(),
-                remember: None,
-            },
-        )
+    finish_key_sign_in(&portal, &browser, answer.clone())
         .await
         .expect("password and key sign in");
     assert!(signed_in(&portal, &browser).await);
@@ -142,15 +152,7 @@ async fn a_key_added_beside_the_app_finishes_sign_in_and_its_answer_works_once()
     portal.sign_in(&other, "alice", PASSWORD).await;
     portal.call_fn(&other, StartKeySignIn {}).await.unwrap();
     assert_eq!(
-        portal
-            .call_fn(
-                &other,
-                FinishKeySignIn {
-                    credential: answer,
-                    remember: None
-                }
-            )
-            .await,
+        finish_key_sign_in(&portal, &other, answer).await,
         Err(AppError::KeyNotAccepted)
     );
     assert!(!signed_in(&portal, &other).await);
@@ -279,16 +281,7 @@ async fn one_answer_sent_many_times_at_once_in_one_session_signs_in_once() {
         .await
         .unwrap();
     let (browser, answer) = key_answer(&portal, "alice", &mut key).await;
-    let answers = at_once(8, |_| {
-        portal.call_fn(
-            &browser,
-            FinishKeySignIn {
-                credential: answer.clone(),
-                remember: None,
-            },
-        )
-    })
-    .await;
+    let answers = at_once(8, |_| finish_key_sign_in(&portal, &browser, answer.clone())).await;
     let accepted = answers.iter().filter(|answer| answer.is_ok()).count();
     assert_eq!(accepted, 1, "{answers:?}");
     assert!(
@@ -317,13 +310,7 @@ async fn a_keys_stored_counter_only_rises_when_its_answers_arrive_at_once() {
     let (late, late_answer) = waiting.remove(0);
     let answers = at_once(waiting.len(), |index| {
         let (browser, answer) = &waiting[index];
-        portal.call_fn(
-            browser,
-            FinishKeySignIn {
-                credential: answer.clone(),
-                remember: None,
-            },
-        )
+        finish_key_sign_in(&portal, browser, answer.clone())
     })
     .await;
     assert!(answers[5].is_ok(), "the highest counter always counts");
@@ -339,14 +326,6 @@ async fn a_keys_stored_counter_only_rises_when_its_answers_arrive_at_once() {
         "the last write was the highest counter: {answers:?}"
     );
     // An answer whose counter is below the stored one (as a clone of the key sends) is refused.
-    let replay = portal
-        .call_fn(
-            &late,
-            FinishKeySignIn {
-                credential: late_answer,
-                remember: None,
-            },
-        )
-        .await;
+    let replay = finish_key_sign_in(&portal, &late, late_answer).await;
     assert_eq!(replay, Err(AppError::KeyNotAccepted));
 }
