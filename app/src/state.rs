@@ -8,42 +8,23 @@ use std::sync::{
 
 use axum::extract::FromRef;
 use leptos::prelude::*;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
-use crate::{
-    error::AppError, mail::Mailer, password::Passwords, security::crypto::SecretBox, store::UserId,
-};
+use crate::{error::AppError, mail::Mailer, password::Passwords, security::crypto::SecretBox};
 
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub pool: SqlitePool,
+    pub pool: AnyPool,
     pub passwords: Arc<Passwords>,
     pub settings: Arc<Settings>,
     pub clock: Clock,
     /// Seals second-factor secrets and recovery codes at rest.
     pub secrets: SecretBox,
-    pub factor_locks: Arc<FactorLocks>,
     pub mailer: Mailer,
     /// The WebAuthn relying party: its id and origin follow the base URL. None when the base URL
     /// names its host by an IP address, which WebAuthn refuses as a relying party id.
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
-}
-
-/// One check of a second factor at a time per account, so parallel guesses cannot slip past the
-/// failure counter between its read and its write. Striped: accounts share 64 locks.
-pub struct FactorLocks([tokio::sync::Mutex<()>; 64]);
-
-impl Default for FactorLocks {
-    fn default() -> Self {
-        Self(std::array::from_fn(|_| tokio::sync::Mutex::new(())))
-    }
-}
-
-impl FactorLocks {
-    pub async fn lock(&self, user_id: UserId) -> tokio::sync::MutexGuard<'_, ()> {
-        self.0[user_id.0.rem_euclid(64) as usize].lock().await
-    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -9,7 +9,7 @@ mod secret_key;
 mod session_store;
 mod static_files;
 
-use std::{net::SocketAddr, str::FromStr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use app::{
@@ -19,17 +19,15 @@ use app::{
     password::Passwords,
     security::crypto::SecretBox,
     shell,
-    state::{AppState, Clock, FactorLocks, Settings},
+    state::{AppState, Clock, Settings},
+    store::Backend,
     two_factor::recovery_code_file::download_recovery_code,
 };
 use axum::{Router, routing::get};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use metrics_exporter_prometheus::PrometheusHandle;
-use sqlx::{
-    SqlitePool,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-};
+use sqlx::{AnyPool, Executor as _, any::AnyPoolOptions};
 use tokio::net::TcpListener;
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 
@@ -64,11 +62,6 @@ impl Portal {
         let mailer = mailer(config)?;
 
         let session_store = session_store::PortalSessionStore::new(pool.clone());
-        session_store
-            .sqlite_store()
-            .migrate()
-            .await
-            .context("PORTAL_DATABASE_URL: cannot create the session table")?;
 
         let settings = Settings {
             base_url: config.base_url.as_str().trim_end_matches('/').to_owned(),
@@ -83,7 +76,6 @@ impl Portal {
             settings: Arc::new(settings),
             clock,
             secrets: SecretBox::new(&key),
-            factor_locks: Arc::new(FactorLocks::default()),
             mailer,
             webauthn: app::security_keys::relying_party(&config.base_url, &config.issuer)
                 .map_err(|why| anyhow::anyhow!("PORTAL_BASE_URL: unusable for WebAuthn: {why}"))?
@@ -277,32 +269,62 @@ fn mailer(config: &Config) -> anyhow::Result<Mailer> {
     }
 }
 
-/// SQLite with a write-ahead log (readers do not wait for the writer) and foreign keys enforced.
-async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
-    let options = SqliteConnectOptions::from_str(url)
-        .context("PORTAL_DATABASE_URL: not a SQLite URL")?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5));
+/// Opens the database PORTAL_DATABASE_URL names and applies its backend's migrations.
+pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::of_url(url).context(
+        "PORTAL_DATABASE_URL: not a database Portal can use (sqlite://… or postgres://…)",
+    )?;
+    let pool = match backend {
+        Backend::Sqlite => connect_sqlite(url).await,
+        Backend::Postgres => connect_postgres(url).await,
+    }
+    .context("PORTAL_DATABASE_URL: cannot open the database")?;
+    match backend {
+        Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await,
+        Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await,
+    }
+    .context("PORTAL_DATABASE_URL: cannot apply migrations")?;
+    Ok(pool)
+}
+
+/// SQLite with a write-ahead log (readers do not wait for the writer) and foreign keys enforced;
+/// the file is made on first start.
+async fn connect_sqlite(url: &str) -> Result<AnyPool, sqlx::Error> {
+    let url = if url.contains("mode=") {
+        url.to_owned()
+    } else {
+        format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+    };
     // Two connections: SQLite takes one writer at a time anyway, and waiting in the pool is cheaper
     // than connections sleeping on a locked database (its busy handler sleeps whole milliseconds);
     // the second lets one statement run while the pool checks the other connection back in. A
     // local file connection cannot break, so it is not pinged before each use as well (each ping is
     // a round trip to SQLite's thread). Measured in BENCHMARKS.md: 8 connections 1276 code
     // checks/s, 1 connection 1634, 2 connections 1983.
-    let pool = SqlitePoolOptions::new()
+    AnyPoolOptions::new()
         .max_connections(2)
         .test_before_acquire(false)
-        .connect_with(options)
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                connection
+                    .execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                    )
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect(&url)
         .await
-        .context("PORTAL_DATABASE_URL: cannot open the database")?;
-    sqlx::migrate!()
-        .run(&pool)
-        .await
-        .context("PORTAL_DATABASE_URL: cannot apply migrations")?;
-    Ok(pool)
+}
+
+/// A PostgreSQL server that several instances may share. Each instance keeps up to 16
+/// connections (PORTAL_DATABASE_URL may not say how many: the server's `max_connections` must
+/// allow 16 per instance).
+async fn connect_postgres(url: &str) -> Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new().max_connections(16).connect(url).await
 }
 
 /// cargo-leptos passes the site's layout in LEPTOS_* variables; without it (tests, a bare binary)

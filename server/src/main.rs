@@ -27,9 +27,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The log goes to stderr: an admin command's stdout is its answer. PostgreSQL's notices
+    // (say, a migration table that exists already) are not news.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn")),
         )
         .init();
 

@@ -1,7 +1,7 @@
 //! Changes to an account's password and address, and its closing: each one transaction, so a
 //! link spent and the change it makes happen together or not at all.
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use super::{
     TokenPurpose, UserId, begin_write,
@@ -12,7 +12,7 @@ use crate::unix_time::UnixTime;
 /// The account a password-reset mail may go to: the one with this username, or with this
 /// verified address, and only when its address is verified (an unproven mailbox gets no link).
 pub async fn account_for_reset(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     username: Option<&str>,
     email: Option<&str>,
 ) -> Result<Option<UserId>, sqlx::Error> {
@@ -29,7 +29,7 @@ pub async fn account_for_reset(
 /// every other reset link dies, and the wrong-password counters of its username start again.
 /// None when the link was spent or expired meanwhile (of racing requests, one wins).
 pub async fn reset_password(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     token_hash: &[u8],
     password_hash: &str,
     now: UnixTime,
@@ -54,7 +54,7 @@ pub async fn reset_password(
 /// Sets a new password from the security page: every sign-in but `keep` ends, and live reset
 /// links die (they were asked for the old password).
 pub async fn change_password(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     password_hash: &str,
     keep: &str,
@@ -66,7 +66,7 @@ pub async fn change_password(
 }
 
 async fn update_password(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user_id: UserId,
     password_hash: &str,
     keep: Option<&str>,
@@ -104,7 +104,7 @@ pub enum EmailSwitch {
 /// Spends an email-change link and switches the account to the address it proves. Other change
 /// links of the account die with it.
 pub async fn confirm_email_change(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     token_hash: &[u8],
     now: UnixTime,
 ) -> Result<EmailSwitch, sqlx::Error> {
@@ -114,7 +114,7 @@ pub async fn confirm_email_change(
 /// Spends an undo link (sent to the old address) and switches back to it: pending changes die,
 /// and every sign-in ends, since someone else may have asked for the change.
 pub async fn undo_email_change(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     token_hash: &[u8],
     now: UnixTime,
 ) -> Result<EmailSwitch, sqlx::Error> {
@@ -122,7 +122,7 @@ pub async fn undo_email_change(
 }
 
 async fn switch_email(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     token_hash: &[u8],
     purpose: TokenPurpose,
     now: UnixTime,
@@ -191,7 +191,7 @@ pub enum Closing {
 /// retired, and one audit row without any name or address says an account was closed. One write
 /// transaction: an owner leaving at the same moment cannot leave an organization ownerless.
 pub async fn close_account(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     closed_kind: &str,
     now: UnixTime,
@@ -243,7 +243,7 @@ pub async fn close_account(
 
 /// Retired usernames whose 30 days are over are free again.
 pub async fn delete_expired_retired_usernames(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     before: UnixTime,
 ) -> Result<u64, sqlx::Error> {
     Ok(

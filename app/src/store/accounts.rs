@@ -1,5 +1,5 @@
 use crate::unix_time::UnixTime;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::{AnyPool, FromRow};
 
 use super::UserId;
 
@@ -35,7 +35,7 @@ pub struct NewUser<'a> {
 
 /// Usernames are stored in lower case. An address is held only once verified (unique whatever its
 /// case among verified ones), so sign-up never refuses an address and nobody can squat one.
-pub async fn create_user(pool: &SqlitePool, user: NewUser<'_>) -> Result<UserId, NewUserError> {
+pub async fn create_user(pool: &AnyPool, user: NewUser<'_>) -> Result<UserId, NewUserError> {
     let mut tx = super::begin_write(pool).await?;
     let username_taken: Option<i64> =
         sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
@@ -76,7 +76,7 @@ pub async fn create_user(pool: &SqlitePool, user: NewUser<'_>) -> Result<UserId,
 }
 
 pub async fn credentials_for(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     username: &str,
 ) -> Result<Option<Credentials>, sqlx::Error> {
     sqlx::query_as("SELECT id, password_hash FROM users WHERE username = $1")
@@ -85,10 +85,7 @@ pub async fn credentials_for(
         .await
 }
 
-pub async fn username_of(
-    pool: &SqlitePool,
-    user_id: UserId,
-) -> Result<Option<String>, sqlx::Error> {
+pub async fn username_of(pool: &AnyPool, user_id: UserId) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_optional(pool)
@@ -103,7 +100,7 @@ pub struct Account {
     pub email_verified_at: Option<UnixTime>,
 }
 
-pub async fn account(pool: &SqlitePool, user_id: UserId) -> Result<Option<Account>, sqlx::Error> {
+pub async fn account(pool: &AnyPool, user_id: UserId) -> Result<Option<Account>, sqlx::Error> {
     sqlx::query_as("SELECT id, username, email, email_verified_at FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_optional(pool)
@@ -113,7 +110,7 @@ pub async fn account(pool: &SqlitePool, user_id: UserId) -> Result<Option<Accoun
 /// False when another account has verified the same address first: an address is verified on
 /// one account only (the unique index on verified addresses decides a race).
 pub async fn mark_email_verified(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
@@ -133,7 +130,7 @@ pub async fn mark_email_verified(
 
 /// The username of another account that has verified this account's address, if any.
 pub async fn verified_owner_of_email_of(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
@@ -146,7 +143,7 @@ pub async fn verified_owner_of_email_of(
 }
 
 pub async fn user_id_by_username(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     username: &str,
 ) -> Result<Option<UserId>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
@@ -156,10 +153,7 @@ pub async fn user_id_by_username(
 }
 
 /// The username of the account that has verified `email`, if one has.
-pub async fn verified_owner_of(
-    pool: &SqlitePool,
-    email: &str,
-) -> Result<Option<String>, sqlx::Error> {
+pub async fn verified_owner_of(pool: &AnyPool, email: &str) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT username FROM users WHERE lower(email) = lower($1) AND email_verified_at IS NOT NULL",
     )

@@ -1,5 +1,5 @@
 use crate::unix_time::UnixTime;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use super::UserId;
 
@@ -22,7 +22,7 @@ pub struct EventRow {
 /// `user_id` is None for an attempt on an unknown username, recorded like one on a known one.
 /// `kind` is an `audit::EventKind`'s name (the audit module is above the store).
 pub async fn record_event(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: Option<UserId>,
     kind: &str,
     at: UnixTime,
@@ -43,7 +43,7 @@ pub async fn record_event(
 
 /// The newest events of an account, newest first.
 pub async fn recent_events(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     limit: i64,
 ) -> Result<Vec<EventRow>, sqlx::Error> {

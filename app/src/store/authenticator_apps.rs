@@ -1,4 +1,4 @@
-use sqlx::{FromRow, SqlitePool};
+use sqlx::{AnyPool, FromRow};
 
 use super::UserId;
 use crate::unix_time::UnixTime;
@@ -13,7 +13,7 @@ pub struct AppRow {
 }
 
 pub async fn authenticator_apps_of(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
 ) -> Result<Vec<AppRow>, sqlx::Error> {
     sqlx::query_as(
@@ -34,7 +34,7 @@ pub struct AdditionRow {
 }
 
 pub async fn app_addition_of(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
 ) -> Result<Option<AdditionRow>, sqlx::Error> {
     sqlx::query_as(
@@ -47,7 +47,7 @@ pub async fn app_addition_of(
 
 /// Starts adding an app, replacing any addition not finished.
 pub async fn start_app_addition(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     sign_in_id: &str,
     name: &str,
@@ -73,7 +73,7 @@ pub async fn start_app_addition(
 /// Adds the app whose secret a code of `step` confirmed: the addition becomes an app in one
 /// transaction (the step counts as spent). False if the addition was finished, cancelled or replaced meanwhile.
 pub async fn finish_app_addition(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     sign_in_id: &str,
     secret_sealed: &[u8],
@@ -106,7 +106,7 @@ pub async fn finish_app_addition(
     Ok(true)
 }
 
-pub async fn cancel_app_addition(pool: &SqlitePool, user_id: UserId) -> Result<(), sqlx::Error> {
+pub async fn cancel_app_addition(pool: &AnyPool, user_id: UserId) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM authenticator_app_additions WHERE user_id = $1")
         .bind(user_id)
         .execute(pool)
@@ -118,7 +118,7 @@ pub async fn cancel_app_addition(pool: &SqlitePool, user_id: UserId) -> Result<(
 /// authentication turned off). The name of the app removed; None if it was not the account's or
 /// was its last.
 pub async fn remove_authenticator_app(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     id: i64,
 ) -> Result<Option<String>, sqlx::Error> {
@@ -135,7 +135,7 @@ pub async fn remove_authenticator_app(
 }
 
 pub async fn delete_expired_app_additions(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     before: UnixTime,
 ) -> Result<u64, sqlx::Error> {
     Ok(

@@ -1,11 +1,11 @@
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::unix_time::UnixTime;
 
 /// Keeps a ceremony's state under `id`, replacing the ceremony `replaces` (the same session's
 /// earlier start of the same kind) if there was one.
 pub async fn keep_ceremony(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     id: &str,
     replaces: Option<&str>,
     kind: &str,
@@ -34,7 +34,7 @@ pub async fn keep_ceremony(
 /// The ceremony's state, taken in one statement: of several requests taking it at once, one gets
 /// it. None if it was taken, is of another kind, or started before `not_before`.
 pub async fn take_ceremony(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     id: &str,
     kind: &str,
     not_before: UnixTime,
@@ -50,7 +50,7 @@ pub async fn take_ceremony(
 }
 
 pub async fn delete_expired_ceremonies(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     before: UnixTime,
 ) -> Result<u64, sqlx::Error> {
     Ok(

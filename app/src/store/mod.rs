@@ -28,6 +28,8 @@ pub use throttle::*;
 pub use tokens::*;
 pub use two_factor::*;
 
+use sqlx::AnyPool;
+
 /// An account's id: a type of its own, so that an organization's id or a count cannot stand in
 /// for it.
 #[derive(
@@ -53,11 +55,86 @@ impl std::fmt::Display for UserId {
     }
 }
 
-/// A transaction that takes SQLite's write lock at its start (`BEGIN IMMEDIATE`). A plain `BEGIN`
-/// that reads first and writes later fails at once when another connection wrote in between,
-/// where this one waits its turn like any other writer.
+/// The database Portal runs on: SQLite in a data folder (the default), or a PostgreSQL server
+/// that several instances share. The store's SQL is the same for both but where noted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names, if Portal supports it.
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub fn of(pool: &AnyPool) -> Self {
+        // Only these two drivers are installed, and only these URLs are accepted at start.
+        Self::of_url(pool.connect_options().database_url.as_str()).unwrap_or(Self::Sqlite)
+    }
+}
+
+/// The key of PostgreSQL's transaction-level advisory lock that every write transaction takes
+/// (`pg_advisory_xact_lock`): write transactions run one at a time across all instances, as
+/// SQLite's `BEGIN IMMEDIATE` makes them within one file. A 64-bit key: advisory locks taken
+/// with two 32-bit keys never collide with it.
+const WRITE_LOCK_KEY: i64 = 0x706f_7274_616c; // "portal"
+
+/// A transaction that holds the database's write lock from its start, so that what it reads stays
+/// true until it commits: a counter judged, then counted; a username checked, then taken. On
+/// SQLite, `BEGIN IMMEDIATE` (a plain `BEGIN` that reads first and writes later fails at once when
+/// another connection wrote in between, where this one waits its turn like any other writer); on
+/// PostgreSQL, an advisory lock that all instances share.
 pub(crate) async fn begin_write(
-    pool: &sqlx::SqlitePool,
-) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-    pool.begin_with("BEGIN IMMEDIATE").await
+    pool: &AnyPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    match Backend::of(pool) {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(WRITE_LOCK_KEY)
+                .execute(&mut *tx)
+                .await?;
+            Ok(tx)
+        }
+    }
+}
+
+/// A yes or no read from the database: SQLite answers a comparison or `EXISTS` with 0 or 1,
+/// PostgreSQL with a boolean. Read a column as it with `#[sqlx(try_from = "Flag")]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag(pub bool);
+
+impl sqlx::Type<sqlx::Any> for Flag {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <bool as sqlx::Type<sqlx::Any>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <bool as sqlx::Type<sqlx::Any>>::compatible(ty)
+            || <i64 as sqlx::Type<sqlx::Any>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Any> for Flag {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        match <i64 as sqlx::Decode<sqlx::Any>>::decode(value.clone()) {
+            Ok(number) => Ok(Self(number != 0)),
+            Err(_) => <bool as sqlx::Decode<sqlx::Any>>::decode(value).map(Self),
+        }
+    }
+}
+
+impl From<Flag> for bool {
+    fn from(flag: Flag) -> Self {
+        flag.0
+    }
 }

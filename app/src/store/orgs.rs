@@ -1,9 +1,8 @@
 use crate::unix_time::UnixTime;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 /// A member's role in an organization, stored as its lower-case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
-#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Owner,
     Member,
@@ -14,6 +13,32 @@ impl Role {
         match self {
             Self::Owner => "owner",
             Self::Member => "member",
+        }
+    }
+}
+
+// Stored as its name, on either backend (sqlx's derive knows only the concrete drivers).
+impl sqlx::Type<sqlx::Any> for Role {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <String as sqlx::Type<sqlx::Any>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Any> for Role {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <&str as sqlx::Encode<sqlx::Any>>::encode(self.as_str(), buf)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Any> for Role {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        match <String as sqlx::Decode<sqlx::Any>>::decode(value)?.as_str() {
+            "owner" => Ok(Self::Owner),
+            "member" => Ok(Self::Member),
+            other => Err(format!("not a role: {other}").into()),
         }
     }
 }
@@ -34,6 +59,7 @@ pub struct OrgRow {
     pub require_two_factor_since: Option<UnixTime>,
     pub grace_days: i64,
     /// Whether members may have browsers remembered (skip the second step).
+    #[sqlx(try_from = "super::Flag")]
     pub remembered_browsers_allowed: bool,
 }
 
@@ -44,8 +70,10 @@ pub struct MemberRow {
     pub email: String,
     pub role: Role,
     pub joined_at: UnixTime,
+    #[sqlx(try_from = "super::Flag")]
     pub has_two_factor: bool,
     /// Only a verified address is mailed about an organization.
+    #[sqlx(try_from = "super::Flag")]
     pub email_verified: bool,
 }
 
@@ -71,7 +99,7 @@ const ORG_COLUMNS: &str =
 
 /// A new organization with its creator as owner; false if the slug is taken.
 pub async fn create_org(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     slug: &str,
     name: &str,
     owner: UserId,
@@ -103,7 +131,7 @@ pub async fn create_org(
     Ok(true)
 }
 
-pub async fn org_by_slug(pool: &SqlitePool, slug: &str) -> Result<Option<OrgRow>, sqlx::Error> {
+pub async fn org_by_slug(pool: &AnyPool, slug: &str) -> Result<Option<OrgRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {ORG_COLUMNS} FROM organizations WHERE slug = $1"
     ))
@@ -112,7 +140,7 @@ pub async fn org_by_slug(pool: &SqlitePool, slug: &str) -> Result<Option<OrgRow>
     .await
 }
 
-pub async fn all_orgs(pool: &SqlitePool) -> Result<Vec<OrgRow>, sqlx::Error> {
+pub async fn all_orgs(pool: &AnyPool) -> Result<Vec<OrgRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {ORG_COLUMNS} FROM organizations ORDER BY slug"
     ))
@@ -121,7 +149,7 @@ pub async fn all_orgs(pool: &SqlitePool) -> Result<Vec<OrgRow>, sqlx::Error> {
 }
 
 pub async fn role_in(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     org_id: i64,
     user_id: UserId,
 ) -> Result<Option<Role>, sqlx::Error> {
@@ -132,7 +160,7 @@ pub async fn role_in(
         .await
 }
 
-pub async fn members_of(pool: &SqlitePool, org_id: i64) -> Result<Vec<MemberRow>, sqlx::Error> {
+pub async fn members_of(pool: &AnyPool, org_id: i64) -> Result<Vec<MemberRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT u.id AS user_id, u.username, u.email, m.role, m.joined_at,
                 EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = u.id) AS has_two_factor,
@@ -146,7 +174,7 @@ pub async fn members_of(pool: &SqlitePool, org_id: i64) -> Result<Vec<MemberRow>
 }
 
 pub async fn memberships_of(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
 ) -> Result<Vec<MembershipRow>, sqlx::Error> {
     sqlx::query_as(
@@ -162,7 +190,7 @@ pub async fn memberships_of(
 /// role (an add never changes a role, so it can never demote the last owner). Any invitation it
 /// had is spent. Returns whether the account was new.
 pub async fn add_member(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     org_id: i64,
     user_id: UserId,
     now: UnixTime,
@@ -187,7 +215,7 @@ pub async fn add_member(
 /// Makes an account owner, adding it if it was not in: a promotion only, so it never leaves an
 /// organization without an owner.
 pub async fn make_owner(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     org_id: i64,
     user_id: UserId,
     now: UnixTime,
@@ -207,7 +235,7 @@ pub async fn make_owner(
 }
 
 async fn forget_invitation(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     org_id: i64,
     user_id: UserId,
 ) -> Result<bool, sqlx::Error> {
@@ -235,7 +263,7 @@ pub enum InviteOutcome {
 /// `max_pending` waiting. Counted and written in one transaction, so parallel invitations
 /// cannot pass the limit together.
 pub async fn invite(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     org_id: i64,
     user_id: UserId,
     invited_by: UserId,
@@ -278,7 +306,7 @@ pub async fn invite(
     })
 }
 
-pub async fn pending_invitation_count(pool: &SqlitePool, org_id: i64) -> Result<i64, sqlx::Error> {
+pub async fn pending_invitation_count(pool: &AnyPool, org_id: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM invitations WHERE org_id = $1")
         .bind(org_id)
         .fetch_one(pool)
@@ -287,7 +315,7 @@ pub async fn pending_invitation_count(pool: &SqlitePool, org_id: i64) -> Result<
 
 /// The usernames an organization has invited that have not answered yet.
 pub async fn pending_invitations_of(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     org_id: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
@@ -303,13 +331,14 @@ pub async fn pending_invitations_of(
 pub struct InvitationRow {
     pub slug: String,
     pub org_name: String,
+    #[sqlx(try_from = "super::Flag")]
     pub requires_two_factor: bool,
     pub invited_by: Option<String>,
 }
 
 /// The invitations waiting for this account's answer, oldest first.
 pub async fn invitations_for(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
 ) -> Result<Vec<InvitationRow>, sqlx::Error> {
     sqlx::query_as(
@@ -327,7 +356,7 @@ pub async fn invitations_for(
 
 /// Spends the account's invitation and makes it a member; false when there was none.
 pub async fn accept_invitation(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     org_id: i64,
     user_id: UserId,
     now: UnixTime,
@@ -351,7 +380,7 @@ pub async fn accept_invitation(
 
 /// A declined or withdrawn invitation leaves nothing behind; false when there was none.
 pub async fn delete_invitation(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     org_id: i64,
     user_id: UserId,
 ) -> Result<bool, sqlx::Error> {
@@ -368,7 +397,7 @@ pub async fn delete_invitation(
 
 /// Removes a member, unless that would leave the organization without an owner.
 pub async fn remove_member(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     org_id: i64,
     user_id: UserId,
 ) -> Result<RemoveOutcome, sqlx::Error> {
@@ -410,7 +439,7 @@ pub enum RemoveOutcome {
 }
 
 pub async fn set_requirement(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     org_id: i64,
     since: Option<UnixTime>,
     grace_days: i64,
@@ -429,13 +458,13 @@ pub async fn set_requirement(
 /// Allows or forbids the organization's members to have browsers remembered; forbidding also
 /// forgets the browsers its members have remembered.
 pub async fn set_remembered_browsers(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     org_id: i64,
     allowed: bool,
 ) -> Result<(), sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     sqlx::query("UPDATE organizations SET remembered_browsers_allowed = $1 WHERE id = $2")
-        .bind(allowed)
+        .bind(i64::from(allowed))
         .bind(org_id)
         .execute(&mut *tx)
         .await?;
@@ -453,7 +482,7 @@ pub async fn set_remembered_browsers(
 /// The nearest two-factor deadline any of the account's organizations sets, if one does and the
 /// account has no second factor yet.
 pub async fn two_factor_requirement(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
 ) -> Result<Option<Requirement>, sqlx::Error> {
     sqlx::query_as(
@@ -472,10 +501,7 @@ pub async fn two_factor_requirement(
 
 /// The organization requiring two-factor authentication of this account, whether or not it has
 /// it: such an account cannot turn it off.
-pub async fn requiring_org(
-    pool: &SqlitePool,
-    user_id: UserId,
-) -> Result<Option<String>, sqlx::Error> {
+pub async fn requiring_org(pool: &AnyPool, user_id: UserId) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT o.name FROM memberships m JOIN organizations o ON o.id = m.org_id
          WHERE m.user_id = $1 AND o.require_two_factor_since IS NOT NULL ORDER BY o.name LIMIT 1",
@@ -488,7 +514,7 @@ pub async fn requiring_org(
 /// Takes the day's one mailing of an organization's requirement: true for the first caller since
 /// `since`, false while one went out after it (one statement, so racing owners mail once).
 pub async fn claim_requirement_mail(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     org_id: i64,
     now: UnixTime,
     since: UnixTime,

@@ -1,4 +1,4 @@
-use sqlx::{FromRow, SqlitePool};
+use sqlx::{AnyPool, FromRow};
 
 use super::{Client, UserId};
 use crate::unix_time::UnixTime;
@@ -14,7 +14,7 @@ pub struct RememberedRow {
 }
 
 pub async fn remember_browser(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     token_hash: &[u8],
     now: UnixTime,
@@ -38,7 +38,7 @@ pub async fn remember_browser(
 /// Whether this token remembers this browser for `user_id` now (and notes the use). A token of
 /// another account, expired or revoked, remembers nothing.
 pub async fn use_remembered_browser(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     token_hash: &[u8],
     now: UnixTime,
@@ -56,7 +56,7 @@ pub async fn use_remembered_browser(
 }
 
 pub async fn remembered_browsers_of(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     now: UnixTime,
 ) -> Result<Vec<RememberedRow>, sqlx::Error> {
@@ -71,11 +71,7 @@ pub async fn remembered_browsers_of(
 }
 
 /// Forgets one remembered browser of the account; false if it was not the account's.
-pub async fn forget_browser(
-    pool: &SqlitePool,
-    user_id: UserId,
-    id: i64,
-) -> Result<bool, sqlx::Error> {
+pub async fn forget_browser(pool: &AnyPool, user_id: UserId, id: i64) -> Result<bool, sqlx::Error> {
     let deleted = sqlx::query("DELETE FROM remembered_browsers WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
@@ -86,7 +82,7 @@ pub async fn forget_browser(
 
 /// Forgets every remembered browser of the account.
 pub async fn forget_browsers<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
+    executor: impl sqlx::AnyExecutor<'e>,
     user_id: UserId,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM remembered_browsers WHERE user_id = $1")
@@ -97,7 +93,7 @@ pub async fn forget_browsers<'e>(
 }
 
 /// False when an organization the account is a member of forbids remembered browsers.
-pub async fn remembering_allowed(pool: &SqlitePool, user_id: UserId) -> Result<bool, sqlx::Error> {
+pub async fn remembering_allowed(pool: &AnyPool, user_id: UserId) -> Result<bool, sqlx::Error> {
     let forbidding: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM memberships m JOIN organizations o ON o.id = m.org_id
          WHERE m.user_id = $1 AND o.remembered_browsers_allowed = 0",
@@ -109,7 +105,7 @@ pub async fn remembering_allowed(pool: &SqlitePool, user_id: UserId) -> Result<b
 }
 
 pub async fn delete_expired_remembered_browsers(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     before: UnixTime,
 ) -> Result<u64, sqlx::Error> {
     Ok(

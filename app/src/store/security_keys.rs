@@ -1,4 +1,4 @@
-use sqlx::{FromRow, SqlitePool};
+use sqlx::{AnyPool, FromRow};
 
 use super::UserId;
 use crate::unix_time::UnixTime;
@@ -16,10 +16,7 @@ pub struct KeyRow {
 
 const KEY_COLUMNS: &str = "id, user_id, name, passkey, created_at, last_used_at";
 
-pub async fn security_keys_of(
-    pool: &SqlitePool,
-    user_id: UserId,
-) -> Result<Vec<KeyRow>, sqlx::Error> {
+pub async fn security_keys_of(pool: &AnyPool, user_id: UserId) -> Result<Vec<KeyRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {KEY_COLUMNS} FROM security_keys WHERE user_id = $1 ORDER BY created_at, id"
     ))
@@ -29,7 +26,7 @@ pub async fn security_keys_of(
 }
 
 pub async fn security_key_by_credential(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     credential_id: &[u8],
 ) -> Result<Option<KeyRow>, sqlx::Error> {
     sqlx::query_as(&format!(
@@ -50,7 +47,7 @@ pub struct NewKey<'a> {
 
 /// False when the credential is registered already (to any account): one credential, one
 /// account.
-pub async fn add_security_key(pool: &SqlitePool, key: NewKey<'_>) -> Result<bool, sqlx::Error> {
+pub async fn add_security_key(pool: &AnyPool, key: NewKey<'_>) -> Result<bool, sqlx::Error> {
     let inserted = sqlx::query(
         "INSERT INTO security_keys (user_id, name, credential_id, passkey, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -73,7 +70,7 @@ pub async fn add_security_key(pool: &SqlitePool, key: NewKey<'_>) -> Result<bool
 /// (an answer with that counter or a later one was recorded first). Keys that keep no counter
 /// send zero.
 pub async fn record_key_use(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     id: i64,
     passkey: &str,
     counter: i64,
@@ -96,7 +93,7 @@ pub async fn record_key_use(
 
 /// Removes one key of the account; false if it was not the account's.
 pub async fn remove_security_key(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     id: i64,
 ) -> Result<bool, sqlx::Error> {
@@ -110,7 +107,7 @@ pub async fn remove_security_key(
 
 /// The account's WebAuthn user handle, made (from `fresh`) the first time it is asked for.
 pub async fn webauthn_id_of(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     fresh: &str,
 ) -> Result<String, sqlx::Error> {
@@ -124,7 +121,7 @@ pub async fn webauthn_id_of(
 }
 
 pub async fn user_by_webauthn_id(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     webauthn_id: &str,
 ) -> Result<Option<UserId>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM users WHERE webauthn_id = $1")

@@ -1,7 +1,7 @@
 use crate::unix_time::UnixTime;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
-use super::{Client, UserId};
+use super::{Backend, Client, UserId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SignInRow {
@@ -13,9 +13,11 @@ pub struct SignInRow {
 }
 
 /// A new sign-in and, when `recorded` says how it was made, its audit event (of kind
-/// `event_kind`): both in one round trip to SQLite, as sign-in is the busiest write.
+/// `event_kind`): both in one round trip, as sign-in is the busiest write. SQLite takes the two
+/// statements as one query; PostgreSQL takes no such query with arguments, but takes the first
+/// as a common table expression of the second.
 pub async fn create_sign_in(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     id: &str,
     user_id: UserId,
     now: UnixTime,
@@ -23,32 +25,40 @@ pub async fn create_sign_in(
     event_kind: &str,
     recorded: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    const SIGN_IN: &str = "INSERT INTO sign_ins (id, user_id, created_at, last_seen_at, address, user_agent) \
-         VALUES ($1, $2, $3, $3, $4, $5)";
-    const SIGN_IN_AND_EVENT: &str = "INSERT INTO sign_ins (id, user_id, created_at, last_seen_at, address, user_agent) \
-         VALUES ($1, $2, $3, $3, $4, $5); \
-         INSERT INTO audit_events (user_id, kind, at, address, user_agent, detail) \
-         VALUES ($2, $6, $3, $4, $5, $7)";
-    sqlx::query(if recorded.is_some() {
-        SIGN_IN_AND_EVENT
-    } else {
-        SIGN_IN
+    macro_rules! sign_in {
+        () => {
+            "INSERT INTO sign_ins (id, user_id, created_at, last_seen_at, address, user_agent) \
+             VALUES ($1, $2, $3, $3, $4, $5)"
+        };
+    }
+    macro_rules! event {
+        () => {
+            "INSERT INTO audit_events (user_id, kind, at, address, user_agent, detail) \
+             VALUES ($2, $6, $3, $4, $5, $7)"
+        };
+    }
+    let query = sqlx::query(match (recorded, Backend::of(pool)) {
+        (None, _) => sign_in!(),
+        (Some(_), Backend::Sqlite) => concat!(sign_in!(), "; ", event!()),
+        (Some(_), Backend::Postgres) => concat!("WITH sign_in AS (", sign_in!(), ") ", event!()),
     })
     .bind(id)
     .bind(user_id)
     .bind(now)
     .bind(&client.address)
-    .bind(&client.user_agent)
-    .bind(event_kind)
-    .bind(recorded)
-    .execute(pool)
-    .await?;
+    .bind(&client.user_agent);
+    // PostgreSQL refuses arguments that a query does not use.
+    let query = match recorded {
+        Some(detail) => query.bind(event_kind).bind(detail),
+        None => query,
+    };
+    query.execute(pool).await?;
     Ok(())
 }
 
 /// When the sign-in was last seen, if it still stands.
 pub async fn sign_in_last_seen(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     id: &str,
     user_id: UserId,
 ) -> Result<Option<UnixTime>, sqlx::Error> {
@@ -59,7 +69,7 @@ pub async fn sign_in_last_seen(
         .await
 }
 
-pub async fn touch_sign_in(pool: &SqlitePool, id: &str, now: UnixTime) -> Result<(), sqlx::Error> {
+pub async fn touch_sign_in(pool: &AnyPool, id: &str, now: UnixTime) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE sign_ins SET last_seen_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
@@ -70,7 +80,7 @@ pub async fn touch_sign_in(pool: &SqlitePool, id: &str, now: UnixTime) -> Result
 
 /// Signs one browser of the account out; false if it was not the account's.
 pub async fn delete_sign_in(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     id: &str,
 ) -> Result<bool, sqlx::Error> {
@@ -84,7 +94,7 @@ pub async fn delete_sign_in(
 
 /// Signs every browser of the account out, but `keep` when given.
 pub async fn delete_sign_ins(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     keep: Option<&str>,
 ) -> Result<u64, sqlx::Error> {
@@ -98,7 +108,7 @@ pub async fn delete_sign_ins(
 
 /// The account's sign-ins seen since `active_since`, newest first.
 pub async fn sign_ins_of(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     active_since: UnixTime,
 ) -> Result<Vec<SignInRow>, sqlx::Error> {

@@ -1,5 +1,5 @@
 use crate::unix_time::UnixTime;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use super::UserId;
 
@@ -26,7 +26,7 @@ pub struct Failures {
 }
 
 pub async fn failures_of(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     factor: Factor,
 ) -> Result<Failures, sqlx::Error> {
@@ -35,7 +35,7 @@ pub async fn failures_of(
 
 /// Counts one more consecutive failure and returns the new count.
 pub async fn record_failure(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     factor: Factor,
     now: UnixTime,
@@ -45,7 +45,7 @@ pub async fn record_failure(
 
 /// A factor's counter, read by itself or inside a transaction.
 async fn read_failures<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
+    executor: impl sqlx::AnyExecutor<'e>,
     user_id: UserId,
     factor: Factor,
 ) -> Result<Failures, sqlx::Error> {
@@ -60,8 +60,8 @@ async fn read_failures<'e>(
 }
 
 /// One more failure on a factor's counter, by itself or inside a transaction: the new count.
-async fn count_failure<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
+pub(super) async fn count_failure<'e>(
+    executor: impl sqlx::AnyExecutor<'e>,
     user_id: UserId,
     factor: Factor,
     now: UnixTime,
@@ -79,15 +79,15 @@ async fn count_failure<'e>(
 }
 
 pub async fn clear_failures(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     factor: Factor,
 ) -> Result<(), sqlx::Error> {
     delete_failures(pool, user_id, factor).await
 }
 
-async fn delete_failures<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
+pub(super) async fn delete_failures<'e>(
+    executor: impl sqlx::AnyExecutor<'e>,
     user_id: UserId,
     factor: Factor,
 ) -> Result<(), sqlx::Error> {
@@ -114,7 +114,7 @@ pub struct PasswordThrottleKey {
 /// load). A right password clears the counter afterwards. Returns the earlier failures, or the
 /// judgement that refused the attempt.
 pub async fn reserve_password_attempt<E>(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     key: &PasswordThrottleKey,
     now: UnixTime,
     allowed: impl FnOnce(Failures) -> Result<(), E>,
@@ -146,7 +146,7 @@ pub async fn reserve_password_attempt<E>(
 
 /// A right password: the reserved attempt and the failures before it are forgotten.
 pub async fn clear_password_failures(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     key: &PasswordThrottleKey,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM password_failures WHERE username = $1 AND device = $2")
@@ -163,7 +163,7 @@ pub async fn clear_password_failures(
 /// not. A refused attempt's outcome is thrown away unseen, so parallel guesses learn no more
 /// than the throttle allows. Returns the failures now counted, or the judgement that refused.
 pub async fn settle_factor_attempt<E>(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     factor: Factor,
     now: UnixTime,
@@ -190,7 +190,7 @@ pub async fn settle_factor_attempt<E>(
 /// Counters whose last failure is older than `before` start again from zero: the longest wait is
 /// 15 minutes, and rows for made-up usernames must not pile up.
 pub async fn delete_stale_password_failures(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     before: UnixTime,
 ) -> Result<u64, sqlx::Error> {
     Ok(

@@ -1,5 +1,5 @@
 use crate::unix_time::UnixTime;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use super::UserId;
 
@@ -60,7 +60,7 @@ pub enum CappedToken {
 /// `one_live`, has a live one): counted and inserted in one write transaction, so requests racing
 /// each other cannot pass the cap together.
 pub async fn create_token_capped(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     token: NewToken<'_>,
     since: UnixTime,
     cap: i64,
@@ -101,7 +101,7 @@ pub async fn create_token_capped(
 /// Spends every live recovery link of the account: a change to its second factor (a new code,
 /// disable, enrollment, a reset) must not be undone by a link asked for before it.
 pub(super) async fn withdraw_recovery_links(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user_id: UserId,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
@@ -110,7 +110,7 @@ pub(super) async fn withdraw_recovery_links(
 
 /// Spends every live link of `purpose` of the account.
 pub(super) async fn withdraw_links(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user_id: UserId,
     purpose: TokenPurpose,
     now: UnixTime,
@@ -127,10 +127,7 @@ pub(super) async fn withdraw_links(
 }
 
 /// Expired tokens are deleted after a day (the hourly caps count the last hour only).
-pub async fn delete_expired_tokens(
-    pool: &SqlitePool,
-    before: UnixTime,
-) -> Result<u64, sqlx::Error> {
+pub async fn delete_expired_tokens(pool: &AnyPool, before: UnixTime) -> Result<u64, sqlx::Error> {
     Ok(
         sqlx::query("DELETE FROM email_tokens WHERE expires_at < $1")
             .bind(before)
@@ -141,7 +138,7 @@ pub async fn delete_expired_tokens(
 }
 
 /// A token whose email could not be sent is withdrawn, so it counts for nothing.
-pub async fn delete_token(pool: &SqlitePool, id: i64) -> Result<(), sqlx::Error> {
+pub async fn delete_token(pool: &AnyPool, id: i64) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM email_tokens WHERE id = $1")
         .bind(id)
         .execute(pool)
@@ -157,7 +154,7 @@ struct TokenRow {
 }
 
 pub async fn token_state(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     hash: &[u8],
     purpose: TokenPurpose,
     now: UnixTime,
@@ -184,7 +181,7 @@ pub struct SpentToken {
 
 /// `consume_token` inside a transaction, with the token's address.
 pub(super) async fn spend_token(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     hash: &[u8],
     purpose: TokenPurpose,
     now: UnixTime,
@@ -201,7 +198,7 @@ pub(super) async fn spend_token(
 }
 
 /// The address a link is about (an email change's).
-pub async fn token_email(pool: &SqlitePool, hash: &[u8]) -> Result<Option<String>, sqlx::Error> {
+pub async fn token_email(pool: &AnyPool, hash: &[u8]) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT email FROM email_tokens WHERE token_hash = $1")
         .bind(hash)
         .fetch_optional(pool)
@@ -211,7 +208,7 @@ pub async fn token_email(pool: &SqlitePool, hash: &[u8]) -> Result<Option<String
 
 /// The address of the account's newest live link of `purpose` (a pending email change).
 pub async fn live_token_email(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     purpose: TokenPurpose,
     now: UnixTime,
@@ -230,7 +227,7 @@ pub async fn live_token_email(
 
 /// Spends a token: of many requests racing with one token, exactly one gets its account.
 pub async fn consume_token(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     hash: &[u8],
     purpose: TokenPurpose,
     now: UnixTime,

@@ -1,5 +1,5 @@
 use crate::unix_time::UnixTime;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use super::{Factor, Failures, UserId};
 
@@ -19,7 +19,7 @@ pub struct EnrollmentRow {
 }
 
 pub async fn two_factor_of(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
 ) -> Result<Option<TwoFactorRow>, sqlx::Error> {
     sqlx::query_as("SELECT recovery_code_hash, enabled_at FROM two_factor WHERE user_id = $1")
@@ -51,9 +51,78 @@ struct CodeCheckApp {
     last_failure_at: Option<UnixTime>,
 }
 
+/// What a code check found, judged against the apps read in its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeVerdict {
+    /// Right for this app at this step, newer than any the app had accepted.
+    Accepted {
+        app_id: i64,
+        step: i64,
+    },
+    /// A code some app had accepted already.
+    Replayed,
+    Wrong,
+}
+
+/// A code check settled in one write transaction, so that parallel checks of one account, on
+/// any number of instances, see each other: the account's apps and code failures are read,
+/// `judge` decides (the throttle, then the code against each app), and the verdict is written
+/// (the app's step spent, or one more failure counted). Returns None when the account has no
+/// authenticator app; else the judgement that refused, or the verdict with the failures counted
+/// now in a row (0 when accepted).
+pub async fn settle_code_check<E>(
+    pool: &AnyPool,
+    user_id: UserId,
+    now: UnixTime,
+    judge: impl FnOnce(&CodeCheckRow) -> Result<CodeVerdict, E>,
+) -> Result<Option<Result<(CodeVerdict, i64), E>>, sqlx::Error> {
+    let mut tx = super::begin_write(pool).await?;
+    let Some(row) = code_check_of(&mut *tx, user_id).await? else {
+        return Ok(None);
+    };
+    let verdict = match judge(&row) {
+        Ok(verdict) => verdict,
+        Err(refused) => return Ok(Some(Err(refused))),
+    };
+    let verdict = match verdict {
+        CodeVerdict::Accepted { app_id, step } => {
+            let spent = sqlx::query(
+                "UPDATE authenticator_apps SET last_accepted_step = $1, last_used_at = $2 \
+                 WHERE id = $3 AND last_accepted_step < $4",
+            )
+            .bind(step)
+            .bind(now)
+            .bind(app_id)
+            .bind(step)
+            .execute(&mut *tx)
+            .await?;
+            if spent.rows_affected() == 1 {
+                verdict
+            } else {
+                CodeVerdict::Replayed
+            }
+        }
+        other => other,
+    };
+    let failures = match verdict {
+        CodeVerdict::Accepted { .. } => {
+            // A write saved on the usual path: most right codes follow no failure.
+            if row.failures.failures > 0 {
+                super::throttle::delete_failures(&mut *tx, user_id, Factor::Totp).await?;
+            }
+            0
+        }
+        CodeVerdict::Replayed | CodeVerdict::Wrong => {
+            super::throttle::count_failure(&mut *tx, user_id, Factor::Totp, now).await?
+        }
+    };
+    tx.commit().await?;
+    Ok(Some(Ok((verdict, failures))))
+}
+
 /// None when the account has no authenticator app.
-pub async fn code_check_of(
-    pool: &SqlitePool,
+async fn code_check_of<'e>(
+    executor: impl sqlx::AnyExecutor<'e>,
     user_id: UserId,
 ) -> Result<Option<CodeCheckRow>, sqlx::Error> {
     let rows: Vec<CodeCheckApp> = sqlx::query_as(
@@ -64,7 +133,7 @@ pub async fn code_check_of(
     )
     .bind(Factor::Totp.as_str())
     .bind(user_id)
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await?;
     // The counter is the account's: every row carries the same.
     let Some(first) = rows.first() else {
@@ -88,7 +157,7 @@ pub async fn code_check_of(
 }
 
 pub async fn enrollment_of(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
 ) -> Result<Option<EnrollmentRow>, sqlx::Error> {
     sqlx::query_as("SELECT secret_sealed, confirmed_step, started_at, sign_in_id FROM two_factor_enrollments WHERE user_id = $1")
@@ -99,7 +168,7 @@ pub async fn enrollment_of(
 
 /// A new enrollment with a new secret, replacing any earlier unfinished one.
 pub async fn start_enrollment(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     sign_in_id: &str,
     secret_sealed: &[u8],
@@ -129,7 +198,7 @@ pub async fn start_enrollment(
 /// hash for good, the sealed code until it has been shown. False if it was confirmed already, or
 /// replaced meanwhile (the secret checked is the one confirmed), or started by another sign-in.
 pub async fn confirm_enrollment(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     sign_in_id: &str,
     secret_sealed: &[u8],
@@ -161,7 +230,7 @@ pub async fn confirm_enrollment(
 /// Turns the second factor on from a confirmed enrollment; the confirming code's step counts as
 /// accepted. False if there was no confirmed enrollment.
 pub async fn complete_enrollment(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     sign_in_id: &str,
     now: UnixTime,
@@ -206,7 +275,7 @@ pub async fn complete_enrollment(
 /// named by their owner.
 pub const FIRST_APP_NAME: &str = "Authenticator app";
 
-pub async fn cancel_enrollment(pool: &SqlitePool, user_id: UserId) -> Result<(), sqlx::Error> {
+pub async fn cancel_enrollment(pool: &AnyPool, user_id: UserId) -> Result<(), sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     for table in ["two_factor_enrollments", "recovery_code_reveals"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
@@ -217,29 +286,9 @@ pub async fn cancel_enrollment(pool: &SqlitePool, user_id: UserId) -> Result<(),
     tx.commit().await
 }
 
-/// Spends `step` of one app: true only if it is newer than every step that app had accepted, so
-/// of two requests racing with one code, one wins.
-pub async fn record_accepted_step(
-    pool: &SqlitePool,
-    app_id: i64,
-    step: i64,
-    now: UnixTime,
-) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
-        "UPDATE authenticator_apps SET last_accepted_step = $1, last_used_at = $2 WHERE id = $3 AND last_accepted_step < $4",
-    )
-    .bind(step)
-    .bind(now)
-    .bind(app_id)
-    .bind(step)
-    .execute(pool)
-    .await?;
-    Ok(updated.rows_affected() == 1)
-}
-
 /// Removes the second factor, its recovery code and its failure counters.
 pub async fn remove_two_factor(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
@@ -270,7 +319,7 @@ pub async fn remove_two_factor(
 
 /// A new recovery code replaces the old, which stops working at once.
 pub async fn replace_recovery_code(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     sign_in_id: &str,
     recovery_code_hash: &str,
@@ -289,7 +338,7 @@ pub async fn replace_recovery_code(
 }
 
 async fn put_reveal(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user_id: UserId,
     sign_in_id: &str,
     code_sealed: &[u8],
@@ -312,7 +361,7 @@ async fn put_reveal(
 /// The sealed recovery code waiting to be shown to the sign-in that made it, if it was made after
 /// `not_before`.
 pub async fn recovery_code_reveal(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
     sign_in_id: &str,
     not_before: UnixTime,
@@ -328,7 +377,7 @@ pub async fn recovery_code_reveal(
 }
 
 pub async fn forget_recovery_code_reveal(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: UserId,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM recovery_code_reveals WHERE user_id = $1")
@@ -340,10 +389,7 @@ pub async fn forget_recovery_code_reveal(
 
 /// Sealed recovery codes past their reveal window are deleted, shown or not: the code is kept
 /// only as a hash after that (SPEC §2).
-pub async fn delete_expired_reveals(
-    pool: &SqlitePool,
-    before: UnixTime,
-) -> Result<u64, sqlx::Error> {
+pub async fn delete_expired_reveals(pool: &AnyPool, before: UnixTime) -> Result<u64, sqlx::Error> {
     Ok(
         sqlx::query("DELETE FROM recovery_code_reveals WHERE created_at < $1")
             .bind(before)

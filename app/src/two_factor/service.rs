@@ -14,7 +14,7 @@ use crate::{
         totp::{self, CodeCheck, TotpStep},
     },
     state::AppState,
-    store::{self, Client, Factor, Failures, UserId},
+    store::{self, Client, CodeVerdict, Factor, Failures, UserId},
 };
 
 /// A recovery code or enrollment is shown for this long, then taken as abandoned.
@@ -37,7 +37,9 @@ pub fn code_required() -> AppError {
 }
 
 /// Checks an authentication code of an account with two-factor authentication on. A right code
-/// spends its step; a wrong or replayed one counts as a failure and is recorded.
+/// spends its step; a wrong or replayed one counts as a failure and is recorded. The throttle's
+/// judgement, the check and its outcome are one write transaction (`store::settle_code_check`),
+/// so parallel guesses cannot slip past the failure counter, on one instance or several.
 pub async fn verify_totp(
     state: &AppState,
     user_id: UserId,
@@ -45,77 +47,53 @@ pub async fn verify_totp(
     client: &Client,
 ) -> Result<(), AppError> {
     let code = totp::parse_code(code).ok_or_else(code_required)?;
-    let _one_at_a_time = state.factor_locks.lock(user_id).await;
     let now = state.clock.now();
-    // One read for the apps' secrets and last steps and the failures: a code check is on every
-    // sign-in.
-    let row = store::code_check_of(&state.pool, user_id)
-        .await?
-        .ok_or(AppError::TwoFactorOff)?;
-    let earlier_failures = throttle_verdict(row.failures, Factor::Totp, now)?;
-    let outcome = check_with_apps(state, user_id, &row.apps, &code, now)?;
-    match outcome {
-        (Some(app_id), CodeCheck::Accepted(step))
-            if store::record_accepted_step(&state.pool, app_id, step.0, now).await? =>
-        {
-            // A write saved on the usual path: most right codes follow no failure.
-            if earlier_failures > 0 {
-                store::clear_failures(&state.pool, user_id, Factor::Totp).await?;
-            }
-            Ok(())
-        }
-        // Accepted but spent meanwhile, or spent before: the same code twice.
-        (_, CodeCheck::Accepted(_) | CodeCheck::Replayed) => {
-            count_failure(
-                state,
-                user_id,
-                Factor::Totp,
-                client,
-                EventKind::CodeReplayed,
-            )
-            .await?;
-            Err(AppError::CodeReplayed)
-        }
-        (_, CodeCheck::Wrong) => {
-            count_failure(
-                state,
-                user_id,
-                Factor::Totp,
-                client,
-                EventKind::SecondFactorFailed,
-            )
-            .await?;
-            Err(AppError::InvalidCode)
-        }
-    }
+    let (verdict, failures) = store::settle_code_check(&state.pool, user_id, now, |row| {
+        throttle_verdict(row.failures, Factor::Totp, now)?;
+        check_with_apps(state, user_id, &row.apps, &code, now)
+    })
+    .await?
+    .ok_or(AppError::TwoFactorOff)??;
+    let (event, error) = match verdict {
+        CodeVerdict::Accepted { .. } => return Ok(()),
+        // The same code twice (or accepted meanwhile by a parallel check).
+        CodeVerdict::Replayed => (EventKind::CodeReplayed, AppError::CodeReplayed),
+        CodeVerdict::Wrong => (EventKind::SecondFactorFailed, AppError::InvalidCode),
+    };
+    record_failure(state, user_id, Factor::Totp, client, event, failures).await?;
+    Err(error)
 }
 
-/// The code checked against each of the account's apps: the app it is right for, or else
-/// whether it was one some app had accepted already.
+/// The code checked against each of the account's apps: the app and step it is right for, or
+/// else whether it was one some app had accepted already.
 fn check_with_apps(
     state: &AppState,
     user_id: UserId,
     apps: &[store::AppSecret],
     code: &str,
     now: UnixTime,
-) -> Result<(Option<i64>, CodeCheck), AppError> {
+) -> Result<CodeVerdict, AppError> {
     let mut replayed = false;
     for app in apps {
         let secret = state
             .secrets
             .open(&app.secret_sealed, &secret_context(user_id))?;
         match totp::check_code(&secret, code, now, Some(TotpStep(app.last_accepted_step))) {
-            accepted @ CodeCheck::Accepted(_) => return Ok((Some(app.id), accepted)),
+            CodeCheck::Accepted(step) => {
+                return Ok(CodeVerdict::Accepted {
+                    app_id: app.id,
+                    step: step.0,
+                });
+            }
             CodeCheck::Replayed => replayed = true,
             CodeCheck::Wrong => {}
         }
     }
-    let outcome = if replayed {
-        CodeCheck::Replayed
+    Ok(if replayed {
+        CodeVerdict::Replayed
     } else {
-        CodeCheck::Wrong
-    };
-    Ok((None, outcome))
+        CodeVerdict::Wrong
+    })
 }
 
 /// Checks a recovery code of an account with two-factor authentication on, under its own

@@ -280,12 +280,11 @@ async fn thirty_minutes_without_a_request_end_the_session_and_each_request_exten
 
     let database = portal.database().await;
     let expiry = || async {
-        let (expiry,): (time::OffsetDateTime,) =
-            sqlx::query_as("SELECT expiry_date FROM tower_sessions")
-                .fetch_one(&database)
-                .await
-                .unwrap();
-        expiry
+        let expires_at: i64 = sqlx::query_scalar("SELECT expires_at FROM sessions")
+            .fetch_one(&database)
+            .await
+            .unwrap();
+        time::OffsetDateTime::from_unix_timestamp(expires_at).unwrap()
     };
     let first = expiry().await;
     let from_now = first - time::OffsetDateTime::now_utc();
@@ -298,8 +297,8 @@ async fn thirty_minutes_without_a_request_end_the_session_and_each_request_exten
     assert!(expiry().await > first, "a request moves the expiry on");
 
     // Thirty minutes and a second pass with no request.
-    sqlx::query("UPDATE tower_sessions SET expiry_date = ?")
-        .bind(time::OffsetDateTime::now_utc() - time::Duration::seconds(1))
+    sqlx::query("UPDATE sessions SET expires_at = $1")
+        .bind((time::OffsetDateTime::now_utc() - time::Duration::seconds(1)).unix_timestamp())
         .execute(&database)
         .await
         .unwrap();

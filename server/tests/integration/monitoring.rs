@@ -16,7 +16,7 @@ async fn healthz_answers_while_the_database_does_and_leaves_no_session() {
         "no session for a probe"
     );
     assert_eq!(response.text().await.unwrap(), "ok");
-    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM tower_sessions")
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
         .fetch_one(&portal.state.pool)
         .await
         .unwrap();

@@ -666,7 +666,7 @@ async fn quick_accounts(portal: &TestPortal, count: usize) -> Vec<String> {
     for n in 0..count {
         let name = format!("invitee{n}");
         sqlx::query(
-            "INSERT INTO users (username, email, password_hash, created_at) VALUES (?, ?, 'x', 0)",
+            "INSERT INTO users (username, email, password_hash, created_at) VALUES ($1, $2, 'x', 0)",
         )
         .bind(&name)
         .bind(format!("{name}@example.com"))
@@ -759,19 +759,19 @@ async fn the_admin_command_prints_control_characters_escaped() {
     let portal = TestPortal::start().await;
     let (_alice, _bob) = acme(&portal).await;
     let database = portal.database().await;
-    sqlx::query("UPDATE organizations SET name = ? WHERE slug = 'acme'")
+    sqlx::query("UPDATE organizations SET name = $1 WHERE slug = 'acme'")
         .bind("Acme\u{1b}]0;owned\u{7}\u{1b}[2J Café")
         .execute(&database)
         .await
         .unwrap();
-    sqlx::query("UPDATE users SET username = ? WHERE username = 'bob'")
+    sqlx::query("UPDATE users SET username = $1 WHERE username = 'bob'")
         .bind("bob\u{1b}[31m")
         .execute(&database)
         .await
         .unwrap();
     sqlx::query(
         "INSERT INTO audit_events (user_id, kind, at, address, user_agent, detail)
-         SELECT id, 'org_changed', 0, ?, ?, ? FROM users WHERE username = 'alice'",
+         SELECT id, 'org_changed', 0, $1, $2, $3 FROM users WHERE username = 'alice'",
     )
     .bind("10.0.0.1\u{1b}[2J")
     .bind("Agent\u{1b}[31m")

@@ -30,6 +30,9 @@ pub struct TestPortal {
     /// None: no --smtp-url, so mail goes to the outbox folder.
     smtp_url: Option<String>,
     extra: Vec<String>,
+    /// Where its database is: a file in `data`, or a database of its own on the PostgreSQL
+    /// server that PORTAL_TEST_POSTGRES names.
+    database_url: String,
     data: TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -79,6 +82,21 @@ impl TestPortal {
         smtp_url: Option<String>,
         extra: Vec<String>,
     ) -> Self {
+        let database_url = match std::env::var("PORTAL_TEST_POSTGRES") {
+            Ok(server) if !server.is_empty() => new_postgres_database(&server).await,
+            _ => format!("sqlite://{}", data.path().join("portal.db").display()),
+        };
+        Self::start_on(data, clock, smtp, smtp_url, extra, database_url).await
+    }
+
+    async fn start_on(
+        data: TempDir,
+        clock: Clock,
+        smtp: SmtpSink,
+        smtp_url: Option<String>,
+        extra: Vec<String>,
+        database_url: String,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         // WebAuthn refuses an IP address as its relying party: `--base-url localhost` asks for
@@ -101,6 +119,8 @@ impl TestPortal {
             &base,
             "--support-email",
             "help@portal.test",
+            "--database-url",
+            &database_url,
         ]
         .iter()
         .map(|arg| arg.to_string())
@@ -141,6 +161,7 @@ impl TestPortal {
             metrics_addr,
             smtp_url,
             extra,
+            database_url,
             data,
             stop: Some(stop),
             task: Some(task),
@@ -154,12 +175,13 @@ impl TestPortal {
             task.await.unwrap();
         }
         let data = std::mem::replace(&mut self.data, tempfile::tempdir().unwrap());
-        Self::start_in(
+        Self::start_on(
             data,
             self.clock.clone(),
             self.smtp.clone(),
             self.smtp_url.clone(),
             self.extra.clone(),
+            self.database_url.clone(),
         )
         .await
     }
@@ -492,6 +514,7 @@ impl TestPortal {
             .arg("admin")
             .args(args)
             .env("PORTAL_DATA_DIR", self.data_dir())
+            .env("PORTAL_DATABASE_URL", &self.database_url)
             .env("PORTAL_SMTP_URL", self.smtp.url())
             .env("USER", "support-sam")
             .output()
@@ -499,10 +522,38 @@ impl TestPortal {
     }
 
     /// The database as the server keeps it, opened beside it.
-    pub async fn database(&self) -> sqlx::SqlitePool {
-        let url = format!("sqlite://{}", self.data_dir().join("portal.db").display());
-        sqlx::SqlitePool::connect(&url).await.unwrap()
+    pub async fn database(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        sqlx::AnyPool::connect(&self.database_url).await.unwrap()
     }
+
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
+    pub fn backend(&self) -> app::store::Backend {
+        app::store::Backend::of_url(&self.database_url).unwrap()
+    }
+}
+
+/// A new, empty database on the PostgreSQL server at `server` (a URL without a database name),
+/// for one test portal: every test starts from nothing, as it does with its own SQLite file.
+pub async fn new_postgres_database(server: &str) -> String {
+    use sqlx::Connection as _;
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let name = format!(
+        "portal_test_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let server = server.trim_end_matches('/');
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .expect("the test PostgreSQL server (PORTAL_TEST_POSTGRES) answers");
+    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("a test database");
+    format!("{server}/{name}")
 }
 
 /// Runs `count` requests released together: each waits at a barrier until all are ready, so a

@@ -270,7 +270,7 @@ fn sign_in_form_with_junk() -> Vec<(String, String)> {
 }
 
 async fn largest_session_bytes(portal: &TestPortal) -> i64 {
-    sqlx::query_scalar("SELECT COALESCE(MAX(LENGTH(data)), 0) FROM tower_sessions")
+    sqlx::query_scalar("SELECT COALESCE(MAX(LENGTH(data)), 0) FROM sessions")
         .fetch_one(&portal.database().await)
         .await
         .unwrap()

@@ -183,19 +183,19 @@ async fn an_anonymous_session_lives_thirty_idle_minutes_and_its_row_is_then_dele
     .map(|(name, value)| (name.to_owned(), value.to_owned()));
     failed_sign_in_form(&portal, &browser, &fields).await;
     let database = portal.database().await;
-    let seconds_left: f64 = sqlx::query_scalar(
-        "SELECT (julianday(expiry_date) - julianday('now')) * 86400 FROM tower_sessions",
-    )
-    .fetch_one(&database)
-    .await
-    .unwrap();
+    let expires_at: i64 = sqlx::query_scalar("SELECT expires_at FROM sessions")
+        .fetch_one(&database)
+        .await
+        .unwrap();
+    let seconds_left = expires_at - time::OffsetDateTime::now_utc().unix_timestamp();
     assert!(
-        (1700.0..=1810.0).contains(&seconds_left),
+        (1700..=1810).contains(&seconds_left),
         "expires in {seconds_left} s"
     );
 
     // Expired while the server was down: the next start deletes it, without waiting a period.
-    sqlx::query("UPDATE tower_sessions SET expiry_date = datetime('now', '-1 minute')")
+    sqlx::query("UPDATE sessions SET expires_at = $1")
+        .bind(time::OffsetDateTime::now_utc().unix_timestamp() - 60)
         .execute(&database)
         .await
         .unwrap();
@@ -204,7 +204,7 @@ async fn an_anonymous_session_lives_thirty_idle_minutes_and_its_row_is_then_dele
     let database = portal.database().await;
     let mut rows: i64 = 1;
     for _ in 0..50 {
-        rows = sqlx::query_scalar("SELECT COUNT(*) FROM tower_sessions")
+        rows = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
             .fetch_one(&database)
             .await
             .unwrap();
