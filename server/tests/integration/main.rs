@@ -7,6 +7,7 @@ mod account_life;
 mod accounts;
 mod authenticator_apps;
 mod hardening;
+mod instances;
 mod monitoring;
 mod organizations;
 mod recovery;

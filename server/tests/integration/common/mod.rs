@@ -52,6 +52,22 @@ impl TestPortal {
         Self::start_in(data, Clock::default(), smtp, Some(url), extra).await
     }
 
+    /// A portal on a fresh database of its own on the PostgreSQL server that
+    /// PORTAL_TEST_POSTGRES_SERVER names (`./dev test` starts one), whichever backend the other
+    /// tests use: for what only a shared database can show.
+    pub async fn start_on_postgres(extra: &[&str]) -> Self {
+        let server = std::env::var("PORTAL_TEST_POSTGRES_SERVER").expect(
+            "PORTAL_TEST_POSTGRES_SERVER names a PostgreSQL server (postgres://user@host:port); \
+             ./dev test starts one",
+        );
+        let smtp = SmtpSink::start();
+        let url = smtp.url();
+        let extra = extra.iter().map(|arg| arg.to_string()).collect();
+        let data = tempfile::tempdir().expect("a temporary folder");
+        let database_url = new_postgres_database(&server).await;
+        Self::start_on(data, Clock::default(), smtp, Some(url), extra, database_url).await
+    }
+
     /// A portal reached at `http://localhost:PORT`, as WebAuthn needs.
     pub async fn start_on_localhost() -> Self {
         Self::start_with(&["--base-url", "localhost"]).await
@@ -529,6 +545,11 @@ impl TestPortal {
 
     pub fn database_url(&self) -> &str {
         &self.database_url
+    }
+
+    /// The SMTP server's URL, when mail goes to one.
+    pub fn smtp_url(&self) -> Option<&str> {
+        self.smtp_url.as_deref()
     }
 
     pub fn backend(&self) -> app::store::Backend {

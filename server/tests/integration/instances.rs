@@ -1,0 +1,275 @@
+//! Two Portal instances on one PostgreSQL database, as behind a load balancer: this test process
+//! serves one, the server binary in a child process the other. They share the database, the
+//! secret key, the mail server and the public address, and nothing else; requests alternate
+//! between them.
+
+use std::process::{Child, Command, Stdio};
+
+use app::error::AppError;
+use leptos::server_fn::ServerFn;
+use reqwest::{Client, StatusCode};
+
+use crate::common::{PASSWORD, TestPortal, answer, at_once, login};
+
+const SECRET_KEY: &str = "5f3c0c7b1e2d4a6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7";
+
+/// The second instance: the real server binary, killed when dropped.
+struct Instance {
+    base: String,
+    child: Child,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the server binary on the first portal's database, key and mail server, under its
+/// public address, and waits until it answers `/healthz`.
+async fn second_instance(first: &TestPortal, data: &std::path::Path) -> Instance {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--data-dir", data.to_str().unwrap()])
+        .args(["--database-url", first.database_url()])
+        .args(["--secret-key", SECRET_KEY])
+        .args(["--base-url", &first.base])
+        .args(["--site-addr", &format!("127.0.0.1:{port}")])
+        .args(["--support-email", "help@portal.test"])
+        .args(["--smtp-url", first.smtp_url().unwrap()])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the server binary starts");
+    let instance = Instance {
+        base: format!("http://127.0.0.1:{port}"),
+        child,
+    };
+    let probe = Client::new();
+    for _ in 0..300 {
+        if let Ok(answer) = probe.get(format!("{}/healthz", instance.base)).send().await {
+            if answer.status() == StatusCode::OK {
+                return instance;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the second instance did not answer /healthz within 30 s");
+}
+
+/// Posts a server function's arguments to the instance at `base`, as the hydrated page does.
+async fn post_to<F: ServerFn + leptos::server_fn::serde::Serialize>(
+    base: &str,
+    browser: &Client,
+    args: F,
+) -> reqwest::Response {
+    browser
+        .post(format!("{base}{}", F::PATH))
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(&args)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn code_form(code: &str) -> app::two_factor::prompt::VerifySignInCode {
+    app::two_factor::prompt::VerifySignInCode {
+        code: code.to_owned(),
+        next: String::new(),
+        remember: None,
+    }
+}
+
+#[tokio::test]
+async fn two_instances_share_sign_ins_codes_failures_and_sign_outs() {
+    let first = TestPortal::start_on_postgres(&["--secret-key", SECRET_KEY]).await;
+    let data = tempfile::tempdir().unwrap();
+    let second = second_instance(&first, data.path()).await;
+    let (a, b) = (first.base.clone(), second.base.clone());
+    let (_, alice) = first.account_with_two_factor("alice").await;
+
+    // The password on one, the code on the other: signed in, on both.
+    let browser = first.browser();
+    assert_eq!(
+        post_to(&a, &browser, login("alice", PASSWORD))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // The wizard spent this step's code: the next step's, which the window allows.
+    let code = alice.code(&first, 1);
+    assert_eq!(
+        answer::<()>(post_to(&b, &browser, code_form(&code)).await).await,
+        Ok(())
+    );
+    for base in [&a, &b] {
+        let page = browser.get(format!("{base}/portal")).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{base}");
+    }
+
+    // The same code on the first, in another browser that has the password: a replay.
+    let other = first.browser();
+    post_to(&a, &other, login("alice", PASSWORD)).await;
+    assert_eq!(
+        answer::<()>(post_to(&a, &other, code_form(&code)).await).await,
+        Err(AppError::CodeReplayed)
+    );
+
+    // Wrong codes alternate between the instances: one counter sees them all.
+    for round in 0..4 {
+        let base = if round % 2 == 0 { &b } else { &a };
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let answer = post_to(base, &other, code_form(wrong)).await;
+        assert_ne!(answer.status(), StatusCode::OK);
+    }
+    let failures: i64 =
+        sqlx::query_scalar("SELECT failures FROM failure_counters WHERE factor = 'totp'")
+            .fetch_one(&first.database().await)
+            .await
+            .unwrap();
+    assert_eq!(
+        failures, 5,
+        "the replay and four wrong codes, counted on both"
+    );
+    // The fifth failure, wherever it was made, makes the next attempt on either wait.
+    for base in [&a, &b] {
+        let waits = post_to(base, &other, code_form(&alice.code(&first, 0))).await;
+        assert_eq!(waits.status(), StatusCode::TOO_MANY_REQUESTS, "{base}");
+    }
+
+    // Signed out on the second: the first refuses the session's cookie from then on.
+    let cookie = browser
+        .get(format!("{a}/portal"))
+        .send()
+        .await
+        .unwrap()
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("portal_session="))
+        .map(|value| value.split(';').next().unwrap().to_owned())
+        .expect("the session cookie");
+    let signed_out = post_to(&b, &browser, app::account::portal::Logout {}).await;
+    assert!(signed_out.status().is_success() || signed_out.status().is_redirection());
+    let replayed_cookie = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{a}/portal"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed_cookie.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn races_split_across_two_instances_hold_as_on_one() {
+    let first = TestPortal::start_on_postgres(&["--secret-key", SECRET_KEY]).await;
+    let data = tempfile::tempdir().unwrap();
+    let second = second_instance(&first, data.path()).await;
+    let bases = [first.base.clone(), second.base.clone()];
+
+    // 30 wrong passwords at once, split across both: at most 6 are checked.
+    first.sign_up(&first.browser(), "bob", PASSWORD).await;
+    let statuses = at_once(30, |index| {
+        let base = &bases[index % 2];
+        let first = &first;
+        async move {
+            post_to(
+                base,
+                &first.browser(),
+                login("bob", &format!("wrong guess {index}")),
+            )
+            .await
+            .status()
+        }
+    })
+    .await;
+    let checked = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::UNAUTHORIZED)
+        .count();
+    let waited = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(checked <= 6, "{checked} of 30 were checked: {statuses:?}");
+    assert_eq!(checked + waited, 30, "{statuses:?}");
+
+    // 30 wrong codes at once from one signed-in-with-password browser, split across both: the
+    // five free failures are checked, and every other attempt waits (but one, when the clock's
+    // second turns and the first one-second wait is over).
+    let (_, alice) = first.account_with_two_factor("alice").await;
+    let guessing = first.browser();
+    first.sign_in(&guessing, "alice", PASSWORD).await;
+    let right = alice.code(&first, 0);
+    let statuses = at_once(30, |index| {
+        let (base, guessing, right) = (&bases[index % 2], &guessing, &right);
+        async move {
+            let wrong = format!("{:06}", (index + 1) * 7919 % 1_000_000);
+            let wrong = if &wrong == right {
+                "999999".to_owned()
+            } else {
+                wrong
+            };
+            post_to(base, guessing, code_form(&wrong)).await.status()
+        }
+    })
+    .await;
+    let checked = statuses
+        .iter()
+        .filter(|status| **status != StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(
+        (5..=6).contains(&checked),
+        "{checked} checked: {statuses:?}"
+    );
+
+    // 50 presses of one recovery link, split across both: one reset.
+    let asking = first.browser();
+    first.sign_in(&asking, "alice", PASSWORD).await;
+    let asked = first
+        .call(
+            &asking,
+            "request_recovery",
+            &[("recovery_code", &alice.recovery_code)],
+        )
+        .await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    let mails = first.smtp.wait_for("alice@example.com", 3).await;
+    let link = mails
+        .iter()
+        .find_map(|mail| mail.link(&first.url("/recover/confirm?token=")))
+        .expect("the recovery link");
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let statuses = at_once(50, |index| {
+        let (base, token, first) = (&bases[index % 2], &token, &first);
+        async move {
+            first
+                .browser()
+                .post(format!("{base}/api/confirm_recovery"))
+                .header("Sec-Fetch-Site", "same-origin")
+                .form(&[("token", token.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    })
+    .await;
+    let reset = statuses.iter().filter(|status| status.is_success()).count();
+    assert_eq!(reset, 1, "{statuses:?}");
+    let resets: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE kind = 'two_factor_reset'")
+            .fetch_one(&first.database().await)
+            .await
+            .unwrap();
+    assert_eq!(resets, 1);
+}
