@@ -19,6 +19,8 @@ pub async fn run(state: &AppState, command: AdminCommand) -> anyhow::Result<()> 
         AdminCommand::ResetTwoFactor { username, reason } => reset(state, &username, &reason).await,
         AdminCommand::Show { username } => show(state, &username).await,
         AdminCommand::Org(command) => org(state, command).await,
+        // It needs no portal: main runs it on the database alone.
+        AdminCommand::CopyTo { .. } => bail!("copy-to runs before a portal is built"),
     }
 }
 

@@ -46,6 +46,12 @@ pub enum AdminCommand {
     /// Organizations: list, show, add a member, make a member owner.
     #[command(subcommand)]
     Org(OrgCommand),
+    /// Copy this SQLite database to an empty PostgreSQL database, to run several instances on it.
+    CopyTo {
+        /// The target, e.g. postgres://portal:secret@db.internal/portal
+        #[arg(long)]
+        database: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod copy;
 mod layers;
 pub mod monitoring;
 mod secret_key;
@@ -32,6 +33,7 @@ use tokio::net::TcpListener;
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 
 pub use config::Config;
+pub use secret_key::KEY_FILE;
 
 /// A portal ready to serve: its router and the state its server functions see.
 pub struct Portal {

@@ -77,8 +77,43 @@ async fn admin(
     config: server::Config,
     command: server::config::AdminCommand,
 ) -> anyhow::Result<()> {
+    if let server::config::AdminCommand::CopyTo { database } = &command {
+        return copy_to(&config, database).await;
+    }
     let portal = Portal::build(&config, Clock::default()).await?;
     server::admin::run(&portal.state, command).await
+}
+
+async fn copy_to(config: &server::Config, target: &str) -> anyhow::Result<()> {
+    let source = server::connect(&config.database_url()).await?;
+    let copied = server::copy::copy_to(&source, target).await?;
+    println!(
+        "Copied {} to the PostgreSQL database:",
+        config.database_url()
+    );
+    for (table, rows, _) in &copied.tables {
+        println!("  {table:<28} {rows:>8} rows");
+    }
+    println!("Row counts match on both sides.");
+    println!();
+    println!("Next:");
+    println!(
+        "  1. Stop the portal that uses the SQLite database (or it will go on writing there)."
+    );
+    println!(
+        "  2. Start every instance with PORTAL_DATABASE_URL set to the PostgreSQL URL you gave."
+    );
+    let key = match &config.secret_key {
+        Some(_) => "the PORTAL_SECRET_KEY this portal runs with".to_owned(),
+        None => format!(
+            "the 64 hex digits in {}",
+            config.data_dir.join(server::KEY_FILE).display()
+        ),
+    };
+    println!("  3. Give every instance the same PORTAL_SECRET_KEY: {key}.");
+    println!("     Without it no second-factor secret can be opened.");
+    println!("  4. Keep the SQLite file until the new setup has served sign-ins.");
+    Ok(())
 }
 
 /// Each Argon2id hash takes 19 MiB. glibc raises its mmap threshold after the first such block

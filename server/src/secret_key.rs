@@ -8,7 +8,7 @@ use app::security::crypto::random_bytes;
 
 use crate::Config;
 
-const KEY_FILE: &str = "secret.key";
+pub const KEY_FILE: &str = "secret.key";
 
 pub fn load_or_create(config: &Config) -> anyhow::Result<[u8; 32]> {
     if let Some(key) = &config.secret_key {

@@ -42,7 +42,7 @@ async fn second_instance(first: &TestPortal, data: &std::path::Path) -> Instance
         .args(["--site-addr", &format!("127.0.0.1:{port}")])
         .args(["--support-email", "help@portal.test"])
         .args(["--smtp-url", first.smtp_url().unwrap()])
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .spawn()
         .expect("the server binary starts");
@@ -272,4 +272,70 @@ async fn races_split_across_two_instances_hold_as_on_one() {
             .await
             .unwrap();
     assert_eq!(resets, 1);
+}
+
+#[tokio::test]
+async fn copy_to_moves_a_sqlite_portal_to_postgres_where_it_goes_on_working() {
+    let old = TestPortal::start_on_sqlite(&["--secret-key", SECRET_KEY]).await;
+    let (alice_browser, alice) = old.account_with_two_factor("alice").await;
+    old.call_fn(
+        &alice_browser,
+        app::org::CreateOrganization {
+            name: "Acme".to_owned(),
+        },
+    )
+    .await
+    .expect("an organization");
+    old.sign_up(&old.browser(), "bob", PASSWORD).await;
+    let server = std::env::var("PORTAL_TEST_POSTGRES_SERVER")
+        .expect("PORTAL_TEST_POSTGRES_SERVER names a PostgreSQL server; ./dev test starts one");
+    let target = crate::common::new_postgres_database(&server).await;
+
+    let output = old.admin(&["copy-to", "--database", &target]);
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(printed.contains("Row counts match"), "{printed}");
+    assert!(printed.contains("PORTAL_SECRET_KEY"), "{printed}");
+    assert!(
+        !printed.contains(SECRET_KEY),
+        "the key itself is never printed"
+    );
+    let users_line = printed
+        .lines()
+        .find(|line| line.trim_start().starts_with("users "))
+        .expect("the users line");
+    assert!(users_line.trim_end().ends_with("2 rows"), "{users_line}");
+
+    // The same key on the new database: the password, the code and the organization carry over,
+    // and new rows get new ids.
+    let new = TestPortal::start_on_database(&target, &["--secret-key", SECRET_KEY]).await;
+    let browser = new.browser();
+    assert_eq!(
+        new.sign_in(&browser, "alice", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        answer::<()>(new.verify_code(&browser, &alice.code(&new, 1)).await).await,
+        Ok(())
+    );
+    assert_eq!(new.get_status(&browser, "/org/acme").await, StatusCode::OK);
+    assert_eq!(
+        new.sign_up(&new.browser(), "carol", PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    // A second copy into a database that has rows is refused.
+    let again = old.admin(&["copy-to", "--database", &target]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("not empty"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
 }

@@ -68,6 +68,33 @@ impl TestPortal {
         Self::start_on(data, Clock::default(), smtp, Some(url), extra, database_url).await
     }
 
+    /// A portal on its own SQLite file, whichever backend the other tests use.
+    pub async fn start_on_sqlite(extra: &[&str]) -> Self {
+        let smtp = SmtpSink::start();
+        let url = smtp.url();
+        let extra = extra.iter().map(|arg| arg.to_string()).collect();
+        let data = tempfile::tempdir().expect("a temporary folder");
+        let database_url = format!("sqlite://{}", data.path().join("portal.db").display());
+        Self::start_on(data, Clock::default(), smtp, Some(url), extra, database_url).await
+    }
+
+    /// A portal on a database that exists already (a copy, say).
+    pub async fn start_on_database(database_url: &str, extra: &[&str]) -> Self {
+        let smtp = SmtpSink::start();
+        let url = smtp.url();
+        let extra = extra.iter().map(|arg| arg.to_string()).collect();
+        let data = tempfile::tempdir().expect("a temporary folder");
+        Self::start_on(
+            data,
+            Clock::default(),
+            smtp,
+            Some(url),
+            extra,
+            database_url.to_owned(),
+        )
+        .await
+    }
+
     /// A portal reached at `http://localhost:PORT`, as WebAuthn needs.
     pub async fn start_on_localhost() -> Self {
         Self::start_with(&["--base-url", "localhost"]).await
