@@ -7,7 +7,7 @@ mod report;
 
 use std::{path::PathBuf, time::Duration};
 
-pub use measure::Figures;
+pub use measure::{Figures, PostgresFigures};
 
 /// How much work each measurement does.
 #[derive(Debug, Clone)]
@@ -66,8 +66,10 @@ impl Site {
 /// The whole benchmark must finish within this, or it stops with an error.
 pub const TIME_LIMIT: Duration = Duration::from_secs(15 * 60);
 
-pub async fn run(site: &Site, plan: &Plan) -> anyhow::Result<Figures> {
-    tokio::time::timeout(TIME_LIMIT, measure::all(site, plan))
+/// Measures the release build on SQLite, and also on PostgreSQL when `postgres` names a server
+/// (`postgres://user@host:port`, where the benchmark may create a database).
+pub async fn run(site: &Site, plan: &Plan, postgres: Option<&str>) -> anyhow::Result<Figures> {
+    tokio::time::timeout(TIME_LIMIT, measure::all(site, plan, postgres))
         .await
         .map_err(|_| anyhow::anyhow!("the benchmark did not finish within {TIME_LIMIT:?}"))?
 }

@@ -16,7 +16,9 @@ async fn main() -> anyhow::Result<()> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let site = Site::from_workspace(&root);
     let plan = if quick { Plan::quick() } else { Plan::full() };
-    let figures = bench::run(&site, &plan).await?;
+    // ./dev bench starts a throwaway PostgreSQL and names it here.
+    let postgres = std::env::var("PORTAL_BENCH_POSTGRES").ok();
+    let figures = bench::run(&site, &plan, postgres.as_deref()).await?;
     println!("{}", bench::table(&figures));
     if !quick {
         let command = "cargo run -p bench --release -- all";

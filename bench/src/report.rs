@@ -9,7 +9,7 @@ fn rows(f: &Figures) -> Vec<(String, String, String, &'static str)> {
     let spread = [f.sign_in_unknown_ms, f.sign_in_wrong_ms, f.sign_in_right_ms];
     let slowest = spread.iter().copied().fold(f64::MIN, f64::max);
     let fastest = spread.iter().copied().fold(f64::MAX, f64::min);
-    vec![
+    let mut rows = vec![
         (
             "Argon2id verifications/s, all cores (floor)".into(),
             format!("{:.1}", f.argon2_per_second),
@@ -112,7 +112,59 @@ fn rows(f: &Figures) -> Vec<(String, String, String, &'static str)> {
             "≤ 1500 ms".into(),
             verdict(f.slow_hydrated_ms <= 1500.0),
         ),
-    ]
+        (
+            "CPU ms per sign-in, SQLite: server / whole machine".into(),
+            format!(
+                "{:.1} / {:.1}",
+                f.server_cpu_ms_per_sign_in, f.machine_cpu_ms_per_sign_in
+            ),
+            "".into(),
+            "",
+        ),
+    ];
+    if let Some(pg) = &f.postgres {
+        let statements = |n: Option<f64>| n.map_or_else(|| "—".to_owned(), |n| format!("{n:.1}"));
+        rows.extend([
+            (
+                "PostgreSQL, 1 instance: sign-ins/s / code checks/s".into(),
+                format!(
+                    "{:.1} / {:.0}",
+                    pg.one_sign_ins_per_second, pg.one_codes_per_second
+                ),
+                "".into(),
+                "",
+            ),
+            (
+                "PostgreSQL, 2 instances: sign-ins/s / code checks/s (p99 ms)".into(),
+                format!(
+                    "{:.1} / {:.0} ({:.1})",
+                    pg.two_sign_ins_per_second, pg.two_codes_per_second, pg.two_code_p99_ms
+                ),
+                "".into(),
+                "",
+            ),
+            (
+                "CPU ms per sign-in, PostgreSQL: server / whole machine".into(),
+                format!(
+                    "{:.1} / {:.1}",
+                    pg.server_cpu_ms_per_sign_in, pg.machine_cpu_ms_per_sign_in
+                ),
+                "".into(),
+                "",
+            ),
+            (
+                "PostgreSQL statements per sign-in / per code check".into(),
+                format!(
+                    "{} / {}",
+                    statements(pg.statements_per_sign_in),
+                    statements(pg.statements_per_code)
+                ),
+                "".into(),
+                "",
+            ),
+        ]);
+    }
+    rows
 }
 
 pub fn table(figures: &Figures) -> String {

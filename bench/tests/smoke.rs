@@ -5,7 +5,9 @@
 async fn the_benchmark_runs_end_to_end_with_tiny_counts() {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let site = bench::Site::from_workspace(&root);
-    let figures = bench::run(&site, &bench::Plan::quick())
+    let postgres = std::env::var("PORTAL_TEST_POSTGRES_SERVER")
+        .expect("PORTAL_TEST_POSTGRES_SERVER names a PostgreSQL server; ./dev test starts one");
+    let figures = bench::run(&site, &bench::Plan::quick(), Some(&postgres))
         .await
         .expect("the benchmark runs");
     let table = bench::table(&figures);
@@ -14,6 +16,9 @@ async fn the_benchmark_runs_end_to_end_with_tiny_counts() {
     assert!(figures.sign_ins_per_second > 0.0);
     assert!(figures.codes_per_second > 0.0 && figures.code_p50_ms > 0.0);
     assert!(figures.static_per_second > 0.0);
+    let on_postgres = figures.postgres.clone().expect("the PostgreSQL figures");
+    assert!(on_postgres.one_sign_ins_per_second > 0.0 && on_postgres.two_sign_ins_per_second > 0.0);
+    assert!(on_postgres.one_codes_per_second > 0.0 && on_postgres.two_codes_per_second > 0.0);
     assert_eq!(figures.flood_answered, figures.flood_requests);
     assert!(figures.flood_peak_rss_mib > 1.0);
     assert!(figures.wasm_br_bytes > 0 && figures.js_br_bytes > 0);
@@ -35,5 +40,5 @@ async fn the_benchmark_runs_end_to_end_with_tiny_counts() {
     );
     assert!(figures.cold_start_ms > 0.0);
     assert!(figures.hydrated_ms > 0.0);
-    assert_eq!(table.lines().count(), 14, "{table}");
+    assert_eq!(table.lines().count(), 19, "{table}");
 }

@@ -5,8 +5,16 @@
 //! Portal's pool is sqlx's `Any`, and a second pool to one SQLite file would make its writers
 //! wait on each other's locks instead of in the pool. A session is created at every step up (the
 //! id is renewed) and saved on every request, so this sits on the busiest path: `create` is one
-//! `INSERT` (ids are 128 random bits; a taken one is drawn again, as the crate does), `save` one
-//! upsert. The record is MessagePack, as in the crate; expiry is in unix seconds.
+//! `INSERT` (ids are 128 random bits; a taken one is drawn again, as the crate does). The record is
+//! MessagePack, as in the crate; expiry is in unix seconds.
+//!
+//! Every answer saves its session (the idle timer moves with each request), and a request saves
+//! the record it loaded at its start. Two requests of one browser at once (the strength meter's
+//! while the form is posted; two tabs) would then undo each other: the one that changed nothing
+//! would write back what it loaded, dropping the other's change, or bring back a session the other
+//! signed out. So `load` marks the record with a digest of what it read, and `save` writes the data
+//! only when it differs from that digest; an unchanged record only moves the expiry of a row that
+//! still exists.
 
 use std::time::Duration;
 
@@ -34,14 +42,37 @@ fn backend(error: sqlx::Error) -> session_store::Error {
     session_store::Error::Backend(error.to_string())
 }
 
+/// The key under which `load` leaves its digest in the record; never stored.
+const LOADED: &str = "__portal_loaded";
+
 fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
     rmp_serde::to_vec(record).map_err(|error| session_store::Error::Encode(error.to_string()))
+}
+
+/// A digest of a record's data, the same for the same data whatever the map's order.
+fn digest(data: &std::collections::HashMap<String, serde_json::Value>) -> String {
+    use std::hash::{Hash, Hasher};
+    let sorted: std::collections::BTreeMap<_, _> =
+        data.iter().filter(|(key, _)| *key != LOADED).collect();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(&sorted)
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+/// The record without the load marker, as it is stored.
+fn stored(record: &Record) -> Record {
+    let mut record = record.clone();
+    record.data.remove(LOADED);
+    record
 }
 
 #[async_trait]
 impl SessionStore for PortalSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         loop {
+            record.data.remove(LOADED);
             let inserted =
                 sqlx::query("INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)")
                     .bind(record.id.to_string())
@@ -61,12 +92,27 @@ impl SessionStore for PortalSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let unchanged = record
+            .data
+            .get(LOADED)
+            .and_then(|loaded| loaded.as_str())
+            .is_some_and(|loaded| loaded == digest(&record.data));
+        if unchanged {
+            // Only the idle timer moves; a row deleted meanwhile (signed out) stays deleted.
+            sqlx::query("UPDATE sessions SET expires_at = $1 WHERE id = $2")
+                .bind(record.expiry_date.unix_timestamp())
+                .bind(record.id.to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+            return Ok(());
+        }
         sqlx::query(
             "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
         )
         .bind(record.id.to_string())
-        .bind(encode(record)?)
+        .bind(encode(&stored(record))?)
         .bind(record.expiry_date.unix_timestamp())
         .execute(&self.pool)
         .await
@@ -75,18 +121,28 @@ impl SessionStore for PortalSessionStore {
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
-        let data: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT data FROM sessions WHERE id = $1 AND expires_at > $2")
-                .bind(session_id.to_string())
-                .bind(OffsetDateTime::now_utc().unix_timestamp())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)?;
-        data.map(|data| {
-            rmp_serde::from_slice(&data)
-                .map_err(|error| session_store::Error::Decode(error.to_string()))
-        })
-        .transpose()
+        let row: Option<(Vec<u8>, i64)> = sqlx::query_as(
+            "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(session_id.to_string())
+        .bind(OffsetDateTime::now_utc().unix_timestamp())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        let Some((data, expires_at)) = row else {
+            return Ok(None);
+        };
+        let mut record: Record = rmp_serde::from_slice(&data)
+            .map_err(|error| session_store::Error::Decode(error.to_string()))?;
+        // The row's expiry is the one that moves without the data.
+        if let Ok(expiry) = OffsetDateTime::from_unix_timestamp(expires_at) {
+            record.expiry_date = expiry;
+        }
+        let loaded = digest(&record.data);
+        record
+            .data
+            .insert(LOADED.to_owned(), serde_json::Value::String(loaded));
+        Ok(Some(record))
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
@@ -124,5 +180,92 @@ pub async fn delete_expired_periodically(store: PortalSessionStore, period: Dura
         if let Err(error) = store.delete_expired().await {
             tracing::warn!(%error, "expired sessions could not be deleted");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower_sessions::session::Record;
+
+    async fn store() -> PortalSessionStore {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE sessions (id TEXT PRIMARY KEY, data BLOB NOT NULL, expires_at BIGINT NOT NULL)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        PortalSessionStore::new(pool)
+    }
+
+    fn record() -> Record {
+        Record {
+            id: Id::default(),
+            data: Default::default(),
+            expiry_date: OffsetDateTime::now_utc() + time::Duration::minutes(30),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_that_changed_nothing_keeps_what_another_request_wrote_meanwhile() {
+        let store = store().await;
+        let mut created = record();
+        store.create(&mut created).await.unwrap();
+        // Two requests load the session; the first changes it and saves, then the second, which
+        // changed nothing, saves what it loaded.
+        let mut changing = store.load(&created.id).await.unwrap().unwrap();
+        let unchanged = store.load(&created.id).await.unwrap().unwrap();
+        changing
+            .data
+            .insert("kept".to_owned(), serde_json::json!("the form's error"));
+        store.save(&changing).await.unwrap();
+        let mut later = unchanged.clone();
+        later.expiry_date += time::Duration::seconds(5);
+        store.save(&later).await.unwrap();
+
+        let now = store.load(&created.id).await.unwrap().unwrap();
+        assert_eq!(
+            now.data.get("kept"),
+            Some(&serde_json::json!("the form's error"))
+        );
+        assert_eq!(
+            now.expiry_date.unix_timestamp(),
+            later.expiry_date.unix_timestamp(),
+            "the idle timer still moves"
+        );
+        assert!(!stored(&now).data.contains_key(LOADED));
+    }
+
+    #[tokio::test]
+    async fn a_request_that_changed_nothing_does_not_bring_back_a_signed_out_session() {
+        let store = store().await;
+        let mut created = record();
+        created.data.insert("user".to_owned(), serde_json::json!(1));
+        store.create(&mut created).await.unwrap();
+        let in_flight = store.load(&created.id).await.unwrap().unwrap();
+        store.delete(&created.id).await.unwrap();
+        store.save(&in_flight).await.unwrap();
+        assert!(store.load(&created.id).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_changed_record_is_written_and_the_marker_is_never_stored() {
+        let store = store().await;
+        let mut created = record();
+        store.create(&mut created).await.unwrap();
+        let mut loaded = store.load(&created.id).await.unwrap().unwrap();
+        loaded.data.insert("step".to_owned(), serde_json::json!(2));
+        store.save(&loaded).await.unwrap();
+        let raw: Vec<u8> = sqlx::query_scalar("SELECT data FROM sessions")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        let kept: Record = rmp_serde::from_slice(&raw).unwrap();
+        assert_eq!(kept.data.get("step"), Some(&serde_json::json!(2)));
+        assert!(!kept.data.contains_key(LOADED));
     }
 }
