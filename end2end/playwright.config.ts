@@ -13,9 +13,7 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   fullyParallel: true,
   forbidOnly: !!process.env.CI,
-  // Under CI a failed test runs once more and is then reported as flaky, not hidden: the hydrated
-  // change-password test once missed its field message (1 of 4 full runs); being investigated.
-  retries: process.env.CI ? 1 : 0,
+  retries: 0,
   workers: 2,
   reporter: [['list']],
   use: {
