@@ -177,6 +177,18 @@ pub fn table(figures: &Figures) -> String {
     out
 }
 
+/// What the PostgreSQL rows measure and what they predict.
+const POSTGRES_NOTE: &str = "## PostgreSQL, and two instances\n\n\
+The PostgreSQL rows run the same loads against a throwaway local cluster (`./dev bench` starts it: \
+durable, with `synchronous_commit=off`, as SQLite runs with `synchronous=NORMAL`). With two \
+instances on one database the sign-in's password goes to one and its code to the other. Two cores \
+hold both instances, the database and the load client, so a second instance cannot add \
+throughput here; what predicts scaling on more machines is the cost per sign-in: the CPU a \
+sign-in takes (almost all of it Argon2id, the same on both backends) and the statements it sends \
+to the shared database. Write transactions take one advisory lock, held for a few statements \
+each, so the database serialises only those short sections; the Argon2id checks, the part that \
+grows with sign-ins, run on the instances.\n";
+
 /// How the client got light: the measurements behind the choice of islands (written by hand,
 /// measured on this machine with `end2end/perf/paint.js`).
 const CLIENT_CHOICE: &str = "## How /login got light\n\n\
@@ -233,6 +245,10 @@ pub fn markdown(figures: &Figures, command: &str) -> String {
         }
     }
     out.push('\n');
+    if figures.postgres.is_some() {
+        out.push_str(POSTGRES_NOTE);
+        out.push('\n');
+    }
     out.push_str(CLIENT_CHOICE);
     let mut explained: Vec<&str> = missed.iter().filter_map(|what| why_missed(what)).collect();
     // Two rows (rate and latency of code checks) share one explanation.
@@ -264,17 +280,23 @@ fn why_missed(what: &str) -> Option<&'static str> {
         Some(
             "**Code checks.** A check is latency-bound, not CPU-bound: sqlx runs each SQLite \
              statement on the connection's own thread, about 35–40 µs a round trip on this \
-             machine, and checks a connection back into the pool with one more (a ping). A check \
-             needs six statements: load the session, read the secret with the last step and the \
-             failure counter (one query), spend the step, write the sign-in with its audit event \
-             (one two-statement query), delete the old session and create the new one (the id is \
-             renewed at every step up). Tried and kept: those merges, a one-statement session \
-             `create` instead of the store's three-statement transaction, two unpinged pool \
-             connections instead of eight (8 connections: 1276/s; 1: 1634/s; 2: 1983/s; with the \
-             merges: about 2150/s). Left: an in-memory session cache in front of the store, \
-             and spending the step in the sign-in's own statement. The p99 follows: with six \
-             round trips a check, four checks in flight on two cores wait 10–12 ms at the \
-             tail.",
+             machine. Since issue 15 a check is nine round trips: load the session; the check \
+             itself as one write transaction (begin, read the apps' secrets with the failure \
+             counter, spend the step, commit), so that parallel guesses are judged one at a time \
+             on any number of instances; write the sign-in with its audit event (one query); read \
+             the username for the device cookie; delete the old session and create the new one \
+             (the id is renewed at every step up). On PostgreSQL the same check is ten statements \
+             (the shared write lock is one more), counted with pg_stat_statements. Tried and \
+             kept: those merges, a one-statement session `create`, two unpinged pool connections \
+             instead of eight (8 connections: 1276/s; 1: 1634/s; 2: 1983/s). Not kept: the \
+             in-memory session cache the issue suggests, because with several instances a session \
+             signed out on one would still be served from another's memory (the two-instance test \
+             checks exactly that); and the check outside a transaction (two round trips, about \
+             2150/s before issue 15), because only in-process locks then kept parallel guesses \
+             from slipping past the counter, and they hold for one process. The static file it \
+             is compared with got faster too (3000/s to 6000/s in this run, the same code: the \
+             machine). The p99 follows from the round trips: four checks in flight on two cores \
+             wait 10–12 ms at the tail.",
         )
     } else if what.starts_with("peak RSS") {
         Some(
