@@ -122,6 +122,9 @@ impl Portal {
             limit: layers::rate_limit::LimitPolicy {
                 limiter: limiter.clone(),
                 stylesheet: static_files::stylesheet_href(&state.leptos_options).into(),
+                hashing: Arc::new(tokio::sync::Semaphore::new(
+                    hash_concurrency * layers::rate_limit::HASHING_IN_FLIGHT_PER_THREAD,
+                )),
             },
             trusted_proxies,
             sessions,

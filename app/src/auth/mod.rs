@@ -116,7 +116,7 @@ impl AuthSession {
             crate::audit::count(crate::audit::EventKind::SignedIn);
             metrics::counter!("portal_sign_ins_total", "method" => how).increment(1);
         }
-        store::create_sign_in(
+        let username = store::create_sign_in(
             &state.pool,
             &sign_in_id,
             user_id,
@@ -132,7 +132,7 @@ impl AuthSession {
         self.set(SIGNED_IN_AT, now).await?;
         self.set(PASSWORD_AT, now).await?;
         // This browser is now known to the account: its wrong passwords count on their own.
-        if let Some(username) = store::username_of(&state.pool, user_id).await? {
+        if let Some(username) = username {
             device::remember(state, &username);
         }
         Ok(())

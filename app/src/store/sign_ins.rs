@@ -13,9 +13,10 @@ pub struct SignInRow {
 }
 
 /// A new sign-in and, when `recorded` says how it was made, its audit event (of kind
-/// `event_kind`): both in one round trip, as sign-in is the busiest write. SQLite takes the two
-/// statements as one query; PostgreSQL takes no such query with arguments, but takes the first
-/// as a common table expression of the second.
+/// `event_kind`): both in one round trip, as sign-in is the busiest write, which also answers
+/// the account's username (for the device cookie). SQLite takes the two statements as one query;
+/// PostgreSQL takes no such query with arguments, but takes the first as a common table
+/// expression of the second.
 pub async fn create_sign_in(
     pool: &AnyPool,
     id: &str,
@@ -24,7 +25,7 @@ pub async fn create_sign_in(
     client: &Client,
     event_kind: &str,
     recorded: Option<&str>,
-) -> Result<(), sqlx::Error> {
+) -> Result<Option<String>, sqlx::Error> {
     macro_rules! sign_in {
         () => {
             "INSERT INTO sign_ins (id, user_id, created_at, last_seen_at, address, user_agent) \
@@ -37,10 +38,17 @@ pub async fn create_sign_in(
              VALUES ($2, $6, $3, $4, $5, $7)"
         };
     }
-    let query = sqlx::query(match (recorded, Backend::of(pool)) {
-        (None, _) => sign_in!(),
-        (Some(_), Backend::Sqlite) => concat!(sign_in!(), "; ", event!()),
-        (Some(_), Backend::Postgres) => concat!("WITH sign_in AS (", sign_in!(), ") ", event!()),
+    macro_rules! username {
+        () => {
+            " RETURNING (SELECT username FROM users WHERE id = $2)"
+        };
+    }
+    let query = sqlx::query_scalar(match (recorded, Backend::of(pool)) {
+        (None, _) => concat!(sign_in!(), username!()),
+        (Some(_), Backend::Sqlite) => concat!(sign_in!(), "; ", event!(), username!()),
+        (Some(_), Backend::Postgres) => {
+            concat!("WITH sign_in AS (", sign_in!(), ") ", event!(), username!())
+        }
     })
     .bind(id)
     .bind(user_id)
@@ -52,8 +60,7 @@ pub async fn create_sign_in(
         Some(detail) => query.bind(event_kind).bind(detail),
         None => query,
     };
-    query.execute(pool).await?;
-    Ok(())
+    query.fetch_optional(pool).await.map(Option::flatten)
 }
 
 /// When the sign-in was last seen, if it still stands.
