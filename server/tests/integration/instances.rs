@@ -9,7 +9,7 @@ use app::error::AppError;
 use leptos::server_fn::ServerFn;
 use reqwest::{Client, StatusCode};
 
-use crate::common::{PASSWORD, TestPortal, answer, at_once, login};
+use crate::common::{PASSWORD, TestPortal, answer, at_once, checked_and_waited, login};
 
 const SECRET_KEY: &str = "5f3c0c7b1e2d4a6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7";
 
@@ -192,14 +192,7 @@ async fn races_split_across_two_instances_hold_as_on_one() {
         }
     })
     .await;
-    let checked = statuses
-        .iter()
-        .filter(|status| **status == StatusCode::UNAUTHORIZED)
-        .count();
-    let waited = statuses
-        .iter()
-        .filter(|status| **status == StatusCode::TOO_MANY_REQUESTS)
-        .count();
+    let (checked, waited) = checked_and_waited(&statuses, StatusCode::UNAUTHORIZED);
     assert!(checked <= 6, "{checked} of 30 were checked: {statuses:?}");
     assert_eq!(checked + waited, 30, "{statuses:?}");
 

@@ -606,6 +606,13 @@ pub async fn new_postgres_database(server: &str) -> String {
 
 /// Runs `count` requests released together: each waits at a barrier until all are ready, so a
 /// race is tested as a race.
+/// How many of `statuses` are `checked` (the answer to a guess that was checked) and how many
+/// are 429 (told to wait, unchecked).
+pub fn checked_and_waited(statuses: &[StatusCode], checked: StatusCode) -> (usize, usize) {
+    let count = |wanted: StatusCode| statuses.iter().filter(|status| **status == wanted).count();
+    (count(checked), count(StatusCode::TOO_MANY_REQUESTS))
+}
+
 pub async fn at_once<F, Fut, T>(count: usize, make: F) -> Vec<T>
 where
     F: Fn(usize) -> Fut,

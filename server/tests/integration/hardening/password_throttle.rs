@@ -1,7 +1,7 @@
 //! The per-username password throttle and the device cookie that lets the owner's browser in while
 //! an attacker waits.
 
-use crate::common::{PASSWORD, TestPortal, at_once};
+use crate::common::{PASSWORD, TestPortal, at_once, checked_and_waited};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -71,14 +71,7 @@ async fn thirty_wrong_passwords_at_once_are_not_all_checked() {
     portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
     for username in ["alice", "nobody"] {
         let statuses = wrong_passwords_at_once(&portal, username, 30).await;
-        let checked = statuses
-            .iter()
-            .filter(|status| **status == StatusCode::UNAUTHORIZED)
-            .count();
-        let waited = statuses
-            .iter()
-            .filter(|status| **status == StatusCode::TOO_MANY_REQUESTS)
-            .count();
+        let (checked, waited) = checked_and_waited(&statuses, StatusCode::UNAUTHORIZED);
         assert!(checked <= 6, "{username}: {checked} of 30 were checked");
         assert_eq!(checked + waited, 30, "{username}: {statuses:?}");
     }
