@@ -273,20 +273,20 @@ fn why_missed(what: &str) -> Option<&'static str> {
              layers, session, three SQLite statements, JSON) under 2 % together. So the gap to the \
              floor is not Portal's code: the load generator runs on the same two cores, and each \
              sign-in hands off between a runtime thread, the hashing thread and SQLite's thread, \
-             where the floor runs hashes alone. The ratio was 0.75–0.91 in every run; only more \
+             where the floor runs hashes alone. The ratio was 0.75–0.94 in every run; only more \
              cores than hashing threads (or the client on another machine) would close it.",
         )
     } else if what.starts_with("code checks") {
         Some(
             "**Code checks.** A check is latency-bound, not CPU-bound: sqlx runs each SQLite \
              statement on the connection's own thread, about 35–40 µs a round trip on this \
-             machine. Since issue 15 a check is nine round trips: load the session; the check \
+             machine. Since issue 15 a check is eight round trips: load the session; the check \
              itself as one write transaction (begin, read the apps' secrets with the failure \
              counter, spend the step, commit), so that parallel guesses are judged one at a time \
-             on any number of instances; write the sign-in with its audit event (one query); read \
-             the username for the device cookie; delete the old session and create the new one \
-             (the id is renewed at every step up). On PostgreSQL the same check is ten statements \
-             (the shared write lock is one more), counted with pg_stat_statements. Tried and \
+             on any number of instances; write the sign-in with its audit event, which answers \
+             the username for the device cookie (one query); delete the old session and create \
+             the new one (the id is renewed at every step up). On PostgreSQL the same check is \
+             nine statements (the shared write lock is one more), counted with pg_stat_statements. Tried and \
              kept: those merges, a one-statement session `create`, two unpinged pool connections \
              instead of eight (8 connections: 1276/s; 1: 1634/s; 2: 1983/s). Not kept: the \
              in-memory session cache the issue suggests, because with several instances a session \
