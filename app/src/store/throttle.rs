@@ -33,16 +33,6 @@ pub async fn failures_of(
     read_failures(pool, user_id, factor).await
 }
 
-/// Counts one more consecutive failure and returns the new count.
-pub async fn record_failure(
-    pool: &AnyPool,
-    user_id: UserId,
-    factor: Factor,
-    now: UnixTime,
-) -> Result<i64, sqlx::Error> {
-    count_failure(pool, user_id, factor, now).await
-}
-
 /// A factor's counter, read by itself or inside a transaction.
 async fn read_failures<'e>(
     executor: impl sqlx::AnyExecutor<'e>,
@@ -60,7 +50,7 @@ async fn read_failures<'e>(
 }
 
 /// One more failure on a factor's counter, by itself or inside a transaction: the new count.
-pub(super) async fn count_failure<'e>(
+async fn count_failure<'e>(
     executor: impl sqlx::AnyExecutor<'e>,
     user_id: UserId,
     factor: Factor,
@@ -78,15 +68,7 @@ pub(super) async fn count_failure<'e>(
     .await
 }
 
-pub async fn clear_failures(
-    pool: &AnyPool,
-    user_id: UserId,
-    factor: Factor,
-) -> Result<(), sqlx::Error> {
-    delete_failures(pool, user_id, factor).await
-}
-
-pub(super) async fn delete_failures<'e>(
+async fn delete_failures<'e>(
     executor: impl sqlx::AnyExecutor<'e>,
     user_id: UserId,
     factor: Factor,
@@ -175,16 +157,29 @@ pub async fn settle_factor_attempt<E>(
     if let Err(refused) = allowed(earlier) {
         return Ok(Err(refused));
     }
-    let failures = if right {
-        if earlier.failures > 0 {
-            delete_failures(&mut *tx, user_id, factor).await?;
-        }
-        0
-    } else {
-        count_failure(&mut *tx, user_id, factor, now).await?
-    };
+    let failures = count_outcome(&mut tx, user_id, factor, earlier, right, now).await?;
     tx.commit().await?;
     Ok(Ok(failures))
+}
+
+/// An allowed attempt's outcome on its factor's counter, inside the transaction that judged
+/// `earlier`: a right one clears the counter (no write when there was nothing to clear: most right
+/// attempts follow no failure), a wrong one adds a failure. The failures now counted in a row.
+pub(super) async fn count_outcome(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: UserId,
+    factor: Factor,
+    earlier: Failures,
+    right: bool,
+    now: UnixTime,
+) -> Result<i64, sqlx::Error> {
+    if !right {
+        return count_failure(&mut **tx, user_id, factor, now).await;
+    }
+    if earlier.failures > 0 {
+        delete_failures(&mut **tx, user_id, factor).await?;
+    }
+    Ok(0)
 }
 
 /// Counters whose last failure is older than `before` start again from zero: the longest wait is

@@ -104,18 +104,10 @@ pub async fn settle_code_check<E>(
         }
         other => other,
     };
-    let failures = match verdict {
-        CodeVerdict::Accepted { .. } => {
-            // A write saved on the usual path: most right codes follow no failure.
-            if row.failures.failures > 0 {
-                super::throttle::delete_failures(&mut *tx, user_id, Factor::Totp).await?;
-            }
-            0
-        }
-        CodeVerdict::Replayed | CodeVerdict::Wrong => {
-            super::throttle::count_failure(&mut *tx, user_id, Factor::Totp, now).await?
-        }
-    };
+    let right = matches!(verdict, CodeVerdict::Accepted { .. });
+    let failures =
+        super::throttle::count_outcome(&mut tx, user_id, Factor::Totp, row.failures, right, now)
+            .await?;
     tx.commit().await?;
     Ok(Some(Ok((verdict, failures))))
 }

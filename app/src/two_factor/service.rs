@@ -212,19 +212,6 @@ pub fn throttle_verdict(
     }
 }
 
-/// Counts a failure, records it, and records the lockout when this failure caused it.
-pub async fn count_failure(
-    state: &AppState,
-    user_id: UserId,
-    factor: Factor,
-    client: &Client,
-    event: EventKind,
-) -> Result<(), AppError> {
-    let now = state.clock.now();
-    let failures = store::record_failure(&state.pool, user_id, factor, now).await?;
-    record_failure(state, user_id, factor, client, event, failures).await
-}
-
 /// Records a failure already counted (the `failures`-th in a row), and the lockout when this
 /// failure caused it.
 pub async fn record_failure(

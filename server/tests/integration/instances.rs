@@ -6,10 +6,11 @@
 use std::process::{Child, Command, Stdio};
 
 use app::error::AppError;
-use leptos::server_fn::ServerFn;
 use reqwest::{Client, StatusCode};
 
-use crate::common::{PASSWORD, TestPortal, answer, at_once, checked_and_waited, login};
+use crate::common::{
+    PASSWORD, TestPortal, answer, at_once, checked_and_waited, code_form, login, post_fn_at,
+};
 
 const SECRET_KEY: &str = "5f3c0c7b1e2d4a6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7";
 
@@ -62,29 +63,6 @@ async fn second_instance(first: &TestPortal, data: &std::path::Path) -> Instance
     panic!("the second instance did not answer /healthz within 30 s");
 }
 
-/// Posts a server function's arguments to the instance at `base`, as the hydrated page does.
-async fn post_to<F: ServerFn + leptos::server_fn::serde::Serialize>(
-    base: &str,
-    browser: &Client,
-    args: F,
-) -> reqwest::Response {
-    browser
-        .post(format!("{base}{}", F::PATH))
-        .header("Sec-Fetch-Site", "same-origin")
-        .form(&args)
-        .send()
-        .await
-        .unwrap()
-}
-
-fn code_form(code: &str) -> app::two_factor::prompt::VerifySignInCode {
-    app::two_factor::prompt::VerifySignInCode {
-        code: code.to_owned(),
-        next: String::new(),
-        remember: None,
-    }
-}
-
 #[tokio::test]
 async fn two_instances_share_sign_ins_codes_failures_and_sign_outs() {
     let first = TestPortal::start_on_postgres(&["--secret-key", SECRET_KEY]).await;
@@ -96,7 +74,7 @@ async fn two_instances_share_sign_ins_codes_failures_and_sign_outs() {
     // The password on one, the code on the other: signed in, on both.
     let browser = first.browser();
     assert_eq!(
-        post_to(&a, &browser, login("alice", PASSWORD))
+        post_fn_at(&a, &browser, login("alice", PASSWORD))
             .await
             .status(),
         StatusCode::OK
@@ -104,7 +82,7 @@ async fn two_instances_share_sign_ins_codes_failures_and_sign_outs() {
     // The wizard spent this step's code: the next step's, which the window allows.
     let code = alice.code(&first, 1);
     assert_eq!(
-        answer::<()>(post_to(&b, &browser, code_form(&code)).await).await,
+        answer::<()>(post_fn_at(&b, &browser, code_form(&code)).await).await,
         Ok(())
     );
     for base in [&a, &b] {
@@ -114,9 +92,9 @@ async fn two_instances_share_sign_ins_codes_failures_and_sign_outs() {
 
     // The same code on the first, in another browser that has the password: a replay.
     let other = first.browser();
-    post_to(&a, &other, login("alice", PASSWORD)).await;
+    post_fn_at(&a, &other, login("alice", PASSWORD)).await;
     assert_eq!(
-        answer::<()>(post_to(&a, &other, code_form(&code)).await).await,
+        answer::<()>(post_fn_at(&a, &other, code_form(&code)).await).await,
         Err(AppError::CodeReplayed)
     );
 
@@ -124,7 +102,7 @@ async fn two_instances_share_sign_ins_codes_failures_and_sign_outs() {
     for round in 0..4 {
         let base = if round % 2 == 0 { &b } else { &a };
         let wrong = if code == "000000" { "111111" } else { "000000" };
-        let answer = post_to(base, &other, code_form(wrong)).await;
+        let answer = post_fn_at(base, &other, code_form(wrong)).await;
         assert_ne!(answer.status(), StatusCode::OK);
     }
     let failures: i64 =
@@ -138,7 +116,7 @@ async fn two_instances_share_sign_ins_codes_failures_and_sign_outs() {
     );
     // The fifth failure, wherever it was made, makes the next attempt on either wait.
     for base in [&a, &b] {
-        let waits = post_to(base, &other, code_form(&alice.code(&first, 0))).await;
+        let waits = post_fn_at(base, &other, code_form(&alice.code(&first, 0))).await;
         assert_eq!(waits.status(), StatusCode::TOO_MANY_REQUESTS, "{base}");
     }
 
@@ -155,7 +133,7 @@ async fn two_instances_share_sign_ins_codes_failures_and_sign_outs() {
         .find(|value| value.starts_with("portal_session="))
         .map(|value| value.split(';').next().unwrap().to_owned())
         .expect("the session cookie");
-    let signed_out = post_to(&b, &browser, app::account::portal::Logout {}).await;
+    let signed_out = post_fn_at(&b, &browser, app::account::portal::Logout {}).await;
     assert!(signed_out.status().is_success() || signed_out.status().is_redirection());
     let replayed_cookie = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -182,7 +160,7 @@ async fn races_split_across_two_instances_hold_as_on_one() {
         let base = &bases[index % 2];
         let first = &first;
         async move {
-            post_to(
+            post_fn_at(
                 base,
                 &first.browser(),
                 login("bob", &format!("wrong guess {index}")),
@@ -212,7 +190,7 @@ async fn races_split_across_two_instances_hold_as_on_one() {
             } else {
                 wrong
             };
-            post_to(base, guessing, code_form(&wrong)).await.status()
+            post_fn_at(base, guessing, code_form(&wrong)).await.status()
         }
     })
     .await;

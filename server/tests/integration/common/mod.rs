@@ -60,39 +60,30 @@ impl TestPortal {
             "PORTAL_TEST_POSTGRES_SERVER names a PostgreSQL server (postgres://user@host:port); \
              ./dev test starts one",
         );
-        let smtp = SmtpSink::start();
-        let url = smtp.url();
-        let extra = extra.iter().map(|arg| arg.to_string()).collect();
-        let data = tempfile::tempdir().expect("a temporary folder");
-        let database_url = new_postgres_database(&server).await;
-        Self::start_on(data, Clock::default(), smtp, Some(url), extra, database_url).await
+        Self::start_with_database(extra, Database::NewOn(server)).await
     }
 
     /// A portal on its own SQLite file, whichever backend the other tests use.
     pub async fn start_on_sqlite(extra: &[&str]) -> Self {
-        let smtp = SmtpSink::start();
-        let url = smtp.url();
-        let extra = extra.iter().map(|arg| arg.to_string()).collect();
-        let data = tempfile::tempdir().expect("a temporary folder");
-        let database_url = format!("sqlite://{}", data.path().join("portal.db").display());
-        Self::start_on(data, Clock::default(), smtp, Some(url), extra, database_url).await
+        Self::start_with_database(extra, Database::Sqlite).await
     }
 
     /// A portal on a database that exists already (a copy, say).
     pub async fn start_on_database(database_url: &str, extra: &[&str]) -> Self {
+        Self::start_with_database(extra, Database::Existing(database_url.to_owned())).await
+    }
+
+    async fn start_with_database(extra: &[&str], database: Database) -> Self {
         let smtp = SmtpSink::start();
         let url = smtp.url();
         let extra = extra.iter().map(|arg| arg.to_string()).collect();
         let data = tempfile::tempdir().expect("a temporary folder");
-        Self::start_on(
-            data,
-            Clock::default(),
-            smtp,
-            Some(url),
-            extra,
-            database_url.to_owned(),
-        )
-        .await
+        let database_url = match database {
+            Database::Sqlite => sqlite_url(&data),
+            Database::NewOn(server) => new_postgres_database(&server).await,
+            Database::Existing(url) => url,
+        };
+        Self::start_on(data, Clock::default(), smtp, Some(url), extra, database_url).await
     }
 
     /// A portal reached at `http://localhost:PORT`, as WebAuthn needs.
@@ -127,7 +118,7 @@ impl TestPortal {
     ) -> Self {
         let database_url = match std::env::var("PORTAL_TEST_POSTGRES") {
             Ok(server) if !server.is_empty() => new_postgres_database(&server).await,
-            _ => format!("sqlite://{}", data.path().join("portal.db").display()),
+            _ => sqlite_url(&data),
         };
         Self::start_on(data, clock, smtp, smtp_url, extra, database_url).await
     }
@@ -283,13 +274,7 @@ impl TestPortal {
     /// function's own path, as the hydrated page does; the raw answer, for tests that read its
     /// headers or cookies. A renamed function or argument fails to compile here.
     pub async fn post_fn<F: ServerFn + Serialize>(&self, browser: &Client, args: F) -> Response {
-        browser
-            .post(self.url(F::PATH))
-            .header("Sec-Fetch-Site", "same-origin")
-            .form(&args)
-            .send()
-            .await
-            .unwrap()
+        post_fn_at(&self.base, browser, args).await
     }
 
     /// Calls a server function as the hydrated page does and reads its answer into the real
@@ -422,6 +407,31 @@ pub async fn answer<T: DeserializeOwned>(response: Response) -> Result<T, AppErr
 }
 
 /// The sign-in form's fields, with no `next`.
+/// Posts a server function's arguments to the portal at `base` (another instance, say), as the
+/// hydrated page does.
+pub async fn post_fn_at<F: ServerFn + Serialize>(
+    base: &str,
+    browser: &Client,
+    args: F,
+) -> Response {
+    browser
+        .post(format!("{base}{}", F::PATH))
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(&args)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The second step's form with `code`.
+pub fn code_form(code: &str) -> app::two_factor::prompt::VerifySignInCode {
+    app::two_factor::prompt::VerifySignInCode {
+        code: code.to_owned(),
+        next: String::new(),
+        remember: None,
+    }
+}
+
 pub fn login(username: &str, password: &str) -> app::account::login::Login {
     app::account::login::Login {
         username: username.to_owned(),
@@ -539,15 +549,7 @@ impl TestPortal {
     }
 
     pub async fn verify_code(&self, browser: &Client, code: &str) -> Response {
-        self.post_fn(
-            browser,
-            app::two_factor::prompt::VerifySignInCode {
-                code: code.to_owned(),
-                next: String::new(),
-                remember: None,
-            },
-        )
-        .await
+        self.post_fn(browser, code_form(code)).await
     }
 
     /// Runs `server admin …` (the real binary) against this portal's data folder and mail server,
@@ -582,6 +584,20 @@ impl TestPortal {
     pub fn backend(&self) -> app::store::Backend {
         app::store::Backend::of_url(&self.database_url).unwrap()
     }
+}
+
+/// Which database a test portal runs on, when not the one the run's backend gives.
+enum Database {
+    /// A SQLite file in the portal's data folder.
+    Sqlite,
+    /// A new database on this PostgreSQL server.
+    NewOn(String),
+    /// This database, as it is.
+    Existing(String),
+}
+
+fn sqlite_url(data: &TempDir) -> String {
+    format!("sqlite://{}", data.path().join("portal.db").display())
 }
 
 /// A new, empty database on the PostgreSQL server at `server` (a URL without a database name),
