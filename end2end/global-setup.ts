@@ -74,7 +74,8 @@ export default async function globalSetup() {
   // localhost, not 127.0.0.1: browsers refuse an IP address as a WebAuthn relying party id.
   const base = `http://localhost:${port}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'portal-e2e-'));
-  const server = spawn(join(root, 'target/release/server'), [], {
+  // ./dev test names the server it built for the tests; otherwise the release build.
+  const server = spawn(process.env.PORTAL_SERVER_BIN ?? join(root, 'target/release/server'), [], {
     cwd: root,
     env: {
       ...process.env,

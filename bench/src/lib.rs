@@ -45,7 +45,7 @@ impl Plan {
     }
 }
 
-/// Where the release build is.
+/// Where the build to measure is.
 #[derive(Debug, Clone)]
 pub struct Site {
     pub server: PathBuf,
@@ -54,9 +54,13 @@ pub struct Site {
 }
 
 impl Site {
+    /// The release build, or the server that `PORTAL_SERVER_BIN` names (`./dev test` names the
+    /// debug server it built for the tests, with the site's `hash.txt` beside it).
     pub fn from_workspace(root: &std::path::Path) -> Self {
+        let server = std::env::var_os("PORTAL_SERVER_BIN")
+            .map_or_else(|| root.join("target/release/server"), PathBuf::from);
         Self {
-            server: root.join("target/release/server"),
+            server,
             site_root: root.join("target/site"),
             end2end: root.join("end2end"),
         }

@@ -1,5 +1,5 @@
-//! The benchmark with a few of each, so it cannot rot. It needs the release build, which the
-//! test command makes first.
+//! The benchmark with a few of each, so it cannot rot. It needs the release site (`./dev test`
+//! builds it first) and a server: the release one, or the one `PORTAL_SERVER_BIN` names.
 
 #[tokio::test]
 async fn the_benchmark_runs_end_to_end_with_tiny_counts() {
