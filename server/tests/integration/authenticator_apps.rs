@@ -258,3 +258,56 @@ async fn an_app_is_removed_while_another_remains_and_by_its_account_only() {
         .unwrap();
     assert_eq!(rows, 0);
 }
+
+/// Review L1: removals of different apps at once, each counting the apps it leaves. On
+/// PostgreSQL each DELETE counted with its own snapshot, so all could see "more than one" and
+/// all go through. The store's removal is raced directly, over the portal's own pool: the code
+/// asked before it (above) would only spread the removals out.
+#[tokio::test]
+async fn ten_removals_of_ten_apps_at_once_always_leave_one() {
+    let portal = TestPortal::start().await;
+    portal.account_with_two_factor("alice").await;
+    let pool = &portal.state.pool;
+    let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'alice'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let user_id = app::store::UserId(user_id);
+    for round in 0..20 {
+        let have = app::store::authenticator_apps_of(pool, user_id)
+            .await
+            .unwrap()
+            .len();
+        for _ in have..10 {
+            sqlx::query(
+                "INSERT INTO authenticator_apps (user_id, name, secret_sealed, last_accepted_step, created_at)
+                 SELECT user_id, name, secret_sealed, last_accepted_step, created_at
+                 FROM authenticator_apps WHERE user_id = $1 LIMIT 1",
+            )
+            .bind(user_id.0)
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        let ids: Vec<i64> = app::store::authenticator_apps_of(pool, user_id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|app| app.id)
+            .collect();
+        assert_eq!(ids.len(), 10);
+        let removed = at_once(ids.len(), |index| {
+            app::store::remove_authenticator_app(pool, user_id, ids[index])
+        })
+        .await;
+        let removed = removed
+            .into_iter()
+            .filter(|removed| removed.as_ref().unwrap().is_some())
+            .count();
+        let left = app::store::authenticator_apps_of(pool, user_id)
+            .await
+            .unwrap()
+            .len();
+        assert_eq!((removed, left), (9, 1), "round {round}");
+    }
+}
