@@ -37,7 +37,7 @@ test.describe('security keys and passkeys', () => {
     await add.click();
     await expect(page.getByText('Your security key or passkey is added.')).toBeVisible();
     await expect(page).toHaveURL(/notice=key-added/);
-    await expect(page.locator('#keys-heading + ul')).toContainText('Laptop');
+    await expect(page.getByRole('region', { name: 'Security keys and passkeys' }).getByRole('list')).toContainText('Laptop');
     await expectNoAxeViolations(page, mode);
 
     // The passkey in the username field's autofill: the virtual authenticator answers the offer at
@@ -63,8 +63,13 @@ test.describe('security keys and passkeys', () => {
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
     await expect(page).toHaveURL(/\/portal$/);
 
-    // Removing it (the sign-in is recent: no password asked).
+    // Removing it (the sign-in is recent: no password asked), once a second factor confirms it.
     await open(page, mode, '/settings/security');
+    await page.getByLabel('Code to remove a key').fill('000000');
+    await page.getByRole('button', { name: 'Remove Laptop' }).click();
+    await expect(page.getByText('That code is incorrect.')).toBeVisible();
+    await expect(page.getByText('Laptop')).toBeVisible();
+    await page.getByLabel('Code to remove a key').fill(recoveryCode);
     await page.getByRole('button', { name: 'Remove Laptop' }).click();
     await expect(page.getByText('That security key or passkey is removed.')).toBeVisible();
     await expect(page.getByText('None yet.')).toBeVisible();
