@@ -110,7 +110,7 @@ test.describe('remembered browsers', () => {
   test('a remembered browser skips the code step there only, until it is forgotten', async ({ page, mode, browser }) => {
     const username = uniqueName('rmb');
     await signUp(page, mode, username);
-    const { key } = await enroll(page, mode, username);
+    const { key, recoveryCode } = await enroll(page, mode, username);
     await forgetCookies(page);
 
     await signIn(page, mode, username);
@@ -131,9 +131,14 @@ test.describe('remembered browsers', () => {
     await expect(otherPage.getByLabel('Authentication code')).toBeVisible();
     await other.close();
 
-    // Forgotten from the security page, this browser is asked again.
+    // Forgotten from the security page (a second factor confirms it), this browser is asked again.
     await open(page, mode, '/settings/security');
-    await expect(page.locator('#remembered-heading + ul li')).toHaveCount(1);
+    const remembered = page.getByRole('region', { name: 'Remembered browsers' }).getByRole('list');
+    await expect(remembered.locator('li')).toHaveCount(1);
+    await page.getByRole('button', { name: /^Forget / }).click();
+    await expect(page.getByText('Enter the 6-digit code from your authenticator app, or your recovery code.')).toBeVisible();
+    await expect(remembered.locator('li')).toHaveCount(1);
+    await page.getByLabel('Code to forget a browser').fill(recoveryCode);
     await page.getByRole('button', { name: /^Forget / }).click();
     await expect(page.getByText('That browser is forgotten')).toBeVisible();
     await page.getByRole('link', { name: 'Portal', exact: true }).click();
