@@ -30,10 +30,14 @@ pub enum EventKind {
     SecurityKeyRemoved,
     AppAdded,
     AppRemoved,
+    /// A key's answer refused at sign-in (signature, credential or ceremony wrong).
+    KeyRefused,
+    /// A key's answer whose signature counter did not rise: what a copy of the key sends.
+    KeyCounterWentBack,
 }
 
 impl EventKind {
-    const ALL: [Self; 25] = [
+    const ALL: [Self; 27] = [
         Self::SignedIn,
         Self::PasswordFailed,
         Self::SecondFactorFailed,
@@ -59,6 +63,8 @@ impl EventKind {
         Self::SecurityKeyRemoved,
         Self::AppAdded,
         Self::AppRemoved,
+        Self::KeyRefused,
+        Self::KeyCounterWentBack,
     ];
 
     /// The name stored in the audit table.
@@ -89,6 +95,8 @@ impl EventKind {
             Self::SecurityKeyRemoved => "security_key_removed",
             Self::AppAdded => "authenticator_app_added",
             Self::AppRemoved => "authenticator_app_removed",
+            Self::KeyRefused => "security_key_refused",
+            Self::KeyCounterWentBack => "security_key_counter_went_back",
         }
     }
 
@@ -130,6 +138,10 @@ impl EventKind {
             Self::SecurityKeyRemoved => "Security key or passkey removed",
             Self::AppAdded => "Authenticator app added",
             Self::AppRemoved => "Authenticator app removed",
+            Self::KeyRefused => "A security key or passkey answer was refused",
+            Self::KeyCounterWentBack => {
+                "A security key or passkey answered with a counter lower than before: it may have been copied. If you are not sure, remove it."
+            }
         }
     }
 
@@ -142,6 +154,8 @@ impl EventKind {
                 | Self::SecondFactorFailed
                 | Self::RecoveryCodeFailed
                 | Self::EmailChangeUndone
+                | Self::KeyRefused
+                | Self::KeyCounterWentBack
         )
     }
 }

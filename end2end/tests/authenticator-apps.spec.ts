@@ -5,9 +5,9 @@ test.describe('several authenticator apps', () => {
   test('add a second app, sign in with its code, then remove the first', async ({ page, mode }) => {
     const username = uniqueName('apps');
     await signUp(page, mode, username);
-    const { key } = await enroll(page, mode, username);
+    const { key, recoveryCode } = await enroll(page, mode, username);
     await open(page, mode, '/settings/security');
-    const apps = page.locator('#apps-heading + ul');
+    const apps = page.getByRole('region', { name: 'Authenticator apps' }).getByRole('list');
     await expect(apps).toContainText('Authenticator app');
     // The only app goes with two-factor authentication itself, not on its own.
     await expect(page.getByRole('button', { name: 'Remove Authenticator app' })).toHaveCount(0);
@@ -34,8 +34,17 @@ test.describe('several authenticator apps', () => {
     await page.getByRole('button', { name: 'Verify' }).click();
     await expect(page).toHaveURL(/\/portal$/);
 
-    // The first app goes; the second is then the last, and stays.
+    // The first app goes once a second factor confirms it (the session alone removes nothing);
+    // the second is then the last, and stays.
     await open(page, mode, '/settings/security');
+    await page.getByRole('button', { name: 'Remove Authenticator app' }).click();
+    await expect(page.getByText('Enter the 6-digit code from your authenticator app, or your recovery code.')).toBeVisible();
+    await expect(page.getByLabel('Code to remove an app')).toHaveAttribute('aria-invalid', 'true');
+    await expect(apps.locator('li')).toHaveCount(2);
+    // Enter in the code field removes nothing; the app's own button does.
+    await page.getByLabel('Code to remove an app').fill(recoveryCode);
+    await page.getByLabel('Code to remove an app').press('Enter');
+    await expect(apps.locator('li')).toHaveCount(2);
     await page.getByRole('button', { name: 'Remove Authenticator app' }).click();
     await expect(page.getByText('That authenticator app is removed.')).toBeVisible();
     await expect(apps.locator('li')).toHaveCount(1);

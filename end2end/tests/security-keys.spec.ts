@@ -37,7 +37,7 @@ test.describe('security keys and passkeys', () => {
     await add.click();
     await expect(page.getByText('Your security key or passkey is added.')).toBeVisible();
     await expect(page).toHaveURL(/notice=key-added/);
-    await expect(page.locator('#keys-heading + ul')).toContainText('Laptop');
+    await expect(page.getByRole('region', { name: 'Security keys and passkeys' }).getByRole('list')).toContainText('Laptop');
     await expectNoAxeViolations(page, mode);
 
     // The passkey in the username field's autofill: the virtual authenticator answers the offer at
@@ -63,8 +63,13 @@ test.describe('security keys and passkeys', () => {
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
     await expect(page).toHaveURL(/\/portal$/);
 
-    // Removing it (the sign-in is recent: no password asked).
+    // Removing it (the sign-in is recent: no password asked), once a second factor confirms it.
     await open(page, mode, '/settings/security');
+    await page.getByLabel('Code to remove a key').fill('000000');
+    await page.getByRole('button', { name: 'Remove Laptop' }).click();
+    await expect(page.getByText('That code is incorrect.')).toBeVisible();
+    await expect(page.getByText('Laptop')).toBeVisible();
+    await page.getByLabel('Code to remove a key').fill(recoveryCode);
     await page.getByRole('button', { name: 'Remove Laptop' }).click();
     await expect(page.getByText('That security key or passkey is removed.')).toBeVisible();
     await expect(page.getByText('None yet.')).toBeVisible();
@@ -105,7 +110,7 @@ test.describe('remembered browsers', () => {
   test('a remembered browser skips the code step there only, until it is forgotten', async ({ page, mode, browser }) => {
     const username = uniqueName('rmb');
     await signUp(page, mode, username);
-    const { key } = await enroll(page, mode, username);
+    const { key, recoveryCode } = await enroll(page, mode, username);
     await forgetCookies(page);
 
     await signIn(page, mode, username);
@@ -126,9 +131,14 @@ test.describe('remembered browsers', () => {
     await expect(otherPage.getByLabel('Authentication code')).toBeVisible();
     await other.close();
 
-    // Forgotten from the security page, this browser is asked again.
+    // Forgotten from the security page (a second factor confirms it), this browser is asked again.
     await open(page, mode, '/settings/security');
-    await expect(page.locator('#remembered-heading + ul li')).toHaveCount(1);
+    const remembered = page.getByRole('region', { name: 'Remembered browsers' }).getByRole('list');
+    await expect(remembered.locator('li')).toHaveCount(1);
+    await page.getByRole('button', { name: /^Forget / }).click();
+    await expect(page.getByText('Enter the 6-digit code from your authenticator app, or your recovery code.')).toBeVisible();
+    await expect(remembered.locator('li')).toHaveCount(1);
+    await page.getByLabel('Code to forget a browser').fill(recoveryCode);
     await page.getByRole('button', { name: /^Forget / }).click();
     await expect(page.getByText('That browser is forgotten')).toBeVisible();
     await page.getByRole('link', { name: 'Portal', exact: true }).click();

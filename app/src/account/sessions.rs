@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    components::{Field, Hidden, Intro, PortalForm, SubmitButton},
+    components::{EnterSubmitsNothing, Field, Hidden, Intro, PortalForm, SubmitButton},
     error::AppError,
 };
 
@@ -29,14 +29,13 @@ pub struct RememberedBrowser {
     pub until: String,
 }
 
+/// Forgets the remembered browser `id` once `code`, a code from an app or the recovery code,
+/// confirms it: the product's rule is that every change that weakens a factor, forgetting browsers
+/// included, asks for a second factor, so a session alone cannot make the owner's browsers ask
+/// for codes again.
 #[server(endpoint = "forget_browser")]
-pub async fn forget_browser(id: i64) -> Result<(), AppError> {
-    let (state, user_id) = crate::auth::signed_in().await?;
-    if !crate::store::forget_browser(&state.pool, user_id, id).await? {
-        return Err(AppError::NotFound {
-            what: crate::error::Missing::RememberedBrowser,
-        });
-    }
+pub async fn forget_browser(id: i64, #[server(default)] code: String) -> Result<(), AppError> {
+    ssr::forget_browser(id, &code).await?;
     leptos_axum::redirect("/settings/security?notice=browser-forgotten");
     Ok(())
 }
@@ -124,26 +123,35 @@ pub fn RememberedBrowsers(
             {if browsers.is_empty() {
                 view! { <p>"None. Tick “Remember this browser for 30 days” at the code step to skip it on that browser."</p> }.into_any()
             } else {
+                // One form for the list, as for keys and apps: the code typed once, and the
+                // Forget button pressed names its browser (`id`).
                 view! {
-                    <ul class="sessions">
-                        {browsers
-                            .into_iter()
-                            .map(|browser| {
-                                let label = format!("Forget {} at {}", browser.browser, browser.address);
-                                view! {
-                                    <li>
-                                        <span class="what">{browser.browser}</span>
-                                        <span class="where">{browser.address}</span>
-                                        <span class="when">"Remembered " {browser.remembered} " · until " {browser.until}</span>
-                                        <PortalForm action=forget class="inline" message=false>
-                                            <Hidden name="id" value=browser.id.to_string() />
-                                            <button type="submit" class="secondary" aria-label=label>"Forget"</button>
-                                        </PortalForm>
-                                    </li>
-                                }
-                            })
-                            .collect_view()}
-                    </ul>
+                    <PortalForm action=forget novalidate=true>
+                        <EnterSubmitsNothing />
+                        <ul class="sessions">
+                            {browsers
+                                .into_iter()
+                                .map(|browser| {
+                                    let label = format!("Forget {} at {}", browser.browser, browser.address);
+                                    view! {
+                                        <li>
+                                            <span class="what">{browser.browser}</span>
+                                            <span class="where">{browser.address}</span>
+                                            <span class="when">"Remembered " {browser.remembered} " · until " {browser.until}</span>
+                                            <button type="submit" name="id" value=browser.id.to_string() class="secondary" aria-label=label>"Forget"</button>
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ul>
+                        <Field
+                            label="Code to forget a browser"
+                            name="code"
+                            id="forget_browser_code"
+                            autocomplete="one-time-code"
+                            hint="A code from your authenticator app, or your recovery code; then press Forget beside the browser."
+                        />
+                    </PortalForm>
                 }
                     .into_any()
             }}
@@ -172,9 +180,25 @@ mod ssr {
     use crate::{
         account::password_check::check_password,
         auth::{AuthSession, client, signed_in},
-        error::AppError,
+        error::{AppError, Missing},
         store,
+        two_factor::service::verify_any_factor,
     };
+
+    pub async fn forget_browser(id: i64, code: &str) -> Result<(), AppError> {
+        let (state, user_id) = signed_in().await?;
+        // Browsers are remembered only with two-factor authentication on (turning it off forgets
+        // them all), so this asks in practice always.
+        if store::two_factor_of(&state.pool, user_id).await?.is_some() {
+            verify_any_factor(&state, user_id, code, &client().await).await?;
+        }
+        if !store::forget_browser(&state.pool, user_id, id).await? {
+            return Err(AppError::NotFound {
+                what: Missing::RememberedBrowser,
+            });
+        }
+        Ok(())
+    }
 
     /// The sign-in's password check, with its throttle and audit: a stolen session is no
     /// unthrottled way to guess the owner's password.

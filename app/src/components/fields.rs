@@ -13,6 +13,9 @@ pub fn Field(
     #[prop(default = "off")] autocomplete: &'static str,
     #[prop(optional)] inputmode: Option<&'static str>,
     #[prop(optional)] hint: Option<&'static str>,
+    /// What the element ids are made of, where `name` is not unique on the page.
+    #[prop(optional)]
+    id: Option<&'static str>,
 ) -> impl IntoView {
     let error = FormState::current().error;
     // Only a password field's own value is never kept (the server keeps none).
@@ -24,9 +27,10 @@ pub fn Field(
                 .find(|(field, _)| field == name)
                 .map(|(_, value)| value)
         });
-    let input_id = format!("field-{name}");
-    let message_id = format!("{name}-message");
-    let hint_id = format!("{name}-hint");
+    let stem = id.unwrap_or(name);
+    let input_id = format!("field-{stem}");
+    let message_id = format!("{stem}-message");
+    let hint_id = format!("{stem}-hint");
     let message = move || error.get().and_then(|error| error.message_for(name));
     let described_by = {
         let (message_id, hint_id) = (message_id.clone(), hint_id.clone());

@@ -97,6 +97,14 @@ pub fn SubmitButton(
     }
 }
 
+/// First in a form whose submit buttons each act on one item of a list (`name="id"`): Enter in
+/// a text field submits with the form's first submit button, and a disabled one does nothing, so
+/// Enter never acts on whichever item is listed first.
+#[component]
+pub fn EnterSubmitsNothing() -> impl IntoView {
+    view! { <button type="submit" disabled hidden aria-hidden="true" tabindex="-1"></button> }
+}
+
 /// A message about the whole form (wrong password, too many attempts, an outage).
 #[component]
 pub fn FormMessage(error: Signal<Option<AppError>>) -> impl IntoView {

@@ -9,7 +9,9 @@ mod status;
 use leptos::{prelude::*, server_fn::ServerFn};
 
 pub use fields::{CheckboxField, CodeField, Field, Hidden};
-pub use form::{FormMessage, FormState, Intro, PortalForm, ReturnHere, SubmitButton};
+pub use form::{
+    EnterSubmitsNothing, FormMessage, FormState, Intro, PortalForm, ReturnHere, SubmitButton,
+};
 pub use status::{ErrorCard, Loaded, Loading, NextStep};
 
 use crate::error::AppError;

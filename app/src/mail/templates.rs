@@ -205,6 +205,10 @@ pub fn notice(to: &str, username: &str, what: Notice) -> Email {
             "An authenticator app was removed",
             "An authenticator app was removed from your Portal account: its codes no longer sign in.",
         ),
+        Notice::KeyCounterWentBack => (
+            "A security key or passkey of yours may have been copied",
+            "A security key or passkey of your Portal account answered a sign-in with a lower counter than it had sent before, which is what a copy of the key does. That sign-in was refused. If you are not sure where your key has been, remove it from Security settings.",
+        ),
         Notice::EmailChangeUndone => (
             "Your Portal email address was kept",
             "The change of your email address was undone and every session was signed out. If you did not ask for the change, someone knows your password: reset it now.",
@@ -275,6 +279,7 @@ pub enum Notice {
     SecurityKeyRemoved,
     AppAdded,
     AppRemoved,
+    KeyCounterWentBack,
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::CeremonyOptions;
 use crate::{
-    components::{Hidden, PortalForm},
+    components::{EnterSubmitsNothing, Field, PortalForm},
     error::AppError,
     validation,
 };
@@ -38,9 +38,12 @@ pub async fn finish_key_registration(credential: String) -> Result<(), AppError>
     ssr::finish(&credential).await
 }
 
+/// Removes the key `id` once `code`, a code from an app or the recovery code, confirms it: as
+/// adding one, removing one is not for a session alone (stolen, or a remembered browser with the
+/// password), which would otherwise take the phishing-resistant factor away (review M3).
 #[server(endpoint = "remove_security_key")]
-pub async fn remove_security_key(id: i64) -> Result<(), AppError> {
-    ssr::remove(id).await?;
+pub async fn remove_security_key(id: i64, #[server(default)] code: String) -> Result<(), AppError> {
+    ssr::remove(id, &code).await?;
     leptos_axum::redirect("/settings/security?notice=key-removed");
     Ok(())
 }
@@ -54,28 +57,37 @@ pub fn SecurityKeys(keys: Vec<KeyInfo>, remove: ServerAction<RemoveSecurityKey>)
             {if keys.is_empty() {
                 view! { <p>"None yet. A key or passkey signs in where a code could be phished."</p> }.into_any()
             } else {
+                // One form for the list: the code typed once, and the Remove button pressed
+                // names its key (`id`), with and without JavaScript.
                 view! {
-                    <ul class="sessions">
-                        {keys
-                            .into_iter()
-                            .map(|key| {
-                                let label = format!("Remove {}", key.name);
-                                let used = key
-                                    .last_used
-                                    .map_or_else(|| "never used".to_owned(), |at| format!("last used {at}"));
-                                view! {
-                                    <li>
-                                        <span class="what">{key.name}</span>
-                                        <span class="when">"Added " {key.added} " · " {used}</span>
-                                        <PortalForm action=remove class="inline" message=false>
-                                            <Hidden name="id" value=key.id.to_string() />
-                                            <button type="submit" class="secondary" aria-label=label>"Remove"</button>
-                                        </PortalForm>
-                                    </li>
-                                }
-                            })
-                            .collect_view()}
-                    </ul>
+                    <PortalForm action=remove novalidate=true>
+                        <EnterSubmitsNothing />
+                        <ul class="sessions">
+                            {keys
+                                .into_iter()
+                                .map(|key| {
+                                    let label = format!("Remove {}", key.name);
+                                    let used = key
+                                        .last_used
+                                        .map_or_else(|| "never used".to_owned(), |at| format!("last used {at}"));
+                                    view! {
+                                        <li>
+                                            <span class="what">{key.name}</span>
+                                            <span class="when">"Added " {key.added} " · " {used}</span>
+                                            <button type="submit" name="id" value=key.id.to_string() class="secondary" aria-label=label>"Remove"</button>
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ul>
+                        <Field
+                            label="Code to remove a key"
+                            name="code"
+                            id="remove_key_code"
+                            autocomplete="one-time-code"
+                            hint="A code from your authenticator app, or your recovery code; then press Remove beside the key."
+                        />
+                    </PortalForm>
                 }
                     .into_any()
             }}
@@ -117,7 +129,7 @@ mod ssr {
         error::{AppError, Missing},
         mail::templates::Notice,
         state::AppState,
-        store::{self, NewKey, UserId},
+        store::{self, KeyAdded, NewKey, UserId},
         two_factor::service::{factor_changed, verify_any_factor},
         validation,
     };
@@ -204,8 +216,10 @@ mod ssr {
             passkey: &to_json(&passkey)?,
             created_at: state.clock.now(),
         };
-        if !store::add_security_key(&state.pool, key).await? {
-            return Err(AppError::KeyNotAccepted);
+        match store::add_security_key(&state.pool, key).await? {
+            KeyAdded::Added => {}
+            KeyAdded::Duplicate => return Err(AppError::KeyNotAccepted),
+            KeyAdded::TwoFactorOff => return Err(AppError::KeysNeedTwoFactor),
         }
         // A new factor, like a new recovery code, ends every other session.
         factor_changed(
@@ -218,8 +232,9 @@ mod ssr {
         .await
     }
 
-    pub async fn remove(id: i64) -> Result<(), AppError> {
+    pub async fn remove(id: i64, code: &str) -> Result<(), AppError> {
         let (state, user_id) = signed_in_recently().await?;
+        verify_any_factor(&state, user_id, code, &client().await).await?;
         if !store::remove_security_key(&state.pool, user_id, id).await? {
             return Err(AppError::NotFound {
                 what: Missing::SecurityKey,

@@ -59,6 +59,7 @@ pub fn PasskeySignIn() -> impl IntoView {
 mod ssr {
     use webauthn_rs::prelude::{
         DiscoverableAuthentication, Passkey, PasskeyAuthentication, PublicKeyCredential,
+        WebauthnError,
     };
 
     use super::super::ssr::{from_json, refused, to_json, webauthn};
@@ -66,8 +67,10 @@ mod ssr {
         audit::{EventKind, record},
         auth::{AuthSession, client, remembered},
         error::AppError,
+        mail::templates::Notice,
+        notify::send_notice,
         state::{AppState, app_state},
-        store::{self, KeyRow, UserId},
+        store::{self, Client, KeyRow, UserId},
     };
 
     const SECOND_FACTOR: &str = "second_factor";
@@ -105,8 +108,7 @@ mod ssr {
             .take_ceremony::<(UserId, PasskeyAuthentication)>(&state, SECOND_FACTOR)
             .await?;
         let client = client().await;
-        let Some((asked_for, authentication)) = ceremony.filter(|(asked, _)| *asked == user_id)
-        else {
+        let Some((_, authentication)) = ceremony.filter(|(asked, _)| *asked == user_id) else {
             return Err(AppError::KeyNotAccepted);
         };
         let response: PublicKeyCredential = from_json(credential)?;
@@ -114,19 +116,13 @@ mod ssr {
         let result = match verified {
             Ok(result) => result,
             Err(error) => {
-                record(
-                    &state,
-                    asked_for,
-                    EventKind::SecondFactorFailed,
-                    &client,
-                    Some("security key"),
-                )
-                .await?;
-                return Err(refused(error));
+                return Err(answer_refused(&state, user_id, &client, error, "security key").await);
             }
         };
         let key = key_of(&state, user_id, result.cred_id().as_ref()).await?;
-        note_use(&state, key, &result).await?;
+        if !note_use(&state, key, &result).await? {
+            return Err(counter_went_back(&state, user_id, &client, "security key").await);
+        }
         auth.complete_second_factor(&state, user_id, &client, "password and security key")
             .await?;
         if remember {
@@ -157,19 +153,31 @@ mod ssr {
             return Err(AppError::KeyNotAccepted);
         };
         let response: PublicKeyCredential = from_json(credential)?;
+        // Until the answer names an account and a key of it, a refusal has no owner to tell:
+        // `refused` logs it.
         let (handle, credential_id) = webauthn(&state)?
             .identify_discoverable_authentication(&response)
             .map_err(refused)?;
         let user_id = store::user_by_webauthn_id(&state.pool, &handle.to_string())
             .await?
             .ok_or(AppError::KeyNotAccepted)?;
+        let client = client().await;
         let key = key_of(&state, user_id, credential_id).await?;
         let passkey: Passkey = from_json(&key.passkey)?;
-        let result = webauthn(&state)?
-            .finish_discoverable_authentication_v2(&response, discoverable, &passkey)
-            .map_err(refused)?;
-        note_use(&state, key, &result).await?;
-        let client = client().await;
+        let verified = webauthn(&state)?.finish_discoverable_authentication_v2(
+            &response,
+            discoverable,
+            &passkey,
+        );
+        let result = match verified {
+            Ok(result) => result,
+            Err(error) => {
+                return Err(answer_refused(&state, user_id, &client, error, "passkey").await);
+            }
+        };
+        if !note_use(&state, key, &result).await? {
+            return Err(counter_went_back(&state, user_id, &client, "passkey").await);
+        }
         auth.sign_in(&state, user_id, &client, Some("passkey"))
             .await?;
         let sign_in_id = auth.sign_in_id().await?.ok_or(AppError::Unauthorized)?;
@@ -188,31 +196,70 @@ mod ssr {
             .ok_or(AppError::KeyNotAccepted)
     }
 
+    /// A key's answer that webauthn-rs refused, recorded as a warning on the owner's page; a
+    /// counter that did not rise is a suspected copy (`counter_went_back`) (review I3).
+    async fn answer_refused(
+        state: &AppState,
+        user_id: UserId,
+        client: &Client,
+        error: WebauthnError,
+        detail: &str,
+    ) -> AppError {
+        if matches!(error, WebauthnError::CredentialPossibleCompromise) {
+            refused(&error);
+            return counter_went_back(state, user_id, client, detail).await;
+        }
+        let audited = record(state, user_id, EventKind::KeyRefused, client, Some(detail)).await;
+        audited.err().unwrap_or_else(|| refused(error))
+    }
+
+    /// An answer whose signature counter is not above the last one recorded: what a copy of the
+    /// key sends (or an answer sent twice). The sign-in is refused, the owner's page shows a
+    /// warning and the owner is mailed, since only they can tell whether to remove the key.
+    async fn counter_went_back(
+        state: &AppState,
+        user_id: UserId,
+        client: &Client,
+        detail: &str,
+    ) -> AppError {
+        tracing::warn!(
+            user_id = user_id.0,
+            "a key answered with a counter that did not rise"
+        );
+        if let Err(error) = record(
+            state,
+            user_id,
+            EventKind::KeyCounterWentBack,
+            client,
+            Some(detail),
+        )
+        .await
+        {
+            return error;
+        }
+        send_notice(state, user_id, Notice::KeyCounterWentBack).await;
+        AppError::KeyNotAccepted
+    }
+
     /// Stores the sign counter and backup flags the answer carried (webauthn-rs has refused a
-    /// counter that went backwards: a cloned key), and when the key was used. The store writes
-    /// only a counter higher than the one it holds, so two answers checked at once cannot both
-    /// count.
+    /// counter that went backwards), and when the key was used. The store writes only a counter
+    /// higher than the one it holds, so two answers checked at once cannot both count: false
+    /// when another answer with this counter or a higher one was recorded meanwhile.
     async fn note_use(
         state: &AppState,
         key: KeyRow,
         result: &webauthn_rs::prelude::AuthenticationResult,
-    ) -> Result<(), AppError> {
+    ) -> Result<bool, AppError> {
         let mut passkey: Passkey = from_json(&key.passkey)?;
         passkey.update_credential(result);
         let counter = i64::from(result.counter());
-        let recorded = store::record_key_use(
+        Ok(store::record_key_use(
             &state.pool,
             key.id,
             &to_json(&passkey)?,
             counter,
             state.clock.now(),
         )
-        .await?;
-        // Another answer with this counter or a higher one was recorded meanwhile: a replay or
-        // a cloned key.
-        if !recorded {
-            return Err(AppError::KeyNotAccepted);
-        }
-        Ok(())
+        .await?)
     }
 }

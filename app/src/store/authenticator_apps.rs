@@ -116,22 +116,32 @@ pub async fn cancel_app_addition(pool: &AnyPool, user_id: UserId) -> Result<(), 
 
 /// Removes one app of the account while another remains (the last goes only with two-factor
 /// authentication turned off). The name of the app removed; None if it was not the account's or
-/// was its last.
+/// was its last. Counted and deleted under the write lock: a count inside the DELETE alone is
+/// judged on each statement's own snapshot on PostgreSQL, so removals of two different apps at
+/// once could each see the other and both go (review L1).
 pub async fn remove_authenticator_app(
     pool: &AnyPool,
     user_id: UserId,
     id: i64,
 ) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "DELETE FROM authenticator_apps WHERE id = $1 AND user_id = $2
-           AND (SELECT count(*) FROM authenticator_apps WHERE user_id = $3) > 1
-         RETURNING name",
+    let mut tx = super::begin_write(pool).await?;
+    let apps: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM authenticator_apps WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if apps <= 1 {
+        return Ok(None);
+    }
+    let name = sqlx::query_scalar(
+        "DELETE FROM authenticator_apps WHERE id = $1 AND user_id = $2 RETURNING name",
     )
     .bind(id)
     .bind(user_id)
-    .bind(user_id)
-    .fetch_optional(pool)
-    .await
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(name)
 }
 
 pub async fn delete_expired_app_additions(

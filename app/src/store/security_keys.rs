@@ -45,9 +45,29 @@ pub struct NewKey<'a> {
     pub created_at: UnixTime,
 }
 
-/// False when the credential is registered already (to any account): one credential, one
-/// account.
-pub async fn add_security_key(pool: &AnyPool, key: NewKey<'_>) -> Result<bool, sqlx::Error> {
+/// What became of a key to add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAdded {
+    Added,
+    /// The credential is registered already (to any account): one credential, one account.
+    Duplicate,
+    /// Two-factor authentication was turned off since the registration began (review I2).
+    TwoFactorOff,
+}
+
+/// Adds a key while two-factor authentication is on: keys are second factors beside the app, and
+/// turning it off removes them (`remove_two_factor`, under the same write lock). A registration
+/// finished after that adds nothing, or it would leave a passkey that signs in alone on a page
+/// that no longer lists keys.
+pub async fn add_security_key(pool: &AnyPool, key: NewKey<'_>) -> Result<KeyAdded, sqlx::Error> {
+    let mut tx = super::begin_write(pool).await?;
+    let on: i64 = sqlx::query_scalar("SELECT count(*) FROM two_factor WHERE user_id = $1")
+        .bind(key.user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if on == 0 {
+        return Ok(KeyAdded::TwoFactorOff);
+    }
     let inserted = sqlx::query(
         "INSERT INTO security_keys (user_id, name, credential_id, passkey, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -56,11 +76,14 @@ pub async fn add_security_key(pool: &AnyPool, key: NewKey<'_>) -> Result<bool, s
     .bind(key.credential_id)
     .bind(key.passkey)
     .bind(key.created_at)
-    .execute(pool)
+    .execute(&mut *tx)
     .await;
     match inserted {
-        Ok(_) => Ok(true),
-        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Ok(false),
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(KeyAdded::Added)
+        }
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Ok(KeyAdded::Duplicate),
         Err(error) => Err(error),
     }
 }

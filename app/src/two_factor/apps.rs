@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    components::{Field, Hidden, Intro, PortalForm, SubmitButton},
+    components::{EnterSubmitsNothing, Field, Intro, PortalForm, SubmitButton},
     error::AppError,
 };
 
@@ -51,9 +51,14 @@ pub async fn cancel_app_addition() -> Result<(), AppError> {
     Ok(())
 }
 
+/// Removes the app `id` once `code`, a code from an app or the recovery code, confirms it: as
+/// adding one, removing one is not for a session alone (review M3).
 #[server(endpoint = "remove_authenticator_app")]
-pub async fn remove_authenticator_app(id: i64) -> Result<(), AppError> {
-    ssr::remove(id).await?;
+pub async fn remove_authenticator_app(
+    id: i64,
+    #[server(default)] code: String,
+) -> Result<(), AppError> {
+    ssr::remove(id, &code).await?;
     leptos_axum::redirect("/settings/security?notice=app-removed");
     Ok(())
 }
@@ -101,34 +106,58 @@ pub fn AuthenticatorApps(
     view! {
         <section class="card" aria-labelledby="apps-heading">
             <h2 id="apps-heading">"Authenticator apps"</h2>
-            <ul class="sessions">
-                {apps
-                    .into_iter()
-                    .map(|app| {
-                        let label = format!("Remove {}", app.name);
-                        let used = app
-                            .last_used
-                            .map_or_else(|| "never used".to_owned(), |at| format!("last used {at}"));
-                        view! {
-                            <li>
-                                <span class="what">{app.name}</span>
-                                <span class="when">"Added " {app.added} " · " {used}</span>
-                                {removable.then(|| view! {
-                                    <PortalForm action=actions.remove class="inline" message=false>
-                                        <Hidden name="id" value=app.id.to_string() />
-                                        <button type="submit" class="secondary" aria-label=label>"Remove"</button>
-                                    </PortalForm>
-                                })}
-                            </li>
-                        }
-                    })
-                    .collect_view()}
-            </ul>
+            {if removable {
+                // One form for the list: the code typed once, and the Remove button pressed
+                // names its app (`id`), with and without JavaScript.
+                view! {
+                    <PortalForm action=actions.remove novalidate=true>
+                        <EnterSubmitsNothing />
+                        <AppList apps removable />
+                        <Field
+                            label="Code to remove an app"
+                            name="code"
+                            id="remove_app_code"
+                            autocomplete="one-time-code"
+                            hint="A code from an app you keep, or your recovery code; then press Remove beside the app."
+                        />
+                    </PortalForm>
+                }
+                    .into_any()
+            } else {
+                view! { <AppList apps removable /> }.into_any()
+            }}
             {match adding {
                 Some(adding) => view! { <AddingApp adding actions /> }.into_any(),
                 None => view! { <AddAppForm start=actions.start /> }.into_any(),
             }}
         </section>
+    }
+}
+
+/// The apps, each with Remove (a button of the enclosing form) while another remains.
+#[component]
+fn AppList(apps: Vec<AppInfo>, removable: bool) -> impl IntoView {
+    view! {
+        <ul class="sessions">
+            {apps
+                .into_iter()
+                .map(|app| {
+                    let label = format!("Remove {}", app.name);
+                    let used = app
+                        .last_used
+                        .map_or_else(|| "never used".to_owned(), |at| format!("last used {at}"));
+                    view! {
+                        <li>
+                            <span class="what">{app.name}</span>
+                            <span class="when">"Added " {app.added} " · " {used}</span>
+                            {removable.then(|| view! {
+                                <button type="submit" name="id" value=app.id.to_string() class="secondary" aria-label=label>"Remove"</button>
+                            })}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
     }
 }
 
@@ -321,15 +350,16 @@ mod ssr {
         .await
     }
 
-    pub async fn remove(id: i64) -> Result<(), AppError> {
+    pub async fn remove(id: i64, code: &str) -> Result<(), AppError> {
         let (state, user_id) = signed_in_recently().await?;
+        verify_any_factor(&state, user_id, code, &client().await).await?;
         let apps = store::authenticator_apps_of(&state.pool, user_id).await?;
         if !apps.iter().any(|app| app.id == id) {
             return Err(AppError::NotFound {
                 what: Missing::AuthenticatorApp,
             });
         }
-        // The count is checked again in the statement: of two removals at once, one stays.
+        // The count is checked again under the write lock: of two removals at once, one stays.
         let Some(name) = store::remove_authenticator_app(&state.pool, user_id, id).await? else {
             return Err(AppError::LastAuthenticatorApp);
         };

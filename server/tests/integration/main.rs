@@ -6,6 +6,7 @@ mod common;
 mod account_life;
 mod accounts;
 mod authenticator_apps;
+mod factor_removal;
 mod hardening;
 mod instances;
 mod monitoring;

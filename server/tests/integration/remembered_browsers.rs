@@ -109,17 +109,31 @@ async fn remembered_browsers_are_forgotten_one_by_one_and_all_when_a_factor_or_t
     let listed = portal.overview(&alice).await.remembered;
     assert_eq!(listed.len(), 2);
 
-    // One by one, from the security page.
+    // One by one, from the security page, each confirmed with a code.
+    let code = fresh_code(&portal, &authenticator);
     portal
-        .call_fn(&alice, ForgetBrowser { id: listed[0].id })
+        .call_fn(
+            &alice,
+            ForgetBrowser {
+                id: listed[0].id,
+                code,
+            },
+        )
         .await
         .expect("forgotten");
     assert_eq!(portal.overview(&alice).await.remembered.len(), 1);
     // Another account cannot forget it.
-    let (bob, _) = portal.account_with_two_factor("bob").await;
+    let (bob, bobs_app) = portal.account_with_two_factor("bob").await;
+    let code = bobs_app.recovery_code.clone();
     assert!(matches!(
         portal
-            .call_fn(&bob, ForgetBrowser { id: listed[1].id })
+            .call_fn(
+                &bob,
+                ForgetBrowser {
+                    id: listed[1].id,
+                    code
+                }
+            )
             .await,
         Err(AppError::NotFound { .. })
     ));

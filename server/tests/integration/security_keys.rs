@@ -5,14 +5,17 @@ use app::{
     error::{AppError, Missing},
     security_keys::{
         manage::{FinishKeyRegistration, RemoveSecurityKey, StartKeyRegistration},
-        sign_in::{FinishKeySignIn, StartKeySignIn},
+        sign_in::{FinishKeySignIn, FinishPasskeySignIn, StartKeySignIn, StartPasskeySignIn},
     },
+    two_factor::manage::DisableTwoFactor,
 };
 use reqwest::{Client, StatusCode};
 use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
-use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse};
+use webauthn_rs_proto::{
+    AllowCredentials, CreationChallengeResponse, PublicKeyCredential, RequestChallengeResponse,
+};
 
-use crate::common::{Authenticator, PASSWORD, TestPortal, at_once};
+use crate::common::{Authenticator, PASSWORD, TestPortal, answer, at_once, second_browser};
 
 fn origin(portal: &TestPortal) -> url::Url {
     url::Url::parse(&portal.base).unwrap()
@@ -20,7 +23,7 @@ fn origin(portal: &TestPortal) -> url::Url {
 
 /// Adds a key named `name` to the signed-in account of `browser`, made by `key`, confirmed with
 /// a fresh code of `authenticator`.
-async fn add_key(
+pub(crate) async fn add_key(
     portal: &TestPortal,
     browser: &Client,
     authenticator: &Authenticator,
@@ -89,7 +92,7 @@ async fn finish_key_sign_in(
         .await
 }
 
-fn soft_key() -> SoftPasskey {
+pub(crate) fn soft_key() -> SoftPasskey {
     // `true`: the soft key claims user verification, as a key with a PIN would.
     SoftPasskey::new(true)
 }
@@ -183,8 +186,11 @@ async fn another_accounts_key_does_not_finish_a_sign_in() {
     );
     // Bob cannot remove Alice's key either.
     let alices = portal.overview(&alice).await.keys[0].id;
+    let code = bobs_app.recovery_code.clone();
     assert_eq!(
-        portal.call_fn(&bob, RemoveSecurityKey { id: alices }).await,
+        portal
+            .call_fn(&bob, RemoveSecurityKey { id: alices, code })
+            .await,
         Err(AppError::NotFound {
             what: Missing::SecurityKey
         })
@@ -249,8 +255,10 @@ async fn removing_a_key_is_audited_and_it_no_longer_signs_in() {
         .verify_code(&other, &authenticator.code(&portal, 0))
         .await;
     assert!(signed_in(&portal, &other).await);
+    portal.clock.advance(60);
+    let code = authenticator.code(&portal, 0);
     portal
-        .call_fn(&alice, RemoveSecurityKey { id })
+        .call_fn(&alice, RemoveSecurityKey { id, code })
         .await
         .expect("removed");
     assert!(portal.overview(&alice).await.keys.is_empty());
@@ -329,4 +337,247 @@ async fn a_keys_stored_counter_only_rises_when_its_answers_arrive_at_once() {
     // An answer whose counter is below the stored one (as a clone of the key sends) is refused.
     let replay = finish_key_sign_in(&portal, &late, late_answer).await;
     assert_eq!(replay, Err(AppError::KeyNotAccepted));
+}
+
+/// Review M3: a session without a second factor (a browser signed in with password and code
+/// minutes ago, or one signed in with the password alone where a browser was remembered) tries
+/// to remove Alice's key. No code, or a wrong one, removes nothing and signs nobody out; the
+/// code then does.
+async fn removing_a_key_asks_for_a_code(remembered: bool) {
+    let portal = TestPortal::start_on_localhost().await;
+    let (alice, authenticator) = portal.account_with_two_factor("alice").await;
+    let mut key = soft_key();
+    add_key(&portal, &alice, &authenticator, &mut key, "YubiKey")
+        .await
+        .unwrap();
+    let id = portal.overview(&alice).await.keys[0].id.to_string();
+    let other = second_browser(&portal, "alice", &authenticator, remembered).await;
+
+    let without_code = answer::<()>(
+        portal
+            .call(&other, "remove_security_key", &[("id", id.as_str())])
+            .await,
+    )
+    .await;
+    assert!(
+        matches!(&without_code, Err(AppError::Validation { field, .. }) if field == "code"),
+        "{without_code:?}"
+    );
+    let wrong_code = authenticator.code(&portal, 10);
+    let wrong = answer::<()>(
+        portal
+            .call(
+                &other,
+                "remove_security_key",
+                &[("id", id.as_str()), ("code", wrong_code.as_str())],
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(wrong.as_ref().err().and_then(AppError::field), Some("code"));
+    assert_eq!(
+        portal.overview(&alice).await.keys.len(),
+        1,
+        "nothing removed"
+    );
+    assert!(
+        signed_in(&portal, &alice).await,
+        "the owner stays signed in"
+    );
+    assert!(
+        portal
+            .events(&alice)
+            .await
+            .contains(&"Incorrect authentication code entered".to_owned()),
+        "the wrong code counts as any wrong code does"
+    );
+
+    portal.clock.advance(60);
+    let code = authenticator.code(&portal, 0);
+    answer::<()>(
+        portal
+            .call(
+                &other,
+                "remove_security_key",
+                &[("id", id.as_str()), ("code", code.as_str())],
+            )
+            .await,
+    )
+    .await
+    .expect("the code removes it");
+    assert!(portal.overview(&other).await.keys.is_empty());
+}
+
+#[tokio::test]
+async fn a_browser_signed_in_with_password_and_code_removes_a_key_only_with_another_code() {
+    removing_a_key_asks_for_a_code(false).await;
+}
+
+#[tokio::test]
+async fn a_remembered_browser_signed_in_with_the_password_removes_a_key_only_with_a_code() {
+    removing_a_key_asks_for_a_code(true).await;
+}
+
+/// Review I2: a registration started with two-factor authentication on and finished after it
+/// was turned off would leave a passkey that signs in alone, on a page that no longer lists keys.
+#[tokio::test]
+async fn a_key_registration_finished_after_two_factor_was_turned_off_adds_no_key() {
+    let portal = TestPortal::start_on_localhost().await;
+    let (alice, authenticator) = portal.account_with_two_factor("alice").await;
+    let mut key = soft_key();
+    portal.clock.advance(60);
+    let options = portal
+        .call_fn(
+            &alice,
+            StartKeyRegistration {
+                name: "Phone".into(),
+                code: authenticator.code(&portal, 0),
+            },
+        )
+        .await
+        .expect("the registration starts");
+    let options: CreationChallengeResponse = serde_json::from_str(&options).unwrap();
+    let registered = key
+        .do_registration(origin(&portal), options)
+        .expect("the key registers");
+    portal.clock.advance(60);
+    portal
+        .call_fn(
+            &alice,
+            DisableTwoFactor {
+                code: authenticator.code(&portal, 0),
+            },
+        )
+        .await
+        .expect("two-factor authentication is turned off");
+    let finished = portal
+        .call_fn(
+            &alice,
+            FinishKeyRegistration {
+                credential: serde_json::to_string(&registered).unwrap(),
+            },
+        )
+        .await;
+    assert_eq!(finished, Err(AppError::KeysNeedTwoFactor));
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM security_keys")
+        .fetch_one(&portal.database().await)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "no key is left behind");
+}
+
+/// A passkey sign-in's answer from `key` (found by the browser, no username typed), in a fresh
+/// browser. SoftPasskey finds no credential by itself and sends no user handle, so the test
+/// names the credential and adds the handle, as a browser's passkey would.
+async fn passkey_answer(
+    portal: &TestPortal,
+    key: &mut SoftPasskey,
+) -> (Client, PublicKeyCredential) {
+    let database = portal.database().await;
+    let credential_id: Vec<u8> = sqlx::query_scalar("SELECT credential_id FROM security_keys")
+        .fetch_one(&database)
+        .await
+        .unwrap();
+    let handle: String =
+        sqlx::query_scalar("SELECT webauthn_id FROM users WHERE username = 'alice'")
+            .fetch_one(&database)
+            .await
+            .unwrap();
+    let browser = portal.browser();
+    let options = portal
+        .call_fn(&browser, StartPasskeySignIn {})
+        .await
+        .expect("a challenge");
+    let mut options: RequestChallengeResponse = serde_json::from_str(&options).unwrap();
+    options.public_key.allow_credentials = vec![AllowCredentials {
+        type_: "public-key".into(),
+        id: credential_id,
+        transports: None,
+    }];
+    let mut answer = key
+        .do_authentication(origin(portal), options)
+        .expect("the key answers");
+    let hex = handle.replace('-', "");
+    answer.response.user_handle = Some(
+        (0..hex.len())
+            .step_by(2)
+            .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap())
+            .collect(),
+    );
+    (browser, answer)
+}
+
+async fn finish_passkey(
+    portal: &TestPortal,
+    browser: &Client,
+    answer: &PublicKeyCredential,
+) -> Result<bool, AppError> {
+    portal
+        .call_fn(
+            browser,
+            FinishPasskeySignIn {
+                credential: serde_json::to_string(answer).unwrap(),
+            },
+        )
+        .await
+}
+
+/// Review I3: a passkey answer refused is a warning on the owner's page; a counter that went
+/// back (what a copy of the key sends) is one too, and the owner is mailed about it.
+#[tokio::test]
+async fn refused_passkey_answers_are_audited_and_a_counter_gone_back_is_mailed() {
+    let portal = TestPortal::start_on_localhost().await;
+    let (alice, authenticator) = portal.account_with_two_factor("alice").await;
+    let mut key = soft_key();
+    add_key(&portal, &alice, &authenticator, &mut key, "YubiKey")
+        .await
+        .unwrap();
+    let (first, first_answer) = passkey_answer(&portal, &mut key).await;
+    let (second, second_answer) = passkey_answer(&portal, &mut key).await;
+    let (forged, mut forged_answer) = passkey_answer(&portal, &mut key).await;
+
+    // A signature that does not verify.
+    let last = forged_answer.response.signature.len() - 1;
+    forged_answer.response.signature[last] ^= 1;
+    assert_eq!(
+        finish_passkey(&portal, &forged, &forged_answer).await,
+        Err(AppError::KeyNotAccepted)
+    );
+    let overview = portal.overview(&alice).await;
+    let refused = overview
+        .events
+        .iter()
+        .find(|event| event.description.contains("was refused"));
+    assert!(
+        refused.is_some_and(|event| event.warning),
+        "{:?}",
+        overview.events
+    );
+
+    // The second answer (counter 2) signs in; the first (counter 1) then comes back.
+    assert_eq!(
+        finish_passkey(&portal, &second, &second_answer).await,
+        Ok(false)
+    );
+    assert_eq!(
+        finish_passkey(&portal, &first, &first_answer).await,
+        Err(AppError::KeyNotAccepted)
+    );
+    assert!(!signed_in(&portal, &first).await);
+    let overview = portal.overview(&alice).await;
+    let copied = overview
+        .events
+        .iter()
+        .find(|event| event.description.contains("copied"));
+    assert!(
+        copied.is_some_and(|event| event.warning),
+        "{:?}",
+        overview.events
+    );
+    let mail = portal.smtp.wait_for("alice@example.com", 5).await;
+    assert!(
+        mail.iter().any(|mail| mail.subject.contains("copied")),
+        "{:?}",
+        mail.iter().map(|mail| &mail.subject).collect::<Vec<_>>()
+    );
 }

@@ -657,3 +657,38 @@ impl TestPortal {
             .collect()
     }
 }
+
+/// A second browser signed in to `username`: with the password and a fresh code, or, with
+/// `remembered`, with the password alone on a browser the code step remembered earlier (the
+/// second step skipped, as a stolen remember cookie and the password allow).
+pub async fn second_browser(
+    portal: &TestPortal,
+    username: &str,
+    authenticator: &Authenticator,
+    remembered: bool,
+) -> Client {
+    let browser = portal.browser();
+    portal.sign_in(&browser, username, PASSWORD).await;
+    portal.clock.advance(60);
+    portal
+        .call_fn(
+            &browser,
+            app::two_factor::prompt::VerifySignInCode {
+                code: authenticator.code(portal, 0),
+                next: String::new(),
+                remember: remembered.then(|| "yes".to_owned()),
+            },
+        )
+        .await
+        .expect("the code is right");
+    if remembered {
+        portal.call(&browser, "logout", &[]).await;
+        let stage = portal
+            .call_fn(&browser, login(username, PASSWORD))
+            .await
+            .expect("the password is right");
+        assert_eq!(stage, app::account::login::LoginStage::Password);
+    }
+    assert_eq!(portal.get_status(&browser, "/portal").await, StatusCode::OK);
+    browser
+}
