@@ -14,13 +14,13 @@ use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse};
 
 use crate::common::{Authenticator, PASSWORD, TestPortal, at_once};
 
-fn origin(portal: &TestPortal) -> url::Url {
+pub(crate) fn origin(portal: &TestPortal) -> url::Url {
     url::Url::parse(&portal.base).unwrap()
 }
 
 /// Adds a key named `name` to the signed-in account of `browser`, made by `key`, confirmed with
 /// a fresh code of `authenticator`.
-async fn add_key(
+pub(crate) async fn add_key(
     portal: &TestPortal,
     browser: &Client,
     authenticator: &Authenticator,
@@ -54,7 +54,7 @@ async fn add_key(
 
 /// A fresh browser that has passed the password of `username`, and the key's answer to the
 /// second step's challenge.
-async fn key_answer(
+pub(crate) async fn key_answer(
     portal: &TestPortal,
     username: &str,
     key: &mut SoftPasskey,
@@ -84,12 +84,14 @@ async fn finish_key_sign_in(
             FinishKeySignIn {
                 credential,
                 remember: None,
+                next: String::new(),
             },
         )
         .await
+        .map(drop)
 }
 
-fn soft_key() -> SoftPasskey {
+pub(crate) fn soft_key() -> SoftPasskey {
     // `true`: the soft key claims user verification, as a key with a PIN would.
     SoftPasskey::new(true)
 }
