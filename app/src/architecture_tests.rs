@@ -126,3 +126,22 @@ fn grouped_uses_are_all_seen() {
         ["audit", "mail", "store"]
     );
 }
+
+#[test]
+fn server_functions_redirect_only_through_the_checked_helper() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&root, &mut files);
+    let unchecked: Vec<&str> = files
+        .iter()
+        .filter(|(path, text)| {
+            let helper = path.ends_with("validation.rs") || path.ends_with("architecture_tests.rs");
+            !helper && text.contains("leptos_axum::redirect")
+        })
+        .map(|(path, _)| path.as_str())
+        .collect();
+    assert!(
+        unchecked.is_empty(),
+        "call crate::validation::redirect, which keeps a redirect on this site: {unchecked:?}"
+    );
+}

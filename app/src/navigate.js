@@ -6,6 +6,18 @@
 // so Portal replaces it whole, then hydrates the islands in it.
 const sameOrigin = (url) => url.origin === location.origin;
 
+// Only pages of this site are fetched or opened: a URL on another origin, however it is spelled
+// (`//host`, `/\t/host`), becomes the portal.
+function onSite(target) {
+  try {
+    const url = new URL(target, location.href);
+    if (sameOrigin(url)) return url.href;
+  } catch {
+    // Not a URL at all.
+  }
+  return new URL('/portal', location.href).href;
+}
+
 function linkRequest(event) {
   if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return null;
   const link = event.target.closest?.('a');
@@ -30,7 +42,9 @@ function formRequest(event) {
 }
 
 let latest = 0;
-async function go({ url, init = {} }, history = 'push') {
+async function go(request, history = 'push') {
+  const url = onSite(request.url);
+  const init = url === request.url ? (request.init ?? {}) : {};
   const navigation = ++latest;
   const response = await fetch(url, { ...init, headers: { Accept: 'text/html' }, credentials: 'same-origin' });
   const html = await response.text();
@@ -65,13 +79,16 @@ function follow(toRequest) {
       event.submitter?.setAttribute('disabled', '');
     }
     go(request).catch(() => {
-      window.location.href = request.url;
+      window.location.href = onSite(request.url);
     });
   };
 }
 
 // For other scripts of the page (the WebAuthn ceremonies) that end by moving to a page.
-window.portalNavigate = (url) => go({ url }).catch(() => { window.location.href = url; });
+window.portalNavigate = (target) => {
+  const url = onSite(target);
+  return go({ url }).catch(() => { window.location.href = url; });
+};
 window.addEventListener('click', follow(linkRequest));
 window.addEventListener('submit', follow(formRequest));
 window.addEventListener('popstate', () => go({ url: location.href }, 'replace'));

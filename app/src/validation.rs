@@ -79,15 +79,122 @@ pub fn check_new_password(password: &str) -> Result<(), Cow<'static, str>> {
     Ok(())
 }
 
-/// Where to go after sign-in: only a path on this site, so a crafted link cannot send a person
-/// who just signed in to another site (an open redirect).
-pub fn safe_next_path(next: &str) -> &str {
-    let local = next.starts_with('/')
-        && !next.starts_with("//")
-        && !next.starts_with("/\\")
-        && !next.chars().any(|c| c.is_control() || c == '\\');
-    if local { next } else { "/portal" }
+/// Where a browser goes when the place asked for is not a path on this site.
+pub const FALLBACK_PATH: &str = "/portal";
+
+/// Where to send a browser: `target` if it is a path on this site, else the portal. Every place
+/// Portal sends a browser to goes through here (`redirect` below, the server's layers, the key
+/// and passkey sign-ins), so a crafted link cannot send anyone to another site (an open
+/// redirect).
+pub fn safe_next_path(target: &str) -> &str {
+    if is_local_path(target) {
+        target
+    } else {
+        FALLBACK_PATH
+    }
 }
+
+/// Whether `target` is a path on this site, however a browser, a proxy or a later redirect reads
+/// it. Only visible ASCII: a browser drops tabs and newlines inside a URL (`/\t/host` is
+/// `//host`), and a `Location` header carries nothing else. No backslash: a browser reads it as
+/// `/`. The path (before `?` or `#`) starts with one `/` and has no empty segment (`//host` is
+/// another host; `/x/..//host` becomes `//host`), and so does each percent-decoding of it
+/// (`/%2F/host`, `/%5Chost`, `/%09/host`): a browser keeps those in the path, but a proxy or a
+/// redirect that echoes the path may decode them. Portal's own paths never need any of it.
+pub fn is_local_path(target: &str) -> bool {
+    if !target.bytes().all(|byte| byte.is_ascii_graphic()) || target.contains('\\') {
+        return false;
+    }
+    let end = target.find(['?', '#']).unwrap_or(target.len());
+    let mut path = target.as_bytes()[..end].to_vec();
+    loop {
+        let plain = path.first() == Some(&b'/')
+            && !path.windows(2).any(|pair| pair == b"//")
+            && !path
+                .iter()
+                .any(|&byte| byte == b'\\' || byte == b' ' || byte.is_ascii_control());
+        if !plain {
+            return false;
+        }
+        match percent_decoded(&path) {
+            Some(decoded) => path = decoded,
+            None => return true,
+        }
+    }
+}
+
+/// `bytes` with each `%XX` decoded; None when there is none (each decoding is shorter, so
+/// decoding again and again ends).
+fn percent_decoded(bytes: &[u8]) -> Option<Vec<u8>> {
+    let hex = |at: usize| bytes.get(at).and_then(|&byte| (byte as char).to_digit(16));
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        match (bytes[at], hex(at + 1), hex(at + 2)) {
+            (b'%', Some(high), Some(low)) => {
+                decoded.push((high * 16 + low) as u8);
+                at += 3;
+            }
+            (byte, ..) => {
+                decoded.push(byte);
+                at += 1;
+            }
+        }
+    }
+    (decoded.len() < bytes.len()).then_some(decoded)
+}
+
+/// Sends the browser to `target` once the server function answers (Leptos' redirect), if it is
+/// a path on this site, else to the portal. Server functions redirect only through here.
+#[cfg(feature = "ssr")]
+pub fn redirect(target: &str) {
+    leptos_axum::redirect(safe_next_path(target));
+}
+
+/// Spellings of another site, or of no path at all, that an attacker puts where Portal takes a
+/// place to go (`next`, a page's path, `__page`): scheme-relative and backslashed hosts (a
+/// browser reads `\\` as `/`), a decimal IP, tabs and newlines (a browser drops them inside a
+/// URL), leading whitespace, schemes, the same percent-encoded once or twice, dot segments that
+/// leave an empty segment. One list, so the helper's unit tests and the server's class test
+/// (`server/tests/integration/hardening/redirects.rs`) try the same ones.
+pub const OFF_SITE_TARGETS: [&str; 36] = [
+    "",
+    "//evil.example/x",
+    "//3627734734/x",
+    "///evil.example/x",
+    "//evil%2Eexample/x",
+    "/\\evil.example/x",
+    "/\\/evil.example/x",
+    "/\\\\evil.example/x",
+    "\\\\evil.example/x",
+    "\\/evil.example/x",
+    "/\t/evil.example/x",
+    "/\n/evil.example/x",
+    "/\r/evil.example/x",
+    "/\r\n/evil.example/x",
+    "/%09/evil.example/x",
+    "/%0A/evil.example/x",
+    "/%0d%0a/evil.example/x",
+    "/%2F/evil.example/x",
+    "/%2f%2fevil.example/x",
+    "%2F%2Fevil.example/x",
+    "/%5Cevil.example/x",
+    "/%5c/evil.example/x",
+    "/%252F/evil.example/x",
+    "/x/..//evil.example/x",
+    "/.%2F%2Fevil.example/x",
+    " //evil.example/x",
+    "\t//evil.example/x",
+    "\u{0}//evil.example/x",
+    "/\u{3000}/evil.example/x",
+    "https://evil.example/x",
+    "https:evil.example/x",
+    "HTTPS://evil.example/x",
+    "javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "/x\r\nLocation: https://evil.example/x",
+    "/x\u{7f}//evil.example/x",
+];
 
 /// Percent-encodes all but RFC 3986's unreserved characters: safe in a path segment, a query
 /// value or an otpauth label.
@@ -211,6 +318,29 @@ mod tests {
             "/a\r\nSet-Cookie: x",
         ] {
             assert_eq!(safe_next_path(hostile), "/portal", "{hostile:?}");
+        }
+    }
+
+    #[test]
+    fn no_spelling_of_another_site_is_followed() {
+        for hostile in OFF_SITE_TARGETS {
+            assert_eq!(safe_next_path(hostile), "/portal", "{hostile:?}");
+        }
+    }
+
+    #[test]
+    fn the_paths_portal_sends_itself_to_are_followed() {
+        for local in [
+            "/portal",
+            "/settings/security?notice=key-added",
+            "/login?next=%2Fsettings%2Fsecurity%3Ftab%3D1",
+            "/login?next=%2F%2Fevil.example",
+            "/org/acme-co?notice=invited",
+            "/login?__path=%2Fapi%2Flogin&__err=eyJ4Ijp9",
+            "/org/caf%C3%A9",
+            "/settings/security#keys",
+        ] {
+            assert_eq!(safe_next_path(local), local);
         }
     }
 

@@ -42,11 +42,9 @@ async function call(name, fields = {}) {
 
 const answer = (credential) => ({ credential: JSON.stringify(credential.toJSON()) });
 
-// Where to go once signed in: a path on this site, as the server allows, else the portal.
-function next() {
-  const wanted = new URLSearchParams(location.search).get('next') ?? '';
-  return /^\/(?![\/\\])/.test(wanted) ? wanted : '/portal';
-}
+// The sign-in page's `next`, as it came: the server checks it and answers where to go once
+// signed in (a path on this site, else the portal), and only that is followed.
+const next = () => new URLSearchParams(location.search).get('next') ?? '';
 
 const ceremonies = {
   async register(element) {
@@ -63,8 +61,7 @@ const ceremonies = {
     const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey);
     const credential = await navigator.credentials.get({ publicKey });
     const remember = document.querySelector('input[name="remember"]')?.checked;
-    await call('finish_key_sign_in', { ...answer(credential), ...(remember ? { remember: 'yes' } : {}) });
-    return next();
+    return call('finish_key_sign_in', { ...answer(credential), next: next(), ...(remember ? { remember: 'yes' } : {}) });
   },
   async passkey() {
     return passkeySignIn({});
@@ -80,11 +77,25 @@ async function passkeySignIn({ mediation, signal, offer }) {
   const options = JSON.parse(await started);
   const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey);
   const credential = await navigator.credentials.get({ publicKey, mediation, signal });
-  const held = await call('finish_passkey_sign_in', answer(credential));
-  return held ? '/settings/security' : next();
+  return call('finish_passkey_sign_in', { ...answer(credential), next: next() });
 }
 
-const go = (target) => (window.portalNavigate ? window.portalNavigate(target) : location.assign(target));
+// Only to a page of this site: a target on another origin, however it is spelled (`//host`,
+// `/\t/host`), goes to the portal instead.
+function onSite(target) {
+  try {
+    const url = new URL(target, location.href);
+    if (url.origin === location.origin) return url.href;
+  } catch {
+    // Not a URL at all.
+  }
+  return new URL('/portal', location.href).href;
+}
+
+const go = (target) => {
+  const url = onSite(target);
+  return window.portalNavigate ? window.portalNavigate(url) : location.assign(url);
+};
 
 // The passkeys offered in the autofill of a username field marked `webauthn` (conditional
 // mediation), where the browser supports it; withdrawn before any other ceremony, since a page

@@ -1,16 +1,7 @@
-import { type CDPSession, type Page } from '@playwright/test';
+import { type Page } from '@playwright/test';
 import { test, expect, forgetCookies, open, settle, signIn, signUp, uniqueName, expectNoAxeViolations, PASSWORD } from './fixtures';
 import { codeFor, enroll } from './two-factor';
-
-/** Chromium's virtual authenticator (CTAP2, resident keys, user verification), over CDP. */
-async function virtualAuthenticator(page: Page): Promise<CDPSession> {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-  });
-  return cdp;
-}
+import { virtualAuthenticator } from './webauthn';
 
 test.describe('security keys and passkeys', () => {
   test('add a key, sign in with password and key, then with the passkey alone, then remove it', async ({ page, mode }) => {

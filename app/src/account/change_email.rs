@@ -22,7 +22,7 @@ pub async fn change_email(
     #[server(default)] code: String,
 ) -> Result<(), AppError> {
     ssr::request(&new_email, password.into(), &code).await?;
-    leptos_axum::redirect("/settings/security?notice=email-change-sent");
+    crate::validation::redirect("/settings/security?notice=email-change-sent");
     Ok(())
 }
 
@@ -37,7 +37,7 @@ pub async fn email_change_link(token: String) -> Result<KeepLink, AppError> {
 #[server(endpoint = "confirm_email_change")]
 pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
     ssr::confirm(&token).await?;
-    leptos_axum::redirect("/confirm-email?done=1");
+    crate::validation::redirect("/confirm-email?done=1");
     Ok(())
 }
 
@@ -57,7 +57,7 @@ pub async fn email_undo_link(token: String) -> Result<KeepLink, AppError> {
 #[server(endpoint = "keep_email")]
 pub async fn keep_email(token: String) -> Result<(), AppError> {
     ssr::undo(&token).await?;
-    leptos_axum::redirect("/login?notice=email-kept");
+    crate::validation::redirect("/login?notice=email-kept");
     Ok(())
 }
 

@@ -20,7 +20,7 @@ pub async fn change_password(
     #[server(default)] code: String,
 ) -> Result<(), AppError> {
     ssr::change(current_password.into(), new_password.into(), &code).await?;
-    leptos_axum::redirect("/settings/security?notice=password-changed");
+    crate::validation::redirect("/settings/security?notice=password-changed");
     Ok(())
 }
 

@@ -17,7 +17,7 @@ pub async fn close_account(
     #[server(default)] code: String,
 ) -> Result<(), AppError> {
     ssr::close(password.into(), &code).await?;
-    leptos_axum::redirect("/login?notice=closed");
+    crate::validation::redirect("/login?notice=closed");
     Ok(())
 }
 

@@ -17,7 +17,7 @@ pub const SENT: &str = "If an account matches, we have sent a link. Open it with
 #[server(endpoint = "request_password_reset")]
 pub async fn request_password_reset(account: String) -> Result<(), AppError> {
     ssr::request(&account).await?;
-    leptos_axum::redirect("/forgot-password?sent=1");
+    crate::validation::redirect("/forgot-password?sent=1");
     Ok(())
 }
 

@@ -40,12 +40,8 @@ pub async fn login(
     let (stage, held) = ssr::login(username, password.into()).await?;
     if stage == LoginStage::Password {
         // Signed in: no second factor is on. An organization's requirement goes first.
-        let target = if held {
-            "/settings/security"
-        } else {
-            crate::validation::safe_next_path(&next)
-        };
-        leptos_axum::redirect(target);
+        let target = if held { "/settings/security" } else { &next };
+        crate::validation::redirect(target);
     }
     Ok(stage)
 }

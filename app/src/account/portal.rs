@@ -15,7 +15,7 @@ pub async fn logout() -> Result<(), AppError> {
         .await?
         .sign_out(&state)
         .await?;
-    leptos_axum::redirect("/login");
+    crate::validation::redirect("/login");
     Ok(())
 }
 

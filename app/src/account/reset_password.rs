@@ -32,7 +32,7 @@ pub async fn reset_password(
     #[server(default)] code: String,
 ) -> Result<(), AppError> {
     ssr::reset(&token, new_password.into(), &code).await?;
-    leptos_axum::redirect("/login?notice=password-reset");
+    crate::validation::redirect("/login?notice=password-reset");
     Ok(())
 }
 

@@ -36,7 +36,7 @@ pub struct RememberedBrowser {
 #[server(endpoint = "forget_browser")]
 pub async fn forget_browser(id: i64, #[server(default)] code: String) -> Result<(), AppError> {
     ssr::forget_browser(id, &code).await?;
-    leptos_axum::redirect("/settings/security?notice=browser-forgotten");
+    crate::validation::redirect("/settings/security?notice=browser-forgotten");
     Ok(())
 }
 
@@ -44,7 +44,7 @@ pub async fn forget_browser(id: i64, #[server(default)] code: String) -> Result<
 pub async fn revoke_session(id: String) -> Result<(), AppError> {
     let (state, user_id) = crate::auth::signed_in().await?;
     crate::store::delete_sign_in(&state.pool, user_id, &id).await?;
-    leptos_axum::redirect("/settings/security?notice=signed-out");
+    crate::validation::redirect("/settings/security?notice=signed-out");
     Ok(())
 }
 
@@ -55,14 +55,14 @@ pub async fn sign_out_other_sessions() -> Result<(), AppError> {
         .await?
         .sign_out_others(&state, user_id)
         .await?;
-    leptos_axum::redirect("/settings/security?notice=signed-out-others");
+    crate::validation::redirect("/settings/security?notice=signed-out-others");
     Ok(())
 }
 
 #[server(endpoint = "confirm_password")]
 pub async fn confirm_password(password: String) -> Result<(), AppError> {
     ssr::confirm_password(password.into()).await?;
-    leptos_axum::redirect("/settings/security");
+    crate::validation::redirect("/settings/security");
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use crate::{
 #[server(endpoint = "signup")]
 pub async fn signup(username: String, email: String, password: String) -> Result<(), AppError> {
     ssr::signup(username, email, password.into()).await?;
-    leptos_axum::redirect("/portal");
+    crate::validation::redirect("/portal");
     Ok(())
 }
 

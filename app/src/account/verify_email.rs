@@ -19,7 +19,7 @@ pub async fn verify_email(token: String) -> Result<String, AppError> {
 #[server(endpoint = "resend_verification")]
 pub async fn resend_verification() -> Result<(), AppError> {
     ssr::resend().await?;
-    leptos_axum::redirect("/settings/security?notice=verification-sent");
+    crate::validation::redirect("/settings/security?notice=verification-sent");
     Ok(())
 }
 

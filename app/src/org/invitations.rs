@@ -31,14 +31,14 @@ pub struct InvitationView {
 #[server(endpoint = "invite_member")]
 pub async fn invite_member(slug: String, username: String) -> Result<(), AppError> {
     let slug = ssr::invite(&slug, &username).await?;
-    leptos_axum::redirect(&format!("/org/{slug}?notice=invited"));
+    crate::validation::redirect(&format!("/org/{slug}?notice=invited"));
     Ok(())
 }
 
 #[server(endpoint = "withdraw_invitation")]
 pub async fn withdraw_invitation(slug: String, username: String) -> Result<(), AppError> {
     let slug = ssr::withdraw(&slug, &username).await?;
-    leptos_axum::redirect(&format!("/org/{slug}"));
+    crate::validation::redirect(&format!("/org/{slug}"));
     Ok(())
 }
 
@@ -50,14 +50,14 @@ pub async fn my_invitations() -> Result<Vec<InvitationView>, AppError> {
 #[server(endpoint = "accept_invitation")]
 pub async fn accept_invitation(slug: String) -> Result<(), AppError> {
     let slug = ssr::accept(&slug).await?;
-    leptos_axum::redirect(&format!("/org/{slug}"));
+    crate::validation::redirect(&format!("/org/{slug}"));
     Ok(())
 }
 
 #[server(endpoint = "decline_invitation")]
 pub async fn decline_invitation(slug: String) -> Result<(), AppError> {
     ssr::decline(&slug).await?;
-    leptos_axum::redirect("/portal");
+    crate::validation::redirect("/portal");
     Ok(())
 }
 

@@ -73,7 +73,7 @@ pub async fn my_organizations() -> Result<Vec<OrgSummary>, AppError> {
 #[server(endpoint = "create_organization")]
 pub async fn create_organization(name: String) -> Result<(), AppError> {
     let slug = ssr::create(&name).await?;
-    leptos_axum::redirect(&format!("/org/{slug}"));
+    crate::validation::redirect(&format!("/org/{slug}"));
     Ok(())
 }
 
@@ -90,7 +90,7 @@ pub async fn remove_member(slug: String, username: String) -> Result<(), AppErro
 #[server(endpoint = "leave_organization")]
 pub async fn leave_organization(slug: String) -> Result<(), AppError> {
     ssr::leave(&slug).await?;
-    leptos_axum::redirect("/portal");
+    crate::validation::redirect("/portal");
     Ok(())
 }
 

@@ -19,7 +19,7 @@ pub async fn recovery_request(token: String) -> Result<String, AppError> {
 #[server(endpoint = "confirm_recovery")]
 pub async fn confirm_recovery(token: String) -> Result<(), AppError> {
     ssr::confirm(&token).await?;
-    leptos_axum::redirect("/login?reset=1");
+    crate::validation::redirect("/login?reset=1");
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use crate::{
 #[server(endpoint = "request_recovery")]
 pub async fn request_recovery(recovery_code: String) -> Result<(), AppError> {
     ssr::request(&recovery_code).await?;
-    leptos_axum::redirect("/login?recovery=sent");
+    crate::validation::redirect("/login?recovery=sent");
     Ok(())
 }
 

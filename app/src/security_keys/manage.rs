@@ -44,7 +44,7 @@ pub async fn finish_key_registration(credential: String) -> Result<(), AppError>
 #[server(endpoint = "remove_security_key")]
 pub async fn remove_security_key(id: i64, #[server(default)] code: String) -> Result<(), AppError> {
     ssr::remove(id, &code).await?;
-    leptos_axum::redirect("/settings/security?notice=key-removed");
+    crate::validation::redirect("/settings/security?notice=key-removed");
     Ok(())
 }
 

@@ -12,13 +12,17 @@ pub async fn start_key_sign_in() -> Result<CeremonyOptions, AppError> {
     ssr::start_second_factor().await
 }
 
-/// `remember`: the second step's "Remember this browser for 30 days" was ticked.
+/// `remember`: the second step's "Remember this browser for 30 days" was ticked. `next`: the
+/// sign-in page's `next`, as it came. Answers where the script goes: `next` if it is a path on
+/// this site, else the portal (the script follows nothing else).
 #[server(endpoint = "finish_key_sign_in")]
 pub async fn finish_key_sign_in(
     credential: String,
     #[server(default)] remember: Option<String>,
-) -> Result<(), AppError> {
-    ssr::finish_second_factor(&credential, remember.is_some()).await
+    #[server(default)] next: String,
+) -> Result<String, AppError> {
+    ssr::finish_second_factor(&credential, remember.is_some()).await?;
+    Ok(crate::validation::safe_next_path(&next).to_owned())
 }
 
 /// The options for a passkey the browser finds itself (no username asked).
@@ -27,10 +31,21 @@ pub async fn start_passkey_sign_in() -> Result<CeremonyOptions, AppError> {
     ssr::start_passkey().await
 }
 
-/// Signs in with the passkey's answer; true when an organization's requirement holds the account.
+/// Signs in with the passkey's answer. Answers where the script goes: the security page when an
+/// organization's requirement holds the account, else `next` (the sign-in page's, as it came) if
+/// it is a path on this site, else the portal.
 #[server(endpoint = "finish_passkey_sign_in")]
-pub async fn finish_passkey_sign_in(credential: String) -> Result<bool, AppError> {
-    ssr::finish_passkey(&credential).await
+pub async fn finish_passkey_sign_in(
+    credential: String,
+    #[server(default)] next: String,
+) -> Result<String, AppError> {
+    let held = ssr::finish_passkey(&credential).await?;
+    let target = if held {
+        "/settings/security"
+    } else {
+        crate::validation::safe_next_path(&next)
+    };
+    Ok(target.to_owned())
 }
 
 /// "Use your security key", beside the code field; shown by webauthn.js when the browser can.

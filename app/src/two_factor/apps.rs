@@ -39,7 +39,7 @@ pub async fn start_app_addition(app_name: String, app_code: String) -> Result<()
 #[server(endpoint = "finish_app_addition")]
 pub async fn finish_app_addition(new_app_code: String) -> Result<(), AppError> {
     ssr::finish(&new_app_code).await?;
-    leptos_axum::redirect("/settings/security?notice=app-added");
+    crate::validation::redirect("/settings/security?notice=app-added");
     Ok(())
 }
 
@@ -47,7 +47,7 @@ pub async fn finish_app_addition(new_app_code: String) -> Result<(), AppError> {
 pub async fn cancel_app_addition() -> Result<(), AppError> {
     let (state, user_id) = crate::auth::signed_in().await?;
     crate::store::cancel_app_addition(&state.pool, user_id).await?;
-    leptos_axum::redirect("/settings/security");
+    crate::validation::redirect("/settings/security");
     Ok(())
 }
 
@@ -59,7 +59,7 @@ pub async fn remove_authenticator_app(
     #[server(default)] code: String,
 ) -> Result<(), AppError> {
     ssr::remove(id, &code).await?;
-    leptos_axum::redirect("/settings/security?notice=app-removed");
+    crate::validation::redirect("/settings/security?notice=app-removed");
     Ok(())
 }
 

@@ -22,7 +22,7 @@ pub async fn confirm_enrollment(code: String) -> Result<(), AppError> {
 #[server(endpoint = "save_recovery_code")]
 pub async fn save_recovery_code(saved: Option<String>) -> Result<(), AppError> {
     let notice = ssr::save(saved.is_some()).await?;
-    leptos_axum::redirect(&format!("/settings/security?notice={notice}"));
+    crate::validation::redirect(&format!("/settings/security?notice={notice}"));
     Ok(())
 }
 
@@ -30,7 +30,7 @@ pub async fn save_recovery_code(saved: Option<String>) -> Result<(), AppError> {
 pub async fn cancel_enrollment() -> Result<(), AppError> {
     let (state, user_id) = crate::auth::signed_in().await?;
     crate::store::cancel_enrollment(&state.pool, user_id).await?;
-    leptos_axum::redirect("/settings/security");
+    crate::validation::redirect("/settings/security");
     Ok(())
 }
 

@@ -12,14 +12,14 @@ use crate::{
 #[server(endpoint = "disable_two_factor")]
 pub async fn disable_two_factor(code: String) -> Result<(), AppError> {
     ssr::disable(&code).await?;
-    leptos_axum::redirect("/settings/security?notice=disabled");
+    crate::validation::redirect("/settings/security?notice=disabled");
     Ok(())
 }
 
 #[server(endpoint = "regenerate_recovery_code")]
 pub async fn regenerate_recovery_code(code: String) -> Result<(), AppError> {
     ssr::regenerate(&code).await?;
-    leptos_axum::redirect("/settings/security");
+    crate::validation::redirect("/settings/security");
     Ok(())
 }
 

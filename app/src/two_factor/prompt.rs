@@ -17,7 +17,7 @@ pub async fn verify_sign_in_code(
     #[server(default)] remember: Option<String>,
 ) -> Result<(), AppError> {
     ssr::verify(&code, remember.is_some()).await?;
-    leptos_axum::redirect(crate::validation::safe_next_path(&next));
+    crate::validation::redirect(&next);
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use axum::{
     extract::{Request, State},
     http::{Method, StatusCode, header},
     middleware::Next,
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
 };
 use tower_sessions::Session;
 
@@ -35,7 +35,7 @@ pub async fn restore_form_page(
             // (content spoofing, review L4) lands on the page without it.
             let issued: Option<String> = session.get(FORM_ERROR).await.ok().flatten();
             if issued.as_deref() != Some(carried.as_str()) {
-                return Redirect::to(&without_form_error(request.uri())).into_response();
+                return super::redirects::to(&without_form_error(request.uri()));
             }
         }
         if let Ok(Some(kept)) = session.remove::<Vec<(String, String)>>(KEPT_FIELDS).await {
@@ -62,7 +62,7 @@ pub async fn restore_form_page(
         .iter()
         .find(|(name, _)| name == "__page")
         .map(|(_, page)| page.clone());
-    if let Some(page) = page.filter(|page| app::validation::safe_next_path(page) == page.as_str()) {
+    if let Some(page) = page.filter(|page| app::validation::is_local_path(page)) {
         if !parts.headers.contains_key(header::REFERER) {
             if let Ok(referer) = header::HeaderValue::from_str(&format!("{base_origin}{page}")) {
                 parts.headers.insert(header::REFERER, referer);
@@ -98,7 +98,8 @@ fn query_value(uri: &axum::http::Uri, name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
-/// The same page without Leptos' form-error parameters.
+/// The same page without Leptos' form-error parameters (its path as it came: the redirect then
+/// checks that it is one on this site).
 fn without_form_error(uri: &axum::http::Uri) -> String {
     let kept: Vec<(String, String)> =
         url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())

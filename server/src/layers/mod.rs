@@ -3,6 +3,8 @@
 //! A request meets them in this order (outermost first), and its response passes back through
 //! them in reverse:
 //! 1. trace: a span with the method and path, never the query (it can hold tokens);
+//!    then `redirects`: on the way out, a `Location` that is not a path on this site becomes one,
+//!    whatever inside set it (review M1);
 //!    then `monitoring::observe`: each request timed, and every 429 counted, for the metrics;
 //! 2. compression: the answer in brotli or gzip when the browser accepts it (pages, server
 //!    function answers; `/pkg` files come precompressed and pass through);
@@ -25,6 +27,7 @@ mod csrf;
 mod forms;
 mod headers;
 pub mod rate_limit;
+mod redirects;
 mod sign_in;
 mod status;
 
@@ -67,12 +70,13 @@ pub fn around(router: Router<AppState>, state: &AppState, settings: Settings) ->
         .layer(middleware::from_fn_with_state(base_origin.clone(), forms::restore_form_page))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(limit, rate_limit::limit_sign_in))
-        .layer(middleware::from_fn_with_state(base_origin, csrf::refuse_cross_site))
+        .layer(middleware::from_fn_with_state(base_origin.clone(), csrf::refuse_cross_site))
         .layer(middleware::from_fn_with_state(header_policy, headers::security_headers))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(trusted_proxies, client_addr::resolve_client))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(crate::monitoring::observe))
+        .layer(middleware::from_fn_with_state(base_origin, redirects::keep_on_site))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
                 tracing::info_span!("request", method = %request.method(), path = request.uri().path())

@@ -11,7 +11,7 @@ use axum::{
     extract::{Request, State},
     http::{Method, StatusCode, header},
     middleware::Next,
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
 };
 use leptos::server_fn::ServerFn;
 use tower_sessions::Session;
@@ -50,7 +50,7 @@ pub async fn require_sign_in(
                 .map_or(path.as_str(), |p| p.as_str());
             let next_path: String =
                 url::form_urlencoded::byte_serialize(wanted.as_bytes()).collect();
-            return Redirect::to(&format!("/login?next={next_path}")).into_response();
+            return super::redirects::to(&format!("/login?next={next_path}"));
         }
         return next.run(request).await;
     };
@@ -72,7 +72,7 @@ pub async fn require_sign_in(
             )
                 .into_response()
         }
-        Ok(Enforcement::Required { .. }) => Redirect::to("/settings/security").into_response(),
+        Ok(Enforcement::Required { .. }) => super::redirects::to("/settings/security"),
         Ok(_) => next.run(request).await,
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
     }

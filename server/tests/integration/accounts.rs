@@ -205,9 +205,9 @@ async fn without_javascript_a_failed_sign_in_returns_to_the_form_with_its_messag
         .await;
     assert_eq!(response.status(), StatusCode::FOUND);
     let back = location(&response).unwrap().to_owned();
-    assert!(back.starts_with(&portal.url("/login?")), "{back}");
+    assert!(back.starts_with("/login?"), "{back}");
     let html = browser
-        .get(&back)
+        .get(portal.url(&back))
         .send()
         .await
         .unwrap()
@@ -452,7 +452,7 @@ async fn without_javascript_what_was_typed_comes_back_with_the_error_but_no_pass
         .await;
     let back = location(&response).unwrap().to_owned();
     let html = browser
-        .get(&back)
+        .get(portal.url(&back))
         .send()
         .await
         .unwrap()

@@ -17,7 +17,7 @@ use webauthn_rs_proto::{
 
 use crate::common::{Authenticator, PASSWORD, TestPortal, answer, at_once, second_browser};
 
-fn origin(portal: &TestPortal) -> url::Url {
+pub(crate) fn origin(portal: &TestPortal) -> url::Url {
     url::Url::parse(&portal.base).unwrap()
 }
 
@@ -57,7 +57,7 @@ pub(crate) async fn add_key(
 
 /// A fresh browser that has passed the password of `username`, and the key's answer to the
 /// second step's challenge.
-async fn key_answer(
+pub(crate) async fn key_answer(
     portal: &TestPortal,
     username: &str,
     key: &mut SoftPasskey,
@@ -87,9 +87,11 @@ async fn finish_key_sign_in(
             FinishKeySignIn {
                 credential,
                 remember: None,
+                next: String::new(),
             },
         )
         .await
+        .map(drop)
 }
 
 pub(crate) fn soft_key() -> SoftPasskey {

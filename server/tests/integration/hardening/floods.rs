@@ -284,7 +284,7 @@ async fn a_failed_form_keeps_only_the_pages_fields_in_a_small_session() {
     let bytes = largest_session_bytes(&portal).await;
     assert!(bytes > 0 && bytes < 1024, "a session of {bytes} bytes");
     let html = browser
-        .get(back)
+        .get(portal.url(&back))
         .send()
         .await
         .unwrap()

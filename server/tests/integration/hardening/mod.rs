@@ -5,6 +5,7 @@ mod client_limits;
 mod floods;
 mod headers_and_csrf;
 mod password_throttle;
+mod redirects;
 mod sessions;
 
 use app::account::sessions::ActiveSession;
