@@ -262,7 +262,8 @@ async fn copy_to_moves_a_sqlite_portal_to_postgres_where_it_goes_on_working() {
         .expect("PORTAL_TEST_POSTGRES_SERVER names a PostgreSQL server; ./dev test starts one");
     let target = crate::common::new_postgres_database(&server).await;
 
-    let output = old.admin(&["copy-to", "--database", &target]);
+    // The target's password stays out of the command line (`ps`, shell history).
+    let output = old.admin_with_env(&["copy-to"], &[("PORTAL_COPY_TO_DATABASE_URL", &target)]);
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -302,11 +303,29 @@ async fn copy_to_moves_a_sqlite_portal_to_postgres_where_it_goes_on_working() {
     );
 
     // A second copy into a database that has rows is refused.
-    let again = old.admin(&["copy-to", "--database", &target]);
+    let file = old.data_dir().join("target-url");
+    std::fs::write(&file, format!("{target}\n")).unwrap();
+    let again = old.admin(&["copy-to", "--database-file", file.to_str().unwrap()]);
     assert!(!again.status.success());
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("not empty"),
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
+}
+
+/// The README's URL asks for verified TLS (`sslmode=verify-full`): the server must be able to
+/// speak it. This test server has no TLS, so the connection is refused for that reason, and not
+/// because the build cannot do TLS at all (review L6).
+#[tokio::test]
+async fn a_database_url_can_require_verified_tls() {
+    let server = std::env::var("PORTAL_TEST_POSTGRES_SERVER")
+        .expect("PORTAL_TEST_POSTGRES_SERVER names a PostgreSQL server; ./dev test starts one");
+    let target = crate::common::new_postgres_database(&server).await;
+    let refused = server::connect(&format!("{target}?sslmode=verify-full"))
+        .await
+        .expect_err("the test server has no TLS");
+    let said = format!("{refused:#}");
+    assert!(!said.contains("without TLS support"), "{said}");
+    assert!(said.contains("TLS"), "{said}");
 }
