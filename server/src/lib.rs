@@ -10,6 +10,8 @@ mod secret_key;
 mod session_store;
 mod static_files;
 
+pub use layers::rate_limit::is_limited;
+
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
@@ -145,7 +147,14 @@ impl Portal {
             >(provide_csp_nonce, shell));
         let router = layers::around(router, &state, settings)
             // After the layers: a balancer's probe needs no session, cookie or page headers.
-            .route("/healthz", get(monitoring::healthz))
+            .route("/healthz", {
+                let check = Arc::new(monitoring::HealthCheck::default());
+                get(
+                    move |axum::extract::State(state): axum::extract::State<AppState>| {
+                        monitoring::healthz(state, check.clone())
+                    },
+                )
+            })
             .with_state(state.clone());
         let metrics = match config.metrics_addr {
             Some(address) => {
