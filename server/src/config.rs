@@ -48,9 +48,20 @@ pub enum AdminCommand {
     Org(OrgCommand),
     /// Copy this SQLite database to an empty PostgreSQL database, to run several instances on it.
     CopyTo {
-        /// The target, e.g. postgres://portal:secret@db.internal/portal
-        #[arg(long)]
-        database: String,
+        /// The target, e.g. postgres://portal:secret@db.internal/portal?sslmode=verify-full. Its
+        /// password is best kept off the command line (`ps`, shell history): set the variable,
+        /// or give --database-file.
+        #[arg(
+            long,
+            env = "PORTAL_COPY_TO_DATABASE_URL",
+            value_name = "PORTAL_COPY_TO_DATABASE_URL",
+            hide_env_values = true,
+            required_unless_present = "database_file"
+        )]
+        database: Option<String>,
+        /// A file whose first line is the target's URL.
+        #[arg(long, value_name = "FILE")]
+        database_file: Option<PathBuf>,
     },
 }
 
@@ -77,8 +88,14 @@ pub struct Config {
     )]
     pub data_dir: PathBuf,
 
-    /// The database [default: sqlite://$PORTAL_DATA_DIR/portal.db].
-    #[arg(long, env = "PORTAL_DATABASE_URL", value_name = "PORTAL_DATABASE_URL")]
+    /// The database [default: sqlite://$PORTAL_DATA_DIR/portal.db]; a PostgreSQL URL holds its
+    /// password, so --help never shows the value.
+    #[arg(
+        long,
+        env = "PORTAL_DATABASE_URL",
+        value_name = "PORTAL_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
 
     /// Where people reach Portal: links in emails; cookies are Secure when it is https.
@@ -253,8 +270,19 @@ pub(crate) fn parse_secret_key(value: &str) -> Result<SecretKeyHex, String> {
 mod tests {
     use super::*;
 
+    /// Held by every test that reads the environment (clap reads each `env` setting), so the one
+    /// that sets a variable cannot be seen by the others.
+    static ENVIRONMENT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn environment() -> std::sync::MutexGuard<'static, ()> {
+        ENVIRONMENT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     #[test]
     fn the_defaults_are_the_documented_ones() {
+        let _environment = environment();
         let config = Config::from_args(["server"]).unwrap();
         assert_eq!(config.data_dir, PathBuf::from("./data"));
         assert_eq!(config.database_url(), "sqlite://./data/portal.db");
@@ -269,6 +297,7 @@ mod tests {
 
     #[test]
     fn trusted_proxies_are_read_and_listed_by_help() {
+        let _environment = environment();
         let config =
             Config::from_args(["server", "--trusted-proxies", "127.0.0.1,10.0.0.0/8"]).unwrap();
         let trusted = config.trusted_proxies.unwrap();
@@ -282,6 +311,7 @@ mod tests {
 
     #[test]
     fn a_bad_value_is_refused_with_the_variable_named() {
+        let _environment = environment();
         for (flag, value, variable) in [
             ("--base-url", "ftp://x", "PORTAL_BASE_URL"),
             ("--smtp-url", "http://mail", "PORTAL_SMTP_URL"),
@@ -300,6 +330,47 @@ mod tests {
                 .to_string();
             assert!(error.lines().next().unwrap().contains(variable), "{error}");
         }
+    }
+
+    /// `server --help` shows each setting's value from the environment; a database URL holds
+    /// the PostgreSQL password (review L6).
+    #[test]
+    fn help_never_shows_the_database_password() {
+        let _environment = environment();
+        // SAFETY: the tests that read the environment wait for `ENVIRONMENT`.
+        unsafe { std::env::set_var("PORTAL_DATABASE_URL", "postgres://u:s3cret@h/d") };
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        unsafe { std::env::remove_var("PORTAL_DATABASE_URL") };
+        assert!(help.contains("PORTAL_DATABASE_URL"), "{help}");
+        assert!(!help.contains("s3cret"), "{help}");
+    }
+
+    /// `copy-to` takes the target's URL, password and all, from the environment: on the command
+    /// line it would show in `ps` and shell history (review L6).
+    #[test]
+    fn copy_to_reads_its_target_from_the_environment() {
+        let _environment = environment();
+        let target = "postgres://u:s3cret@h/d?sslmode=verify-full";
+        // SAFETY: the tests that read the environment wait for `ENVIRONMENT`.
+        unsafe { std::env::set_var("PORTAL_COPY_TO_DATABASE_URL", target) };
+        let cli = Cli::try_parse_from(["server", "admin", "copy-to"]);
+        let help = <Cli as clap::CommandFactory>::command()
+            .find_subcommand_mut("admin")
+            .and_then(|admin| admin.find_subcommand_mut("copy-to"))
+            .map(|copy| copy.render_long_help().to_string());
+        unsafe { std::env::remove_var("PORTAL_COPY_TO_DATABASE_URL") };
+        match cli.map(|cli| cli.command) {
+            Ok(Some(Command::Admin(AdminCommand::CopyTo { database, .. }))) => {
+                let database: Option<String> = database.into();
+                assert_eq!(database.as_deref(), Some(target));
+            }
+            other => panic!("{other:?}"),
+        }
+        let help = help.expect("copy-to has help");
+        assert!(help.contains("PORTAL_COPY_TO_DATABASE_URL"), "{help}");
+        assert!(!help.contains("s3cret"), "{help}");
     }
 
     #[test]

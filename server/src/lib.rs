@@ -10,6 +10,8 @@ mod secret_key;
 mod session_store;
 mod static_files;
 
+pub use layers::rate_limit::is_limited;
+
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
@@ -145,7 +147,14 @@ impl Portal {
             >(provide_csp_nonce, shell));
         let router = layers::around(router, &state, settings)
             // After the layers: a balancer's probe needs no session, cookie or page headers.
-            .route("/healthz", get(monitoring::healthz))
+            .route("/healthz", {
+                let check = Arc::new(monitoring::HealthCheck::default());
+                get(
+                    move |axum::extract::State(state): axum::extract::State<AppState>| {
+                        monitoring::healthz(state, check.clone())
+                    },
+                )
+            })
             .with_state(state.clone());
         let metrics = match config.metrics_addr {
             Some(address) => {
@@ -328,8 +337,25 @@ async fn connect_sqlite(url: &str) -> Result<AnyPool, sqlx::Error> {
 /// A PostgreSQL server that several instances may share. Each instance keeps up to 16
 /// connections (PORTAL_DATABASE_URL may not say how many: the server's `max_connections` must
 /// allow 16 per instance).
+///
+/// Every connection runs READ COMMITTED, whatever the server's or the database's default
+/// (review I6): the write lock's rule (`store::begin_write`) and the single statements that
+/// decide races (`DELETE … RETURNING`, an upsert of one session) are correct under it, where a
+/// default of REPEATABLE READ would answer concurrent updates of one row with serialization
+/// errors.
 async fn connect_postgres(url: &str) -> Result<AnyPool, sqlx::Error> {
-    AnyPoolOptions::new().max_connections(16).connect(url).await
+    AnyPoolOptions::new()
+        .max_connections(16)
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                connection
+                    .execute("SET default_transaction_isolation = 'read committed'")
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
 }
 
 /// cargo-leptos passes the site's layout in LEPTOS_* variables; without it (tests, a bare binary)

@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use app::state::Clock;
 use clap::Parser;
 use server::{
@@ -77,8 +78,26 @@ async fn admin(
     config: server::Config,
     command: server::config::AdminCommand,
 ) -> anyhow::Result<()> {
-    if let server::config::AdminCommand::CopyTo { database } = &command {
-        return copy_to(&config, database).await;
+    if let server::config::AdminCommand::CopyTo {
+        database,
+        database_file,
+    } = &command
+    {
+        let target = match database_file {
+            Some(file) => std::fs::read_to_string(file)
+                .with_context(|| format!("--database-file: cannot read {}", file.display()))?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            None => database.clone().unwrap_or_default(),
+        };
+        anyhow::ensure!(
+            !target.is_empty(),
+            "copy-to needs the target: PORTAL_COPY_TO_DATABASE_URL or --database-file"
+        );
+        return copy_to(&config, &target).await;
     }
     let portal = Portal::build(&config, Clock::default()).await?;
     server::admin::run(&portal.state, command).await

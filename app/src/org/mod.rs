@@ -123,6 +123,10 @@ pub async fn load_requirement_notice() -> Result<Option<RequirementNotice>, AppE
     ssr::notice().await
 }
 
+/// Organizations one account may own: each is rows kept for good, so one account cannot add them
+/// without end. Enough for a consultant in many teams.
+pub const MAX_OWNED_ORGS: i64 = 20;
+
 /// An organization's name has at most `end` characters, and at least `start` letters or digits
 /// in its slug.
 pub const ORG_NAME_LENGTH: std::ops::RangeInclusive<usize> = 2..=80;
@@ -217,8 +221,27 @@ mod ssr {
             } else {
                 format!("{base}-{attempt}")
             };
-            if store::create_org(&state.pool, &slug, name, user_id, state.clock.now()).await? {
-                return Ok(slug);
+            let created = store::create_org(
+                &state.pool,
+                &slug,
+                name,
+                user_id,
+                super::MAX_OWNED_ORGS,
+                state.clock.now(),
+            )
+            .await?;
+            match created {
+                store::OrgCreation::Created => return Ok(slug),
+                store::OrgCreation::SlugTaken => {}
+                store::OrgCreation::TooMany => {
+                    return Err(AppError::validation(
+                        "name",
+                        format!(
+                            "You own {} organizations, the most one account can.",
+                            super::MAX_OWNED_ORGS
+                        ),
+                    ));
+                }
             }
         }
         Err(AppError::validation(

@@ -127,6 +127,20 @@ async fn switch_email(
     purpose: TokenPurpose,
     now: UnixTime,
 ) -> Result<EmailSwitch, sqlx::Error> {
+    // A made-up or spent link is refused by one read, before the write lock: anyone may send
+    // one, and each would otherwise wait its turn among the sign-ins (review M4). The lock then
+    // decides between requests that hold a live link.
+    let live: Option<i64> = sqlx::query_scalar(
+        "SELECT user_id FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+    )
+    .bind(token_hash)
+    .bind(purpose.as_str())
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    if live.is_none() {
+        return Ok(EmailSwitch::NoLink);
+    }
     let mut tx = begin_write(pool).await?;
     let Some(spent) = spend_token(&mut tx, token_hash, purpose, now).await? else {
         return Ok(EmailSwitch::NoLink);

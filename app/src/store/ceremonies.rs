@@ -3,7 +3,9 @@ use sqlx::AnyPool;
 use crate::unix_time::UnixTime;
 
 /// Keeps a ceremony's state under `id`, replacing the ceremony `replaces` (the same session's
-/// earlier start of the same kind) if there was one.
+/// earlier start of the same kind) if there was one. A plain transaction: it reads nothing
+/// before it writes, so it needs no turn under the write lock (`begin_write`), which anyone may
+/// start a passkey sign-in to ask for (review M4).
 pub async fn keep_ceremony(
     pool: &AnyPool,
     id: &str,
@@ -12,7 +14,7 @@ pub async fn keep_ceremony(
     state: &str,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = super::begin_write(pool).await?;
+    let mut tx = pool.begin().await?;
     if let Some(old) = replaces {
         sqlx::query("DELETE FROM webauthn_ceremonies WHERE id = $1")
             .bind(old)

@@ -91,14 +91,19 @@ const WRITE_LOCK_KEY: i64 = 0x706f_7274_616c; // "portal"
 /// true until it commits: a counter judged, then counted; a username checked, then taken. On
 /// SQLite, `BEGIN IMMEDIATE` (a plain `BEGIN` that reads first and writes later fails at once when
 /// another connection wrote in between, where this one waits its turn like any other writer); on
-/// PostgreSQL, an advisory lock that all instances share.
-pub(crate) async fn begin_write(
+/// PostgreSQL, an advisory lock that all instances share, in a READ COMMITTED transaction
+/// whatever the server's default (review I6): under REPEATABLE READ the snapshot would be taken
+/// by the lock's own statement, before the lock is granted, and what the transaction then reads
+/// could be stale. Public for the tests that must hold the lock.
+pub async fn begin_write(
     pool: &AnyPool,
 ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
     match Backend::of(pool) {
         Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
         Backend::Postgres => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool
+                .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+                .await?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(WRITE_LOCK_KEY)
                 .execute(&mut *tx)

@@ -97,15 +97,36 @@ pub struct Requirement {
 const ORG_COLUMNS: &str =
     "id, slug, name, require_two_factor_since, grace_days, remembered_browsers_allowed";
 
-/// A new organization with its creator as owner; false if the slug is taken.
+/// What asking for a new organization did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgCreation {
+    Created,
+    SlugTaken,
+    /// The account owns `max_owned` organizations already.
+    TooMany,
+}
+
+/// A new organization with its creator as owner, unless the slug is taken or the creator owns
+/// `max_owned` already: counted and created under the write lock, so requests at once cannot
+/// pass the cap together.
 pub async fn create_org(
     pool: &AnyPool,
     slug: &str,
     name: &str,
     owner: UserId,
+    max_owned: i64,
     now: UnixTime,
-) -> Result<bool, sqlx::Error> {
+) -> Result<OrgCreation, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
+    let owned: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM memberships WHERE user_id = $1 AND role = 'owner'",
+    )
+    .bind(owner)
+    .fetch_one(&mut *tx)
+    .await?;
+    if owned >= max_owned {
+        return Ok(OrgCreation::TooMany);
+    }
     let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
         "INSERT INTO organizations (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id",
     )
@@ -116,7 +137,9 @@ pub async fn create_org(
     .await;
     let org_id = match inserted {
         Ok(id) => id,
-        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => return Ok(false),
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+            return Ok(OrgCreation::SlugTaken);
+        }
         Err(error) => return Err(error),
     };
     sqlx::query(
@@ -128,7 +151,7 @@ pub async fn create_org(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(OrgCreation::Created)
 }
 
 pub async fn org_by_slug(pool: &AnyPool, slug: &str) -> Result<Option<OrgRow>, sqlx::Error> {

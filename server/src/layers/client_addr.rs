@@ -24,11 +24,21 @@ pub struct TrustedProxies(Vec<IpNet>);
 
 impl TrustedProxies {
     /// A comma-separated list such as `127.0.0.1, 10.0.0.0/8, ::1`; empty means none.
+    /// A block of every address is refused (review I5): every client could then name itself in
+    /// the header, and choose its own limit and the address the audit log records.
     pub fn parse(list: &str) -> Result<Self, String> {
         list.split(',')
             .map(str::trim)
             .filter(|item| !item.is_empty())
-            .map(parse_network)
+            .map(|item| {
+                let network = parse_network(item)?;
+                if network.prefix_len() == 0 {
+                    return Err(format!(
+                        "{item:?} trusts every address, so every client could choose its own: name the proxies (like 10.0.0.0/8)"
+                    ));
+                }
+                Ok(network)
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Self)
     }
@@ -69,11 +79,7 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxie
     if !trusted.contains(peer) {
         return peer;
     }
-    match forwarded_hops(headers) {
-        Some(hops) => rightmost_untrusted(peer, &hops, trusted),
-        // A proxy we trust sent a header we cannot read: its own address is all we know.
-        None => peer,
-    }
+    rightmost_untrusted(peer, &forwarded_hops(headers), trusted)
 }
 
 /// One hop of a forwarding header, as the proxy that added it reported it.
@@ -82,10 +88,14 @@ pub enum Hop {
     Address(IpAddr),
     /// `unknown` or an obfuscated identifier (RFC 7239 §6.2, §6.3).
     Hidden,
+    /// An element that is not an address: if it is where the client should be, the proxy that
+    /// wrote it cannot be read; anywhere left of that, the client wrote it and it is ignored.
+    Malformed,
 }
 
 /// Walks from the proxy nearest us outwards, past the proxies we trust, to the first hop we do
-/// not: everything left of it was written by the client and may be forged.
+/// not: everything left of it was written by the client and may be forged, so it is never read,
+/// malformed or not (review L7: one bad element used to void the whole header).
 fn rightmost_untrusted(peer: IpAddr, hops: &[Hop], trusted: &TrustedProxies) -> IpAddr {
     let mut nearest = peer;
     for hop in hops.iter().rev() {
@@ -94,6 +104,14 @@ fn rightmost_untrusted(peer: IpAddr, hops: &[Hop], trusted: &TrustedProxies) -> 
             Hop::Address(address) => return address,
             // A trusted proxy that does not name its client: the proxy is the nearest known hop.
             Hop::Hidden => return nearest,
+            // Where the client's address should be, something else: the proxy is all we know.
+            Hop::Malformed => {
+                tracing::warn!(
+                    proxy = %nearest,
+                    "a trusted proxy forwarded a client address that cannot be read; the proxy's is used"
+                );
+                return nearest;
+            }
         }
     }
     // Every hop is a trusted proxy: the request started inside.
@@ -102,52 +120,85 @@ fn rightmost_untrusted(peer: IpAddr, hops: &[Hop], trusted: &TrustedProxies) -> 
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
-/// The hops of X-Forwarded-For when the request has one, else of Forwarded; `None` when the
-/// header is malformed. X-Forwarded-For goes first because the common proxies (nginx, Caddy,
+/// The hops of X-Forwarded-For when the request has one, else of Forwarded; an element that
+/// cannot be read is a `Malformed` hop. X-Forwarded-For goes first because the common proxies (nginx, Caddy,
 /// HAProxy, cloud load balancers) append to it but pass a client's own `Forwarded` through
 /// untouched: preferring `Forwarded` would believe a forged one.
-fn forwarded_hops(headers: &HeaderMap) -> Option<Vec<Hop>> {
-    if let Some(value) = joined(headers, &X_FORWARDED_FOR) {
-        return parse_x_forwarded_for(&value?);
+fn forwarded_hops(headers: &HeaderMap) -> Vec<Hop> {
+    if let Some(hops) = hops_of(headers, &X_FORWARDED_FOR, parse_x_forwarded_for) {
+        return hops;
     }
-    if let Some(value) = joined(headers, &header::FORWARDED) {
-        return parse_forwarded(&value?);
-    }
-    Some(Vec::new())
+    hops_of(headers, &header::FORWARDED, parse_forwarded).unwrap_or_default()
 }
 
-/// All lines of a header as one list (RFC 9110 §5.3: repeated lines are one comma-separated
-/// list, in order); `Some(None)` when a line is not text.
-fn joined(headers: &HeaderMap, name: &HeaderName) -> Option<Option<String>> {
+/// The hops of every line of a header, in order (RFC 9110 §5.3: repeated lines are one
+/// comma-separated list); a line that is not text is one `Malformed` hop. None without a line.
+fn hops_of(
+    headers: &HeaderMap,
+    name: &HeaderName,
+    parse: fn(&str) -> Vec<Hop>,
+) -> Option<Vec<Hop>> {
     let mut lines = headers.get_all(name).iter().peekable();
     lines.peek()?;
     Some(
         lines
-            .map(|line| line.to_str().ok())
-            .collect::<Option<Vec<_>>>()
-            .map(|lines| lines.join(",")),
+            .flat_map(|line| match line.to_str() {
+                Ok(line) => parse(line),
+                Err(_) => vec![Hop::Malformed],
+            })
+            .collect(),
     )
 }
 
 /// `X-Forwarded-For: client, proxy1, proxy2`: each an address, maybe with a port.
-pub fn parse_x_forwarded_for(value: &str) -> Option<Vec<Hop>> {
+pub fn parse_x_forwarded_for(value: &str) -> Vec<Hop> {
     value
         .split(',')
         .map(str::trim)
         .filter(|item| !item.is_empty())
-        .map(parse_node)
+        .map(|item| parse_node(item).unwrap_or(Hop::Malformed))
         .collect()
 }
 
 /// RFC 7239: `Forwarded: for=192.0.2.60;proto=http, for="[2001:db8:cafe::17]:4711"`. An
 /// element without `for` is a proxy that did not name its client.
-pub fn parse_forwarded(value: &str) -> Option<Vec<Hop>> {
-    split_unquoted(value, ',')?
+pub fn parse_forwarded(value: &str) -> Vec<Hop> {
+    elements_from_the_right(value)
         .into_iter()
         .map(str::trim)
         .filter(|element| !element.is_empty())
-        .map(parse_forwarded_element)
+        .map(|element| parse_forwarded_element(element).unwrap_or(Hop::Malformed))
         .collect()
+}
+
+/// Splits a `Forwarded` value on the commas outside quoted strings, reading from the right, the
+/// end the proxies append to: a quote the client left open swallows only what is left of it,
+/// never the proxies' elements.
+fn elements_from_the_right(value: &str) -> Vec<&str> {
+    let bytes = value.as_bytes();
+    let escaped = |at: usize| {
+        bytes[..at]
+            .iter()
+            .rev()
+            .take_while(|byte| **byte == b'\\')
+            .count()
+            % 2
+            == 1
+    };
+    let (mut elements, mut end, mut quoted) = (Vec::new(), value.len(), false);
+    for at in (0..bytes.len()).rev() {
+        match bytes[at] {
+            b'"' if !escaped(at) => quoted = !quoted,
+            b',' if !quoted => {
+                elements.push(&value[at + 1..end]);
+                end = at;
+            }
+            _ => {}
+        }
+    }
+    elements.push(&value[..end]);
+    elements.reverse();
+    elements
 }
 
 fn parse_forwarded_element(element: &str) -> Option<Hop> {
@@ -309,30 +360,85 @@ mod tests {
         }
     }
 
+    /// Trusting every address lets every client choose its own (review I5).
+    #[test]
+    fn trusting_every_address_is_refused() {
+        for everyone in [
+            "0.0.0.0/0",
+            "::/0",
+            "127.0.0.1, 0.0.0.0/0",
+            "::ffff:0.0.0.0/0",
+        ] {
+            let error = TrustedProxies::parse(everyone).unwrap_err();
+            assert!(error.contains("every address"), "{everyone}: {error}");
+        }
+    }
+
+    /// Behind an appending proxy, what the client wrote is left of the proxy's hop: a malformed
+    /// element there changes nothing (review L7).
+    #[test]
+    fn a_malformed_hop_left_of_the_client_is_ignored() {
+        let proxies = trusted("127.0.0.1, 10.0.0.0/8");
+        let from = |lines: &[(&'static str, &str)]| {
+            client_address(ip("127.0.0.1"), &headers(lines), &proxies)
+        };
+        assert_eq!(
+            from(&[("x-forwarded-for", "garbage, 203.0.113.9")]),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            from(&[("x-forwarded-for", "garbage, 203.0.113.9, 10.0.0.5")]),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            from(&[
+                ("x-forwarded-for", "garbage"),
+                ("x-forwarded-for", "203.0.113.9")
+            ]),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            from(&[("forwarded", "for=garbage, for=203.0.113.9")]),
+            ip("203.0.113.9")
+        );
+        // An unterminated quote the client wrote does not swallow the proxies' elements.
+        assert_eq!(
+            from(&[("forwarded", "for=\"1.2.3.4, for=203.0.113.9")]),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            from(&[(
+                "forwarded",
+                "for=\"[2001:db8::1]\", for=203.0.113.9;proto=https"
+            )]),
+            ip("203.0.113.9")
+        );
+    }
+
     #[test]
     fn x_forwarded_for_lists_addresses_with_or_without_ports() {
         assert_eq!(
             parse_x_forwarded_for("203.0.113.7, 2001:db8::1,198.51.100.2:8080, [2001:db8::2]:443"),
-            Some(vec![
+            vec![
                 at("203.0.113.7"),
                 at("2001:db8::1"),
                 at("198.51.100.2"),
                 at("2001:db8::2")
-            ])
+            ]
         );
         assert_eq!(
             parse_x_forwarded_for("unknown, 192.0.2.1"),
-            Some(vec![Hop::Hidden, at("192.0.2.1")])
+            vec![Hop::Hidden, at("192.0.2.1")]
         );
         assert_eq!(
             parse_x_forwarded_for("::ffff:192.0.2.1"),
-            Some(vec![at("192.0.2.1")])
+            vec![at("192.0.2.1")]
         );
-        assert_eq!(parse_x_forwarded_for(" , "), Some(vec![]));
+        assert_eq!(parse_x_forwarded_for(" , "), vec![]);
     }
 
     #[test]
-    fn a_malformed_x_forwarded_for_is_refused() {
+    fn a_malformed_x_forwarded_for_element_is_marked() {
         for bad in [
             "example.com",
             "203.0.113.7, nonsense",
@@ -344,7 +450,11 @@ mod tests {
             "\"1.2.3.4\"",
             "_",
         ] {
-            assert_eq!(parse_x_forwarded_for(bad), None, "{bad}");
+            assert_eq!(
+                parse_x_forwarded_for(bad).last(),
+                Some(&Hop::Malformed),
+                "{bad}"
+            );
         }
     }
 
@@ -352,16 +462,16 @@ mod tests {
     fn forwarded_reads_the_for_of_each_element() {
         assert_eq!(
             parse_forwarded("for=192.0.2.60;proto=http;by=203.0.113.43"),
-            Some(vec![at("192.0.2.60")])
+            vec![at("192.0.2.60")]
         );
         assert_eq!(
             parse_forwarded("For=\"[2001:db8:cafe::17]:4711\", for=198.51.100.17:80"),
-            Some(vec![at("2001:db8:cafe::17"), at("198.51.100.17")])
+            vec![at("2001:db8:cafe::17"), at("198.51.100.17")]
         );
         // Quoted values may hold the separators and escapes.
         assert_eq!(
             parse_forwarded("for=\"192.0.2.43\";by=\"a,b;c\", for=\"\\[2001:db8::9\\]\""),
-            Some(vec![at("192.0.2.43"), at("2001:db8::9")])
+            vec![at("192.0.2.43"), at("2001:db8::9")]
         );
     }
 
@@ -369,12 +479,12 @@ mod tests {
     fn forwarded_hidden_clients_are_hops_without_an_address() {
         assert_eq!(
             parse_forwarded("for=unknown, for=_hidden, for=\"_SEVKISEK:_port\", proto=https"),
-            Some(vec![Hop::Hidden, Hop::Hidden, Hop::Hidden, Hop::Hidden])
+            vec![Hop::Hidden, Hop::Hidden, Hop::Hidden, Hop::Hidden]
         );
     }
 
     #[test]
-    fn a_malformed_forwarded_is_refused() {
+    fn a_malformed_forwarded_element_is_marked() {
         for bad in [
             "for=\"192.0.2.1",
             "for=[2001:db8::1]x",
@@ -386,7 +496,7 @@ mod tests {
             "for=\"192.0.2.1\"x",
             "for=host.example",
         ] {
-            assert_eq!(parse_forwarded(bad), None, "{bad}");
+            assert_eq!(parse_forwarded(bad), vec![Hop::Malformed], "{bad}");
         }
     }
 

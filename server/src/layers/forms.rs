@@ -54,6 +54,7 @@ pub async fn restore_form_page(
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
+    let limited = super::rate_limit::is_limited(parts.uri.path());
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.").into_response();
     };
@@ -78,7 +79,12 @@ pub async fn restore_form_page(
         .and_then(|location| location.to_str().ok())
         .and_then(|location| location.parse::<axum::http::Uri>().ok())
         .and_then(|location| query_value(&location, "__err"));
-    if let Some(error) = carried_error {
+    // A client without a session gets one for its error only from an endpoint under the
+    // per-address limit: else each failed post would be a session row, at whatever rate one
+    // address sends them (review M4). Anonymous forms are all limited; the others are posted
+    // from a session.
+    let keep = limited || !session.is_empty().await;
+    if let Some(error) = carried_error.filter(|_| keep) {
         let _ = session.insert(FORM_ERROR, error).await;
         let kept = fields_to_keep(fields);
         if !kept.is_empty() {

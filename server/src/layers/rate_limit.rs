@@ -1,4 +1,5 @@
-//! Requests per client address to the endpoints that check a credential or send mail.
+//! Requests per client address to the endpoints that check a credential, send mail, or write
+//! for someone without an account; and, in an allowance of its own, to the strength meter.
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
@@ -22,11 +23,16 @@ use super::client_addr::ClientAddr;
 /// never slowed, a script guessing from one address is.
 pub struct SignInLimiter {
     limiter: governor::DefaultKeyedRateLimiter<IpAddr>,
+    /// The `METERED` endpoints' allowance, `METERED_PER_SIGN_IN` times the sign-in one.
+    meter: governor::DefaultKeyedRateLimiter<IpAddr>,
 }
 
-/// The endpoints that check a credential, send mail, or answer about a username (an invitation).
-/// Named by type: renaming a server function cannot silently drop its limit.
-const LIMITED: [&str; 15] = [
+/// The endpoints that check a credential, send mail, answer about a username (an invitation),
+/// or write for someone without an account (a link spent, a ceremony kept: review M4). Named by
+/// type: renaming a server function cannot silently drop its limit. A server function that runs
+/// without an account is here or is read-only: the integration test
+/// `every_anonymous_endpoint_that_writes_is_rate_limited` asks each one in the registry.
+const LIMITED: [&str; 22] = [
     <app::account::login::Login as ServerFn>::PATH,
     <app::account::signup::Signup as ServerFn>::PATH,
     <app::two_factor::prompt::VerifySignInCode as ServerFn>::PATH,
@@ -42,7 +48,27 @@ const LIMITED: [&str; 15] = [
     <app::account::close::CloseAccount as ServerFn>::PATH,
     <app::security_keys::manage::StartKeyRegistration as ServerFn>::PATH,
     <app::two_factor::apps::StartAppAddition as ServerFn>::PATH,
+    <app::account::change_email::ConfirmEmailChange as ServerFn>::PATH,
+    <app::account::change_email::KeepEmail as ServerFn>::PATH,
+    <app::account::verify_email::VerifyEmail as ServerFn>::PATH,
+    <app::security_keys::sign_in::StartPasskeySignIn as ServerFn>::PATH,
+    <app::security_keys::sign_in::FinishPasskeySignIn as ServerFn>::PATH,
+    <app::security_keys::sign_in::StartKeySignIn as ServerFn>::PATH,
+    <app::security_keys::sign_in::FinishKeySignIn as ServerFn>::PATH,
 ];
+
+/// Endpoints that only compute, for anyone: the strength meter runs zxcvbn on the blocking
+/// threads Argon2id also uses. Limited per address too, in an allowance of their own: the
+/// meter asks as a person types, and must not use up their sign-ins.
+const METERED: [&str; 1] = [<app::account::new_password::AssessPassword as ServerFn>::PATH];
+
+/// The meter's allowance, in sign-in allowances: a pause every few letters of a few passwords.
+const METERED_PER_SIGN_IN: u32 = 10;
+
+/// Whether requests to `path` count against the per-address limit.
+pub fn is_limited(path: &str) -> bool {
+    LIMITED.contains(&path) || METERED.contains(&path)
+}
 
 /// The endpoints that run Argon2id (a password or a recovery code checked, or a new password
 /// hashed). Only a few of their requests go on past this layer at once (`LimitPolicy::hashing`):
@@ -69,25 +95,35 @@ const FORGET_IDLE_EVERY: Duration = Duration::from_secs(60);
 
 impl SignInLimiter {
     pub fn per_minute(requests: NonZeroU32) -> Self {
-        Self::with_quota(governor::Quota::per_minute(requests))
+        Self::with_quota(
+            governor::Quota::per_minute(requests),
+            governor::Quota::per_minute(
+                requests.saturating_mul(
+                    NonZeroU32::new(METERED_PER_SIGN_IN).unwrap_or(NonZeroU32::MIN),
+                ),
+            ),
+        )
     }
 
-    fn with_quota(quota: governor::Quota) -> Self {
+    fn with_quota(quota: governor::Quota, meter: governor::Quota) -> Self {
         Self {
             limiter: governor::RateLimiter::keyed(quota),
+            meter: governor::RateLimiter::keyed(meter),
         }
     }
 
     /// Drops the addresses whose allowance is full again: the map then holds only the clients of
     /// about the last minute, however many addresses have ever come.
     pub fn forget_idle(&self) {
-        self.limiter.retain_recent();
-        self.limiter.shrink_to_fit();
+        for limiter in [&self.limiter, &self.meter] {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
     }
 
     #[cfg(test)]
     fn tracked(&self) -> usize {
-        self.limiter.len()
+        self.limiter.len() + self.meter.len()
     }
 }
 
@@ -133,7 +169,15 @@ pub async fn limit_sign_in(
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() != Method::POST || !LIMITED.contains(&request.uri().path()) {
+    let path = request.uri().path();
+    let bucket = if LIMITED.contains(&path) {
+        &limiter.limiter
+    } else if METERED.contains(&path) {
+        &limiter.meter
+    } else {
+        return next.run(request).await;
+    };
+    if request.method() != Method::POST {
         return next.run(request).await;
     }
     // Set by `client_addr::resolve_client` for every connection; the unspecified address only
@@ -144,7 +188,7 @@ pub async fn limit_sign_in(
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ClientAddr(address)| {
             *address
         });
-    let Err(not_until) = limiter.limiter.check_key(&limiter_key(address)) else {
+    let Err(not_until) = bucket.check_key(&limiter_key(address)) else {
         if !HASHING.contains(&request.uri().path()) {
             return next.run(request).await;
         }
@@ -244,11 +288,12 @@ mod tests {
         let quota = governor::Quota::with_period(Duration::from_millis(1))
             .unwrap()
             .allow_burst(NonZeroU32::MIN);
-        let limiter = SignInLimiter::with_quota(quota);
+        let limiter = SignInLimiter::with_quota(quota, quota);
         for last in 1..=3u8 {
             let _ = limiter.limiter.check_key(&IpAddr::from([192, 0, 2, last]));
+            let _ = limiter.meter.check_key(&IpAddr::from([192, 0, 2, last]));
         }
-        assert_eq!(limiter.tracked(), 3);
+        assert_eq!(limiter.tracked(), 6);
         std::thread::sleep(Duration::from_millis(20));
         limiter.forget_idle();
         assert_eq!(limiter.tracked(), 0);

@@ -262,7 +262,8 @@ async fn copy_to_moves_a_sqlite_portal_to_postgres_where_it_goes_on_working() {
         .expect("PORTAL_TEST_POSTGRES_SERVER names a PostgreSQL server; ./dev test starts one");
     let target = crate::common::new_postgres_database(&server).await;
 
-    let output = old.admin(&["copy-to", "--database", &target]);
+    // The target's password stays out of the command line (`ps`, shell history).
+    let output = old.admin_with_env(&["copy-to"], &[("PORTAL_COPY_TO_DATABASE_URL", &target)]);
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -302,11 +303,95 @@ async fn copy_to_moves_a_sqlite_portal_to_postgres_where_it_goes_on_working() {
     );
 
     // A second copy into a database that has rows is refused.
-    let again = old.admin(&["copy-to", "--database", &target]);
+    let file = old.data_dir().join("target-url");
+    std::fs::write(&file, format!("{target}\n")).unwrap();
+    let again = old.admin(&["copy-to", "--database-file", file.to_str().unwrap()]);
     assert!(!again.status.success());
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("not empty"),
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
+}
+
+/// A PostgreSQL server may make every transaction repeatable read by default. The write lock
+/// would then be taken after the transaction's snapshot, and what it reads would be stale: every
+/// check-then-write race would open again (review I6).
+#[tokio::test]
+async fn races_hold_on_a_database_that_defaults_to_repeatable_read() {
+    use sqlx::Connection as _;
+    let server = std::env::var("PORTAL_TEST_POSTGRES_SERVER")
+        .expect("PORTAL_TEST_POSTGRES_SERVER names a PostgreSQL server; ./dev test starts one");
+    let target = crate::common::new_postgres_database(&server).await;
+    let name = target.rsplit('/').next().unwrap();
+    let mut admin = sqlx::PgConnection::connect(&target).await.unwrap();
+    sqlx::Executor::execute(
+        &mut admin,
+        format!("ALTER DATABASE {name} SET default_transaction_isolation = 'repeatable read'")
+            .as_str(),
+    )
+    .await
+    .unwrap();
+    admin.close().await.unwrap();
+    let portal = TestPortal::start_on_database(&target, &[]).await;
+
+    portal.sign_up(&portal.browser(), "bob", PASSWORD).await;
+    let statuses = at_once(30, |index| {
+        let portal = &portal;
+        async move {
+            portal
+                .post_fn(
+                    &portal.browser(),
+                    login("bob", &format!("wrong guess {index}")),
+                )
+                .await
+                .status()
+        }
+    })
+    .await;
+    let (checked, waited) = checked_and_waited(&statuses, StatusCode::UNAUTHORIZED);
+    assert!(checked <= 6, "{checked} of 30 were checked: {statuses:?}");
+    assert_eq!(checked + waited, 30, "{statuses:?}");
+
+    let (_, alice) = portal.account_with_two_factor("alice").await;
+    let guessing = portal.browser();
+    portal.sign_in(&guessing, "alice", PASSWORD).await;
+    let right = alice.code(&portal, 0);
+    let statuses = at_once(30, |index| {
+        let (portal, guessing, right) = (&portal, &guessing, &right);
+        async move {
+            let wrong = format!("{:06}", (index + 1) * 7919 % 1_000_000);
+            let wrong = if &wrong == right {
+                "999999".to_owned()
+            } else {
+                wrong
+            };
+            portal.post_fn(guessing, code_form(&wrong)).await.status()
+        }
+    })
+    .await;
+    let checked = statuses
+        .iter()
+        .filter(|status| **status != StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(
+        (5..=6).contains(&checked),
+        "{checked} checked: {statuses:?}"
+    );
+}
+
+/// The README's URL asks for verified TLS (`sslmode=verify-full`): the server must be able to
+/// speak it. This test server has no TLS, so the connection is refused for that reason, and not
+/// because the build cannot do TLS at all (review L6).
+#[tokio::test]
+async fn a_database_url_can_require_verified_tls() {
+    let server = std::env::var("PORTAL_TEST_POSTGRES_SERVER")
+        .expect("PORTAL_TEST_POSTGRES_SERVER names a PostgreSQL server; ./dev test starts one");
+    let target = crate::common::new_postgres_database(&server).await;
+    let refused = server::connect(&format!("{target}?sslmode=verify-full"))
+        .await
+        .expect_err("the test server has no TLS");
+    let said = format!("{refused:#}");
+    assert!(!said.contains("without TLS support"), "{said}");
+    assert!(said.contains("TLS"), "{said}");
 }

@@ -864,3 +864,45 @@ async fn requirement_mail_goes_only_to_verified_addresses() {
         "mail about an organization went to an unverified address: {to_carol:?}"
     );
 }
+
+/// Each organization is rows kept for good: an account owns at most `MAX_OWNED_ORGS`, and the
+/// one past the cap is refused with a message next to the name, even when several are asked
+/// for at once (review M4).
+#[tokio::test]
+async fn an_account_owns_at_most_twenty_organizations() {
+    let portal = TestPortal::start().await;
+    let alice = account(&portal, "alice").await;
+    assert_eq!(app::org::MAX_OWNED_ORGS, 20);
+    for number in 1..app::org::MAX_OWNED_ORGS {
+        let created = create(&portal, &alice, &format!("Team {number}")).await;
+        assert_eq!(created.status(), StatusCode::OK, "{number}");
+    }
+    let answers = crate::common::at_once(5, |index| {
+        let portal = &portal;
+        let alice = &alice;
+        async move {
+            crate::common::answer::<()>(create(portal, alice, &format!("Last {index}")).await).await
+        }
+    })
+    .await;
+    assert_eq!(
+        answers.iter().filter(|answer| answer.is_ok()).count(),
+        1,
+        "{answers:?}"
+    );
+    for refused in answers.iter().filter_map(|answer| answer.as_ref().err()) {
+        match refused {
+            AppError::Validation { field, message } => {
+                assert_eq!(field, "name");
+                assert!(message.contains("20 organizations"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Someone else still can.
+    let bob = account(&portal, "bob").await;
+    assert_eq!(
+        create(&portal, &bob, "Bob's").await.status(),
+        StatusCode::OK
+    );
+}

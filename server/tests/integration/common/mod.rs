@@ -555,8 +555,14 @@ impl TestPortal {
     /// Runs `server admin …` (the real binary) against this portal's data folder and mail server,
     /// as the operator `USER`.
     pub fn admin(&self, args: &[&str]) -> std::process::Output {
+        self.admin_with_env(args, &[])
+    }
+
+    /// `admin`, with these environment variables set too.
+    pub fn admin_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_server"))
             .arg("admin")
+            .envs(env.iter().copied())
             .args(args)
             .env("PORTAL_DATA_DIR", self.data_dir())
             .env("PORTAL_DATABASE_URL", &self.database_url)

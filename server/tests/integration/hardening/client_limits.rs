@@ -163,3 +163,237 @@ async fn ipv6_clients_in_one_64_share_a_limit() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// Anonymous endpoints that write (a link's token spent, a ceremony kept) are limited like the
+/// sign-in: one address cannot queue thousands of write transactions (review M4).
+#[tokio::test]
+async fn anonymous_writes_past_the_limit_get_429() {
+    let limit = 5;
+    for function in [
+        "keep_email",
+        "confirm_email_change",
+        "start_passkey_sign_in",
+    ] {
+        // On localhost, so WebAuthn is configured and the passkey start keeps a ceremony.
+        let portal = TestPortal::start_with(&[
+            "--base-url",
+            "localhost",
+            "--sign-in-limit",
+            &limit.to_string(),
+        ])
+        .await;
+        let browser = portal.browser();
+        for attempt in 0..limit {
+            let token = format!("made-up-token-{attempt}");
+            let status = portal
+                .call_status(&browser, function, &[("token", &token)])
+                .await;
+            assert_ne!(
+                status,
+                StatusCode::TOO_MANY_REQUESTS,
+                "{function} {attempt}"
+            );
+        }
+        let status = portal
+            .call_status(&browser, function, &[("token", "made-up-token")])
+            .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{function}");
+    }
+}
+
+/// Every field any server function takes, each `1`, which every argument type reads (a
+/// string, a number, a present option): the probe below reaches each function's own checks
+/// instead of failing on a missing argument. A new argument name belongs here.
+const PROBE_FIELDS: [&str; 24] = [
+    "slug",
+    "username",
+    "required",
+    "grace_days",
+    "allowed",
+    "new_email",
+    "password",
+    "code",
+    "token",
+    "id",
+    "account",
+    "name",
+    "credential",
+    "current_password",
+    "new_password",
+    "email",
+    "known",
+    "next",
+    "remember",
+    "app_name",
+    "app_code",
+    "new_app_code",
+    "saved",
+    "recovery_code",
+];
+
+/// The server functions that answer someone with no account, write nothing and run nothing
+/// costly, so they need no per-address limit. Each is here on purpose; a new function that
+/// answers without an account fails the test below until it is put here or in `LIMITED`.
+const ANONYMOUS_READ_ONLY: [&str; 9] = [
+    // Who is signed in: reads the session.
+    "/api/current_user",
+    // Which step of the sign-in the browser is at: reads the session.
+    "/api/login_stage",
+    // What a link is about, before its page asks to confirm: one indexed read each.
+    "/api/email_change_link",
+    "/api/email_undo_link",
+    "/api/password_reset_link",
+    "/api/recovery_request",
+    // An organization's hold on the signed-in account: none without one.
+    "/api/requirement_notice",
+    // Signing out and starting over forget this browser's own session: nothing shared, and
+    // nothing at all without a session.
+    "/api/logout",
+    "/api/start_over",
+];
+
+/// Posts the probe to `path` from a new browser with no session: whether the function answers
+/// "sign in first" or runs.
+async fn needs_an_account(portal: &TestPortal, path: &str) -> bool {
+    let browser = portal.browser();
+    let fields: Vec<(&str, &str)> = PROBE_FIELDS.iter().map(|name| (*name, "1")).collect();
+    let response = browser
+        .post(portal.url(path))
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    matches!(
+        answer::<serde_json::Value>(response).await,
+        Err(AppError::Unauthorized)
+    )
+}
+
+/// The rule, read from the server function registry rather than from a list kept by hand:
+/// every function that runs for someone without an account is limited per address, unless it
+/// is classified above as read-only (review M4).
+#[tokio::test]
+async fn every_anonymous_endpoint_that_writes_is_rate_limited() {
+    let portal = TestPortal::start_on_localhost().await;
+    let mut registered: Vec<(&str, axum::http::Method)> =
+        leptos::server_fn::axum::server_fn_paths().collect();
+    registered.sort_by_key(|(path, _)| *path);
+    assert!(
+        registered.len() >= 50,
+        "the registry holds the app's server functions: {registered:?}"
+    );
+    for exempt in ANONYMOUS_READ_ONLY {
+        assert!(
+            registered.iter().any(|(path, _)| *path == exempt),
+            "{exempt} is no longer a server function"
+        );
+        assert!(!server::is_limited(exempt), "{exempt}");
+    }
+    let mut unclassified = Vec::new();
+    for (path, method) in registered {
+        assert_eq!(method, axum::http::Method::POST, "{path}");
+        if server::is_limited(path) || ANONYMOUS_READ_ONLY.contains(&path) {
+            continue;
+        }
+        if !needs_an_account(&portal, path).await {
+            unclassified.push(path);
+        }
+    }
+    assert!(
+        unclassified.is_empty(),
+        "these run without an account but are neither limited nor listed as read-only: {unclassified:?}"
+    );
+}
+
+/// A failed post without JavaScript keeps its error in the session. From a client with no
+/// session, to an endpoint outside the limit, that would be a new session row per request.
+#[tokio::test]
+async fn a_failed_form_to_an_unlimited_endpoint_makes_no_session() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    let response = portal
+        .submit(
+            &browser,
+            "/portal",
+            "create_organization",
+            &[("name", "Acme")],
+        )
+        .await;
+    assert!(
+        crate::common::location(&response).is_some_and(|to| to.contains("__err=")),
+        "the form failed"
+    );
+    assert_eq!(crate::common::session_id(&response), None);
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+        .fetch_one(&portal.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
+    // A limited endpoint's failed form still comes back with its message.
+    let response = portal
+        .submit(
+            &browser,
+            "/login",
+            "login",
+            &[
+                ("username", "nobody"),
+                ("password", "whatever1"),
+                ("next", ""),
+            ],
+        )
+        .await;
+    assert!(crate::common::session_id(&response).is_some());
+}
+
+/// A made-up email-change link is refused before the write lock is asked for: it answers while
+/// another transaction holds that lock (review M4).
+#[tokio::test]
+async fn a_made_up_email_link_is_refused_without_waiting_for_the_write_lock() {
+    let portal = TestPortal::start().await;
+    let pool = portal.database().await;
+    let holder = app::store::begin_write(&pool).await.unwrap();
+    for function in ["keep_email", "confirm_email_change"] {
+        let answered = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            portal.call(&portal.browser(), function, &[("token", "made-up-token")]),
+        )
+        .await;
+        let response = answered.unwrap_or_else(|_| panic!("{function} waited for the lock"));
+        assert!(
+            matches!(
+                answer::<()>(response).await,
+                Err(AppError::LinkInvalid { .. })
+            ),
+            "{function}"
+        );
+    }
+    holder.rollback().await.unwrap();
+}
+
+/// The strength meter runs zxcvbn on the threads Argon2id uses: limited per address, in an
+/// allowance of its own (ten sign-ins' worth), so a person typing does not use up their
+/// sign-ins (review M4).
+#[tokio::test]
+async fn the_strength_meter_is_limited_apart_from_the_sign_in() {
+    let portal = TestPortal::start_with(&["--sign-in-limit", "1"]).await;
+    let browser = portal.browser();
+    let assess = || {
+        portal.call_status(
+            &browser,
+            "assess_password",
+            &[("password", "correct horse"), ("known", "")],
+        )
+    };
+    for attempt in 0..10 {
+        assert_eq!(assess().await, StatusCode::OK, "{attempt}");
+    }
+    assert_eq!(assess().await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        portal
+            .sign_in(&browser, "nobody", "whatever1")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
