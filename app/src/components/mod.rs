@@ -10,7 +10,7 @@ use leptos::{prelude::*, server_fn::ServerFn};
 
 pub use fields::{CheckboxField, CodeField, Field, Hidden};
 pub use form::{FormMessage, FormState, Intro, PortalForm, ReturnHere, SubmitButton};
-pub use status::{ErrorCard, Loaded, Loading, NextStep};
+pub use status::{ErrorCard, LinkPage, Loaded, Loading, NextStep};
 
 use crate::error::AppError;
 

@@ -73,7 +73,21 @@ async fn a_verification_link_works_once() {
     assert!(
         crate::common::open_link(&browser, &link)
             .await
+            .contains("Verify this address")
+    );
+    assert_eq!(
+        portal.press_verify(&browser, &link).await.status(),
+        StatusCode::OK
+    );
+    assert!(
+        portal
+            .get_text(&browser, "/verify-email?done=1")
+            .await
             .contains("is verified")
+    );
+    assert_ne!(
+        portal.press_verify(&browser, &link).await.status(),
+        StatusCode::OK
     );
     let again = browser
         .get(&link)
