@@ -99,13 +99,26 @@ pub async fn create_token_capped(
 }
 
 /// Spends every live recovery link of the account: a change to its second factor (a new code,
-/// disable, enrollment, a reset) must not be undone by a link asked for before it.
+/// disable, enrollment, a reset, a key or app added or removed) must not be undone by a link
+/// asked for before it.
 pub(super) async fn withdraw_recovery_links(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user_id: UserId,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
     withdraw_links(tx, user_id, TokenPurpose::Recovery, now).await
+}
+
+/// `withdraw_recovery_links` on its own, for a change of factor made outside a transaction here
+/// (a security key or an authenticator app added or removed).
+pub async fn withdraw_recovery_links_of(
+    pool: &AnyPool,
+    user_id: UserId,
+    now: UnixTime,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    withdraw_recovery_links(&mut tx, user_id, now).await?;
+    tx.commit().await
 }
 
 /// Spends every live link of `purpose` of the account.

@@ -11,7 +11,7 @@ use crate::common::{Authenticator, PASSWORD, TestPortal, at_once, code_for_key};
 
 /// Adds an app named `name` to the account signed in on `browser`, confirmed first with a fresh
 /// code of `authenticator`; the new app's key as the page shows it.
-async fn add_app(
+pub(crate) async fn add_app(
     portal: &TestPortal,
     browser: &Client,
     authenticator: &Authenticator,
