@@ -220,6 +220,13 @@ pub async fn close_account(
     .bind(user_id)
     .execute(&mut *tx)
     .await?;
+    // Invitations name a username: those to this one must not wait for whoever takes it next.
+    sqlx::query(
+        "DELETE FROM invitations WHERE username = (SELECT username FROM users WHERE id = $1)",
+    )
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "INSERT INTO retired_usernames (username, retired_at) SELECT username, $1 FROM users WHERE id = $2
          ON CONFLICT (username) DO UPDATE SET retired_at = excluded.retired_at",
