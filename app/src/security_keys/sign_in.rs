@@ -170,7 +170,7 @@ mod ssr {
             .map_err(refused)?;
         note_use(&state, key, &result).await?;
         let client = client().await;
-        auth.sign_in(&state, user_id, &client, Some("passkey"))
+        auth.sign_in(&state, user_id, None, &client, Some("passkey"))
             .await?;
         let sign_in_id = auth.sign_in_id().await?.ok_or(AppError::Unauthorized)?;
         crate::org::service::begin_if_held(&state, user_id, &sign_in_id).await

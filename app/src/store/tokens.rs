@@ -238,6 +238,76 @@ pub async fn live_token_email(
     .map(Option::flatten)
 }
 
+/// Takes one of the `tries` a link has at a second factor (a reset link's code): false when the
+/// link is spent, expired, unknown, or has had them all. Taken before the check, so codes sent
+/// at once cannot pass the limit together.
+pub async fn take_link_try(
+    pool: &AnyPool,
+    hash: &[u8],
+    purpose: TokenPurpose,
+    now: UnixTime,
+    tries: i64,
+) -> Result<bool, sqlx::Error> {
+    let taken: Option<i64> = sqlx::query_scalar(
+        "UPDATE email_tokens SET attempts = attempts + 1
+         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 AND attempts < $4
+         RETURNING attempts",
+    )
+    .bind(hash)
+    .bind(purpose.as_str())
+    .bind(now)
+    .bind(tries)
+    .fetch_optional(pool)
+    .await?;
+    Ok(taken.is_some())
+}
+
+/// A link that has had its `tries` and failed the last dies: it says "used" from now on.
+pub async fn retire_tried_link(
+    pool: &AnyPool,
+    hash: &[u8],
+    purpose: TokenPurpose,
+    now: UnixTime,
+    tries: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE email_tokens SET used_at = $1
+         WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND attempts >= $4",
+    )
+    .bind(now)
+    .bind(hash)
+    .bind(purpose.as_str())
+    .bind(tries)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A live link's address and when it stops working.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LiveLink {
+    pub email: Option<String>,
+    pub expires_at: UnixTime,
+}
+
+/// The account's newest live link of `purpose` (an undo link to the old address, say).
+pub async fn live_link(
+    pool: &AnyPool,
+    user_id: UserId,
+    purpose: TokenPurpose,
+    now: UnixTime,
+) -> Result<Option<LiveLink>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT email, expires_at FROM email_tokens WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
+         ORDER BY created_at DESC, id DESC LIMIT 1",
+    )
+    .bind(user_id)
+    .bind(purpose.as_str())
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+}
+
 /// Spends a token: of many requests racing with one token, exactly one gets its account.
 pub async fn consume_token(
     pool: &AnyPool,

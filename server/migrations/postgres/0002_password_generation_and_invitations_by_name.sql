@@ -1,3 +1,11 @@
+-- Moves on with every new password. A sign-in is created only under the generation whose hash it
+-- verified, so one that passed the old password (waiting for its second factor, or still hashing)
+-- cannot finish after a change or a reset.
+ALTER TABLE users ADD COLUMN password_generation BIGINT NOT NULL DEFAULT 0;
+
+-- Codes tried with a password-reset link: it dies after a few, so its mailbox cannot guess on.
+ALTER TABLE email_tokens ADD COLUMN attempts BIGINT NOT NULL DEFAULT 0;
+
 -- An invitation names a username, whether or not an account holds it: the owner's list (and the
 -- work an invitation does) then says nothing about which accounts exist. An account made later
 -- under that name may accept it.
