@@ -309,6 +309,13 @@ async fn the_recovery_code_does_not_stand_in_for_the_app_at_a_reset() {
             && !page.contains("or your recovery code"),
         "{page}"
     );
+    let mail = portal.smtp.mail_to(ALICE);
+    let asked = mail
+        .iter()
+        .rev()
+        .find(|mail| mail.subject.contains("Reset your Portal password"))
+        .unwrap();
+    assert!(!asked.text.contains("recovery code"), "{}", asked.text);
     let browser = portal.browser();
     let refused = portal
         .call_fn(
