@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     account::{SecondFactorField, load_account_facts},
-    components::{Field, Hidden, Loaded, NextStep, PortalForm, SubmitButton},
+    components::{Field, Hidden, LinkPage, Loaded, NextStep, PortalForm, SubmitButton},
     error::AppError,
 };
 
@@ -89,34 +89,23 @@ pub fn ChangeEmailPage() -> impl IntoView {
 pub fn ConfirmEmailPage() -> impl IntoView {
     let query = use_query_map();
     let token = Signal::derive(move || query.read().get("token").unwrap_or_default());
-    let done = move || query.read().get("done").is_some();
     let link = Resource::new(move || token.get(), email_change_link);
     let confirm = ServerAction::<ConfirmEmailChange>::new();
     view! {
         <Title text="Confirm your new email · Portal" />
         <h1>"Confirm your new email"</h1>
-        <Show
-            when=done
-            fallback=move || view! {
-                <Loaded
-                    resource=link
-                    loading="Checking the link…"
-                    next=NextStep { href: "/settings/security", label: "Go to Security settings" }
-                    show=move |KeepLink { username, email }| view! {
-                        <PortalForm action=confirm class="card">
-                            <p>"Make " <strong>{email}</strong> " the email address of " <strong>{username}</strong> "?"</p>
-                            <Hidden name="token" value=token />
-                            <SubmitButton label="Confirm this email address" />
-                        </PortalForm>
-                    }
-                />
+        <LinkPage
+            resource=link
+            done="Your account's email address is changed."
+            next=NextStep { href: "/settings/security", label: "Go to Security settings" }
+            show=move |KeepLink { username, email }| view! {
+                <PortalForm action=confirm class="card">
+                    <p>"Make " <strong>{email}</strong> " the email address of " <strong>{username}</strong> "?"</p>
+                    <Hidden name="token" value=token />
+                    <SubmitButton label="Confirm this email address" />
+                </PortalForm>
             }
-        >
-            <section class="card">
-                <p class="notice" role="status">"Your account's email address is changed."</p>
-                <p><A href="/settings/security">"Go to Security settings"</A></p>
-            </section>
-        </Show>
+        />
     }
 }
 

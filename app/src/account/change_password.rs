@@ -77,6 +77,7 @@ mod ssr {
     /// The password (in the input `field`), then, when `code` is asked (`Some`) and the account
     /// has a second factor, that too: what a change to the account asks of a signed-in browser,
     /// so a session left open is not enough. The password check is sign-in's, throttle and all.
+    /// Whether a second factor was checked.
     pub(crate) async fn confirm_identity(
         state: &AppState,
         account: &Account,
@@ -84,9 +85,9 @@ mod ssr {
         password: SecretString,
         code: Option<&str>,
         client: &Client,
-    ) -> Result<(), AppError> {
+    ) -> Result<bool, AppError> {
         let checked = check_password(state, &account.username, password, client).await?;
-        if checked != Some(account.id) {
+        if checked.map(|checked| checked.user_id) != Some(account.id) {
             return Err(AppError::validation(field, "That password is incorrect."));
         }
         if let Some(code) = code
@@ -95,8 +96,9 @@ mod ssr {
                 .is_some()
         {
             verify_any_factor(state, account.id, code, client).await?;
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
     pub async fn change(
@@ -112,7 +114,7 @@ mod ssr {
             &[&account.username, &account.email],
         )?;
         let client = client().await;
-        confirm_identity(
+        let with_second_factor = confirm_identity(
             &state,
             &account,
             "current_password",
@@ -128,6 +130,10 @@ mod ssr {
             user_id,
             &password_hash,
             &this_sign_in_id().await?,
+            // The old address's undo link guards against a thief who knew the password and moved
+            // the address: a password alone must not withdraw it. Password and second factor
+            // together are the owner's, who may have left that mailbox for good (review L4).
+            with_second_factor,
             now,
         )
         .await?;

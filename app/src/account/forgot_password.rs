@@ -43,7 +43,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
         >
             <section class="card">
                 <p class="notice" role="status">{SENT}</p>
-                <p>"With two-factor authentication on, the link's page also asks for a code from your authenticator app or your recovery code."</p>
+                <p>"With two-factor authentication on, the link's page also asks for a code from your authenticator app."</p>
             </section>
         </Show>
         <p class="aside"><A href="/login">"Back to sign-in"</A></p>

@@ -193,16 +193,18 @@ mod ssr {
         let username = validation::normalize_username(&username)
             .map_err(|message| AppError::validation("username", message))?;
         let client = client().await;
-        let Some(user_id) = check_password(&state, &username, password, &client).await? else {
+        let Some(checked) = check_password(&state, &username, password, &client).await? else {
             return Err(AppError::InvalidCredentials);
         };
+        let user_id = checked.user_id;
         let auth = AuthSession::from_request().await?;
         let now = state.clock.now();
         let two_factor = store::two_factor_of(&state.pool, user_id).await?.is_some();
         // A browser remembered for this account skips the second step: only the second step.
         let remembered = two_factor && remembered::is_remembered(&state, user_id).await?;
         if two_factor && !remembered {
-            auth.begin_second_factor(user_id, now).await?;
+            auth.begin_second_factor(user_id, checked.generation, now)
+                .await?;
             return Ok((LoginStage::SecondFactor, false));
         }
         let how = if remembered {
@@ -210,7 +212,14 @@ mod ssr {
         } else {
             "password"
         };
-        auth.sign_in(&state, user_id, &client, Some(how)).await?;
+        auth.sign_in(
+            &state,
+            user_id,
+            Some(checked.generation),
+            &client,
+            Some(how),
+        )
+        .await?;
         let sign_in_id = auth.sign_in_id().await?.ok_or(AppError::Unauthorized)?;
         let held = crate::org::service::begin_if_held(&state, user_id, &sign_in_id).await?;
         Ok((LoginStage::Password, held))

@@ -11,10 +11,18 @@ use crate::{
     error::AppError,
     security::throttle::{self, Verdict},
     state::AppState,
-    store::{self, Client, PasswordThrottleKey, UserId},
+    store::{self, Client, PasswordGeneration, PasswordThrottleKey, UserId},
 };
 
-/// Checks `password` for `username` (already normalised). `Ok(Some(id))` for the right password,
+/// The account whose password was right, and which of its passwords that was: a sign-in made
+/// from it stands only while the password has not changed since (see `store::create_sign_in`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordMatch {
+    pub user_id: UserId,
+    pub generation: PasswordGeneration,
+}
+
+/// Checks `password` for `username` (already normalised). `Ok(Some(..))` for the right password,
 /// `Ok(None)` for a wrong one or an unknown username (both counted and audited alike), or
 /// `TryAgainIn` while the counter says to wait.
 pub async fn check_password(
@@ -22,7 +30,7 @@ pub async fn check_password(
     username: &str,
     password: SecretString,
     client: &Client,
-) -> Result<Option<UserId>, AppError> {
+) -> Result<Option<PasswordMatch>, AppError> {
     let key = throttle_key(state, username).await;
     let now = state.clock.now();
     store::reserve_password_attempt(&state.pool, &key, now, |earlier| {
@@ -36,15 +44,22 @@ pub async fn check_password(
     })
     .await??;
     let credentials = store::credentials_for(&state.pool, username).await?;
-    let (user_id, stored_hash) = match credentials {
-        Some(credentials) => (Some(credentials.id), Some(credentials.password_hash)),
-        None => (None, None),
+    let (user_id, stored_hash, generation) = match credentials {
+        Some(credentials) => (
+            Some(credentials.id),
+            Some(credentials.password_hash),
+            PasswordGeneration(credentials.password_generation),
+        ),
+        None => (None, None, PasswordGeneration(0)),
     };
     let matches = state.passwords.verify(password, stored_hash).await?;
     match (user_id, matches) {
         (Some(user_id), true) => {
             store::clear_password_failures(&state.pool, &key).await?;
-            Ok(Some(user_id))
+            Ok(Some(PasswordMatch {
+                user_id,
+                generation,
+            }))
         }
         // The same row and the same log line whether or not the account exists: neither the
         // database's work nor the time it takes tells.

@@ -1,6 +1,8 @@
 //! `/reset-password?token=…`: the page the reset email opens. Opening it changes nothing; its
 //! form sets the new password, and with two-factor authentication on it also asks for a code
-//! (or the recovery code): a mailbox alone never sets the password of such an account.
+//! from the authenticator app: a mailbox alone never sets the password of such an account, and
+//! neither does the mailbox with the recovery code (which resets the second factor, with the
+//! password, at sign-in).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -8,8 +10,8 @@ use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    account::{SecondFactorField, new_password::NewPasswordField},
-    components::{Hidden, Loaded, NextStep, PortalForm, SubmitButton},
+    account::new_password::NewPasswordField,
+    components::{Field, Hidden, Loaded, NextStep, PortalForm, SubmitButton},
     error::AppError,
 };
 
@@ -56,7 +58,15 @@ pub fn ResetPasswordPage() -> impl IntoView {
                     // The username, for password managers that save the new password.
                     <input type="hidden" name="username" autocomplete="username" value=username.clone() />
                     <NewPasswordField known=vec![username] />
-                    {two_factor.then(|| view! { <SecondFactorField /> })}
+                    {two_factor.then(|| view! {
+                        <Field
+                            label="Authentication code"
+                            name="code"
+                            autocomplete="one-time-code"
+                            inputmode="numeric"
+                            hint="The 6-digit code from your authenticator app."
+                        />
+                    })}
                     <SubmitButton label="Set new password" />
                 </PortalForm>
             }
@@ -76,13 +86,15 @@ mod ssr {
         error::{AppError, Link},
         mail::templates::Notice,
         notify::{account_of_link, link_refusal, send_notice},
-        security::token,
-        state::app_state,
-        store::{self, TokenPurpose},
-        two_factor::service::verify_any_factor,
+        security::{recovery_code, token, totp},
+        state::{AppState, app_state},
+        store::{self, Client, Factor, TokenPurpose, UserId},
+        two_factor::service::{check_throttle, verify_totp},
     };
 
     const LINK: Link = Link::PasswordReset;
+    /// Codes one reset link takes: a typo or two, then the mailbox alone guesses no further.
+    const CODE_TRIES: i64 = 3;
 
     pub async fn details(token: &str) -> Result<ResetLink, AppError> {
         let state = app_state()?;
@@ -108,7 +120,7 @@ mod ssr {
         let client = client().await;
         // The mailbox is one factor; an account with a second one needs it here too.
         if store::two_factor_of(&state.pool, user_id).await?.is_some() {
-            verify_any_factor(&state, user_id, code, &client).await?;
+            check_code(&state, token, user_id, code, &client).await?;
         }
         let password_hash = state.passwords.hash(password).await?;
         let now = state.clock.now();
@@ -124,5 +136,59 @@ mod ssr {
         record(&state, user_id, EventKind::PasswordReset, &client, None).await?;
         send_notice(&state, user_id, Notice::PasswordReset).await;
         Ok(())
+    }
+
+    /// A code from the authenticator app, and only that: the recovery code is refused here, since
+    /// the mailbox and the recovery code would then set a password, and with it reach the
+    /// recovery flow that turns two-factor off (review L5). Each link takes `CODE_TRIES` codes and
+    /// then dies, so the mailbox alone cannot keep pushing the owner's code counter.
+    async fn check_code(
+        state: &AppState,
+        token: &str,
+        user_id: UserId,
+        code: &str,
+        client: &Client,
+    ) -> Result<(), AppError> {
+        if totp::parse_code(code).is_none() {
+            let message = if recovery_code::normalize(code).is_some() {
+                "A recovery code does not reset a password: enter the 6-digit code from your authenticator app. Without the app, contact support."
+            } else {
+                "Enter the 6-digit code from your authenticator app."
+            };
+            return Err(AppError::validation("code", message));
+        }
+        let now = state.clock.now();
+        // A cheap refusal first, so a wait does not cost the link a try.
+        check_throttle(state, user_id, Factor::Totp, now).await?;
+        let hash = token::hash(token);
+        if !store::take_link_try(
+            &state.pool,
+            &hash,
+            TokenPurpose::PasswordReset,
+            now,
+            CODE_TRIES,
+        )
+        .await?
+        {
+            let found =
+                store::token_state(&state.pool, &hash, TokenPurpose::PasswordReset, now).await?;
+            // A live link without tries left has had them all.
+            return Err(match found {
+                store::TokenState::Valid(_) => AppError::LinkUsed { link: LINK },
+                found => link_refusal(found, LINK),
+            });
+        }
+        let checked = verify_totp(state, user_id, code, client).await;
+        if checked.is_err() {
+            store::retire_tried_link(
+                &state.pool,
+                &hash,
+                TokenPurpose::PasswordReset,
+                now,
+                CODE_TRIES,
+            )
+            .await?;
+        }
+        checked
     }
 }

@@ -208,7 +208,7 @@ mod ssr {
             .await?
             .ok_or(AppError::Unauthorized)?;
         let checked = check_password(&state, &username, password, &client().await).await?;
-        if checked != Some(user_id) {
+        if checked.map(|checked| checked.user_id) != Some(user_id) {
             return Err(AppError::validation(
                 "password",
                 "That password is incorrect.",

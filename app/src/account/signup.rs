@@ -85,7 +85,7 @@ mod ssr {
         tracing::info!(user_id = user_id.0, "account created");
         AuthSession::from_request()
             .await?
-            .sign_in(&state, user_id, &crate::auth::client().await, None)
+            .sign_in(&state, user_id, None, &crate::auth::client().await, None)
             .await?;
         crate::account::verify_email::send_verification(&state, user_id).await;
         Ok(())

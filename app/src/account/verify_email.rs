@@ -3,17 +3,28 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::use_query_map};
+use leptos_router::hooks::use_query_map;
 
 use crate::{
-    components::{Loaded, NextStep},
+    account::change_email::KeepLink,
+    components::{Hidden, LinkPage, NextStep, PortalForm, SubmitButton},
     error::AppError,
 };
 
-/// Verifies the address of the link's token. Opening the link is the proof, so this runs on GET.
+/// The address the verification link would verify, and whose it is. Opening the link changes
+/// nothing: a mail scanner that opens it must not bind the address to an account (perhaps one
+/// that someone else signed up with it).
+#[server(endpoint = "verification_link")]
+pub async fn verification_link(token: String) -> Result<KeepLink, AppError> {
+    ssr::details(&token).await
+}
+
+/// Verifies the address of the link's token: a POST from the link's page.
 #[server(endpoint = "verify_email")]
-pub async fn verify_email(token: String) -> Result<String, AppError> {
-    ssr::verify(&token).await
+pub async fn verify_email(token: String) -> Result<(), AppError> {
+    ssr::verify(&token).await?;
+    leptos_axum::redirect("/verify-email?done=1");
+    Ok(())
 }
 
 #[server(endpoint = "resend_verification")]
@@ -26,22 +37,22 @@ pub async fn resend_verification() -> Result<(), AppError> {
 #[component]
 pub fn VerifyEmailPage() -> impl IntoView {
     let query = use_query_map();
-    let result = Resource::new(
-        move || query.read().get("token").unwrap_or_default(),
-        verify_email,
-    );
+    let token = Signal::derive(move || query.read().get("token").unwrap_or_default());
+    let link = Resource::new(move || token.get(), verification_link);
+    let verify = ServerAction::<VerifyEmail>::new();
     view! {
         <Title text="Verify your email · Portal" />
         <h1>"Verify your email"</h1>
-        <Loaded
-            resource=result
-            loading="Checking…"
+        <LinkPage
+            resource=link
+            done="Your email address is verified."
             next=NextStep { href: "/settings/security", label: "Go to Security settings" }
-            show=|email: String| view! {
-                <section class="card">
-                    <p class="notice" role="status">"Your email address " <strong>{email}</strong> " is verified."</p>
-                    <p><A href="/settings/security">"Go to Security settings"</A></p>
-                </section>
+            show=move |KeepLink { username, email }| view! {
+                <PortalForm action=verify class="card">
+                    <p>"Verify " <strong>{email}</strong> " as the email address of " <strong>{username}</strong> "? If you did not sign up for this account, leave this page."</p>
+                    <Hidden name="token" value=token />
+                    <SubmitButton label="Verify this address" />
+                </PortalForm>
             }
         />
     }
@@ -53,11 +64,12 @@ pub use ssr::{send_address_in_use_to, send_verification};
 #[cfg(feature = "ssr")]
 mod ssr {
     use crate::{
+        account::change_email::KeepLink,
         audit::EventKind,
         auth::{client, signed_in},
         error::{AppError, Link},
         mail::templates,
-        notify::{LinkMail, TokenCap, link_refusal, send_token_link},
+        notify::{LinkMail, TokenCap, account_of_link, link_refusal, send_token_link},
         security::token,
         state::{AppState, app_state},
         store::{self, TokenPurpose, UserId},
@@ -151,7 +163,17 @@ mod ssr {
         try_send(&state, user_id).await.map(|_| ())
     }
 
-    pub async fn verify(token: &str) -> Result<String, AppError> {
+    pub async fn details(token: &str) -> Result<KeepLink, AppError> {
+        let state = app_state()?;
+        let account =
+            account_of_link(&state, token, TokenPurpose::VerifyEmail, Link::Verification).await?;
+        Ok(KeepLink {
+            username: account.username,
+            email: account.email,
+        })
+    }
+
+    pub async fn verify(token: &str) -> Result<(), AppError> {
         let state = app_state()?;
         let now = state.clock.now();
         let hash = token::hash(token);
@@ -176,10 +198,6 @@ mod ssr {
             &client().await,
             None,
         )
-        .await?;
-        let account = store::account(&state.pool, user_id)
-            .await?
-            .ok_or(AppError::Unauthorized)?;
-        Ok(account.email)
+        .await
     }
 }

@@ -12,7 +12,7 @@ use crate::{
     error::AppError,
     security::crypto::random_bytes,
     state::AppState,
-    store::{self, Client, UserId},
+    store::{self, Client, PasswordGeneration, UserId},
 };
 
 const USER_ID: &str = "auth.user_id";
@@ -22,6 +22,8 @@ const SIGNED_IN_AT: &str = "auth.signed_in_at";
 const PASSWORD_AT: &str = "auth.password_at";
 const PENDING_USER_ID: &str = "auth.pending_user_id";
 const PENDING_SINCE: &str = "auth.pending_since";
+/// Which password the pending sign-in passed: after a change or reset it cannot finish.
+const PENDING_PASSWORD: &str = "auth.pending_password";
 
 /// A WebAuthn ceremony waits this long for its answer (the browser's own timeout is shorter).
 pub const CEREMONY_SECONDS: i64 = 5 * 60;
@@ -97,11 +99,13 @@ impl AuthSession {
 
     /// A step up: the session id is renewed, so an id planted before sign-in (session fixation)
     /// is worth nothing after it. `recorded` says how the account signed in, for the audit log;
-    /// without it (a new account) no event is written.
+    /// without it (a new account) no event is written. `password`: the password this sign-in
+    /// passed; when it has changed since, `SignInExpired` and nothing is signed in.
     pub async fn sign_in(
         &self,
         state: &AppState,
         user_id: UserId,
+        password: Option<PasswordGeneration>,
         client: &Client,
         recorded: Option<&'static str>,
     ) -> Result<(), AppError> {
@@ -110,31 +114,36 @@ impl AuthSession {
             .iter()
             .map(|byte| format!("{byte:02x}"))
             .collect();
+        let sign_in = store::NewSignIn {
+            id: &sign_in_id,
+            user_id,
+            now,
+            client,
+            password,
+        };
+        let Some(username) = store::create_sign_in(
+            &state.pool,
+            sign_in,
+            crate::audit::EventKind::SignedIn.as_str(),
+            recorded,
+        )
+        .await?
+        else {
+            return Err(AppError::SignInExpired);
+        };
         if let Some(how) = recorded {
             let event = crate::audit::EventKind::SignedIn.as_str();
             tracing::info!(user_id = user_id.0, event, "security event");
             crate::audit::count(crate::audit::EventKind::SignedIn);
             metrics::counter!("portal_sign_ins_total", "method" => how).increment(1);
         }
-        let username = store::create_sign_in(
-            &state.pool,
-            &sign_in_id,
-            user_id,
-            now,
-            client,
-            crate::audit::EventKind::SignedIn.as_str(),
-            recorded,
-        )
-        .await?;
         self.session.cycle_id().await?;
         self.set(USER_ID, user_id).await?;
         self.set(SIGN_IN_ID, sign_in_id).await?;
         self.set(SIGNED_IN_AT, now).await?;
         self.set(PASSWORD_AT, now).await?;
         // This browser is now known to the account: its wrong passwords count on their own.
-        if let Some(username) = username {
-            device::remember(state, &username);
-        }
+        device::remember(state, &username);
         Ok(())
     }
 
@@ -167,10 +176,12 @@ impl AuthSession {
     pub async fn begin_second_factor(
         &self,
         user_id: UserId,
+        password: PasswordGeneration,
         now: UnixTime,
     ) -> Result<(), AppError> {
         self.session.cycle_id().await?;
         self.set(PENDING_USER_ID, user_id).await?;
+        self.set(PENDING_PASSWORD, password).await?;
         self.set(PENDING_SINCE, now).await
     }
 
@@ -191,11 +202,13 @@ impl AuthSession {
 
     pub async fn forget_pending(&self) -> Result<(), AppError> {
         self.session.remove_value(PENDING_USER_ID).await?;
+        self.session.remove_value(PENDING_PASSWORD).await?;
         self.session.remove_value(PENDING_SINCE).await?;
         Ok(())
     }
 
-    /// The second factor was right: the pending state becomes a sign-in under a new id.
+    /// The second factor was right: the pending state becomes a sign-in under a new id, unless
+    /// the password it passed has changed since (`SignInExpired`).
     pub async fn complete_second_factor(
         &self,
         state: &AppState,
@@ -203,8 +216,11 @@ impl AuthSession {
         client: &Client,
         recorded: &'static str,
     ) -> Result<(), AppError> {
+        let password: Option<PasswordGeneration> = self.get(PENDING_PASSWORD).await?;
         self.forget_pending().await?;
-        self.sign_in(state, user_id, client, Some(recorded)).await
+        let password = password.ok_or(AppError::SignInExpired)?;
+        self.sign_in(state, user_id, Some(password), client, Some(recorded))
+            .await
     }
 
     /// Keeps a WebAuthn ceremony's state for the one answer it expects (`kind` names the

@@ -12,7 +12,7 @@ pub use fields::{CheckboxField, CodeField, Field, Hidden};
 pub use form::{
     EnterSubmitsNothing, FormMessage, FormState, Intro, PortalForm, ReturnHere, SubmitButton,
 };
-pub use status::{ErrorCard, Loaded, Loading, NextStep};
+pub use status::{ErrorCard, LinkPage, Loaded, Loading, NextStep};
 
 use crate::error::AppError;
 

@@ -69,3 +69,37 @@ where
         </Suspense>
     }
 }
+
+/// The page an emailed link opens. Opening it changes nothing (mail scanners open links):
+/// `show` renders what the link would do, with a form whose POST does it and answers with
+/// `?done=1`, when the page says `done` and leads on to `next` (also where a link that does not
+/// work leads).
+#[component]
+pub fn LinkPage<T, V, F>(
+    resource: Resource<Result<T, AppError>>,
+    show: F,
+    done: &'static str,
+    next: NextStep,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    V: IntoView + 'static,
+    F: Fn(T) -> V + Clone + Send + Sync + 'static,
+{
+    let query = leptos_router::hooks::use_query_map();
+    let is_done = move || query.read().get("done").is_some();
+    view! {
+        <Show
+            when=is_done
+            fallback=move || {
+                let show = show.clone();
+                view! { <Loaded resource loading="Checking the link…" next show /> }
+            }
+        >
+            <section class="card">
+                <p class="notice" role="status">{done}</p>
+                <p><leptos_router::components::A href=next.href>{next.label}</leptos_router::components::A></p>
+            </section>
+        </Show>
+    }
+}

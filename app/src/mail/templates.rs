@@ -85,7 +85,7 @@ pub fn password_reset_link(to: &str, username: &str, link: &str, minutes: i64) -
         &[
             format!("Hello {username},"),
             format!("Someone asked to reset the password of your Portal account. If this was you, open the link below within {minutes} minutes and choose a new password. It works once."),
-            "If two-factor authentication is on, the page also asks for a code from your authenticator app (or your recovery code): this email alone cannot change your password.".into(),
+            "If two-factor authentication is on, the page also asks for a code from your authenticator app: this email alone cannot change your password.".into(),
             "If this was not you, ignore this email: your password stays as it is.".into(),
         ],
         Some(("Choose a new password", link)),

@@ -214,30 +214,24 @@ mod ssr {
         .await
     }
 
-    /// Every invitation takes the same path whether or not the account exists or is already in,
-    /// so the answer (and the limit it counts against) tells nothing about it.
+    /// An invitation names a username and waits whether or not an account holds it (one made
+    /// later under that name may accept it): the answer, the owner's list, the limit and the
+    /// database's work are the same either way, so none of them tells which names are taken.
     pub async fn invite(slug: &str, username: &str) -> Result<String, AppError> {
         let (state, owner, org) = ownership(slug).await?;
         let username = validation::normalize_username(username)
             .map_err(|message| AppError::validation("username", message))?;
-        let pending = store::pending_invitation_count(&state.pool, org.id).await?;
-        if pending >= MAX_PENDING_INVITATIONS {
+        let outcome = store::invite(
+            &state.pool,
+            org.id,
+            &username,
+            owner,
+            state.clock.now(),
+            MAX_PENDING_INVITATIONS,
+        )
+        .await?;
+        if outcome == InviteOutcome::Full {
             return Err(full());
-        }
-        let invitee = store::user_id_by_username(&state.pool, &username).await?;
-        if let Some(user_id) = invitee {
-            let outcome = store::invite(
-                &state.pool,
-                org.id,
-                user_id,
-                owner,
-                state.clock.now(),
-                MAX_PENDING_INVITATIONS,
-            )
-            .await?;
-            if outcome == InviteOutcome::Full {
-                return Err(full());
-            }
         }
         note(
             &state,
@@ -251,10 +245,7 @@ mod ssr {
     pub async fn withdraw(slug: &str, username: &str) -> Result<String, AppError> {
         let (state, owner, org) = ownership(slug).await?;
         let username = username.trim().to_ascii_lowercase();
-        let invitee = store::user_id_by_username(&state.pool, &username)
-            .await?
-            .ok_or_else(no_invitation)?;
-        if !store::delete_invitation(&state.pool, org.id, invitee).await? {
+        if !store::withdraw_invitation(&state.pool, org.id, &username).await? {
             return Err(no_invitation());
         }
         note(

@@ -193,7 +193,7 @@ mod ssr {
         if !note_use(&state, key, &result).await? {
             return Err(counter_went_back(&state, user_id, &client, "passkey").await);
         }
-        auth.sign_in(&state, user_id, &client, Some("passkey"))
+        auth.sign_in(&state, user_id, None, &client, Some("passkey"))
             .await?;
         let sign_in_id = auth.sign_in_id().await?.ok_or(AppError::Unauthorized)?;
         crate::org::service::begin_if_held(&state, user_id, &sign_in_id).await

@@ -42,6 +42,13 @@ pub struct SecurityEvent {
     pub browser: String,
 }
 
+/// The previous address, whose undo link still works, and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UndoEmail {
+    pub email: String,
+    pub until: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecurityOverview {
     pub username: String,
@@ -49,6 +56,8 @@ pub struct SecurityOverview {
     pub email_verified: bool,
     /// A new address waiting for its confirmation link to be opened.
     pub pending_email: Option<String>,
+    /// A live link to the previous address that can move the account back to it.
+    pub undo_email: Option<UndoEmail>,
     pub two_factor: TwoFactorState,
     /// A recovery code waiting to be saved: shown once, during enrollment or after a new one.
     pub recovery_code: Option<String>,
@@ -253,6 +262,7 @@ pub fn SecurityPage() -> impl IntoView {
                         email=overview.email.clone()
                         verified=overview.email_verified
                         pending=overview.pending_email.clone()
+                        undo=overview.undo_email.clone()
                         resend
                     />
                     <AccountActions />
@@ -316,6 +326,7 @@ fn EmailStatus(
     email: String,
     verified: bool,
     pending: Option<String>,
+    undo: Option<UndoEmail>,
     resend: ServerAction<ResendVerification>,
 ) -> impl IntoView {
     view! {
@@ -333,6 +344,9 @@ fn EmailStatus(
             })}
             {pending.map(|pending| view! {
                 <p>"Waiting for " <strong>{pending}</strong> " to be confirmed: open the link we sent to it."</p>
+            })}
+            {undo.map(|UndoEmail { email, until }| view! {
+                <p>"Until " {until} ", the link sent to " <strong>{email}</strong> " can move your account back to that address; changing your password with two-factor authentication on withdraws it."</p>
             })}
             <p><A href="/settings/email">"Change email"</A></p>
         </section>
@@ -499,7 +513,7 @@ mod tests {
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
-    use super::{SecurityEvent, SecurityOverview};
+    use super::{SecurityEvent, SecurityOverview, UndoEmail};
     use crate::{
         account::sessions::ActiveSession,
         display::{browser_name, format_time},
@@ -588,6 +602,19 @@ pub mod ssr {
         let pending_email =
             store::live_token_email(&state.pool, user_id, store::TokenPurpose::EmailChange, now)
                 .await?;
+        let undo_email = store::live_link(
+            &state.pool,
+            user_id,
+            store::TokenPurpose::EmailChangeUndo,
+            now,
+        )
+        .await?
+        .and_then(|link| {
+            Some(UndoEmail {
+                email: link.email?,
+                until: format_time(link.expires_at),
+            })
+        });
         let sessions = store::sign_ins_of(
             &state.pool,
             user_id,
@@ -614,6 +641,7 @@ pub mod ssr {
             email: account.email,
             email_verified: account.email_verified_at.is_some(),
             pending_email,
+            undo_email,
             keys,
             apps,
             adding_app,

@@ -41,6 +41,7 @@ pub async fn reset_password(
     };
     let user_id = spent.user_id;
     update_password(&mut tx, user_id, password_hash, None, now).await?;
+    // The old address's undo links stay: this mailbox may be the one that took the account.
     sqlx::query(
         "DELETE FROM password_failures WHERE username = (SELECT username FROM users WHERE id = $1)",
     )
@@ -52,16 +53,22 @@ pub async fn reset_password(
 }
 
 /// Sets a new password from the security page: every sign-in but `keep` ends, and live reset
-/// links die (they were asked for the old password).
+/// links die (they were asked for the old password). With `withdraw_undo` (the change was made
+/// with the second factor too), the old address's undo links die as well: whoever holds that
+/// mailbox can no longer move the account back to it.
 pub async fn change_password(
     pool: &AnyPool,
     user_id: UserId,
     password_hash: &str,
     keep: &str,
+    withdraw_undo: bool,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
     let mut tx = begin_write(pool).await?;
     update_password(&mut tx, user_id, password_hash, Some(keep), now).await?;
+    if withdraw_undo {
+        withdraw_links(&mut tx, user_id, TokenPurpose::EmailChangeUndo, now).await?;
+    }
     tx.commit().await
 }
 
@@ -72,7 +79,10 @@ async fn update_password(
     keep: Option<&str>,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+    // A sign-in that passed the old password and is not made yet will not be (see create_sign_in).
+    sqlx::query(
+        "UPDATE users SET password_hash = $1, password_generation = password_generation + 1 WHERE id = $2",
+    )
         .bind(password_hash)
         .bind(user_id)
         .execute(&mut **tx)
@@ -85,8 +95,7 @@ async fn update_password(
     // A browser remembered under the old password skips no step under the new one.
     super::forget_browsers(&mut **tx, user_id).await?;
     withdraw_links(tx, user_id, TokenPurpose::PasswordReset, now).await?;
-    // A change of address asked for with the old password (perhaps by whoever knew it) dies too;
-    // the old address's undo links stay, they are the owner's.
+    // A change of address asked for with the old password (perhaps by whoever knew it) dies too.
     withdraw_links(tx, user_id, TokenPurpose::EmailChange, now).await
 }
 
@@ -231,6 +240,13 @@ pub async fn close_account(
            AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = organizations.id AND m.user_id <> $2)",
     )
     .bind(user_id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    // Invitations name a username: those to this one must not wait for whoever takes it next.
+    sqlx::query(
+        "DELETE FROM invitations WHERE username = (SELECT username FROM users WHERE id = $1)",
+    )
     .bind(user_id)
     .execute(&mut *tx)
     .await?;

@@ -7,6 +7,8 @@ use super::UserId;
 pub struct Credentials {
     pub id: UserId,
     pub password_hash: String,
+    /// Read with the hash: a sign-in is made only while the password is still this one.
+    pub password_generation: i64,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -14,6 +16,7 @@ impl std::fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("id", &self.id)
             .field("password_hash", &"[redacted]")
+            .field("password_generation", &self.password_generation)
             .finish()
     }
 }
@@ -79,7 +82,7 @@ pub async fn credentials_for(
     pool: &AnyPool,
     username: &str,
 ) -> Result<Option<Credentials>, sqlx::Error> {
-    sqlx::query_as("SELECT id, password_hash FROM users WHERE username = $1")
+    sqlx::query_as("SELECT id, password_hash, password_generation FROM users WHERE username = $1")
         .bind(username)
         .fetch_optional(pool)
         .await

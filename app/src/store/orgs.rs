@@ -257,20 +257,21 @@ pub async fn make_owner(
     tx.commit().await
 }
 
+/// Invitations name a username: the account's is the one under its name.
+const FORGET_INVITATION: &str = "DELETE FROM invitations WHERE org_id = $1 AND username = (SELECT username FROM users WHERE id = $2)";
+
 async fn forget_invitation(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     org_id: i64,
     user_id: UserId,
 ) -> Result<bool, sqlx::Error> {
-    Ok(
-        sqlx::query("DELETE FROM invitations WHERE org_id = $1 AND user_id = $2")
-            .bind(org_id)
-            .bind(user_id)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected()
-            == 1,
-    )
+    Ok(sqlx::query(FORGET_INVITATION)
+        .bind(org_id)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+        == 1)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,24 +283,28 @@ pub enum InviteOutcome {
     Full,
 }
 
-/// An invitation for an account, unless it is already in or invited, or the organization has
-/// `max_pending` waiting. Counted and written in one transaction, so parallel invitations
-/// cannot pass the limit together.
+/// An invitation for `username` (normalised), whether or not an account holds that name, unless
+/// that account is already in, the name is invited, or the organization has `max_pending`
+/// waiting. The same statements run either way, so neither the answer nor the work tells which
+/// names are taken. Counted and written in one transaction, so parallel invitations cannot pass
+/// the limit together.
 pub async fn invite(
     pool: &AnyPool,
     org_id: i64,
-    user_id: UserId,
+    username: &str,
     invited_by: UserId,
     now: UnixTime,
     max_pending: i64,
 ) -> Result<InviteOutcome, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
-    let member: Option<String> =
-        sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
-            .bind(org_id)
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let member: Option<String> = sqlx::query_scalar(
+        "SELECT m.role FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.org_id = $1 AND u.username = $2",
+    )
+    .bind(org_id)
+    .bind(username)
+    .fetch_optional(&mut *tx)
+    .await?;
     if member.is_some() {
         return Ok(InviteOutcome::AlreadyIn);
     }
@@ -311,11 +316,11 @@ pub async fn invite(
         return Ok(InviteOutcome::Full);
     }
     let inserted = sqlx::query(
-        "INSERT INTO invitations (org_id, user_id, invited_by, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (org_id, user_id) DO NOTHING",
+        "INSERT INTO invitations (org_id, username, invited_by, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (org_id, username) DO NOTHING",
     )
     .bind(org_id)
-    .bind(user_id)
+    .bind(username)
     .bind(invited_by)
     .bind(now)
     .execute(&mut *tx)
@@ -329,25 +334,16 @@ pub async fn invite(
     })
 }
 
-pub async fn pending_invitation_count(pool: &AnyPool, org_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM invitations WHERE org_id = $1")
-        .bind(org_id)
-        .fetch_one(pool)
-        .await
-}
-
-/// The usernames an organization has invited that have not answered yet.
+/// The usernames an organization has invited that have not answered yet, whether or not an
+/// account holds them.
 pub async fn pending_invitations_of(
     pool: &AnyPool,
     org_id: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT u.username FROM invitations i JOIN users u ON u.id = i.user_id
-         WHERE i.org_id = $1 ORDER BY u.username",
-    )
-    .bind(org_id)
-    .fetch_all(pool)
-    .await
+    sqlx::query_scalar("SELECT username FROM invitations WHERE org_id = $1 ORDER BY username")
+        .bind(org_id)
+        .fetch_all(pool)
+        .await
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -370,7 +366,8 @@ pub async fn invitations_for(
                 u.username AS invited_by
          FROM invitations i JOIN organizations o ON o.id = i.org_id
               LEFT JOIN users u ON u.id = i.invited_by
-         WHERE i.user_id = $1 ORDER BY i.created_at, o.name",
+         WHERE i.username = (SELECT username FROM users WHERE id = $1)
+         ORDER BY i.created_at, o.name",
     )
     .bind(user_id)
     .fetch_all(pool)
@@ -401,16 +398,31 @@ pub async fn accept_invitation(
     Ok(true)
 }
 
-/// A declined or withdrawn invitation leaves nothing behind; false when there was none.
+/// A declined invitation leaves nothing behind; false when there was none.
 pub async fn delete_invitation(
     pool: &AnyPool,
     org_id: i64,
     user_id: UserId,
 ) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(FORGET_INVITATION)
+        .bind(org_id)
+        .bind(user_id)
+        .execute(pool)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
+/// A withdrawn invitation leaves nothing behind; false when there was none.
+pub async fn withdraw_invitation(
+    pool: &AnyPool,
+    org_id: i64,
+    username: &str,
+) -> Result<bool, sqlx::Error> {
     Ok(
-        sqlx::query("DELETE FROM invitations WHERE org_id = $1 AND user_id = $2")
+        sqlx::query("DELETE FROM invitations WHERE org_id = $1 AND username = $2")
             .bind(org_id)
-            .bind(user_id)
+            .bind(username)
             .execute(pool)
             .await?
             .rows_affected()

@@ -12,30 +12,43 @@ pub struct SignInRow {
     pub user_agent: Option<String>,
 }
 
+/// Which of an account's passwords a sign-in passed: every new password moves it on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PasswordGeneration(pub i64);
+
+/// A sign-in to make: its id, account, time and client, and the password it passed, if any.
+pub struct NewSignIn<'a> {
+    pub id: &'a str,
+    pub user_id: UserId,
+    pub now: UnixTime,
+    pub client: &'a Client,
+    pub password: Option<PasswordGeneration>,
+}
+
 /// A new sign-in and, when `recorded` says how it was made, its audit event (of kind
-/// `event_kind`): both in one round trip, as sign-in is the busiest write, which also answers
-/// the account's username (for the device cookie). SQLite takes the two statements as one query;
-/// PostgreSQL takes no such query with arguments, but takes the first as a common table
-/// expression of the second.
+/// `event_kind`), which also answers the account's username (for the device cookie). On
+/// PostgreSQL both in one round trip, as sign-in is the busiest write: the event is written by
+/// the same statement, with the sign-in as a common table expression. SQLite runs in-process:
+/// the event follows.
+///
+/// A sign-in that passed a password (`password` is `Some`) is made only while the account still
+/// has that password: one that passed the old password, still hashing or waiting for its second
+/// factor when the password changed, would otherwise outlive the change that signed everyone
+/// out. None then, and nothing is written. On PostgreSQL the account's row is read `FOR SHARE`:
+/// a change under way is waited for and then seen, and a change that comes after waits for this
+/// sign-in and then deletes it. (SQLite has one writer at a time.)
 pub async fn create_sign_in(
     pool: &AnyPool,
-    id: &str,
-    user_id: UserId,
-    now: UnixTime,
-    client: &Client,
+    sign_in: NewSignIn<'_>,
     event_kind: &str,
     recorded: Option<&str>,
 ) -> Result<Option<String>, sqlx::Error> {
+    // $6 < 0: no password was involved (a passkey, a new account).
     macro_rules! sign_in {
         () => {
             "INSERT INTO sign_ins (id, user_id, created_at, last_seen_at, address, user_agent) \
-             VALUES ($1, $2, $3, $3, $4, $5)"
-        };
-    }
-    macro_rules! event {
-        () => {
-            "INSERT INTO audit_events (user_id, kind, at, address, user_agent, detail) \
-             VALUES ($2, $6, $3, $4, $5, $7)"
+             SELECT $1, $2, $3, $3, $4, $5 FROM users \
+             WHERE id = $2 AND ($6 < 0 OR password_generation = $6)"
         };
     }
     macro_rules! username {
@@ -43,24 +56,44 @@ pub async fn create_sign_in(
             " RETURNING (SELECT username FROM users WHERE id = $2)"
         };
     }
-    let query = sqlx::query_scalar(match (recorded, Backend::of(pool)) {
-        (None, _) => concat!(sign_in!(), username!()),
-        (Some(_), Backend::Sqlite) => concat!(sign_in!(), "; ", event!(), username!()),
-        (Some(_), Backend::Postgres) => {
-            concat!("WITH sign_in AS (", sign_in!(), ") ", event!(), username!())
-        }
+    let backend = Backend::of(pool);
+    let with_event = recorded.is_some() && backend == Backend::Postgres;
+    let query = sqlx::query_scalar(match (with_event, backend) {
+        (false, Backend::Sqlite) => concat!(sign_in!(), username!()),
+        (false, Backend::Postgres) => concat!(sign_in!(), " FOR SHARE", username!()),
+        (true, _) => concat!(
+            "WITH sign_in AS (",
+            sign_in!(),
+            " FOR SHARE RETURNING user_id) \
+             INSERT INTO audit_events (user_id, kind, at, address, user_agent, detail) \
+             SELECT user_id, $7, $3, $4, $5, $8 FROM sign_in",
+            username!()
+        ),
     })
-    .bind(id)
-    .bind(user_id)
-    .bind(now)
-    .bind(&client.address)
-    .bind(&client.user_agent);
+    .bind(sign_in.id)
+    .bind(sign_in.user_id)
+    .bind(sign_in.now)
+    .bind(&sign_in.client.address)
+    .bind(&sign_in.client.user_agent)
+    .bind(sign_in.password.map_or(-1, |generation| generation.0));
     // PostgreSQL refuses arguments that a query does not use.
-    let query = match recorded {
-        Some(detail) => query.bind(event_kind).bind(detail),
-        None => query,
+    let query = match (with_event, recorded) {
+        (true, Some(detail)) => query.bind(event_kind).bind(detail),
+        _ => query,
     };
-    query.fetch_optional(pool).await.map(Option::flatten)
+    let username: Option<String> = query.fetch_optional(pool).await?.flatten();
+    if let (Some(_), false, Some(detail)) = (&username, with_event, recorded) {
+        super::record_event(
+            pool,
+            Some(sign_in.user_id),
+            event_kind,
+            sign_in.now,
+            sign_in.client,
+            Some(detail),
+        )
+        .await?;
+    }
+    Ok(username)
 }
 
 /// When the sign-in was last seen, if it still stands.

@@ -99,13 +99,26 @@ pub async fn create_token_capped(
 }
 
 /// Spends every live recovery link of the account: a change to its second factor (a new code,
-/// disable, enrollment, a reset) must not be undone by a link asked for before it.
+/// disable, enrollment, a reset, a key or app added or removed) must not be undone by a link
+/// asked for before it.
 pub(super) async fn withdraw_recovery_links(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user_id: UserId,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
     withdraw_links(tx, user_id, TokenPurpose::Recovery, now).await
+}
+
+/// `withdraw_recovery_links` on its own, for a change of factor made outside a transaction here
+/// (a security key or an authenticator app added or removed).
+pub async fn withdraw_recovery_links_of(
+    pool: &AnyPool,
+    user_id: UserId,
+    now: UnixTime,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    withdraw_recovery_links(&mut tx, user_id, now).await?;
+    tx.commit().await
 }
 
 /// Spends every live link of `purpose` of the account.
@@ -223,6 +236,76 @@ pub async fn live_token_email(
     .fetch_optional(pool)
     .await
     .map(Option::flatten)
+}
+
+/// Takes one of the `tries` a link has at a second factor (a reset link's code): false when the
+/// link is spent, expired, unknown, or has had them all. Taken before the check, so codes sent
+/// at once cannot pass the limit together.
+pub async fn take_link_try(
+    pool: &AnyPool,
+    hash: &[u8],
+    purpose: TokenPurpose,
+    now: UnixTime,
+    tries: i64,
+) -> Result<bool, sqlx::Error> {
+    let taken: Option<i64> = sqlx::query_scalar(
+        "UPDATE email_tokens SET attempts = attempts + 1
+         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 AND attempts < $4
+         RETURNING attempts",
+    )
+    .bind(hash)
+    .bind(purpose.as_str())
+    .bind(now)
+    .bind(tries)
+    .fetch_optional(pool)
+    .await?;
+    Ok(taken.is_some())
+}
+
+/// A link that has had its `tries` and failed the last dies: it says "used" from now on.
+pub async fn retire_tried_link(
+    pool: &AnyPool,
+    hash: &[u8],
+    purpose: TokenPurpose,
+    now: UnixTime,
+    tries: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE email_tokens SET used_at = $1
+         WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND attempts >= $4",
+    )
+    .bind(now)
+    .bind(hash)
+    .bind(purpose.as_str())
+    .bind(tries)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A live link's address and when it stops working.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LiveLink {
+    pub email: Option<String>,
+    pub expires_at: UnixTime,
+}
+
+/// The account's newest live link of `purpose` (an undo link to the old address, say).
+pub async fn live_link(
+    pool: &AnyPool,
+    user_id: UserId,
+    purpose: TokenPurpose,
+    now: UnixTime,
+) -> Result<Option<LiveLink>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT email, expires_at FROM email_tokens WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
+         ORDER BY created_at DESC, id DESC LIMIT 1",
+    )
+    .bind(user_id)
+    .bind(purpose.as_str())
+    .bind(now)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Spends a token: of many requests racing with one token, exactly one gets its account.

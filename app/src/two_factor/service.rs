@@ -240,7 +240,8 @@ pub async fn record_failure(
     Ok(())
 }
 
-/// After a second factor was added or removed: every other session ends (and every remembered
+/// After a second factor was added or removed: live recovery links die (a link asked for before
+/// must not reset the factors as they are now), every other session ends (and every remembered
 /// browser with them), the change is audited with `detail`, and the owner is mailed `notice`.
 pub async fn factor_changed(
     state: &AppState,
@@ -249,6 +250,7 @@ pub async fn factor_changed(
     detail: Option<&str>,
     notice: crate::mail::templates::Notice,
 ) -> Result<(), AppError> {
+    store::withdraw_recovery_links_of(&state.pool, user_id, state.clock.now()).await?;
     crate::auth::AuthSession::from_request()
         .await?
         .sign_out_others(state, user_id)

@@ -14,7 +14,9 @@ use app::{
 };
 use reqwest::{Client, StatusCode};
 
-use crate::common::{Authenticator, PASSWORD, TestPortal, at_once, open_link, session_id};
+use crate::common::{
+    Authenticator, PASSWORD, TestPortal, at_once, code_form, login, open_link, session_id,
+};
 use crate::organizations::{account, acme};
 
 const NEW_PASSWORD: &str = "plum tractor seventy";
@@ -296,37 +298,49 @@ async fn a_mailbox_alone_cannot_reset_the_password_of_a_two_factor_account() {
 }
 
 #[tokio::test]
-async fn the_recovery_code_stands_in_for_the_app_at_a_reset() {
+async fn the_recovery_code_does_not_stand_in_for_the_app_at_a_reset() {
     let portal = TestPortal::start().await;
     let (authenticator, token) = two_factor_reset(&portal).await;
-    let browser = portal.browser();
-    let wrong = portal
-        .call_fn(&browser, reset(&token, NEW_PASSWORD, "AAAA-BBBB-CCCC-DDDD"))
+    let page = portal
+        .get_text(&portal.browser(), &format!("/reset-password?token={token}"))
         .await;
     assert!(
-        matches!(&wrong, Err(AppError::Validation { field, message }) if field == "code" && message.contains("recovery code is incorrect")),
-        "{wrong:?}"
+        page.contains("The 6-digit code from your authenticator app.")
+            && !page.contains("or your recovery code"),
+        "{page}"
     );
-    portal
+    let mail = portal.smtp.mail_to(ALICE);
+    let asked = mail
+        .iter()
+        .rev()
+        .find(|mail| mail.subject.contains("Reset your Portal password"))
+        .unwrap();
+    assert!(!asked.text.contains("recovery code"), "{}", asked.text);
+    let browser = portal.browser();
+    let refused = portal
         .call_fn(
             &browser,
             reset(&token, NEW_PASSWORD, &authenticator.recovery_code),
         )
-        .await
-        .expect("the recovery code with the link sets the password");
-    // Two-factor authentication stays on.
-    let browser = portal.browser();
-    let stage = portal
+        .await;
+    assert!(
+        matches!(&refused, Err(AppError::Validation { field, message }) if field == "code" && message.contains("A recovery code does not reset a password")),
+        "{refused:?}"
+    );
+    portal
         .call_fn(
             &browser,
-            app::account::login::Login {
-                username: "alice".into(),
-                password: NEW_PASSWORD.into(),
-                next: String::new(),
-            },
+            reset(&token, NEW_PASSWORD, &authenticator.code(&portal, 1)),
         )
-        .await;
-    assert_eq!(stage, Ok(app::account::login::LoginStage::SecondFactor));
+        .await
+        .expect("the app's code with the link sets the password");
+    // Two-factor authentication stays on.
+    assert_eq!(
+        portal
+            .call_fn(&portal.browser(), login("alice", NEW_PASSWORD))
+            .await,
+        Ok(app::account::login::LoginStage::SecondFactor)
+    );
 }
 
 #[tokio::test]
@@ -582,6 +596,15 @@ async fn a_new_address_is_the_accounts_only_once_verified_and_the_old_one_can_ta
     assert_eq!(overview.email, "new@example.com");
     assert!(overview.email_verified);
     assert_eq!(overview.pending_email, None);
+    // The security page says the old address can still take the account back, and until when.
+    let undo = overview.undo_email.expect("the live undo link is shown");
+    assert_eq!(undo.email, ALICE);
+    assert!(
+        portal
+            .get_text(&alice, "/settings/security")
+            .await
+            .contains("can move your account back to that address"),
+    );
     // The reset link mailed to the old address died with the switch.
     let old_reset = reset_token(&portal, ALICE, 1).await;
     assert_eq!(
@@ -833,4 +856,332 @@ async fn with_two_factor_on_a_change_of_address_needs_a_code() {
         )
         .await
         .expect("password and code ask for the change");
+}
+
+/// Alice's second browser, past the password and waiting for its code.
+async fn pending_sign_in(portal: &TestPortal) -> Client {
+    let browser = portal.browser();
+    let stage = portal.call_fn(&browser, login("alice", PASSWORD)).await;
+    assert_eq!(stage, Ok(app::account::login::LoginStage::SecondFactor));
+    browser
+}
+
+#[tokio::test]
+async fn a_sign_in_that_passed_the_old_password_cannot_finish_after_a_password_change() {
+    let portal = TestPortal::start().await;
+    let (alice, authenticator) = portal.account_with_two_factor("alice").await;
+    let pending = pending_sign_in(&portal).await;
+    portal.clock.advance(30);
+    portal
+        .call_fn(
+            &alice,
+            ChangePassword {
+                current_password: PASSWORD.into(),
+                new_password: NEW_PASSWORD.into(),
+                code: authenticator.code(&portal, 0),
+            },
+        )
+        .await
+        .expect("the password is changed");
+    portal.clock.advance(30);
+    let finished = portal
+        .call_fn(&pending, code_form(&authenticator.code(&portal, 0)))
+        .await;
+    assert_eq!(finished, Err(AppError::SignInExpired));
+    assert!(!signed_in(&portal, &pending).await);
+}
+
+#[tokio::test]
+async fn a_sign_in_that_passed_the_old_password_cannot_finish_after_a_reset() {
+    let portal = TestPortal::start().await;
+    let (authenticator, token) = two_factor_reset(&portal).await;
+    let pending = pending_sign_in(&portal).await;
+    portal
+        .call_fn(
+            &portal.browser(),
+            reset(&token, NEW_PASSWORD, &authenticator.code(&portal, 1)),
+        )
+        .await
+        .expect("the password is reset");
+    portal.clock.advance(60);
+    let finished = portal
+        .call_fn(&pending, code_form(&authenticator.code(&portal, 0)))
+        .await;
+    assert_eq!(finished, Err(AppError::SignInExpired));
+    assert!(!signed_in(&portal, &pending).await);
+}
+
+#[tokio::test]
+async fn sign_ins_with_the_old_password_racing_a_reset_do_not_outlive_it() {
+    let portal = TestPortal::start().await;
+    account(&portal, "alice").await;
+    ask_reset(&portal, "alice").await;
+    let token = reset_token(&portal, ALICE, 2).await;
+    let browsers: Vec<Client> = (0..6).map(|_| portal.browser()).collect();
+    at_once(7, |n| {
+        let (portal, browsers, token) = (&portal, &browsers, &token);
+        async move {
+            match browsers.get(n) {
+                Some(browser) => {
+                    portal.post_fn(browser, login("alice", PASSWORD)).await;
+                }
+                None => {
+                    let reset = portal.browser();
+                    portal.post_fn(&reset, reset_form(token)).await;
+                }
+            }
+        }
+    })
+    .await;
+    for browser in &browsers {
+        assert!(
+            !signed_in(&portal, browser).await,
+            "a sign-in with the old password outlived the reset"
+        );
+    }
+}
+
+fn reset_form(token: &str) -> ResetPassword {
+    reset(token, NEW_PASSWORD, "")
+}
+
+#[tokio::test]
+async fn a_password_change_with_the_second_factor_withdraws_the_old_addresss_undo_link() {
+    let portal = TestPortal::start().await;
+    let (alice, authenticator) = portal.account_with_two_factor("alice").await;
+    portal
+        .call_fn(
+            &alice,
+            ChangeEmail {
+                new_email: "new@example.com".into(),
+                password: PASSWORD.into(),
+                code: authenticator.code(&portal, 1),
+            },
+        )
+        .await
+        .expect("the change is asked for");
+    let keep = portal
+        .smtp
+        .wait_for(ALICE, 2)
+        .await
+        .iter()
+        .find_map(|mail| mail.link(&portal.url("/keep-email?token=")))
+        .expect("the old address gets an undo link");
+    let confirm = portal.smtp.wait_for("new@example.com", 1).await[0]
+        .link(&portal.url("/confirm-email?token="))
+        .unwrap();
+    portal
+        .call_fn(
+            &alice,
+            ConfirmEmailChange {
+                token: token_of(&confirm),
+            },
+        )
+        .await
+        .expect("confirmed");
+    portal.clock.advance(60);
+    portal
+        .call_fn(
+            &alice,
+            ChangePassword {
+                current_password: PASSWORD.into(),
+                new_password: NEW_PASSWORD.into(),
+                code: authenticator.code(&portal, 0),
+            },
+        )
+        .await
+        .expect("the password is changed");
+    let kept = portal
+        .call_fn(
+            &portal.browser(),
+            KeepEmail {
+                token: token_of(&keep),
+            },
+        )
+        .await;
+    assert_eq!(
+        kept,
+        Err(AppError::LinkUsed {
+            link: Link::EmailChangeUndo
+        })
+    );
+    let overview = portal.overview(&alice).await;
+    assert_eq!(overview.email, "new@example.com");
+    assert_eq!(overview.undo_email, None);
+}
+
+#[tokio::test]
+async fn a_password_change_without_a_second_factor_keeps_the_old_addresss_undo_link() {
+    let portal = TestPortal::start().await;
+    let alice = account(&portal, "alice").await;
+    change_email(&portal, &alice, "new@example.com", PASSWORD)
+        .await
+        .unwrap();
+    let keep = portal
+        .smtp
+        .wait_for(ALICE, 2)
+        .await
+        .iter()
+        .find_map(|mail| mail.link(&portal.url("/keep-email?token=")))
+        .unwrap();
+    let confirm = portal.smtp.wait_for("new@example.com", 1).await[0]
+        .link(&portal.url("/confirm-email?token="))
+        .unwrap();
+    portal
+        .call_fn(
+            &alice,
+            ConfirmEmailChange {
+                token: token_of(&confirm),
+            },
+        )
+        .await
+        .unwrap();
+    // A thief who knew the password could have made both changes: the password alone does not
+    // take the owner's way back.
+    portal
+        .call_fn(
+            &alice,
+            ChangePassword {
+                current_password: PASSWORD.into(),
+                new_password: NEW_PASSWORD.into(),
+                code: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(portal.overview(&alice).await.undo_email.is_some());
+    portal
+        .call_fn(
+            &portal.browser(),
+            KeepEmail {
+                token: token_of(&keep),
+            },
+        )
+        .await
+        .expect("the old address is kept");
+}
+
+#[tokio::test]
+async fn wrong_codes_sent_at_once_with_one_reset_link_are_checked_at_most_three_times() {
+    let portal = TestPortal::start().await;
+    let (_, token) = two_factor_reset(&portal).await;
+    let answers = at_once(10, |_| {
+        let (portal, token) = (&portal, &token);
+        async move {
+            portal
+                .call_fn(&portal.browser(), reset(token, NEW_PASSWORD, "000000"))
+                .await
+        }
+    })
+    .await;
+    assert!(answers.iter().all(Result::is_err), "{answers:?}");
+    assert!(
+        count(
+            &portal,
+            "SELECT coalesce(max(failures), 0) FROM failure_counters WHERE factor = 'totp'"
+        )
+        .await
+            <= 3,
+        "{answers:?}"
+    );
+}
+
+/// Whether `browser` ends up signed in to Alice with two-factor authentication off.
+async fn signed_in_without_two_factor(portal: &TestPortal, browser: &Client) -> bool {
+    signed_in(portal, browser).await && count(portal, "SELECT count(*) FROM two_factor").await == 0
+}
+
+#[tokio::test]
+async fn the_mailbox_and_the_recovery_code_together_do_not_take_over_a_two_factor_account() {
+    let portal = TestPortal::start().await;
+    let (authenticator, token) = two_factor_reset(&portal).await;
+    // All the attacker has: the mailbox (the outbox) and the recovery code.
+    let recovery_code = authenticator.recovery_code.clone();
+    drop(authenticator);
+    let attacker = portal.browser();
+    let reset = portal
+        .call_fn(&attacker, reset(&token, NEW_PASSWORD, &recovery_code))
+        .await;
+    portal.sign_in(&attacker, "alice", NEW_PASSWORD).await;
+    let before = portal.smtp.mail_to(ALICE).len();
+    let requested = portal
+        .call(
+            &attacker,
+            "request_recovery",
+            &[("recovery_code", &recovery_code)],
+        )
+        .await;
+    let recovery_link = if requested.status().is_success() {
+        portal.smtp.wait_for(ALICE, before + 1).await[before..]
+            .iter()
+            .find_map(|mail| mail.link(&portal.url("/recover/confirm?token=")))
+    } else {
+        None
+    };
+    if let Some(link) = recovery_link {
+        portal
+            .call(
+                &attacker,
+                "confirm_recovery",
+                &[("token", &token_of(&link))],
+            )
+            .await;
+    }
+    portal.sign_in(&attacker, "alice", NEW_PASSWORD).await;
+    assert!(
+        !signed_in_without_two_factor(&portal, &attacker).await,
+        "taken over (the reset answered {reset:?})"
+    );
+    assert!(
+        matches!(&reset, Err(AppError::Validation { field, .. }) if field == "code"),
+        "{reset:?}"
+    );
+    assert_eq!(
+        portal
+            .call_fn(&portal.browser(), login("alice", PASSWORD))
+            .await,
+        Ok(app::account::login::LoginStage::SecondFactor),
+        "the password stays the owner's"
+    );
+}
+
+#[tokio::test]
+async fn a_reset_link_dies_after_three_wrong_codes_and_spends_none_of_the_owners_recovery_tries() {
+    let portal = TestPortal::start().await;
+    let (authenticator, token) = two_factor_reset(&portal).await;
+    let mailbox = portal.browser();
+    for _ in 0..5 {
+        portal
+            .call_fn(&mailbox, reset(&token, NEW_PASSWORD, "AAAA-BBBB-CCCC-DDDD"))
+            .await
+            .expect_err("a wrong recovery code sets nothing");
+    }
+    assert_eq!(
+        count(
+            &portal,
+            "SELECT coalesce(max(failures), 0) FROM failure_counters WHERE factor = 'recovery'"
+        )
+        .await,
+        0,
+        "the mailbox alone pushed the owner's recovery code toward its lock"
+    );
+    for _ in 0..3 {
+        let wrong = portal
+            .call_fn(&mailbox, reset(&token, NEW_PASSWORD, "000000"))
+            .await;
+        assert!(wrong.is_err(), "{wrong:?}");
+    }
+    let right = portal
+        .call_fn(
+            &mailbox,
+            reset(&token, NEW_PASSWORD, &authenticator.code(&portal, 1)),
+        )
+        .await;
+    assert_eq!(
+        right,
+        Err(AppError::LinkUsed {
+            link: Link::PasswordReset
+        }),
+        "the link outlived three wrong codes"
+    );
 }

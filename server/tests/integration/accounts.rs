@@ -100,15 +100,10 @@ async fn an_unverified_address_does_not_keep_its_owner_from_signing_up() {
         .filter_map(|mail| mail.link(&portal.url("/verify-email?token=")))
         .last()
         .unwrap();
-    let page = owner
-        .get(carols_link)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains("is verified"), "{page}");
+    assert_eq!(
+        portal.press_verify(&owner, &carols_link).await.status(),
+        StatusCode::OK
+    );
     assert!(portal.overview(&owner).await.email_verified);
     // The squatter's link now fails: an address is verified on one account only.
     let mallorys_link = mail
@@ -116,16 +111,8 @@ async fn an_unverified_address_does_not_keep_its_owner_from_signing_up() {
         .filter_map(|mail| mail.link(&portal.url("/verify-email?token=")))
         .next()
         .unwrap();
-    let page = portal
-        .browser()
-        .get(mallorys_link)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(!page.contains("is verified"), "{page}");
+    let refused = portal.press_verify(&portal.browser(), &mallorys_link).await;
+    assert_ne!(refused.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -588,4 +575,38 @@ async fn the_address_in_use_mail_is_capped_like_verification_mail() {
         .filter(|mail| mail.subject.contains("Someone tried"))
         .count();
     assert_eq!(warnings, 3, "sign-up's and two resends, no more in an hour");
+}
+
+#[tokio::test]
+async fn opening_a_verification_link_verifies_nothing_until_its_button_is_pressed() {
+    let portal = TestPortal::start().await;
+    let mallory = portal.browser();
+    let signed_up = portal
+        .call(
+            &mallory,
+            "signup",
+            &[
+                ("username", "mallory"),
+                ("email", "alice@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(signed_up.status(), StatusCode::OK);
+    let link = portal.smtp.wait_for("alice@example.com", 1).await[0]
+        .link(&portal.url("/verify-email?token="))
+        .unwrap();
+    // Alice's mail gateway opens the link, as scanners do: a GET without cookies.
+    let page = crate::common::open_link(&portal.browser(), &link).await;
+    assert!(
+        !portal.overview(&mallory).await.email_verified,
+        "opening the link verified the address: {page}"
+    );
+    assert!(page.contains("Verify this address"), "{page}");
+    let token = link.split("token=").nth(1).unwrap();
+    let verified = portal
+        .call(&portal.browser(), "verify_email", &[("token", token)])
+        .await;
+    assert_eq!(verified.status(), StatusCode::OK);
+    assert!(portal.overview(&mallory).await.email_verified);
 }

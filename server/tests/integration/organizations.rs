@@ -906,3 +906,26 @@ async fn an_account_owns_at_most_twenty_organizations() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn an_invitation_waits_alike_whether_or_not_the_account_exists() {
+    let portal = TestPortal::start().await;
+    let alice = account(&portal, "alice").await;
+    create(&portal, &alice, "Acme").await;
+    account(&portal, "bob").await;
+    for name in ["bob", "nobody"] {
+        let invited = invite(&portal, &alice, name).await;
+        assert_eq!(invited.status(), StatusCode::OK, "{name}");
+    }
+    let org = details(&portal, &alice).await;
+    assert_eq!(org["invitations"], serde_json::json!(["bob", "nobody"]));
+    // An invitation names a username: the account made later under it may accept.
+    let nobody = account(&portal, "nobody").await;
+    assert_eq!(
+        answer(&portal, &nobody, "accept_invitation").await.status(),
+        StatusCode::OK
+    );
+    let org = details(&portal, &alice).await;
+    assert_eq!(org["invitations"], serde_json::json!(["bob"]));
+    assert!(org["members"].to_string().contains("nobody"), "{org}");
+}

@@ -73,7 +73,21 @@ async fn a_verification_link_works_once() {
     assert!(
         crate::common::open_link(&browser, &link)
             .await
+            .contains("Verify this address")
+    );
+    assert_eq!(
+        portal.press_verify(&browser, &link).await.status(),
+        StatusCode::OK
+    );
+    assert!(
+        portal
+            .get_text(&browser, "/verify-email?done=1")
+            .await
             .contains("is verified")
+    );
+    assert_ne!(
+        portal.press_verify(&browser, &link).await.status(),
+        StatusCode::OK
     );
     let again = browser
         .get(&link)
@@ -564,4 +578,40 @@ async fn twenty_resends_at_once_send_at_most_three_verification_emails_an_hour()
         .await,
         3
     );
+}
+
+#[tokio::test]
+async fn adding_or_removing_an_authenticator_app_withdraws_a_live_recovery_link() {
+    let portal = TestPortal::start().await;
+    let (owner, authenticator) = portal.account_with_two_factor("alice").await;
+    let token = recovery_token(&portal, &authenticator.recovery_code).await;
+    crate::authenticator_apps::add_app(&portal, &owner, &authenticator, "Work phone").await;
+    let confirmed = portal
+        .call(&portal.browser(), "confirm_recovery", &[("token", &token)])
+        .await;
+    assert_ne!(
+        confirmed.status(),
+        StatusCode::OK,
+        "a link asked for before an app was added reset the second factor"
+    );
+
+    let token = recovery_token(&portal, &authenticator.recovery_code).await;
+    let apps = portal.overview(&owner).await.apps;
+    let added = apps.iter().find(|app| app.name == "Work phone").unwrap().id;
+    portal
+        .call_fn(
+            &owner,
+            app::two_factor::apps::RemoveAuthenticatorApp { id: added },
+        )
+        .await
+        .expect("the app is removed");
+    let confirmed = portal
+        .call(&portal.browser(), "confirm_recovery", &[("token", &token)])
+        .await;
+    assert_ne!(
+        confirmed.status(),
+        StatusCode::OK,
+        "a link asked for before an app was removed reset the second factor"
+    );
+    assert_eq!(count(&portal, "SELECT count(*) FROM two_factor").await, 1);
 }

@@ -526,7 +526,8 @@ impl TestPortal {
         }
     }
 
-    /// Opens the link of the newest verification email to `username@example.com`.
+    /// Opens the link of the newest verification email to `username@example.com` and presses
+    /// its button.
     pub async fn verify_email(&self, browser: &Client, username: &str) {
         let address = format!("{username}@example.com");
         let mail = self.smtp.wait_for(&address, 1).await;
@@ -536,7 +537,16 @@ impl TestPortal {
             .find_map(|mail| mail.link(&self.url("/verify-email?token=")))
             .expect("a verification email with its link");
         let page = open_link(browser, &link).await;
-        assert!(page.contains("is verified"), "{page}");
+        assert!(page.contains("Verify this address"), "{page}");
+        let verified = self.press_verify(browser, &link).await;
+        assert_eq!(verified.status(), StatusCode::OK);
+    }
+
+    /// The "Verify this address" button of a verification link's page, pressed.
+    pub async fn press_verify(&self, browser: &Client, link: &str) -> Response {
+        let token = link.split("token=").nth(1).expect("a link with its token");
+        self.call(browser, "verify_email", &[("token", token)])
+            .await
     }
 
     /// A signed-up, signed-in account with two-factor authentication on.
