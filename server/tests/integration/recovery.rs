@@ -601,7 +601,10 @@ async fn adding_or_removing_an_authenticator_app_withdraws_a_live_recovery_link(
     portal
         .call_fn(
             &owner,
-            app::two_factor::apps::RemoveAuthenticatorApp { id: added },
+            app::two_factor::apps::RemoveAuthenticatorApp {
+                id: added,
+                code: authenticator.recovery_code.clone(),
+            },
         )
         .await
         .expect("the app is removed");

@@ -513,12 +513,13 @@ async fn finish_passkey(
     portal: &TestPortal,
     browser: &Client,
     answer: &PublicKeyCredential,
-) -> Result<bool, AppError> {
+) -> Result<String, AppError> {
     portal
         .call_fn(
             browser,
             FinishPasskeySignIn {
                 credential: serde_json::to_string(answer).unwrap(),
+                next: String::new(),
             },
         )
         .await
@@ -559,7 +560,7 @@ async fn refused_passkey_answers_are_audited_and_a_counter_gone_back_is_mailed()
     // The second answer (counter 2) signs in; the first (counter 1) then comes back.
     assert_eq!(
         finish_passkey(&portal, &second, &second_answer).await,
-        Ok(false)
+        Ok("/portal".to_owned())
     );
     assert_eq!(
         finish_passkey(&portal, &first, &first_answer).await,
