@@ -23,7 +23,7 @@ pub async fn verification_link(token: String) -> Result<KeepLink, AppError> {
 #[server(endpoint = "verify_email")]
 pub async fn verify_email(token: String) -> Result<(), AppError> {
     ssr::verify(&token).await?;
-    leptos_axum::redirect("/verify-email?done=1");
+    crate::validation::redirect("/verify-email?done=1");
     Ok(())
 }
 

@@ -15,7 +15,9 @@
 //!    403 and 429 included;
 //! 6. `csrf`: a cross-site POST ends here with 403;
 //! 7. `rate_limit`: the sign-in endpoints, per client address (429 with the wait);
-//! 8. sessions: the session cookie is loaded (tower-sessions), saved on the way out;
+//! 8. sessions: the session cookie is loaded (tower-sessions), saved on the way out; around it,
+//!    `gone_session`: a server function's answer never removes the cookie of a session that was
+//!    gone before it began (it was renewed meanwhile: the browser holds the new one);
 //! 9. `forms`: a no-JS form's page and error are put back; what was typed is kept on failure;
 //! 10. `sign_in`: protected pages need an account; an organization's hold allows the wizard only;
 //! 11. `status`: on the way out, a server function's `AppError` gets its own status;
@@ -25,6 +27,7 @@
 pub mod client_addr;
 mod csrf;
 mod forms;
+mod gone_session;
 mod headers;
 pub mod rate_limit;
 mod redirects;
@@ -68,7 +71,9 @@ pub fn around(router: Router<AppState>, state: &AppState, settings: Settings) ->
         .layer(middleware::from_fn(status::server_fn_status))
         .layer(middleware::from_fn_with_state(state.clone(), sign_in::require_sign_in))
         .layer(middleware::from_fn_with_state(base_origin.clone(), forms::restore_form_page))
+        .layer(middleware::from_fn(gone_session::note_gone_session))
         .layer(sessions)
+        .layer(middleware::from_fn(gone_session::keep_cookie_of_gone_session))
         .layer(middleware::from_fn_with_state(limit, rate_limit::limit_sign_in))
         .layer(middleware::from_fn_with_state(base_origin.clone(), csrf::refuse_cross_site))
         .layer(middleware::from_fn_with_state(header_policy, headers::security_headers))

@@ -419,7 +419,7 @@ async fn without_javascript_an_app_is_removed_with_the_code_typed_beside_the_lis
             &form,
         )
         .await;
-    let back = location(&response).unwrap().to_owned();
+    let back = portal.url(location(&response).unwrap());
     let page = open_link(&alice, &back).await;
     let beside_the_field = page
         .split(r#"id="remove_app_code-message""#)

@@ -234,7 +234,7 @@ const PROBE_FIELDS: [&str; 24] = [
 /// The server functions that answer someone with no account, write nothing and run nothing
 /// costly, so they need no per-address limit. Each is here on purpose; a new function that
 /// answers without an account fails the test below until it is put here or in `LIMITED`.
-const ANONYMOUS_READ_ONLY: [&str; 9] = [
+const ANONYMOUS_READ_ONLY: [&str; 10] = [
     // Who is signed in: reads the session.
     "/api/current_user",
     // Which step of the sign-in the browser is at: reads the session.
@@ -244,6 +244,7 @@ const ANONYMOUS_READ_ONLY: [&str; 9] = [
     "/api/email_undo_link",
     "/api/password_reset_link",
     "/api/recovery_request",
+    "/api/verification_link",
     // An organization's hold on the signed-in account: none without one.
     "/api/requirement_notice",
     // Signing out and starting over forget this browser's own session: nothing shared, and

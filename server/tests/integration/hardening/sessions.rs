@@ -151,6 +151,72 @@ async fn confirming_the_password_again_renews_the_session_id() {
     assert!(portal.overview(&browser).await.password_recent);
 }
 
+/// A request sent with the old id, still in flight when a step up renews it (the strength
+/// meter's, while the password is changed), must not remove the browser's session cookie: its
+/// answer can arrive after the step up's and would sign the person out. A page load with a dead
+/// cookie still clears it, and a sign-out still removes its own.
+#[tokio::test]
+async fn a_request_in_flight_with_the_old_id_does_not_sign_the_browser_out() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    portal.sign_up(&browser, "alice", PASSWORD).await;
+    let browser = portal.browser();
+    let old = session_id(&portal.sign_in(&browser, "alice", PASSWORD).await)
+        .expect("a sign-in sets the session cookie");
+    portal.clock.advance(16 * 60);
+    let confirmed = portal
+        .call(&browser, "confirm_password", &[("password", PASSWORD)])
+        .await;
+    assert_ne!(
+        session_id(&confirmed),
+        Some(old.clone()),
+        "the step up renews the id"
+    );
+
+    // What the late request's answer says about the session cookie.
+    let late = |path: &'static str, post: bool| {
+        let portal = &portal;
+        let old = old.clone();
+        async move {
+            let client = portal.browser();
+            let request = if post {
+                client
+                    .post(portal.url(path))
+                    .header("Sec-Fetch-Site", "same-origin")
+                    .form(&[("password", "plum tractor seventy"), ("known", "")])
+            } else {
+                client.get(portal.url(path))
+            };
+            let response = request.header("Cookie", &old).send().await.unwrap();
+            response
+                .headers()
+                .get_all(reqwest::header::SET_COOKIE)
+                .iter()
+                .filter_map(|cookie| cookie.to_str().ok())
+                .any(|cookie| cookie.starts_with("portal_session=") && cookie.contains("Max-Age=0"))
+        }
+    };
+    assert!(
+        !late("/api/assess_password", true).await,
+        "a server function's answer removed the renewed session's cookie"
+    );
+    assert!(
+        late("/settings/security", false).await,
+        "a page load with a dead cookie clears it"
+    );
+    assert!(portal.overview(&browser).await.password_recent);
+    let signed_out = portal.call(&browser, "logout", &[]).await;
+    assert!(
+        signed_out
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|cookie| cookie.to_str().ok())
+            .any(|cookie| cookie.starts_with("portal_session=") && cookie.contains("Max-Age=0")),
+        "signing out removes the cookie"
+    );
+}
+
 #[tokio::test]
 async fn the_security_page_shows_browser_names_never_text_from_the_user_agent() {
     let portal = TestPortal::start().await;
