@@ -37,6 +37,11 @@ use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 pub use config::Config;
 pub use secret_key::KEY_FILE;
 
+/// The session cookie's name over http; over https `SESSION_COOKIE_HTTPS` (`__Host-`: the
+/// browser keeps it to this exact host, over https, path `/`).
+pub const SESSION_COOKIE: &str = "portal_session";
+pub const SESSION_COOKIE_HTTPS: &str = "__Host-portal_session";
+
 /// A portal ready to serve: its router and the state its server functions see.
 pub struct Portal {
     pub router: Router,
@@ -94,9 +99,9 @@ impl Portal {
         let sessions = SessionManagerLayer::new(session_store.clone())
             // __Host-: the browser keeps the cookie to this exact host, over https, path /.
             .with_name(if https {
-                "__Host-portal_session"
+                SESSION_COOKIE_HTTPS
             } else {
-                "portal_session"
+                SESSION_COOKIE
             })
             .with_http_only(true)
             .with_same_site(SameSite::Lax)

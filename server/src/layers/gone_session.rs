@@ -59,7 +59,7 @@ pub async fn keep_cookie_of_gone_session(request: Request, next: Next) -> Respon
 /// A `Set-Cookie` that removes the session cookie (either name: `__Host-` over https).
 fn removes_session_cookie(cookie: &str) -> bool {
     let name = cookie.split('=').next().unwrap_or_default();
-    (name == "portal_session" || name == "__Host-portal_session")
+    (name == crate::SESSION_COOKIE || name == crate::SESSION_COOKIE_HTTPS)
         && cookie
             .split(';')
             .any(|attribute| attribute.trim().eq_ignore_ascii_case("Max-Age=0"))
