@@ -94,6 +94,17 @@ pub fn safe_next_path(target: &str) -> &str {
     }
 }
 
+/// Where a browser goes once signed in: the security page when an organization's requirement
+/// holds the account (its wizard comes first), else `next` if it is a path on this site, else the
+/// portal.
+pub fn after_sign_in(held: bool, next: &str) -> &str {
+    if held {
+        "/settings/security"
+    } else {
+        safe_next_path(next)
+    }
+}
+
 /// Whether `target` is a path on this site, however a browser, a proxy or a later redirect reads
 /// it. Only visible ASCII: a browser drops tabs and newlines inside a URL (`/\t/host` is
 /// `//host`), and a `Location` header carries nothing else. No backslash: a browser reads it as

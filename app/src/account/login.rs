@@ -40,8 +40,7 @@ pub async fn login(
     let (stage, held) = ssr::login(username, password.into()).await?;
     if stage == LoginStage::Password {
         // Signed in: no second factor is on. An organization's requirement goes first.
-        let target = if held { "/settings/security" } else { &next };
-        crate::validation::redirect(target);
+        crate::validation::redirect(crate::validation::after_sign_in(held, &next));
     }
     Ok(stage)
 }

@@ -40,12 +40,7 @@ pub async fn finish_passkey_sign_in(
     #[server(default)] next: String,
 ) -> Result<String, AppError> {
     let held = ssr::finish_passkey(&credential).await?;
-    let target = if held {
-        "/settings/security"
-    } else {
-        crate::validation::safe_next_path(&next)
-    };
-    Ok(target.to_owned())
+    Ok(crate::validation::after_sign_in(held, &next).to_owned())
 }
 
 /// "Use your security key", beside the code field; shown by webauthn.js when the browser can.
