@@ -226,16 +226,9 @@ pub async fn live_token_email(
     purpose: TokenPurpose,
     now: UnixTime,
 ) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT email FROM email_tokens WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
-         ORDER BY created_at DESC, id DESC LIMIT 1",
-    )
-    .bind(user_id)
-    .bind(purpose.as_str())
-    .bind(now)
-    .fetch_optional(pool)
-    .await
-    .map(Option::flatten)
+    Ok(live_link(pool, user_id, purpose, now)
+        .await?
+        .and_then(|link| link.email))
 }
 
 /// Takes one of the `tries` a link has at a second factor (a reset link's code): false when the
