@@ -75,3 +75,8 @@ mod tests {
         assert_eq!(browser_name(Some(with_known)), "Firefox on Windows");
     }
 }
+
+/// The address a request came from, or words saying it is not known.
+pub fn address_or_unknown(address: Option<String>) -> String {
+    address.unwrap_or_else(|| "unknown address".into())
+}

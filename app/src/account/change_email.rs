@@ -63,12 +63,11 @@ pub async fn keep_email(token: String) -> Result<(), AppError> {
 
 #[component]
 pub fn ChangeEmailPage() -> impl IntoView {
-    let change = ServerAction::<ChangeEmail>::new();
     let facts = Resource::new(|| (), |_| load_account_facts());
     view! {
         <Title text="Change email · Portal" />
         <h1>"Change email"</h1>
-        <PortalForm action=change novalidate=true class="card">
+        <PortalForm<ChangeEmail> novalidate=true class="card">
             <p>"We will send a link to the new address. Your account switches to it when you open the link; until then, mail goes to your current address, which also hears of the change."</p>
             <Field label="New email" name="new_email" input_type="email" autocomplete="email" />
             <Field label="Password" name="password" input_type="password" autocomplete="current-password" />
@@ -81,7 +80,7 @@ pub fn ChangeEmailPage() -> impl IntoView {
                 <SubmitButton label="Send confirmation link" />
                 <A href="/settings/security">"Cancel"</A>
             </div>
-        </PortalForm>
+        </PortalForm<ChangeEmail>>
     }
 }
 
@@ -90,7 +89,6 @@ pub fn ConfirmEmailPage() -> impl IntoView {
     let query = use_query_map();
     let token = Signal::derive(move || query.read().get("token").unwrap_or_default());
     let link = Resource::new(move || token.get(), email_change_link);
-    let confirm = ServerAction::<ConfirmEmailChange>::new();
     view! {
         <Title text="Confirm your new email · Portal" />
         <h1>"Confirm your new email"</h1>
@@ -99,11 +97,11 @@ pub fn ConfirmEmailPage() -> impl IntoView {
             done="Your account's email address is changed."
             next=NextStep { href: "/settings/security", label: "Go to Security settings" }
             show=move |KeepLink { username, email }| view! {
-                <PortalForm action=confirm class="card">
+                <PortalForm<ConfirmEmailChange> class="card">
                     <p>"Make " <strong>{email}</strong> " the email address of " <strong>{username}</strong> "?"</p>
                     <Hidden name="token" value=token />
                     <SubmitButton label="Confirm this email address" />
-                </PortalForm>
+                </PortalForm<ConfirmEmailChange>>
             }
         />
     }
@@ -114,7 +112,6 @@ pub fn KeepEmailPage() -> impl IntoView {
     let query = use_query_map();
     let token = Signal::derive(move || query.read().get("token").unwrap_or_default());
     let link = Resource::new(move || token.get(), email_undo_link);
-    let keep = ServerAction::<KeepEmail>::new();
     view! {
         <Title text="Keep your email address · Portal" />
         <h1>"Keep your email address"</h1>
@@ -123,14 +120,14 @@ pub fn KeepEmailPage() -> impl IntoView {
             loading="Checking the link…"
             next=NextStep { href: "/login", label: "Go to sign-in" }
             show=move |KeepLink { username, email }| view! {
-                <PortalForm action=keep class="card">
+                <PortalForm<KeepEmail> class="card">
                     <p>
                         "This keeps " <strong>{email}</strong> " as the email address of " <strong>{username}</strong>
                         " (or brings it back), cancels the change, and signs the account out everywhere. If you did not ask for the change, reset your password afterwards."
                     </p>
                     <Hidden name="token" value=token />
                     <SubmitButton label="Keep this email address" />
-                </PortalForm>
+                </PortalForm<KeepEmail>>
             }
         />
     }

@@ -27,14 +27,13 @@ pub async fn change_password(
 #[component]
 pub fn ChangePasswordPage() -> impl IntoView {
     let facts = Resource::new(|| (), |_| load_account_facts());
-    let change = ServerAction::<ChangePassword>::new();
     view! {
         <Title text="Change password · Portal" />
         <h1>"Change password"</h1>
         <Loaded
             resource=facts
             show=move |AccountFacts { username, email, two_factor }| view! {
-                <PortalForm action=change novalidate=true class="card">
+                <PortalForm<ChangePassword> novalidate=true class="card">
                     <input type="hidden" name="username" autocomplete="username" value=username.clone() />
                     <Field
                         label="Current password"
@@ -49,7 +48,7 @@ pub fn ChangePasswordPage() -> impl IntoView {
                         <SubmitButton label="Change password" />
                         <A href="/settings/security">"Cancel"</A>
                     </div>
-                </PortalForm>
+                </PortalForm<ChangePassword>>
             }
         />
     }

@@ -24,14 +24,13 @@ pub async fn close_account(
 #[component]
 pub fn CloseAccountPage() -> impl IntoView {
     let facts = Resource::new(|| (), |_| load_account_facts());
-    let close = ServerAction::<CloseAccount>::new();
     view! {
         <Title text="Close account · Portal" />
         <h1>"Close account"</h1>
         <Loaded
             resource=facts
             show=move |AccountFacts { username, two_factor, .. }| view! {
-                <PortalForm action=close novalidate=true class="card">
+                <PortalForm<CloseAccount> novalidate=true class="card">
                     <p>
                         "Closing " <strong>{username.clone()}</strong>
                         " deletes its sessions, second factors, links and memberships, and signs it out everywhere. It cannot be undone. The username stays reserved for 30 days."
@@ -43,7 +42,7 @@ pub fn CloseAccountPage() -> impl IntoView {
                         <SubmitButton label="Close account" class="danger" />
                         <A href="/settings/security">"Cancel"</A>
                     </div>
-                </PortalForm>
+                </PortalForm<CloseAccount>>
             }
         />
     }

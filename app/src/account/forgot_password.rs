@@ -23,7 +23,6 @@ pub async fn request_password_reset(account: String) -> Result<(), AppError> {
 
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
-    let request = ServerAction::<RequestPasswordReset>::new();
     let query = use_query_map();
     let sent = move || query.read().get("sent").is_some();
     view! {
@@ -32,13 +31,13 @@ pub fn ForgotPasswordPage() -> impl IntoView {
         <Show
             when=sent
             fallback=move || view! {
-                <PortalForm action=request novalidate=true class="card">
+                <PortalForm<RequestPasswordReset> novalidate=true class="card">
                     <Intro slot>
                         <p>"Enter your username or your account's verified email address. We will email a link to choose a new password."</p>
                     </Intro>
                     <Field label="Email or username" name="account" autocomplete="username" />
                     <SubmitButton label="Send reset link" />
-                </PortalForm>
+                </PortalForm<RequestPasswordReset>>
             }
         >
             <section class="card">

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use crate::{
     components::{Field, Hidden, Loading, PortalForm, SubmitButton},
     error::AppError,
-    recovery::request::{CheckEmail, RecoveryStep, RequestRecovery},
+    recovery::request::{CheckEmail, RecoveryStep},
     security_keys::sign_in::{PasskeySignIn, UseSecurityKey},
-    two_factor::prompt::{CodeStep, StartOver, VerifySignInCode},
+    two_factor::prompt::CodeStep,
 };
 
 /// Where this browser is in signing in, and whom to ask when every factor is lost.
@@ -52,22 +52,8 @@ pub async fn sign_in_state() -> Result<SignInProgress, AppError> {
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let login = ServerAction::<Login>::new();
-    let verify = ServerAction::<VerifySignInCode>::new();
-    let start_over = ServerAction::<StartOver>::new();
-    let request = ServerAction::<RequestRecovery>::new();
     let query = use_query_map();
-    let state = Resource::new(
-        move || {
-            (
-                query.get(),
-                login.version().get(),
-                start_over.version().get(),
-                verify.version().get(),
-            )
-        },
-        |_| sign_in_state(),
-    );
+    let state = Resource::new(|| (), |_| sign_in_state());
     let next = Signal::derive(move || query.read().get("next").unwrap_or_default());
     let recovery = move || query.read().get("recovery").unwrap_or_default();
     let notice = move || {
@@ -83,19 +69,19 @@ pub fn LoginPage() -> impl IntoView {
         <Suspense fallback=|| view! { <Loading /> }>
             {move || Suspend::new(async move {
                 let Ok(SignInProgress { stage, support_email, security_keys, remembering_allowed }) = state.await else {
-                    return view! { <PasswordStep login next /> }.into_any();
+                    return view! { <PasswordStep next /> }.into_any();
                 };
                 match (stage, recovery().as_str()) {
                     (_, "sent") => view! { <CheckEmail support_email /> }.into_any(),
-                    (LoginStage::SecondFactor, "1") => view! { <RecoveryStep request support_email /> }.into_any(),
+                    (LoginStage::SecondFactor, "1") => view! { <RecoveryStep support_email /> }.into_any(),
                     (LoginStage::SecondFactor, _) => view! {
                         {security_keys.then(|| view! { <UseSecurityKey /> })}
-                        <CodeStep verify start_over next offer_remember=remembering_allowed />
+                        <CodeStep next offer_remember=remembering_allowed />
                     }
                         .into_any(),
                     (LoginStage::Password, _) => view! {
                         {notice().map(|text| view! { <p class="notice" role="status">{text}</p> })}
-                        <PasswordStep login next />
+                        <PasswordStep next />
                     }
                         .into_any(),
                 }
@@ -117,9 +103,9 @@ fn login_notice(notice: &str) -> Option<&'static str> {
 }
 
 #[component]
-fn PasswordStep(login: ServerAction<Login>, next: Signal<String>) -> impl IntoView {
+fn PasswordStep(next: Signal<String>) -> impl IntoView {
     view! {
-        <PortalForm action=login novalidate=true class="card">
+        <PortalForm<Login> novalidate=true class="card">
             <Hidden name="next" value=next />
             <Field label="Username" name="username" autocomplete="username webauthn" />
             <Field
@@ -130,7 +116,7 @@ fn PasswordStep(login: ServerAction<Login>, next: Signal<String>) -> impl IntoVi
             />
             <SubmitButton label="Sign in" />
             <p><A href="/forgot-password">"Forgot your password?"</A></p>
-        </PortalForm>
+        </PortalForm<Login>>
         <PasskeySignIn />
         <p class="aside">"New to Portal? " <A href="/signup">"Create an account"</A></p>
     }

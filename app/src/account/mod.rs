@@ -4,6 +4,7 @@
 pub mod change_email;
 pub mod change_password;
 pub mod close;
+pub mod email;
 pub mod forgot_password;
 pub mod login;
 pub mod new_password;

@@ -22,7 +22,6 @@ pub async fn logout() -> Result<(), AppError> {
 #[component]
 pub fn PortalPage() -> impl IntoView {
     let user = Resource::new(|| (), |_| current_user());
-    let logout = ServerAction::<Logout>::new();
     view! {
         <Title text="Portal" />
         <Suspense fallback=|| view! { <Loading /> }>
@@ -38,9 +37,9 @@ pub fn PortalPage() -> impl IntoView {
                                 <p>
                                     <A href="/settings/security">"Security settings"</A>
                                 </p>
-                                <PortalForm action=logout>
+                                <PortalForm<Logout>>
                                     <button type="submit" class="secondary">"Sign out"</button>
-                                </PortalForm>
+                                </PortalForm<Logout>>
                             </section>
                             <crate::org::invitations::InvitationList />
                             <crate::org::page::OrgSection />

@@ -43,7 +43,6 @@ pub fn ResetPasswordPage() -> impl IntoView {
     let query = use_query_map();
     let token = Signal::derive(move || query.read().get("token").unwrap_or_default());
     let link = Resource::new(move || token.get(), password_reset_link);
-    let reset = ServerAction::<ResetPassword>::new();
     view! {
         <Title text="Choose a new password · Portal" />
         <h1>"Choose a new password"</h1>
@@ -52,7 +51,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
             loading="Checking the link…"
             next=NextStep { href: "/forgot-password", label: "Ask for a new link" }
             show=move |ResetLink { username, two_factor }| view! {
-                <PortalForm action=reset novalidate=true class="card">
+                <PortalForm<ResetPassword> novalidate=true class="card">
                     <p>"Choose a new password for " <strong>{username.clone()}</strong> ". Every session of the account will be signed out."</p>
                     <Hidden name="token" value=token />
                     // The username, for password managers that save the new password.
@@ -68,7 +67,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                         />
                     })}
                     <SubmitButton label="Set new password" />
-                </PortalForm>
+                </PortalForm<ResetPassword>>
             }
         />
     }

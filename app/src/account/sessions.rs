@@ -29,6 +29,13 @@ pub struct RememberedBrowser {
     pub until: String,
 }
 
+/// The sessions card and, with two-factor authentication on, the remembered browsers card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionsSection {
+    pub sessions: Vec<ActiveSession>,
+    pub remembered: Vec<RememberedBrowser>,
+}
+
 /// Forgets the remembered browser `id` once `code`, a code from an app or the recovery code,
 /// confirms it: the product's rule is that every change that weakens a factor, forgetting browsers
 /// included, asks for a second factor, so a session alone cannot make the owner's browsers ask
@@ -67,11 +74,7 @@ pub async fn confirm_password(password: String) -> Result<(), AppError> {
 }
 
 #[component]
-pub fn SessionList(
-    sessions: Vec<ActiveSession>,
-    revoke: ServerAction<RevokeSession>,
-    others: ServerAction<SignOutOtherSessions>,
-) -> impl IntoView {
+pub fn SessionList(sessions: Vec<ActiveSession>) -> impl IntoView {
     let has_others = sessions.iter().any(|session| !session.current);
     view! {
         <section class="card" aria-labelledby="sessions-heading">
@@ -92,10 +95,10 @@ pub fn SessionList(
                                     "Signed in " {session.signed_in} " · last seen " {session.last_seen}
                                 </span>
                                 {(!session.current).then(|| view! {
-                                    <PortalForm action=revoke class="inline" message=false>
+                                    <PortalForm<RevokeSession> class="inline" message=false>
                                         <Hidden name="id" value=session.id.clone() />
                                         <button type="submit" class="secondary" aria-label=label>"Sign out"</button>
-                                    </PortalForm>
+                                    </PortalForm<RevokeSession>>
                                 })}
                             </li>
                         }
@@ -103,9 +106,9 @@ pub fn SessionList(
                     .collect_view()}
             </ul>
             {has_others.then(|| view! {
-                <PortalForm action=others message=false>
+                <PortalForm<SignOutOtherSessions> message=false>
                     <button type="submit" class="secondary">"Sign out of all other sessions"</button>
-                </PortalForm>
+                </PortalForm<SignOutOtherSessions>>
             })}
         </section>
     }
@@ -113,10 +116,7 @@ pub fn SessionList(
 
 /// The browsers that skip the second step, each with Forget.
 #[component]
-pub fn RememberedBrowsers(
-    browsers: Vec<RememberedBrowser>,
-    forget: ServerAction<ForgetBrowser>,
-) -> impl IntoView {
+pub fn RememberedBrowsers(browsers: Vec<RememberedBrowser>) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="remembered-heading">
             <h2 id="remembered-heading">"Remembered browsers"</h2>
@@ -126,7 +126,7 @@ pub fn RememberedBrowsers(
                 // One form for the list, as for keys and apps: the code typed once, and the
                 // Forget button pressed names its browser (`id`).
                 view! {
-                    <PortalForm action=forget novalidate=true>
+                    <PortalForm<ForgetBrowser> novalidate=true>
                         <EnterSubmitsNothing />
                         <ul class="sessions">
                             {browsers
@@ -151,7 +151,7 @@ pub fn RememberedBrowsers(
                             autocomplete="one-time-code"
                             hint="A code from your authenticator app, or your recovery code; then press Forget beside the browser."
                         />
-                    </PortalForm>
+                    </PortalForm<ForgetBrowser>>
                 }
                     .into_any()
             }}
@@ -161,29 +161,67 @@ pub fn RememberedBrowsers(
 
 /// Asked before a factor changes when the password was entered more than 15 minutes ago.
 #[component]
-pub fn ReauthForm(confirm: ServerAction<ConfirmPassword>) -> impl IntoView {
+pub fn ReauthForm() -> impl IntoView {
     view! {
-        <PortalForm action=confirm novalidate=true>
+        <PortalForm<ConfirmPassword> novalidate=true>
             <Intro slot>
                 <p>"To change two-factor authentication, confirm your password first."</p>
             </Intro>
             <Field label="Password" name="password" input_type="password" autocomplete="current-password" />
             <SubmitButton label="Confirm password" />
-        </PortalForm>
+        </PortalForm<ConfirmPassword>>
     }
 }
+
+#[cfg(feature = "ssr")]
+pub use ssr::section;
 
 #[cfg(feature = "ssr")]
 mod ssr {
     use secrecy::SecretString;
 
+    use super::{ActiveSession, RememberedBrowser, SessionsSection};
     use crate::{
         account::password_check::check_password,
-        auth::{AuthSession, client, signed_in},
+        auth::{AuthSession, Viewer, client, signed_in},
+        display::{address_or_unknown, browser_name, format_time},
         error::{AppError, Missing},
         store,
         two_factor::service::verify_any_factor,
     };
+
+    pub async fn section(viewer: &Viewer) -> Result<SessionsSection, AppError> {
+        let (state, user_id) = (&viewer.state, viewer.user_id());
+        let now = state.clock.now();
+        let idle_since = now - crate::auth::IDLE_TIMEOUT_SECONDS;
+        let sessions = store::sign_ins_of(&state.pool, user_id, idle_since)
+            .await?
+            .into_iter()
+            .map(|row| ActiveSession {
+                current: viewer.sign_in_id == row.id,
+                browser: browser_name(row.user_agent.as_deref()),
+                address: address_or_unknown(row.address),
+                signed_in: format_time(row.created_at),
+                last_seen: format_time(row.last_seen_at),
+                id: row.id,
+            })
+            .collect();
+        let remembered = store::remembered_browsers_of(&state.pool, user_id, now)
+            .await?
+            .into_iter()
+            .map(|row| RememberedBrowser {
+                id: row.id,
+                browser: browser_name(row.user_agent.as_deref()),
+                address: address_or_unknown(row.address),
+                remembered: format_time(row.created_at),
+                until: format_time(row.expires_at),
+            })
+            .collect();
+        Ok(SessionsSection {
+            sessions,
+            remembered,
+        })
+    }
 
     pub async fn forget_browser(id: i64, code: &str) -> Result<(), AppError> {
         let (state, user_id) = signed_in().await?;

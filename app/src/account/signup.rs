@@ -17,11 +17,10 @@ pub async fn signup(username: String, email: String, password: String) -> Result
 
 #[component]
 pub fn SignupPage() -> impl IntoView {
-    let signup = ServerAction::<Signup>::new();
     view! {
         <Title text="Create your account · Portal" />
         <h1>"Create your account"</h1>
-        <PortalForm action=signup novalidate=true class="card">
+        <PortalForm<Signup> novalidate=true class="card">
             <Field
                 label="Username"
                 name="username"
@@ -35,7 +34,7 @@ pub fn SignupPage() -> impl IntoView {
                 known_fields=vec!["field-username".to_owned(), "field-email".to_owned()]
             />
             <SubmitButton label="Create account" />
-        </PortalForm>
+        </PortalForm<Signup>>
         <p class="aside">"Already have an account? " <A href="/login">"Sign in"</A></p>
     }
 }

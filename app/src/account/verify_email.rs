@@ -39,7 +39,6 @@ pub fn VerifyEmailPage() -> impl IntoView {
     let query = use_query_map();
     let token = Signal::derive(move || query.read().get("token").unwrap_or_default());
     let link = Resource::new(move || token.get(), verification_link);
-    let verify = ServerAction::<VerifyEmail>::new();
     view! {
         <Title text="Verify your email · Portal" />
         <h1>"Verify your email"</h1>
@@ -48,11 +47,11 @@ pub fn VerifyEmailPage() -> impl IntoView {
             done="Your email address is verified."
             next=NextStep { href: "/settings/security", label: "Go to Security settings" }
             show=move |KeepLink { username, email }| view! {
-                <PortalForm action=verify class="card">
+                <PortalForm<VerifyEmail> class="card">
                     <p>"Verify " <strong>{email}</strong> " as the email address of " <strong>{username}</strong> "? If you did not sign up for this account, leave this page."</p>
                     <Hidden name="token" value=token />
                     <SubmitButton label="Verify this address" />
-                </PortalForm>
+                </PortalForm<VerifyEmail>>
             }
         />
     }

@@ -352,3 +352,42 @@ pub async fn this_sign_in_id() -> Result<String, AppError> {
         .await?
         .ok_or(AppError::Unauthorized)
 }
+
+/// Who is looking at a page of their own account, worked out once for every section on it.
+pub struct Viewer {
+    pub state: AppState,
+    pub account: store::Account,
+    /// This browser's sign-in.
+    pub sign_in_id: String,
+    /// Whether the password was entered in the last 15 minutes: changes need it.
+    pub password_recent: bool,
+}
+
+impl Viewer {
+    /// The signed-in account of this request, or `Unauthorized`.
+    pub async fn current() -> Result<Self, AppError> {
+        let (state, user_id) = signed_in().await?;
+        let account = store::account(&state.pool, user_id)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        let auth = AuthSession::from_request().await?;
+        let password_recent = auth.password_is_recent(state.clock.now()).await?;
+        let sign_in_id = auth.sign_in_id().await?.ok_or(AppError::Unauthorized)?;
+        Ok(Self {
+            state,
+            account,
+            sign_in_id,
+            password_recent,
+        })
+    }
+
+    pub fn user_id(&self) -> UserId {
+        self.account.id
+    }
+
+    /// The sign-in that may read secrets (a new key, a new recovery code): this one, only while
+    /// its password is recent, so a stolen or stale session reads neither.
+    pub fn reveal_to(&self) -> Option<&str> {
+        self.password_recent.then_some(self.sign_in_id.as_str())
+    }
+}

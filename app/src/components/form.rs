@@ -1,10 +1,15 @@
 //! `PortalForm`: a server action's form that works with and without JavaScript, and what every
-//! such form carries (the page to return to, the form's message, a button idle while it runs).
+//! such form carries (the page to return to, the form's message).
 
 use leptos::{
     context::Provider,
     prelude::*,
-    server_fn::{Http, ServerFn, client::Client, codec::PostUrl, request::ClientReq},
+    server_fn::{
+        Http, ServerFn,
+        client::Client,
+        codec::{Json, PostUrl},
+        request::ClientReq,
+    },
     web_sys::FormData,
 };
 use serde::de::DeserializeOwned;
@@ -12,20 +17,18 @@ use serde::de::DeserializeOwned;
 use super::last_error;
 use crate::error::AppError;
 
-/// What the inside of a `PortalForm` reads from it: its action's last error (each field shows
-/// the part that names it) and whether it is running.
+/// What the inside of a `PortalForm` reads from it: its action's last error, which each field
+/// shows the part of that names it.
 #[derive(Clone, Copy)]
 pub struct FormState {
     pub error: Signal<Option<AppError>>,
-    pub pending: Signal<bool>,
 }
 
 impl FormState {
-    /// The state of the enclosing `PortalForm`; outside one, no error and never pending.
+    /// The state of the enclosing `PortalForm`; outside one, no error.
     pub fn current() -> Self {
         use_context::<Self>().unwrap_or(Self {
             error: Signal::stored(None),
-            pending: Signal::stored(false),
         })
     }
 }
@@ -36,13 +39,12 @@ pub struct Intro {
     children: Children,
 }
 
-/// The form of a server action. Without JavaScript it posts to `/api/<fn>`, and the server
-/// returns to this page (`ReturnHere`) with any error; with JavaScript it dispatches the action.
-/// Either way the form's message and its fields show the action's last error, read from
-/// `FormState`, and `SubmitButton` is idle while it runs.
+/// The form of server function `S`, rendered on the server: it posts to `/api/<fn>` (through
+/// `navigate.js`, or natively without JavaScript) and the server returns to this page
+/// (`ReturnHere`) with any error. The form makes its own action, which reads that error back from
+/// the request, so the form's message and its fields show it (`FormState`).
 #[component]
-pub fn PortalForm<S, P>(
-    action: ServerAction<S>,
+pub fn PortalForm<S>(
     #[prop(optional)] class: Option<&'static str>,
     /// Leaves checking to the server, whose messages name the field.
     #[prop(optional)]
@@ -52,11 +54,14 @@ pub fn PortalForm<S, P>(
     #[prop(default = true)]
     message: bool,
     #[prop(optional)] intro: Option<Intro>,
+    /// Names `S` for the props; set by the type in `<PortalForm<S>>`.
+    #[prop(optional)]
+    _server_fn: std::marker::PhantomData<S>,
     children: Children,
 ) -> impl IntoView
 where
     S: DeserializeOwned
-        + ServerFn<Protocol = Http<PostUrl, P>, Error = AppError>
+        + ServerFn<Protocol = Http<PostUrl, Json>, Error = AppError>
         + Clone
         + Send
         + Sync
@@ -65,11 +70,10 @@ where
     <S::Client as Client<AppError>>::Request: ClientReq<AppError>,
     <<S::Client as Client<AppError>>::Request as ClientReq<AppError>>::FormData: From<FormData>,
     S::Output: Send + Sync + 'static,
-    P: 'static,
 {
+    let action = ServerAction::<S>::new();
     let state = FormState {
         error: last_error(action),
-        pending: action.pending().into(),
     };
     view! {
         <Provider value=state>
@@ -83,15 +87,14 @@ where
     }
 }
 
-/// The button that sends a `PortalForm`, disabled while it runs.
+/// The button that sends a `PortalForm` (`navigate.js` marks it busy while the post runs).
 #[component]
 pub fn SubmitButton(
     label: &'static str,
     #[prop(optional)] class: Option<&'static str>,
 ) -> impl IntoView {
-    let pending = FormState::current().pending;
     view! {
-        <button type="submit" class=class disabled=move || pending.get()>
+        <button type="submit" class=class>
             {label}
         </button>
     }

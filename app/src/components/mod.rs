@@ -1,5 +1,5 @@
 //! Form pieces shared by every flow: the form of a server action with its no-JS return path,
-//! message and pending state; labelled fields that show their own message; and what a page
+//! message; labelled fields that show their own message; and what a page
 //! shows while it loads or when loading fails.
 
 mod fields;
@@ -16,8 +16,18 @@ pub use status::{ErrorCard, LinkPage, Loaded, Loading, NextStep};
 
 use crate::error::AppError;
 
+/// The error server function `S` answered this page's last post with, if it failed: read from
+/// the request the server returned to this page with.
+pub fn error_of<S>() -> Signal<Option<AppError>>
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+{
+    last_error(ServerAction::<S>::new())
+}
+
 /// The error of a server action's last run, if it failed.
-pub fn last_error<S>(action: ServerAction<S>) -> Signal<Option<AppError>>
+fn last_error<S>(action: ServerAction<S>) -> Signal<Option<AppError>>
 where
     S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
     S::Output: Send + Sync + 'static,

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    components::{Field, FormMessage, Hidden, PortalForm, last_error},
+    components::{Field, FormMessage, Hidden, PortalForm, error_of},
     error::AppError,
 };
 
@@ -64,12 +64,7 @@ pub async fn decline_invitation(slug: String) -> Result<(), AppError> {
 /// The portal's invitations, each with Accept and Decline; nothing when there are none.
 #[component]
 pub fn InvitationList() -> impl IntoView {
-    let accept = ServerAction::<AcceptInvitation>::new();
-    let decline = ServerAction::<DeclineInvitation>::new();
-    let invitations = Resource::new(
-        move || (accept.version().get(), decline.version().get()),
-        |_| my_invitations(),
-    );
+    let invitations = Resource::new(|| (), |_| my_invitations());
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
@@ -77,12 +72,12 @@ pub fn InvitationList() -> impl IntoView {
                 (!invitations.is_empty()).then(|| view! {
                     <section class="card" aria-labelledby="invitations-heading">
                         <h2 id="invitations-heading">"Invitations"</h2>
-                        <FormMessage error=last_error(accept) />
-                        <FormMessage error=last_error(decline) />
+                        <FormMessage error={error_of::<AcceptInvitation>()} />
+                        <FormMessage error={error_of::<DeclineInvitation>()} />
                         <ul class="invitations">
                             {invitations
                                 .into_iter()
-                                .map(|invitation| view! { <InvitationItem invitation accept decline /> })
+                                .map(|invitation| view! { <InvitationItem invitation /> })
                                 .collect_view()}
                         </ul>
                     </section>
@@ -93,11 +88,7 @@ pub fn InvitationList() -> impl IntoView {
 }
 
 #[component]
-fn InvitationItem(
-    invitation: InvitationView,
-    accept: ServerAction<AcceptInvitation>,
-    decline: ServerAction<DeclineInvitation>,
-) -> impl IntoView {
+fn InvitationItem(invitation: InvitationView) -> impl IntoView {
     let requirement = if invitation.requires_two_factor {
         "It requires two-factor authentication of its members."
     } else {
@@ -112,47 +103,43 @@ fn InvitationItem(
     view! {
         <li>
             <p><strong>{invitation.org_name}</strong>{from}". "{requirement}</p>
-            <PortalForm action=accept class="inline" message=false>
+            <PortalForm<AcceptInvitation> class="inline" message=false>
                 <Hidden name="slug" value=accept_slug />
                 <button type="submit" aria-label=accept_label>"Accept"</button>
-            </PortalForm>
+            </PortalForm<AcceptInvitation>>
             " "
-            <PortalForm action=decline class="inline" message=false>
+            <PortalForm<DeclineInvitation> class="inline" message=false>
                 <Hidden name="slug" value=decline_slug />
                 <button type="submit" class="secondary" aria-label=decline_label>"Decline"</button>
-            </PortalForm>
+            </PortalForm<DeclineInvitation>>
         </li>
     }
 }
 
 /// The owners' form: invite by username.
 #[component]
-pub fn InviteForm(slug: String, invite: ServerAction<InviteMember>) -> impl IntoView {
+pub fn InviteForm(slug: String) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="invite-heading">
             <h2 id="invite-heading">"Invite a member"</h2>
             <p>"They join when they accept the invitation on their portal."</p>
-            <PortalForm action=invite novalidate=true>
+            <PortalForm<InviteMember> novalidate=true>
                 <Hidden name="slug" value=slug />
                 <Field label="Username" name="username" />
                 <button type="submit">"Invite"</button>
-            </PortalForm>
+            </PortalForm<InviteMember>>
         </section>
     }
 }
 
 /// Invitations not answered yet, by username only: no status of an account that has not agreed.
 #[component]
-pub fn PendingInvitations(
-    slug: String,
-    usernames: Vec<String>,
-    withdraw: ServerAction<WithdrawInvitation>,
-) -> impl IntoView {
+pub fn PendingInvitations(slug: String, usernames: Vec<String>) -> impl IntoView {
     (!usernames.is_empty()).then(|| {
         view! {
             <section class="card" aria-labelledby="pending-heading">
                 <h2 id="pending-heading">"Invitations waiting"</h2>
-                <FormMessage error=last_error(withdraw) />
+                <FormMessage error={error_of::<WithdrawInvitation>()} />
                 <ul class="invitations">
                     {usernames
                         .into_iter()
@@ -162,11 +149,11 @@ pub fn PendingInvitations(
                             view! {
                                 <li>
                                     {username.clone()} " "
-                                    <PortalForm action=withdraw class="inline" message=false>
+                                    <PortalForm<WithdrawInvitation> class="inline" message=false>
                                         <Hidden name="slug" value=slug />
                                         <Hidden name="username" value=username />
                                         <button type="submit" class="secondary" aria-label=label>"Withdraw"</button>
-                                    </PortalForm>
+                                    </PortalForm<WithdrawInvitation>>
                                 </li>
                             }
                         })

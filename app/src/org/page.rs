@@ -8,50 +8,24 @@ use leptos_router::{
 };
 
 use super::{
-    CreateOrganization, LeaveOrganization, MemberView, OrgDetails, RemoveMember,
+    CreateOrganization, LeaveOrganization, MemberView, OrgDetails, OrgLink, RemoveMember,
     SetRememberedBrowsers, SetTwoFactorRequirement,
-    invitations::{INVITED, InviteForm, InviteMember, PendingInvitations, WithdrawInvitation},
+    invitations::{INVITED, InviteForm, PendingInvitations},
     load_requirement_notice, my_organizations, organization,
 };
-use crate::components::{ErrorCard, Field, FormMessage, Hidden, Loading, PortalForm, last_error};
+use crate::components::{ErrorCard, Field, FormMessage, Hidden, Loading, PortalForm, error_of};
 
 #[component]
 pub fn OrgPage() -> impl IntoView {
     let params = use_params_map();
     let slug = Signal::derive(move || params.read().get("slug").unwrap_or_default());
-    let invite = ServerAction::<InviteMember>::new();
-    let withdraw = ServerAction::<WithdrawInvitation>::new();
-    let remove = ServerAction::<RemoveMember>::new();
-    let set = ServerAction::<SetTwoFactorRequirement>::new();
-    let leave = ServerAction::<LeaveOrganization>::new();
-    let remembering = ServerAction::<SetRememberedBrowsers>::new();
-    let details = Resource::new(
-        move || {
-            (
-                slug.get(),
-                invite.version().get(),
-                withdraw.version().get(),
-                remove.version().get(),
-                set.version().get(),
-                remembering.version().get(),
-            )
-        },
-        |(slug, ..)| organization(slug),
-    );
-    let actions = OrgActions {
-        invite,
-        withdraw,
-        remove,
-        set,
-        leave,
-        remembering,
-    };
+    let details = Resource::new(move || slug.get(), organization);
     view! {
         <Title text="Organization · Portal" />
         <Suspense fallback=|| view! { <Loading /> }>
             {move || Suspend::new(async move {
                 match details.await {
-                    Ok(org) => view! { <OrgView org actions /> }.into_any(),
+                    Ok(org) => view! { <OrgView org /> }.into_any(),
                     Err(error) => view! {
                         <h1>"Organization"</h1>
                         <ErrorCard error />
@@ -63,32 +37,13 @@ pub fn OrgPage() -> impl IntoView {
     }
 }
 
-/// What the organization page can do, in one value so its parts take what they need.
-#[derive(Clone, Copy)]
-struct OrgActions {
-    invite: ServerAction<InviteMember>,
-    withdraw: ServerAction<WithdrawInvitation>,
-    remove: ServerAction<RemoveMember>,
-    set: ServerAction<SetTwoFactorRequirement>,
-    leave: ServerAction<LeaveOrganization>,
-    remembering: ServerAction<SetRememberedBrowsers>,
-}
-
 /// What `?notice=` says after an invitation, in fixed words (nothing from the URL is echoed).
 fn notice_text(notice: &str) -> Option<&'static str> {
     (notice == "invited").then_some(INVITED)
 }
 
 #[component]
-fn OrgView(org: OrgDetails, actions: OrgActions) -> impl IntoView {
-    let OrgActions {
-        invite,
-        withdraw,
-        remove,
-        set,
-        leave,
-        remembering,
-    } = actions;
+fn OrgView(org: OrgDetails) -> impl IntoView {
     let slug = org.slug.clone();
     let query = use_query_map();
     let notice = move || {
@@ -102,57 +57,48 @@ fn OrgView(org: OrgDetails, actions: OrgActions) -> impl IntoView {
         {move || notice().map(|text| view! { <p class="notice" role="status">{text}</p> })}
         {org.is_owner.then(|| {
             view! {
-                <RequirementSwitch slug=org.slug.clone() on=org.requires_two_factor grace_days=org.grace_days set />
-                <RememberingSwitch slug=org.slug.clone() on=org.remembered_browsers_allowed set=remembering />
-                <MemberList slug=org.slug.clone() members=org.members.clone() remove />
-                <InviteForm slug=org.slug.clone() invite />
-                <PendingInvitations slug=org.slug.clone() usernames=org.invitations.clone() withdraw />
+                <RequirementSwitch slug=org.slug.clone() on=org.requires_two_factor grace_days=org.grace_days />
+                <RememberingSwitch slug=org.slug.clone() on=org.remembered_browsers_allowed />
+                <MemberList slug=org.slug.clone() members=org.members.clone() />
+                <InviteForm slug=org.slug.clone() />
+                <PendingInvitations slug=org.slug.clone() usernames=org.invitations.clone() />
             }
         })}
         <section class="card">
-            <PortalForm action=leave>
+            <PortalForm<LeaveOrganization>>
                 <Hidden name="slug" value=slug />
                 <button type="submit" class="secondary">"Leave organization"</button>
-            </PortalForm>
+            </PortalForm<LeaveOrganization>>
         </section>
     }
 }
 
 /// Whether members may skip the second step on browsers they chose to remember.
 #[component]
-fn RememberingSwitch(
-    slug: String,
-    on: bool,
-    set: ServerAction<SetRememberedBrowsers>,
-) -> impl IntoView {
+fn RememberingSwitch(slug: String, on: bool) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="remembering-heading">
             <h2 id="remembering-heading">"Remembered browsers"</h2>
             <p>"Members may tick “Remember this browser for 30 days” at the code step. Turning this off forgets the browsers they have remembered."</p>
-            <PortalForm action=set>
+            <PortalForm<SetRememberedBrowsers>>
                 <Hidden name="slug" value=slug />
                 {(!on).then(|| view! { <Hidden name="allowed" value="yes" /> })}
                 <button type="submit" role="switch" aria-checked=if on { "true" } else { "false" } class="switch">
                     <span class="switch-track" aria-hidden="true"><span class="switch-thumb"></span></span>
                     <span class="switch-label">"Allow remembered browsers"</span>
                 </button>
-            </PortalForm>
+            </PortalForm<SetRememberedBrowsers>>
         </section>
     }
 }
 
 #[component]
-fn RequirementSwitch(
-    slug: String,
-    on: bool,
-    grace_days: i64,
-    set: ServerAction<SetTwoFactorRequirement>,
-) -> impl IntoView {
-    let error = last_error(set);
+fn RequirementSwitch(slug: String, on: bool, grace_days: i64) -> impl IntoView {
+    let error = error_of::<SetTwoFactorRequirement>();
     view! {
         <section class="card" aria-labelledby="requirement-heading">
             <h2 id="requirement-heading">"Two-factor requirement"</h2>
-            <PortalForm action=set novalidate=true>
+            <PortalForm<SetTwoFactorRequirement> novalidate=true>
                 <Hidden name="slug" value=slug />
                 {(!on).then(|| view! { <Hidden name="required" value="yes" /> })}
                 <div class="field">
@@ -164,17 +110,13 @@ fn RequirementSwitch(
                     <span class="switch-track" aria-hidden="true"><span class="switch-thumb"></span></span>
                     <span class="switch-label">"Require two-factor authentication"</span>
                 </button>
-            </PortalForm>
+            </PortalForm<SetTwoFactorRequirement>>
         </section>
     }
 }
 
 #[component]
-fn MemberList(
-    slug: String,
-    members: Vec<MemberView>,
-    remove: ServerAction<RemoveMember>,
-) -> impl IntoView {
+fn MemberList(slug: String, members: Vec<MemberView>) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="members-heading">
             <h2 id="members-heading">"Members"</h2>
@@ -192,11 +134,11 @@ fn MemberList(
                                     <td>{member.role.clone()}</td>
                                     <td>{member.two_factor.clone()}</td>
                                     <td>
-                                        <PortalForm action=remove class="inline" message=false>
+                                        <PortalForm<RemoveMember> class="inline" message=false>
                                             <Hidden name="slug" value=slug />
                                             <Hidden name="username" value=member.username.clone() />
                                             <button type="submit" class="secondary" aria-label=label>"Remove"</button>
-                                        </PortalForm>
+                                        </PortalForm<RemoveMember>>
                                     </td>
                                 </tr>
                             }
@@ -204,7 +146,7 @@ fn MemberList(
                         .collect_view()}
                 </tbody>
             </table>
-            <FormMessage error=last_error(remove) />
+            <FormMessage error={error_of::<RemoveMember>()} />
         </section>
     }
 }
@@ -212,7 +154,6 @@ fn MemberList(
 /// The portal's list of the account's organizations, and a new one.
 #[component]
 pub fn OrgSection() -> impl IntoView {
-    let create = ServerAction::<CreateOrganization>::new();
     let orgs = Resource::new(|| (), |_| my_organizations());
     view! {
         <section class="card" aria-labelledby="orgs-heading">
@@ -232,11 +173,22 @@ pub fn OrgSection() -> impl IntoView {
                     })
                 })}
             </Suspense>
-            <PortalForm action=create novalidate=true>
+            <PortalForm<CreateOrganization> novalidate=true>
                 <Field label="Organization name" name="name" />
                 <button type="submit" class="secondary">"New organization"</button>
-            </PortalForm>
+            </PortalForm<CreateOrganization>>
         </section>
+    }
+}
+
+/// Above the two-factor switch of a held account: who holds it, and the way out.
+#[component]
+pub fn HeldBanner(org: OrgLink) -> impl IntoView {
+    view! {
+        <p class="banner" role="alert">
+            {format!("{} requires two-factor authentication. Turn it on to continue.", org.name)}
+            " " <A href=format!("/org/{}", org.slug)>{format!("Or leave {}", org.name)}</A>
+        </p>
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::{
     error::AppError,
+    org::OrgLink,
     state::AppState,
     store::{self, UserId},
     two_factor::enroll,
@@ -34,6 +35,18 @@ pub async fn enforcement(state: &AppState, user_id: UserId) -> Result<Enforcemen
             org_name: requirement.org_name,
             org_slug: requirement.org_slug,
         },
+    })
+}
+
+/// The organization whose requirement holds the viewer's account (past its deadline without a
+/// second factor), linked to its page to leave it.
+pub async fn held_by(viewer: &crate::auth::Viewer) -> Result<Option<OrgLink>, AppError> {
+    Ok(match enforcement(&viewer.state, viewer.user_id()).await? {
+        Enforcement::Required { org_name, org_slug } => Some(OrgLink {
+            slug: org_slug,
+            name: org_name,
+        }),
+        _ => None,
     })
 }
 

@@ -28,7 +28,6 @@ pub fn ConfirmRecoveryPage() -> impl IntoView {
     let query = use_query_map();
     let token = Signal::derive(move || query.read().get("token").unwrap_or_default());
     let whose = Resource::new(move || token.get(), recovery_request);
-    let confirm = ServerAction::<ConfirmRecovery>::new();
     view! {
         <Title text="Reset two-factor authentication · Portal" />
         <h1>"Reset two-factor authentication"</h1>
@@ -37,14 +36,14 @@ pub fn ConfirmRecoveryPage() -> impl IntoView {
             loading="Checking the link…"
             next=NextStep { href: "/login", label: "Go to sign-in" }
             show=move |username: String| view! {
-                <PortalForm action=confirm class="card">
+                <PortalForm<ConfirmRecovery> class="card">
                     <p>
                         "This turns off two-factor authentication for " <strong>{username}</strong>
                         ", removes its recovery code and signs the account out everywhere. You can turn it on again after you sign in."
                     </p>
                     <Hidden name="token" value=token />
                     <SubmitButton label="Reset two-factor authentication" />
-                </PortalForm>
+                </PortalForm<ConfirmRecovery>>
             }
         />
     }

@@ -28,12 +28,9 @@ pub fn SupportLine(support_email: String) -> impl IntoView {
 }
 
 #[component]
-pub fn RecoveryStep(
-    request: ServerAction<RequestRecovery>,
-    support_email: String,
-) -> impl IntoView {
+pub fn RecoveryStep(support_email: String) -> impl IntoView {
     view! {
-        <PortalForm action=request novalidate=true class="card">
+        <PortalForm<RequestRecovery> novalidate=true class="card">
             <Intro slot>
                 <h2>"Use a recovery code"</h2>
                 <p>"Enter the recovery code you saved when you turned on two-factor authentication. We will email a link to reset it."</p>
@@ -48,7 +45,7 @@ pub fn RecoveryStep(
             <p>
                 <A href="/login">"Use your authenticator app instead"</A>
             </p>
-        </PortalForm>
+        </PortalForm<RequestRecovery>>
         <SupportLine support_email />
     }
 }

@@ -13,6 +13,12 @@ use crate::{
 };
 
 /// A key as the security page lists it.
+/// The keys card: the account's security keys and passkeys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeysSection {
+    pub keys: Vec<KeyInfo>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyInfo {
     pub id: i64,
@@ -50,7 +56,8 @@ pub async fn remove_security_key(id: i64, #[server(default)] code: String) -> Re
 
 /// The keys and the way to add one (with two-factor authentication on).
 #[component]
-pub fn SecurityKeys(keys: Vec<KeyInfo>, remove: ServerAction<RemoveSecurityKey>) -> impl IntoView {
+pub fn SecurityKeys(section: KeysSection) -> impl IntoView {
+    let KeysSection { keys } = section;
     view! {
         <section class="card" aria-labelledby="keys-heading">
             <h2 id="keys-heading">"Security keys and passkeys"</h2>
@@ -60,7 +67,7 @@ pub fn SecurityKeys(keys: Vec<KeyInfo>, remove: ServerAction<RemoveSecurityKey>)
                 // One form for the list: the code typed once, and the Remove button pressed
                 // names its key (`id`), with and without JavaScript.
                 view! {
-                    <PortalForm action=remove novalidate=true>
+                    <PortalForm<RemoveSecurityKey> novalidate=true>
                         <EnterSubmitsNothing />
                         <ul class="sessions">
                             {keys
@@ -87,7 +94,7 @@ pub fn SecurityKeys(keys: Vec<KeyInfo>, remove: ServerAction<RemoveSecurityKey>)
                             autocomplete="one-time-code"
                             hint="A code from your authenticator app, or your recovery code; then press Remove beside the key."
                         />
-                    </PortalForm>
+                    </PortalForm<RemoveSecurityKey>>
                 }
                     .into_any()
             }}
@@ -113,7 +120,7 @@ pub fn SecurityKeys(keys: Vec<KeyInfo>, remove: ServerAction<RemoveSecurityKey>)
 }
 
 #[cfg(feature = "ssr")]
-pub use ssr::keys_of;
+pub use ssr::section;
 
 #[cfg(feature = "ssr")]
 mod ssr {
@@ -121,7 +128,7 @@ mod ssr {
     use webauthn_rs_proto::ResidentKeyRequirement;
 
     use super::super::ssr::{from_json, refused, to_json, webauthn};
-    use super::KeyInfo;
+    use super::{KeyInfo, KeysSection};
     use crate::{
         audit::EventKind,
         auth::{AuthSession, client, signed_in_recently},
@@ -136,7 +143,13 @@ mod ssr {
 
     const CEREMONY: &str = "registration";
 
-    pub async fn keys_of(state: &AppState, user_id: UserId) -> Result<Vec<KeyInfo>, AppError> {
+    pub async fn section(viewer: &crate::auth::Viewer) -> Result<KeysSection, AppError> {
+        Ok(KeysSection {
+            keys: keys_of(&viewer.state, viewer.user_id()).await?,
+        })
+    }
+
+    async fn keys_of(state: &AppState, user_id: UserId) -> Result<Vec<KeyInfo>, AppError> {
         Ok(store::security_keys_of(&state.pool, user_id)
             .await?
             .into_iter()

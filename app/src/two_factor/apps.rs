@@ -28,6 +28,13 @@ pub struct AppAddition {
     pub key: String,
 }
 
+/// The apps card: the apps, and another being added by this sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppsSection {
+    pub apps: Vec<AppInfo>,
+    pub adding: Option<AppAddition>,
+}
+
 /// Starts adding an app named `app_name`. `app_code`, a code from an app the account has or its
 /// recovery code, comes first: a session alone must not add a second factor.
 #[server(endpoint = "start_app_addition")]
@@ -63,44 +70,9 @@ pub async fn remove_authenticator_app(
     Ok(())
 }
 
-/// The actions of the apps card.
-#[derive(Clone, Copy)]
-pub struct AppActions {
-    pub start: ServerAction<StartAppAddition>,
-    pub finish: ServerAction<FinishAppAddition>,
-    pub cancel: ServerAction<CancelAppAddition>,
-    pub remove: ServerAction<RemoveAuthenticatorApp>,
-}
-
-impl Default for AppActions {
-    fn default() -> Self {
-        Self {
-            start: ServerAction::new(),
-            finish: ServerAction::new(),
-            cancel: ServerAction::new(),
-            remove: ServerAction::new(),
-        }
-    }
-}
-
-impl AppActions {
-    /// Changes whenever one of them has run: the page reloads what it shows.
-    pub fn version(&self) -> (usize, usize, usize, usize) {
-        (
-            self.start.version().get(),
-            self.finish.version().get(),
-            self.cancel.version().get(),
-            self.remove.version().get(),
-        )
-    }
-}
-
 #[component]
-pub fn AuthenticatorApps(
-    apps: Vec<AppInfo>,
-    adding: Option<AppAddition>,
-    actions: AppActions,
-) -> impl IntoView {
+pub fn AuthenticatorApps(section: AppsSection) -> impl IntoView {
+    let AppsSection { apps, adding } = section;
     // The last app goes only with two-factor authentication (the switch above).
     let removable = apps.len() > 1;
     view! {
@@ -110,7 +82,7 @@ pub fn AuthenticatorApps(
                 // One form for the list: the code typed once, and the Remove button pressed
                 // names its app (`id`), with and without JavaScript.
                 view! {
-                    <PortalForm action=actions.remove novalidate=true>
+                    <PortalForm<RemoveAuthenticatorApp> novalidate=true>
                         <EnterSubmitsNothing />
                         <AppList apps removable />
                         <Field
@@ -120,15 +92,15 @@ pub fn AuthenticatorApps(
                             autocomplete="one-time-code"
                             hint="A code from an app you keep, or your recovery code; then press Remove beside the app."
                         />
-                    </PortalForm>
+                    </PortalForm<RemoveAuthenticatorApp>>
                 }
                     .into_any()
             } else {
                 view! { <AppList apps removable /> }.into_any()
             }}
             {match adding {
-                Some(adding) => view! { <AddingApp adding actions /> }.into_any(),
-                None => view! { <AddAppForm start=actions.start /> }.into_any(),
+                Some(adding) => view! { <AddingApp adding /> }.into_any(),
+                None => view! { <AddAppForm /> }.into_any(),
             }}
         </section>
     }
@@ -162,9 +134,9 @@ fn AppList(apps: Vec<AppInfo>, removable: bool) -> impl IntoView {
 }
 
 #[component]
-fn AddAppForm(start: ServerAction<StartAppAddition>) -> impl IntoView {
+fn AddAppForm() -> impl IntoView {
     view! {
-        <PortalForm action=start novalidate=true>
+        <PortalForm<StartAppAddition> novalidate=true>
             <Intro slot>
                 <p>"A second app, on another phone for instance, keeps you in when one is lost."</p>
             </Intro>
@@ -176,13 +148,13 @@ fn AddAppForm(start: ServerAction<StartAppAddition>) -> impl IntoView {
                 hint="Or your recovery code: it confirms that it is you."
             />
             <SubmitButton label="Add another authenticator app" class="secondary" />
-        </PortalForm>
+        </PortalForm<StartAppAddition>>
     }
 }
 
 /// The new app's QR code and key, and the code that proves it has them.
 #[component]
-fn AddingApp(adding: AppAddition, actions: AppActions) -> impl IntoView {
+fn AddingApp(adding: AppAddition) -> impl IntoView {
     view! {
         <h3>{format!("Add “{}”", adding.name)}</h3>
         <p>"Scan this QR code with the new app, then enter the 6-digit code it shows."</p>
@@ -191,24 +163,24 @@ fn AddingApp(adding: AppAddition, actions: AppActions) -> impl IntoView {
         <p class="key" aria-label="Key of the new app">
             <code>{adding.key}</code>
         </p>
-        <PortalForm action=actions.finish novalidate=true>
+        <PortalForm<FinishAppAddition> novalidate=true>
             <Field label="Code from the new app" name="new_app_code" autocomplete="one-time-code" inputmode="numeric" />
             <div class="actions">
                 <SubmitButton label="Add the app" />
             </div>
-        </PortalForm>
-        <PortalForm action=actions.cancel class="inline" message=false>
+        </PortalForm<FinishAppAddition>>
+        <PortalForm<CancelAppAddition> class="inline" message=false>
             <button type="submit" class="secondary">"Cancel adding the app"</button>
-        </PortalForm>
+        </PortalForm<CancelAppAddition>>
     }
 }
 
 #[cfg(feature = "ssr")]
-pub use ssr::{addition_of, apps_of};
+pub use ssr::section;
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use super::{AppAddition, AppInfo};
+    use super::{AppAddition, AppInfo, AppsSection};
     use crate::{
         audit::EventKind,
         auth::{client, signed_in, signed_in_recently, this_sign_in_id},
@@ -228,7 +200,21 @@ mod ssr {
     /// Each code check tries every app of the account: a handful is what people carry.
     const MAX_APPS: usize = 10;
 
-    pub async fn apps_of(state: &AppState, user_id: UserId) -> Result<Vec<AppInfo>, AppError> {
+    pub async fn section(viewer: &crate::auth::Viewer) -> Result<AppsSection, AppError> {
+        let (state, user_id) = (&viewer.state, viewer.user_id());
+        let adding = match viewer.reveal_to() {
+            Some(sign_in_id) => {
+                addition_of(state, user_id, &viewer.account.username, sign_in_id).await?
+            }
+            None => None,
+        };
+        Ok(AppsSection {
+            apps: apps_of(state, user_id).await?,
+            adding,
+        })
+    }
+
+    async fn apps_of(state: &AppState, user_id: UserId) -> Result<Vec<AppInfo>, AppError> {
         Ok(store::authenticator_apps_of(&state.pool, user_id)
             .await?
             .into_iter()
@@ -242,7 +228,7 @@ mod ssr {
     }
 
     /// The addition under way that `sign_in_id` started, recently.
-    pub async fn addition_of(
+    async fn addition_of(
         state: &AppState,
         user_id: UserId,
         username: &str,

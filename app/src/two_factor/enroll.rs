@@ -36,12 +36,7 @@ pub async fn cancel_enrollment() -> Result<(), AppError> {
 
 /// Step 1: the QR code, the key as text, and the code that proves the app has it.
 #[component]
-pub fn ScanStep(
-    qr_svg: String,
-    key: String,
-    confirm: ServerAction<ConfirmEnrollment>,
-    cancel: ServerAction<CancelEnrollment>,
-) -> impl IntoView {
+pub fn ScanStep(qr_svg: String, key: String) -> impl IntoView {
     view! {
         <h3>"Step 1 of 3: Scan"</h3>
         <p>"Scan this QR code with your authenticator app, then enter the 6-digit code it shows."</p>
@@ -50,25 +45,21 @@ pub fn ScanStep(
         <p class="key" aria-label="Key for manual entry">
             <code>{key}</code>
         </p>
-        <PortalForm action=confirm novalidate=true>
+        <PortalForm<ConfirmEnrollment> novalidate=true>
             <CodeField />
             <div class="actions">
                 <SubmitButton label="Verify" />
             </div>
-        </PortalForm>
-        <PortalForm action=cancel class="inline" message=false>
+        </PortalForm<ConfirmEnrollment>>
+        <PortalForm<CancelEnrollment> class="inline" message=false>
             <button type="submit" class="secondary">"Cancel"</button>
-        </PortalForm>
+        </PortalForm<CancelEnrollment>>
     }
 }
 
 /// Step 2 (and a regenerated code): the recovery code, shown once.
 #[component]
-pub fn RecoveryCodeStep(
-    code: String,
-    heading: &'static str,
-    save: ServerAction<SaveRecoveryCode>,
-) -> impl IntoView {
+pub fn RecoveryCodeStep(code: String, heading: &'static str) -> impl IntoView {
     view! {
         <h3>{heading}</h3>
         <p>
@@ -78,10 +69,10 @@ pub fn RecoveryCodeStep(
             <code>{code.clone()}</code>
         </p>
         <RecoveryCodeActions code />
-        <PortalForm action=save novalidate=true>
+        <PortalForm<SaveRecoveryCode> novalidate=true>
             <CheckboxField label="I have saved my recovery code" name="saved" value="yes" />
             <SubmitButton label="Continue" />
-        </PortalForm>
+        </PortalForm<SaveRecoveryCode>>
     }
 }
 

@@ -24,28 +24,28 @@ pub async fn regenerate_recovery_code(code: String) -> Result<(), AppError> {
 }
 
 #[component]
-pub fn DisableForm(action: ServerAction<DisableTwoFactor>) -> impl IntoView {
+pub fn DisableForm() -> impl IntoView {
     view! {
-        <PortalForm action novalidate=true>
+        <PortalForm<DisableTwoFactor> novalidate=true>
             <Intro slot>
                 <p>"Enter a code from your authenticator app to turn two-factor authentication off."</p>
             </Intro>
             <CodeConfirmFields button="Disable" />
-        </PortalForm>
+        </PortalForm<DisableTwoFactor>>
     }
 }
 
 #[component]
-pub fn RegenerateForm(action: ServerAction<RegenerateRecoveryCode>) -> impl IntoView {
+pub fn RegenerateForm() -> impl IntoView {
     view! {
-        <PortalForm action novalidate=true>
+        <PortalForm<RegenerateRecoveryCode> novalidate=true>
             <Intro slot>
                 <p>
                     "Enter a code from your authenticator app to get a new recovery code. Your old one stops working."
                 </p>
             </Intro>
             <CodeConfirmFields button="Regenerate recovery code" />
-        </PortalForm>
+        </PortalForm<RegenerateRecoveryCode>>
     }
 }
 

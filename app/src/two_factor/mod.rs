@@ -7,6 +7,7 @@ pub mod manage;
 pub mod prompt;
 #[cfg(feature = "ssr")]
 pub mod recovery_code_file;
+pub mod section;
 #[cfg(feature = "ssr")]
 pub mod service;
 
@@ -21,7 +22,7 @@ pub enum TwoFactorState {
         qr_svg: String,
         key: String,
     },
-    /// Wizard step 2: the recovery code is shown (in `SecurityOverview::recovery_code`).
+    /// Wizard step 2: the recovery code is shown (in `TwoFactorSection::recovery_code`).
     SavingRecoveryCode,
     On,
 }

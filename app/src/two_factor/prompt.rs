@@ -33,15 +33,13 @@ pub async fn start_over() -> Result<(), AppError> {
 
 #[component]
 pub fn CodeStep(
-    verify: ServerAction<VerifySignInCode>,
-    start_over: ServerAction<StartOver>,
     next: Signal<String>,
     /// Offer "Remember this browser" (an organization of the account may forbid it).
     #[prop(default = true)]
     offer_remember: bool,
 ) -> impl IntoView {
     view! {
-        <PortalForm action=verify novalidate=true class="card">
+        <PortalForm<VerifySignInCode> novalidate=true class="card">
             <Intro slot>
                 <h2>"Two-factor authentication"</h2>
                 <p>"Open your authenticator app and enter the code it shows for Portal."</p>
@@ -55,13 +53,13 @@ pub fn CodeStep(
             <p>
                 <A href=move || recovery_href(&next.get())>"Enter a recovery code"</A>
             </p>
-        </PortalForm>
-        <PortalForm action=start_over class="inline" message=false>
+        </PortalForm<VerifySignInCode>>
+        <PortalForm<StartOver> class="inline" message=false>
             <p class="aside">
                 "Not you, or wrong account? "
                 <button type="submit" class="link">"Start over"</button>
             </p>
-        </PortalForm>
+        </PortalForm<StartOver>>
     }
 }
 

@@ -6,6 +6,7 @@ use secrecy::SecretString;
 
 use crate::{
     audit::{self, EventKind},
+    auth::Viewer,
     error::AppError,
     security::{
         crypto::random_bytes,
@@ -15,6 +16,7 @@ use crate::{
     },
     state::AppState,
     store::{self, Client, CodeVerdict, Factor, Failures, UserId},
+    two_factor::{TwoFactorState, enroll::scan_code, section::TwoFactorSection},
 };
 
 /// A recovery code or enrollment is shown for this long, then taken as abandoned.
@@ -298,4 +300,61 @@ pub async fn revealed_recovery_code(
     String::from_utf8(code)
         .map(Some)
         .map_err(AppError::internal)
+}
+
+/// The security page's two-factor card, as the viewer may see it.
+pub async fn section(viewer: &Viewer) -> Result<TwoFactorSection, AppError> {
+    let state = &viewer.state;
+    let user_id = viewer.user_id();
+    let reveal_to = viewer.reveal_to();
+    let two_factor = two_factor_state(state, user_id, &viewer.account.username, reveal_to).await?;
+    let recovery_code = match (&two_factor, reveal_to) {
+        (TwoFactorState::SavingRecoveryCode | TwoFactorState::On, Some(sign_in_id)) => {
+            revealed_recovery_code(state, user_id, sign_in_id).await?
+        }
+        _ => None,
+    };
+    let two_factor = match (two_factor, &recovery_code) {
+        // A confirmed enrollment whose code can no longer be shown is an abandoned one.
+        (TwoFactorState::SavingRecoveryCode, None) => TwoFactorState::Off,
+        (state, _) => state,
+    };
+    Ok(TwoFactorSection {
+        state: two_factor,
+        recovery_code,
+        password_recent: viewer.password_recent,
+        required_by: store::requiring_org(&state.pool, user_id).await?,
+    })
+}
+
+/// The switch's state as `reveal_to` (this sign-in, when its password is recent) may see it:
+/// an enrollment of another sign-in, or one this sign-in may not see now, shows as off.
+async fn two_factor_state(
+    state: &AppState,
+    user_id: UserId,
+    username: &str,
+    reveal_to: Option<&str>,
+) -> Result<TwoFactorState, AppError> {
+    if store::two_factor_of(&state.pool, user_id).await?.is_some() {
+        return Ok(TwoFactorState::On);
+    }
+    let recent = state.clock.now() - REVEAL_SECONDS;
+    let Some(enrollment) = store::enrollment_of(&state.pool, user_id)
+        .await?
+        .filter(|enrollment| {
+            enrollment.started_at >= recent
+                && reveal_to.is_some()
+                && enrollment.sign_in_id.as_deref() == reveal_to
+        })
+    else {
+        return Ok(TwoFactorState::Off);
+    };
+    if enrollment.confirmed_step.is_some() {
+        return Ok(TwoFactorState::SavingRecoveryCode);
+    }
+    let secret = state
+        .secrets
+        .open(&enrollment.secret_sealed, &secret_context(user_id))?;
+    let (qr_svg, key) = scan_code(state, username, &secret)?;
+    Ok(TwoFactorState::Scanning { qr_svg, key })
 }

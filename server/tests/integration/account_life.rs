@@ -544,10 +544,10 @@ async fn a_new_address_is_the_accounts_only_once_verified_and_the_old_one_can_ta
         .expect("the change is asked for");
     let overview = portal.overview(&alice).await;
     assert_eq!(
-        overview.email, ALICE,
+        overview.email.address, ALICE,
         "nothing switches before the link is opened"
     );
-    assert_eq!(overview.pending_email.as_deref(), Some("new@example.com"));
+    assert_eq!(overview.email.pending.as_deref(), Some("new@example.com"));
 
     // Until then, recovery and reset mail go to the verified old address.
     ask_reset(&portal, "alice").await;
@@ -582,7 +582,7 @@ async fn a_new_address_is_the_accounts_only_once_verified_and_the_old_one_can_ta
         page.contains("Confirm this email address") && page.contains("new@example.com"),
         "{page}"
     );
-    assert_eq!(portal.overview(&alice).await.email, ALICE);
+    assert_eq!(portal.overview(&alice).await.email.address, ALICE);
     portal
         .call_fn(
             &alice,
@@ -593,11 +593,11 @@ async fn a_new_address_is_the_accounts_only_once_verified_and_the_old_one_can_ta
         .await
         .expect("confirmed");
     let overview = portal.overview(&alice).await;
-    assert_eq!(overview.email, "new@example.com");
-    assert!(overview.email_verified);
-    assert_eq!(overview.pending_email, None);
+    assert_eq!(overview.email.address, "new@example.com");
+    assert!(overview.email.verified);
+    assert_eq!(overview.email.pending, None);
     // The security page says the old address can still take the account back, and until when.
-    let undo = overview.undo_email.expect("the live undo link is shown");
+    let undo = overview.email.undo.expect("the live undo link is shown");
     assert_eq!(undo.email, ALICE);
     assert!(
         portal
@@ -640,8 +640,8 @@ async fn a_new_address_is_the_accounts_only_once_verified_and_the_old_one_can_ta
     let browser = portal.browser();
     portal.sign_in(&browser, "alice", PASSWORD).await;
     let overview = portal.overview(&browser).await;
-    assert_eq!(overview.email, ALICE);
-    assert!(overview.email_verified);
+    assert_eq!(overview.email.address, ALICE);
+    assert!(overview.email.verified);
     assert_eq!(
         portal
             .call_fn(
@@ -675,7 +675,7 @@ async fn an_address_verified_by_another_account_is_never_switched_to_and_its_own
         bob.iter()
             .all(|mail| mail.link(&portal.url("/confirm-email")).is_none())
     );
-    assert_eq!(portal.overview(&alice).await.email, ALICE);
+    assert_eq!(portal.overview(&alice).await.email.address, ALICE);
 }
 
 #[tokio::test]
@@ -820,7 +820,7 @@ async fn a_pending_change_of_address_dies_when_the_password_changes() {
         )
         .await
         .unwrap();
-    assert_eq!(portal.overview(&alice).await.pending_email, None);
+    assert_eq!(portal.overview(&alice).await.email.pending, None);
     assert_eq!(
         portal
             .call_fn(
@@ -1006,8 +1006,8 @@ async fn a_password_change_with_the_second_factor_withdraws_the_old_addresss_und
         })
     );
     let overview = portal.overview(&alice).await;
-    assert_eq!(overview.email, "new@example.com");
-    assert_eq!(overview.undo_email, None);
+    assert_eq!(overview.email.address, "new@example.com");
+    assert_eq!(overview.email.undo, None);
 }
 
 #[tokio::test]
@@ -1049,7 +1049,7 @@ async fn a_password_change_without_a_second_factor_keeps_the_old_addresss_undo_l
         )
         .await
         .unwrap();
-    assert!(portal.overview(&alice).await.undo_email.is_some());
+    assert!(portal.overview(&alice).await.email.undo.is_some());
     portal
         .call_fn(
             &portal.browser(),

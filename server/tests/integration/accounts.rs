@@ -104,7 +104,7 @@ async fn an_unverified_address_does_not_keep_its_owner_from_signing_up() {
         portal.press_verify(&owner, &carols_link).await.status(),
         StatusCode::OK
     );
-    assert!(portal.overview(&owner).await.email_verified);
+    assert!(portal.overview(&owner).await.email.verified);
     // The squatter's link now fails: an address is verified on one account only.
     let mallorys_link = mail
         .iter()
@@ -599,7 +599,7 @@ async fn opening_a_verification_link_verifies_nothing_until_its_button_is_presse
     // Alice's mail gateway opens the link, as scanners do: a GET without cookies.
     let page = crate::common::open_link(&portal.browser(), &link).await;
     assert!(
-        !portal.overview(&mallory).await.email_verified,
+        !portal.overview(&mallory).await.email.verified,
         "opening the link verified the address: {page}"
     );
     assert!(page.contains("Verify this address"), "{page}");
@@ -608,5 +608,5 @@ async fn opening_a_verification_link_verifies_nothing_until_its_button_is_presse
         .call(&portal.browser(), "verify_email", &[("token", token)])
         .await;
     assert_eq!(verified.status(), StatusCode::OK);
-    assert!(portal.overview(&mallory).await.email_verified);
+    assert!(portal.overview(&mallory).await.email.verified);
 }

@@ -34,7 +34,8 @@ pub(crate) async fn add_app(
     let key = portal
         .overview(browser)
         .await
-        .adding_app
+        .apps
+        .adding
         .expect("the new app's key is shown")
         .key;
     portal
@@ -100,7 +101,7 @@ async fn a_second_app_is_added_after_a_code_and_its_codes_sign_in_once() {
         )
         .await
         .unwrap();
-    let adding = portal.overview(&alice).await.adding_app.unwrap();
+    let adding = portal.overview(&alice).await.apps.adding.unwrap();
     assert_eq!(adding.name, "Work phone");
     assert!(adding.qr_svg.starts_with("<svg"));
     // A code of the first app does not confirm the new one.
@@ -127,9 +128,14 @@ async fn a_second_app_is_added_after_a_code_and_its_codes_sign_in_once() {
         .await
         .expect("the new app's code adds it");
     let overview = portal.overview(&alice).await;
-    let names: Vec<&str> = overview.apps.iter().map(|app| app.name.as_str()).collect();
+    let names: Vec<&str> = overview
+        .apps
+        .apps
+        .iter()
+        .map(|app| app.name.as_str())
+        .collect();
     assert_eq!(names, ["Authenticator app", "Work phone"]);
-    assert_eq!(overview.adding_app, None);
+    assert_eq!(overview.apps.adding, None);
     assert!(
         portal
             .events(&alice)
@@ -149,7 +155,11 @@ async fn a_second_app_is_added_after_a_code_and_its_codes_sign_in_once() {
     let new_code = code_for_key(&portal, &adding.key);
     let (browser, status) = sign_in_with(&portal, "alice", &new_code).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(portal.overview(&browser).await.apps[1].last_used.is_some());
+    assert!(
+        portal.overview(&browser).await.apps.apps[1]
+            .last_used
+            .is_some()
+    );
     let (_, replayed) = sign_in_with(&portal, "alice", &new_code).await;
     assert_ne!(replayed, StatusCode::OK, "a code is accepted once");
     let (_, first_app) = sign_in_with(&portal, "alice", &first.code(&portal, 0)).await;
@@ -171,11 +181,11 @@ async fn only_the_sign_in_that_started_an_addition_sees_its_key_and_finishes_it(
         )
         .await
         .unwrap();
-    let key = portal.overview(&alice).await.adding_app.unwrap().key;
+    let key = portal.overview(&alice).await.apps.adding.unwrap().key;
     portal.clock.advance(30);
     let (other, status) = sign_in_with(&portal, "alice", &first.code(&portal, 0)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(portal.overview(&other).await.adding_app, None);
+    assert_eq!(portal.overview(&other).await.apps.adding, None);
     assert_eq!(
         portal
             .call_fn(
@@ -187,7 +197,7 @@ async fn only_the_sign_in_that_started_an_addition_sees_its_key_and_finishes_it(
             .await,
         Err(AppError::AppAdditionGone)
     );
-    assert_eq!(portal.overview(&alice).await.apps.len(), 1);
+    assert_eq!(portal.overview(&alice).await.apps.apps.len(), 1);
 }
 
 #[tokio::test]
@@ -196,7 +206,7 @@ async fn an_app_is_removed_while_another_remains_and_by_its_account_only() {
     let (alice, first) = portal.account_with_two_factor("alice").await;
     let (bob, bobs_app) = portal.account_with_two_factor("bob").await;
     let key = add_app(&portal, &alice, &first, "Old phone").await;
-    let apps = portal.overview(&alice).await.apps;
+    let apps = portal.overview(&alice).await.apps.apps;
     let (first_id, second_id) = (apps[0].id, apps[1].id);
     assert_eq!(
         portal
@@ -230,7 +240,7 @@ async fn an_app_is_removed_while_another_remains_and_by_its_account_only() {
         answers.contains(&Err(AppError::LastAuthenticatorApp)),
         "{answers:?}"
     );
-    let left = portal.overview(&alice).await.apps;
+    let left = portal.overview(&alice).await.apps.apps;
     assert_eq!(left.len(), 1);
     assert_eq!(
         portal
@@ -282,7 +292,7 @@ async fn removing_an_app_asks_for_a_code(remembered: bool) {
     let portal = TestPortal::start().await;
     let (alice, first) = portal.account_with_two_factor("alice").await;
     add_app(&portal, &alice, &first, "Old phone").await;
-    let id = portal.overview(&alice).await.apps[1].id.to_string();
+    let id = portal.overview(&alice).await.apps.apps[1].id.to_string();
     let other = second_browser(&portal, "alice", &first, remembered).await;
 
     let without_code = answer::<()>(
@@ -308,7 +318,7 @@ async fn removing_an_app_asks_for_a_code(remembered: bool) {
     .await;
     assert_eq!(wrong.as_ref().err().and_then(AppError::field), Some("code"));
     assert_eq!(
-        portal.overview(&alice).await.apps.len(),
+        portal.overview(&alice).await.apps.apps.len(),
         2,
         "nothing removed"
     );
@@ -331,7 +341,7 @@ async fn removing_an_app_asks_for_a_code(remembered: bool) {
     )
     .await
     .expect("the code removes it");
-    assert_eq!(portal.overview(&other).await.apps.len(), 1);
+    assert_eq!(portal.overview(&other).await.apps.apps.len(), 1);
 }
 
 #[tokio::test]
@@ -402,7 +412,7 @@ async fn without_javascript_an_app_is_removed_with_the_code_typed_beside_the_lis
     let portal = TestPortal::start().await;
     let (alice, first) = portal.account_with_two_factor("alice").await;
     add_app(&portal, &alice, &first, "Old phone").await;
-    let id = portal.overview(&alice).await.apps[1].id.to_string();
+    let id = portal.overview(&alice).await.apps.apps[1].id.to_string();
     let page = portal.get_text(&alice, "/settings/security").await;
     assert!(
         page.contains(&format!(r#"name="id" value="{id}""#)),
@@ -433,7 +443,7 @@ async fn without_javascript_an_app_is_removed_with_the_code_typed_beside_the_lis
             .contains("Enter the 6-digit code from your authenticator app, or your recovery code."),
         "{page}"
     );
-    assert_eq!(portal.overview(&alice).await.apps.len(), 2);
+    assert_eq!(portal.overview(&alice).await.apps.apps.len(), 2);
 
     let code = first.recovery_code.clone();
     let form = [("id", id.as_str()), ("code", code.as_str())];
@@ -449,5 +459,5 @@ async fn without_javascript_an_app_is_removed_with_the_code_typed_beside_the_lis
         location(&response),
         Some("/settings/security?notice=app-removed")
     );
-    assert_eq!(portal.overview(&alice).await.apps.len(), 1);
+    assert_eq!(portal.overview(&alice).await.apps.apps.len(), 1);
 }

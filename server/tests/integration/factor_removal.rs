@@ -23,10 +23,12 @@ async fn every_way_to_remove_or_weaken_a_factor_asks_for_one() {
         .await
         .unwrap();
     let overview = portal.overview(&alice).await;
-    let app_id = overview.apps[1].id.to_string();
-    let key_id = overview.keys[0].id.to_string();
+    let app_id = overview.apps.apps[1].id.to_string();
+    let key_id = overview.keys.keys[0].id.to_string();
     let other = second_browser(&portal, "alice", &authenticator, true).await;
-    let browser_id = portal.overview(&alice).await.remembered[0].id.to_string();
+    let browser_id = portal.overview(&alice).await.sessions.remembered[0]
+        .id
+        .to_string();
     // The mailbox alone: a reset link, opened in a browser of its own.
     portal
         .call_fn(
@@ -130,14 +132,14 @@ async fn every_way_to_remove_or_weaken_a_factor_asks_for_one() {
     // Nothing changed, and the owner is still signed in.
     assert_eq!(portal.get_status(&alice, "/portal").await, StatusCode::OK);
     let overview = portal.overview(&alice).await;
-    assert_eq!(overview.two_factor, TwoFactorState::On);
-    assert_eq!(overview.apps.len(), 2);
-    assert_eq!(overview.keys.len(), 1);
+    assert_eq!(overview.two_factor.state, TwoFactorState::On);
+    assert_eq!(overview.apps.apps.len(), 2);
+    assert_eq!(overview.keys.keys.len(), 1);
     let fresh = portal.browser();
     let stage = portal
         .call_fn(&fresh, crate::common::login("alice", PASSWORD))
         .await
         .expect("the password is unchanged");
     assert_eq!(stage, app::account::login::LoginStage::SecondFactor);
-    assert_eq!(portal.overview(&alice).await.remembered.len(), 1);
+    assert_eq!(portal.overview(&alice).await.sessions.remembered.len(), 1);
 }

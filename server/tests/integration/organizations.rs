@@ -174,15 +174,19 @@ async fn with_no_grace_a_member_without_two_factor_reaches_only_the_wizard_until
     // Held while signed in: the security page says why and shows the switch; loading it
     // starts nothing (a load never writes).
     let overview = portal.overview(&bob).await;
-    assert!(overview.enforced);
-    assert_eq!(overview.two_factor, TwoFactorState::Off, "{overview:?}");
+    assert!(overview.held_by.is_some());
+    assert_eq!(
+        overview.two_factor.state,
+        TwoFactorState::Off,
+        "{overview:?}"
+    );
     // The next sign-in opens straight on the wizard.
     let bob = portal.browser();
     portal.sign_in(&bob, "bob", PASSWORD).await;
     let overview = portal.overview(&bob).await;
-    assert!(overview.enforced);
+    assert!(overview.held_by.is_some());
     assert!(
-        matches!(overview.two_factor, TwoFactorState::Scanning { .. }),
+        matches!(overview.two_factor.state, TwoFactorState::Scanning { .. }),
         "{overview:?}"
     );
     // The owner, who has it, is not held.
@@ -253,7 +257,12 @@ async fn a_member_cannot_turn_two_factor_off_while_it_is_required() {
     let authenticator = portal.enroll(&bob).await;
     require(&portal, &alice, "0").await;
     assert_eq!(
-        portal.overview(&bob).await.required_by.as_deref(),
+        portal
+            .overview(&bob)
+            .await
+            .two_factor
+            .required_by
+            .as_deref(),
         Some("Acme")
     );
     let refused = portal
@@ -271,7 +280,10 @@ async fn a_member_cannot_turn_two_factor_off_while_it_is_required() {
             .unwrap()
             .contains("CannotDisableWhileRequired")
     );
-    assert_eq!(portal.overview(&bob).await.two_factor, TwoFactorState::On);
+    assert_eq!(
+        portal.overview(&bob).await.two_factor.state,
+        TwoFactorState::On
+    );
 }
 
 #[tokio::test]
@@ -423,7 +435,7 @@ async fn an_invited_account_is_not_held_and_gets_no_mail_until_it_accepts() {
     );
 
     assert_eq!(portal.get_status(&bob, "/portal").await, StatusCode::OK);
-    assert_eq!(portal.overview(&bob).await.required_by, None);
+    assert_eq!(portal.overview(&bob).await.two_factor.required_by, None);
     // The owner's notice has arrived, so a notice to Bob would have too.
     portal.smtp.wait_for("alice@example.com", 3).await;
     let bob_mail = portal.smtp.mail_to("bob@example.com");

@@ -48,14 +48,14 @@ async fn sign_up_sends_a_verification_link_that_verifies_the_address() {
         mail[0].html.contains("/verify-email?token="),
         "an HTML part with the link"
     );
-    assert!(!portal.overview(&browser).await.email_verified);
+    assert!(!portal.overview(&browser).await.email.verified);
 
     let refused = portal.call(&browser, "start_enrollment", &[]).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert!(refused.text().await.unwrap().contains("VerifyEmailFirst"));
 
     portal.verify_email(&browser, "alice").await;
-    assert!(portal.overview(&browser).await.email_verified);
+    assert!(portal.overview(&browser).await.email.verified);
     assert_eq!(
         portal.call_status(&browser, "start_enrollment", &[]).await,
         StatusCode::OK
@@ -147,7 +147,10 @@ async fn a_right_recovery_code_emails_a_link_that_resets_two_factor_authenticati
         html.contains("alice") && html.contains("Reset two-factor authentication"),
         "{html}"
     );
-    assert_eq!(portal.overview(&owner).await.two_factor, TwoFactorState::On);
+    assert_eq!(
+        portal.overview(&owner).await.two_factor.state,
+        TwoFactorState::On
+    );
 
     let confirmed = portal
         .call(
@@ -523,7 +526,12 @@ async fn a_recovery_link_dies_when_the_factor_it_would_reset_changes() {
     assert_eq!(count(&portal, "SELECT count(*) FROM two_factor").await, 1);
 
     // Support's reset withdraws a live link too.
-    let new_code = portal.overview(&owner).await.recovery_code.unwrap();
+    let new_code = portal
+        .overview(&owner)
+        .await
+        .two_factor
+        .recovery_code
+        .unwrap();
     portal
         .call(&owner, "save_recovery_code", &[("saved", "yes")])
         .await;
@@ -596,7 +604,7 @@ async fn adding_or_removing_an_authenticator_app_withdraws_a_live_recovery_link(
     );
 
     let token = recovery_token(&portal, &authenticator.recovery_code).await;
-    let apps = portal.overview(&owner).await.apps;
+    let apps = portal.overview(&owner).await.apps.apps;
     let added = apps.iter().find(|app| app.name == "Work phone").unwrap().id;
     portal
         .call_fn(

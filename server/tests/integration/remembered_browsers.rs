@@ -89,7 +89,10 @@ async fn a_remembered_browser_skips_the_second_step_there_only_and_never_the_pas
         events.iter().any(|event| event == "Signed in"),
         "{events:?}"
     );
-    assert_eq!(portal.overview(&remembered).await.remembered.len(), 1);
+    assert_eq!(
+        portal.overview(&remembered).await.sessions.remembered.len(),
+        1
+    );
 
     // 30 days later it asks again.
     portal.clock.advance(30 * 24 * 60 * 60 + 1);
@@ -106,7 +109,7 @@ async fn remembered_browsers_are_forgotten_one_by_one_and_all_when_a_factor_or_t
     sign_in_remembering(&portal, &first, "alice", PASSWORD, &authenticator).await;
     let second = portal.browser();
     sign_in_remembering(&portal, &second, "alice", PASSWORD, &authenticator).await;
-    let listed = portal.overview(&alice).await.remembered;
+    let listed = portal.overview(&alice).await.sessions.remembered;
     assert_eq!(listed.len(), 2);
 
     // One by one, from the security page, each confirmed with a code.
@@ -121,7 +124,7 @@ async fn remembered_browsers_are_forgotten_one_by_one_and_all_when_a_factor_or_t
         )
         .await
         .expect("forgotten");
-    assert_eq!(portal.overview(&alice).await.remembered.len(), 1);
+    assert_eq!(portal.overview(&alice).await.sessions.remembered.len(), 1);
     // Another account cannot forget it.
     let (bob, bobs_app) = portal.account_with_two_factor("bob").await;
     let code = bobs_app.recovery_code.clone();
@@ -150,14 +153,14 @@ async fn remembered_browsers_are_forgotten_one_by_one_and_all_when_a_factor_or_t
         )
         .await
         .expect("changed");
-    assert!(portal.overview(&alice).await.remembered.is_empty());
+    assert!(portal.overview(&alice).await.sessions.remembered.is_empty());
 
     // So does "Sign out of all other sessions", and a new recovery code.
     let new_password = "plum tractor seventy";
     for forget_all in ["sign_out_other_sessions", "regenerate_recovery_code"] {
         let browser = portal.browser();
         sign_in_remembering(&portal, &browser, "alice", new_password, &authenticator).await;
-        assert_eq!(portal.overview(&alice).await.remembered.len(), 1);
+        assert_eq!(portal.overview(&alice).await.sessions.remembered.len(), 1);
         let code = fresh_code(&portal, &authenticator);
         let fields: Vec<(&str, &str)> = if forget_all == "regenerate_recovery_code" {
             vec![("code", code.as_str())]
@@ -167,7 +170,7 @@ async fn remembered_browsers_are_forgotten_one_by_one_and_all_when_a_factor_or_t
         let answer = portal.call(&alice, forget_all, &fields).await;
         assert_eq!(answer.status(), StatusCode::OK, "{forget_all}");
         assert!(
-            portal.overview(&alice).await.remembered.is_empty(),
+            portal.overview(&alice).await.sessions.remembered.is_empty(),
             "{forget_all} forgets remembered browsers"
         );
     }

@@ -126,9 +126,9 @@ async fn a_key_added_beside_the_app_finishes_sign_in_and_its_answer_works_once()
         .await
         .expect("the key is added");
     let overview = portal.overview(&alice).await;
-    assert_eq!(overview.keys.len(), 1);
-    assert_eq!(overview.keys[0].name, "YubiKey");
-    assert_eq!(overview.keys[0].last_used, None);
+    assert_eq!(overview.keys.keys.len(), 1);
+    assert_eq!(overview.keys.keys[0].name, "YubiKey");
+    assert_eq!(overview.keys.keys[0].last_used, None);
     assert!(
         portal
             .events(&alice)
@@ -150,7 +150,11 @@ async fn a_key_added_beside_the_app_finishes_sign_in_and_its_answer_works_once()
         .await
         .expect("password and key sign in");
     assert!(signed_in(&portal, &browser).await);
-    assert!(portal.overview(&browser).await.keys[0].last_used.is_some());
+    assert!(
+        portal.overview(&browser).await.keys.keys[0]
+            .last_used
+            .is_some()
+    );
 
     // The same answer again, in another sign-in waiting for its second step: refused.
     let other = portal.browser();
@@ -187,7 +191,7 @@ async fn another_accounts_key_does_not_finish_a_sign_in() {
             .is_err()
     );
     // Bob cannot remove Alice's key either.
-    let alices = portal.overview(&alice).await.keys[0].id;
+    let alices = portal.overview(&alice).await.keys.keys[0].id;
     let code = bobs_app.recovery_code.clone();
     assert_eq!(
         portal
@@ -249,7 +253,7 @@ async fn removing_a_key_is_audited_and_it_no_longer_signs_in() {
     add_key(&portal, &alice, &authenticator, &mut key, "YubiKey")
         .await
         .unwrap();
-    let id = portal.overview(&alice).await.keys[0].id;
+    let id = portal.overview(&alice).await.keys.keys[0].id;
     let other = portal.browser();
     portal.sign_in(&other, "alice", PASSWORD).await;
     portal.clock.advance(60);
@@ -263,7 +267,7 @@ async fn removing_a_key_is_audited_and_it_no_longer_signs_in() {
         .call_fn(&alice, RemoveSecurityKey { id, code })
         .await
         .expect("removed");
-    assert!(portal.overview(&alice).await.keys.is_empty());
+    assert!(portal.overview(&alice).await.keys.keys.is_empty());
     assert!(
         !signed_in(&portal, &other).await,
         "a factor removed ends the other sessions"
@@ -352,7 +356,7 @@ async fn removing_a_key_asks_for_a_code(remembered: bool) {
     add_key(&portal, &alice, &authenticator, &mut key, "YubiKey")
         .await
         .unwrap();
-    let id = portal.overview(&alice).await.keys[0].id.to_string();
+    let id = portal.overview(&alice).await.keys.keys[0].id.to_string();
     let other = second_browser(&portal, "alice", &authenticator, remembered).await;
 
     let without_code = answer::<()>(
@@ -378,7 +382,7 @@ async fn removing_a_key_asks_for_a_code(remembered: bool) {
     .await;
     assert_eq!(wrong.as_ref().err().and_then(AppError::field), Some("code"));
     assert_eq!(
-        portal.overview(&alice).await.keys.len(),
+        portal.overview(&alice).await.keys.keys.len(),
         1,
         "nothing removed"
     );
@@ -407,7 +411,7 @@ async fn removing_a_key_asks_for_a_code(remembered: bool) {
     )
     .await
     .expect("the code removes it");
-    assert!(portal.overview(&other).await.keys.is_empty());
+    assert!(portal.overview(&other).await.keys.keys.is_empty());
 }
 
 #[tokio::test]
@@ -548,13 +552,14 @@ async fn refused_passkey_answers_are_audited_and_a_counter_gone_back_is_mailed()
     );
     let overview = portal.overview(&alice).await;
     let refused = overview
+        .activity
         .events
         .iter()
         .find(|event| event.description.contains("was refused"));
     assert!(
         refused.is_some_and(|event| event.warning),
         "{:?}",
-        overview.events
+        overview.activity.events
     );
 
     // The second answer (counter 2) signs in; the first (counter 1) then comes back.
@@ -569,13 +574,14 @@ async fn refused_passkey_answers_are_audited_and_a_counter_gone_back_is_mailed()
     assert!(!signed_in(&portal, &first).await);
     let overview = portal.overview(&alice).await;
     let copied = overview
+        .activity
         .events
         .iter()
         .find(|event| event.description.contains("copied"));
     assert!(
         copied.is_some_and(|event| event.warning),
         "{:?}",
-        overview.events
+        overview.activity.events
     );
     let mail = portal.smtp.wait_for("alice@example.com", 5).await;
     assert!(

@@ -23,7 +23,8 @@ async fn two_factor_is_on_only_once_the_wizard_is_finished() {
     portal.sign_up(&browser, "alice", PASSWORD).await;
     portal.verify_email(&browser, "alice").await;
     portal.call(&browser, "start_enrollment", &[]).await;
-    let TwoFactorState::Scanning { qr_svg, .. } = portal.overview(&browser).await.two_factor else {
+    let TwoFactorState::Scanning { qr_svg, .. } = portal.overview(&browser).await.two_factor.state
+    else {
         panic!("the wizard shows the QR code");
     };
     assert!(qr_svg.starts_with("<svg"), "{qr_svg}");
@@ -36,7 +37,7 @@ async fn two_factor_is_on_only_once_the_wizard_is_finished() {
     let authenticator = portal.enroll(&browser).await;
     assert_eq!(authenticator.recovery_code.len(), 19);
     assert_eq!(
-        portal.overview(&browser).await.two_factor,
+        portal.overview(&browser).await.two_factor.state,
         TwoFactorState::On
     );
     let response = portal.sign_in(&portal.browser(), "alice", PASSWORD).await;
@@ -91,7 +92,7 @@ async fn continue_is_refused_until_the_box_is_ticked() {
     let refused = portal.call(&browser, "save_recovery_code", &[]).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        portal.overview(&browser).await.two_factor,
+        portal.overview(&browser).await.two_factor.state,
         TwoFactorState::SavingRecoveryCode
     );
 }
@@ -387,7 +388,7 @@ async fn disabling_needs_a_right_code_then_removes_the_factor() {
         .await;
     assert_eq!(refused, Err(AppError::InvalidCode));
     assert_eq!(
-        portal.overview(&browser).await.two_factor,
+        portal.overview(&browser).await.two_factor.state,
         TwoFactorState::On
     );
 
@@ -400,7 +401,7 @@ async fn disabling_needs_a_right_code_then_removes_the_factor() {
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
-        portal.overview(&browser).await.two_factor,
+        portal.overview(&browser).await.two_factor.state,
         TwoFactorState::Off
     );
     let database = portal.database().await;
@@ -432,7 +433,7 @@ async fn a_new_recovery_code_replaces_the_old_one() {
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let overview = portal.overview(&browser).await;
-    let new_code = overview.recovery_code.as_deref().unwrap();
+    let new_code = overview.two_factor.recovery_code.as_deref().unwrap();
     assert_ne!(new_code, authenticator.recovery_code);
     let new_hash: String = sqlx::query_scalar("SELECT recovery_code_hash FROM two_factor")
         .fetch_one(&database)
@@ -455,7 +456,10 @@ async fn a_new_recovery_code_replaces_the_old_one() {
     portal
         .call(&browser, "save_recovery_code", &[("saved", "yes")])
         .await;
-    assert_eq!(portal.overview(&browser).await.recovery_code, None);
+    assert_eq!(
+        portal.overview(&browser).await.two_factor.recovery_code,
+        None
+    );
     assert_eq!(
         portal
             .get_status(&browser, "/settings/security/recovery-code.txt")
@@ -540,7 +544,12 @@ async fn an_enrollment_shows_its_secret_and_recovery_code_only_to_the_sign_in_th
             .await,
         StatusCode::OK
     );
-    let recovery_code = portal.overview(&laptop).await.recovery_code.unwrap();
+    let recovery_code = portal
+        .overview(&laptop)
+        .await
+        .two_factor
+        .recovery_code
+        .unwrap();
     let seen = portal.call_text(&other, "security_overview", &[]).await;
     assert!(
         !seen.contains(&recovery_code),
@@ -565,7 +574,7 @@ async fn an_enrollment_shows_its_secret_and_recovery_code_only_to_the_sign_in_th
         .call(&laptop, "save_recovery_code", &[("saved", "yes")])
         .await;
     assert_eq!(
-        portal.overview(&laptop).await.two_factor,
+        portal.overview(&laptop).await.two_factor.state,
         TwoFactorState::On
     );
     assert_eq!(
@@ -587,10 +596,10 @@ async fn an_enrollment_secret_is_shown_only_while_the_password_is_recent() {
     portal.clock.advance(2 * 60);
     let overview = portal.overview(&browser).await;
     assert!(
-        !matches!(overview.two_factor, TwoFactorState::Scanning { .. }),
+        !matches!(overview.two_factor.state, TwoFactorState::Scanning { .. }),
         "the key is served on a sign-in whose password is 16 minutes old: {overview:?}"
     );
-    assert!(!overview.password_recent);
+    assert!(!overview.two_factor.password_recent);
     portal
         .call(&browser, "confirm_password", &[("password", PASSWORD)])
         .await;

@@ -7,7 +7,7 @@ pub mod smtp;
 
 use app::error::AppError;
 use app::state::Clock;
-use app::{settings::SecurityOverview, two_factor::TwoFactorState};
+use app::{settings::SecurityPageData, two_factor::TwoFactorState};
 use leptos::server_fn::{
     ServerFn,
     serde::{Serialize, de::DeserializeOwned},
@@ -480,7 +480,7 @@ fn secret_of_key(key: &str) -> Vec<u8> {
 }
 
 impl TestPortal {
-    pub async fn overview(&self, browser: &Client) -> SecurityOverview {
+    pub async fn overview(&self, browser: &Client) -> SecurityPageData {
         self.call_fn(browser, app::settings::LoadSecurityOverview {})
             .await
             .expect("the security page loads")
@@ -488,7 +488,7 @@ impl TestPortal {
 
     /// The key the enrollment wizard shows at its first step, if it shows one.
     pub async fn shown_key(&self, browser: &Client) -> Option<String> {
-        match self.overview(browser).await.two_factor {
+        match self.overview(browser).await.two_factor.state {
             TwoFactorState::Scanning { key, .. } => Some(key),
             _ => None,
         }
@@ -499,7 +499,8 @@ impl TestPortal {
         self.call_fn(browser, app::two_factor::enroll::StartEnrollment {})
             .await
             .expect("the wizard starts");
-        let TwoFactorState::Scanning { key, .. } = self.overview(browser).await.two_factor else {
+        let TwoFactorState::Scanning { key, .. } = self.overview(browser).await.two_factor.state
+        else {
             panic!("the wizard shows the key");
         };
         let secret = secret_of_key(&key);
@@ -510,6 +511,7 @@ impl TestPortal {
         let recovery_code = self
             .overview(browser)
             .await
+            .two_factor
             .recovery_code
             .expect("step 2 shows the recovery code");
         self.call_fn(
@@ -667,6 +669,7 @@ impl TestPortal {
     pub async fn events(&self, browser: &Client) -> Vec<String> {
         self.overview(browser)
             .await
+            .activity
             .events
             .into_iter()
             .map(|event| event.description)

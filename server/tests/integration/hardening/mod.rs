@@ -34,7 +34,7 @@ async fn failed_sign_in_form(
 
 /// The sessions of the account as its security page lists them.
 async fn sessions(portal: &TestPortal, browser: &reqwest::Client) -> Vec<ActiveSession> {
-    portal.overview(browser).await.sessions
+    portal.overview(browser).await.sessions.sessions
 }
 
 fn header_value<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {

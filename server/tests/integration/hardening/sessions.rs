@@ -109,7 +109,7 @@ async fn a_sign_in_older_than_fifteen_minutes_asks_for_the_password_before_a_cha
     portal.sign_up(&browser, "alice", PASSWORD).await;
     portal.verify_email(&browser, "alice").await;
     portal.clock.advance(16 * 60);
-    assert!(!portal.overview(&browser).await.password_recent);
+    assert!(!portal.overview(&browser).await.two_factor.password_recent);
     assert_eq!(
         portal.call_fn(&browser, StartEnrollment {}).await,
         Err(AppError::PasswordRequired)
@@ -148,7 +148,7 @@ async fn confirming_the_password_again_renews_the_session_id() {
     assert_eq!(confirmed.status(), StatusCode::OK);
     let after = session_id(&confirmed).expect("a step up sets the session cookie");
     assert_ne!(before, after, "the session id is renewed at the step up");
-    assert!(portal.overview(&browser).await.password_recent);
+    assert!(portal.overview(&browser).await.two_factor.password_recent);
 }
 
 /// A request sent with the old id, still in flight when a step up renews it (the strength
@@ -204,7 +204,7 @@ async fn a_request_in_flight_with_the_old_id_does_not_sign_the_browser_out() {
         late("/settings/security", false).await,
         "a page load with a dead cookie clears it"
     );
-    assert!(portal.overview(&browser).await.password_recent);
+    assert!(portal.overview(&browser).await.two_factor.password_recent);
     let signed_out = portal.call(&browser, "logout", &[]).await;
     assert!(
         signed_out

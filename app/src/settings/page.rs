@@ -1,0 +1,131 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_query_map};
+use serde::{Deserialize, Serialize};
+
+use super::activity::{ActivityList, ActivitySection};
+use crate::{
+    account::{
+        email::{EmailCard, EmailSection},
+        sessions::{ReauthForm, RememberedBrowsers, SessionList, SessionsSection},
+    },
+    components::{ErrorCard, Loading},
+    error::AppError,
+    org::{OrgLink, page::HeldBanner},
+    security_keys::manage::{KeysSection, SecurityKeys},
+    two_factor::{
+        apps::{AppsSection, AuthenticatorApps},
+        section::{TwoFactorCard, TwoFactorSection},
+    },
+};
+
+/// Each card's data, as its flow loads it for the viewer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityPageData {
+    pub two_factor: TwoFactorSection,
+    /// The organization whose requirement holds the account, linked to its page to leave it.
+    pub held_by: Option<OrgLink>,
+    pub apps: AppsSection,
+    pub keys: KeysSection,
+    pub email: EmailSection,
+    pub sessions: SessionsSection,
+    pub activity: ActivitySection,
+}
+
+#[server(endpoint = "security_overview")]
+pub async fn load_security_overview() -> Result<SecurityPageData, AppError> {
+    let viewer = crate::auth::Viewer::current().await?;
+    Ok(SecurityPageData {
+        two_factor: crate::two_factor::service::section(&viewer).await?,
+        held_by: crate::org::service::held_by(&viewer).await?,
+        apps: crate::two_factor::apps::section(&viewer).await?,
+        keys: crate::security_keys::manage::section(&viewer).await?,
+        email: crate::account::email::section(&viewer).await?,
+        sessions: crate::account::sessions::section(&viewer).await?,
+        activity: super::activity::section(&viewer).await?,
+    })
+}
+
+/// What `?notice=` says after a change, in fixed words (nothing from the URL is echoed).
+fn notice_text(notice: &str) -> Option<&'static str> {
+    match notice {
+        "enabled" => Some("Two-factor authentication is enabled."),
+        "disabled" => Some("Two-factor authentication is disabled."),
+        "saved" => Some("Your new recovery code is saved. The old one no longer works."),
+        "signed-out" => Some("That session is signed out."),
+        "key-added" => Some("Your security key or passkey is added."),
+        "browser-forgotten" => {
+            Some("That browser is forgotten: it will ask for the second step again.")
+        }
+        "key-removed" => Some("That security key or passkey is removed."),
+        "app-added" => Some("Your new authenticator app is added. Its codes sign in too."),
+        "app-removed" => Some("That authenticator app is removed. Its codes no longer sign in."),
+        "signed-out-others" => Some("All your other sessions are signed out."),
+        "verification-sent" => {
+            Some("A verification email is on its way. Open its link to verify your address.")
+        }
+        "password-changed" => Some("Your password is changed. Your other sessions are signed out."),
+        "email-change-sent" => Some(
+            "We sent a link to the new address. Your account switches to it when you open the link.",
+        ),
+        _ => None,
+    }
+}
+
+#[component]
+pub fn SecurityPage() -> impl IntoView {
+    let query = use_query_map();
+    let data = Resource::new(|| (), |_| load_security_overview());
+    let notice = query.read_untracked().get("notice");
+    let change = query.read_untracked().get("change").unwrap_or_default();
+    view! {
+        <Title text="Security settings · Portal" />
+        <h1>"Security settings"</h1>
+        <Suspense fallback=|| view! { <Loading /> }>
+            {move || Suspend::new({
+                let (notice, change) = (notice.clone(), change.clone());
+                async move {
+                    match data.await {
+                        Ok(data) => view! { <Cards data notice change /> }.into_any(),
+                        Err(error) => view! { <ErrorCard error bare=true /> }.into_any(),
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Cards(data: SecurityPageData, notice: Option<String>, change: String) -> impl IntoView {
+    let on = data.two_factor.is_on();
+    let notice = notice.as_deref().and_then(notice_text);
+    view! {
+        {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
+        <TwoFactorCard section=data.two_factor change reauth=view! { <ReauthForm /> }.into_any()>
+            {data.held_by.map(|org| view! { <HeldBanner org /> })}
+        </TwoFactorCard>
+        {on.then(|| view! {
+            <AuthenticatorApps section=data.apps />
+            <SecurityKeys section=data.keys />
+            <RememberedBrowsers browsers=data.sessions.remembered.clone() />
+        })}
+        <EmailCard section=data.email />
+        <AccountActions />
+        <SessionList sessions=data.sessions.sessions />
+        <ActivityList section=data.activity />
+    }
+}
+
+/// The account's own changes, each on a page of its own.
+#[component]
+fn AccountActions() -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="account-heading">
+            <h2 id="account-heading">"Account"</h2>
+            <ul class="links">
+                <li><A href="/settings/password">"Change password"</A></li>
+                <li><A href="/settings/close">"Close account"</A></li>
+            </ul>
+        </section>
+    }
+}
