@@ -4,10 +4,12 @@
 use std::{collections::BTreeSet, fs, path::Path};
 
 /// Lowest first. Keep in step with ARCHITECTURE.md.
-const LAYERS: [&str; 21] = [
+const LAYERS: [&str; 23] = [
+    "paths",
     "unix_time",
     "validation",
     "kept_fields",
+    "notice",
     "security",
     "error",
     "display",

@@ -8,7 +8,9 @@ pub mod error;
 pub mod kept_fields;
 #[cfg(feature = "ssr")]
 pub mod mail;
+pub mod notice;
 pub mod org;
+pub mod paths;
 pub mod recovery;
 pub mod security_keys;
 pub mod settings;
@@ -37,6 +39,7 @@ pub mod state;
 pub mod store;
 
 use leptos::prelude::*;
+
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     SsrMode,
@@ -61,18 +64,18 @@ use settings::SecurityPage;
 
 /// Pages that need a signed-in account: these paths and everything under the ones ending in `/`.
 /// Every page of the route table is either here or in `PUBLIC_PAGES` (a server test checks).
-pub const PROTECTED_PAGES: [&str; 3] = ["/portal", "/settings/", "/org/"];
+pub const PROTECTED_PAGES: [&str; 3] = [paths::PORTAL, "/settings/", paths::ORGS];
 /// Pages anyone may open.
 pub const PUBLIC_PAGES: [&str; 9] = [
-    "/",
-    "/signup",
-    "/login",
-    "/verify-email",
-    "/recover/confirm",
-    "/forgot-password",
-    "/reset-password",
-    "/confirm-email",
-    "/keep-email",
+    paths::HOME,
+    paths::SIGNUP,
+    paths::LOGIN,
+    paths::VERIFY_EMAIL,
+    paths::CONFIRM_RECOVERY,
+    paths::FORGOT_PASSWORD,
+    paths::RESET_PASSWORD,
+    paths::CONFIRM_EMAIL,
+    paths::KEEP_EMAIL,
 ];
 
 /// Whether the page at `path` needs a signed-in account.
@@ -120,7 +123,7 @@ pub fn App() -> impl IntoView {
         <Title text="Portal" />
         <Router>
             <header class="site-header">
-                <A href="/" attr:class="brand">"Portal"</A>
+                <A href=paths::HOME attr:class="brand">"Portal"</A>
             </header>
             <RequirementBanner />
             <main>
@@ -156,8 +159,8 @@ fn Home() -> impl IntoView {
         <section class="card">
             <p>"Sign in with your password and, when you turn it on, a code from your authenticator app."</p>
             <p class="actions">
-                <A href="/login">"Sign in"</A>
-                <A href="/signup">"Create an account"</A>
+                <A href=paths::LOGIN>"Sign in"</A>
+                <A href=paths::SIGNUP>"Create an account"</A>
             </p>
         </section>
     }
@@ -175,7 +178,7 @@ fn NotFound() -> impl IntoView {
         <section class="card">
             <p>"There is no page at this address."</p>
             <p>
-                <A href="/">"Go to the start page"</A>
+                <A href=paths::HOME>"Go to the start page"</A>
             </p>
         </section>
     }

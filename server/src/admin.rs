@@ -96,12 +96,10 @@ async fn org(state: &AppState, command: OrgCommand) -> anyhow::Result<()> {
         }
     };
     let (user_id, detail) = detail;
-    app::audit::count(EventKind::OrgChanged);
-    store::record_event(
-        &state.pool,
-        Some(user_id),
-        EventKind::OrgChanged.as_str(),
-        state.clock.now(),
+    app::audit::record(
+        state,
+        user_id,
+        EventKind::OrgChanged,
         &admin_client(),
         Some(&detail),
     )

@@ -137,10 +137,7 @@ impl Portal {
             sessions,
         };
         let router = Router::new()
-            .route(
-                "/settings/security/recovery-code.txt",
-                get(download_recovery_code),
-            )
+            .route(app::paths::RECOVERY_CODE_FILE, get(download_recovery_code))
             .nest("/pkg", static_files::pkg_router(&state.leptos_options))
             .leptos_routes_with_context(&state, routes, provide_csp_nonce, {
                 let options = state.leptos_options.clone();

@@ -3,6 +3,8 @@
 //! then). The old address is told, with a link that keeps it for 7 days.
 
 use leptos::prelude::*;
+
+use crate::{notice::Notice, paths};
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
@@ -22,7 +24,7 @@ pub async fn change_email(
     #[server(default)] code: String,
 ) -> Result<(), AppError> {
     ssr::request(&new_email, password.into(), &code).await?;
-    crate::validation::redirect("/settings/security?notice=email-change-sent");
+    crate::validation::redirect(&Notice::EmailChangeSent.at(paths::SECURITY));
     Ok(())
 }
 
@@ -37,7 +39,7 @@ pub async fn email_change_link(token: String) -> Result<KeepLink, AppError> {
 #[server(endpoint = "confirm_email_change")]
 pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
     ssr::confirm(&token).await?;
-    crate::validation::redirect("/confirm-email?done=1");
+    crate::validation::redirect(&format!("{}?done=1", paths::CONFIRM_EMAIL));
     Ok(())
 }
 
@@ -57,7 +59,7 @@ pub async fn email_undo_link(token: String) -> Result<KeepLink, AppError> {
 #[server(endpoint = "keep_email")]
 pub async fn keep_email(token: String) -> Result<(), AppError> {
     ssr::undo(&token).await?;
-    crate::validation::redirect("/login?notice=email-kept");
+    crate::validation::redirect(&Notice::EmailKept.at(paths::LOGIN));
     Ok(())
 }
 
@@ -78,7 +80,7 @@ pub fn ChangeEmailPage() -> impl IntoView {
             </Suspense>
             <div class="actions">
                 <SubmitButton label="Send confirmation link" />
-                <A href="/settings/security">"Cancel"</A>
+                <A href=paths::SECURITY>"Cancel"</A>
             </div>
         </PortalForm<ChangeEmail>>
     }
@@ -95,7 +97,7 @@ pub fn ConfirmEmailPage() -> impl IntoView {
         <LinkPage
             resource=link
             done="Your account's email address is changed."
-            next=NextStep { href: "/settings/security", label: "Go to Security settings" }
+            next=NextStep { href: paths::SECURITY, label: "Go to Security settings" }
             show=move |KeepLink { username, email }| view! {
                 <PortalForm<ConfirmEmailChange> class="card">
                     <p>"Make " <strong>{email}</strong> " the email address of " <strong>{username}</strong> "?"</p>
@@ -118,7 +120,7 @@ pub fn KeepEmailPage() -> impl IntoView {
         <Loaded
             resource=link
             loading="Checking the link…"
-            next=NextStep { href: "/login", label: "Go to sign-in" }
+            next=NextStep { href: paths::LOGIN, label: "Go to sign-in" }
             show=move |KeepLink { username, email }| view! {
                 <PortalForm<KeepEmail> class="card">
                     <p>

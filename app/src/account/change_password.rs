@@ -2,6 +2,8 @@
 //! Every other session is signed out, and the account is told by email.
 
 use leptos::prelude::*;
+
+use crate::{notice::Notice, paths};
 use leptos_meta::Title;
 use leptos_router::components::A;
 
@@ -20,7 +22,7 @@ pub async fn change_password(
     #[server(default)] code: String,
 ) -> Result<(), AppError> {
     ssr::change(current_password.into(), new_password.into(), &code).await?;
-    crate::validation::redirect("/settings/security?notice=password-changed");
+    crate::validation::redirect(&Notice::PasswordChanged.at(paths::SECURITY));
     Ok(())
 }
 
@@ -46,7 +48,7 @@ pub fn ChangePasswordPage() -> impl IntoView {
                     <p class="hint">"Your other sessions will be signed out."</p>
                     <div class="actions">
                         <SubmitButton label="Change password" />
-                        <A href="/settings/security">"Cancel"</A>
+                        <A href=paths::SECURITY>"Cancel"</A>
                     </div>
                 </PortalForm<ChangePassword>>
             }

@@ -2,6 +2,8 @@
 //! on. Refused while the account is the last owner of an organization with other members.
 
 use leptos::prelude::*;
+
+use crate::{notice::Notice, paths};
 use leptos_meta::Title;
 use leptos_router::components::A;
 
@@ -17,7 +19,7 @@ pub async fn close_account(
     #[server(default)] code: String,
 ) -> Result<(), AppError> {
     ssr::close(password.into(), &code).await?;
-    crate::validation::redirect("/login?notice=closed");
+    crate::validation::redirect(&Notice::Closed.at(paths::LOGIN));
     Ok(())
 }
 
@@ -40,7 +42,7 @@ pub fn CloseAccountPage() -> impl IntoView {
                     {two_factor.then(|| view! { <SecondFactorField /> })}
                     <div class="actions">
                         <SubmitButton label="Close account" class="danger" />
-                        <A href="/settings/security">"Cancel"</A>
+                        <A href=paths::SECURITY>"Cancel"</A>
                     </div>
                 </PortalForm<CloseAccount>>
             }

@@ -2,6 +2,8 @@
 //! verified, a change waiting for its link, and the undo link of the last change.
 
 use leptos::prelude::*;
+
+use crate::paths;
 use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
@@ -54,7 +56,7 @@ pub fn EmailCard(section: EmailSection) -> impl IntoView {
             {undo.map(|UndoEmail { email, until }| view! {
                 <p>"Until " {until} ", the link sent to " <strong>{email}</strong> " can move your account back to that address; changing your password with two-factor authentication on withdraws it."</p>
             })}
-            <p><A href="/settings/email">"Change email"</A></p>
+            <p><A href=paths::CHANGE_EMAIL>"Change email"</A></p>
         </section>
     }
 }

@@ -3,6 +3,8 @@
 //! after the answer.
 
 use leptos::prelude::*;
+
+use crate::paths;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
@@ -17,7 +19,7 @@ pub const SENT: &str = "If an account matches, we have sent a link. Open it with
 #[server(endpoint = "request_password_reset")]
 pub async fn request_password_reset(account: String) -> Result<(), AppError> {
     ssr::request(&account).await?;
-    crate::validation::redirect("/forgot-password?sent=1");
+    crate::validation::redirect(&format!("{}?sent=1", paths::FORGOT_PASSWORD));
     Ok(())
 }
 
@@ -45,7 +47,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                 <p>"With two-factor authentication on, the link's page also asks for a code from your authenticator app."</p>
             </section>
         </Show>
-        <p class="aside"><A href="/login">"Back to sign-in"</A></p>
+        <p class="aside"><A href=paths::LOGIN>"Back to sign-in"</A></p>
     }
 }
 

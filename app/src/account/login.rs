@@ -1,4 +1,6 @@
 use leptos::prelude::*;
+
+use crate::paths;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
@@ -6,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     components::{Field, Hidden, Loading, PortalForm, SubmitButton},
     error::AppError,
+    notice::NoticeLine,
     recovery::request::{CheckEmail, RecoveryStep},
     security_keys::sign_in::{PasskeySignIn, UseSecurityKey},
     two_factor::prompt::CodeStep,
@@ -56,13 +59,6 @@ pub fn LoginPage() -> impl IntoView {
     let state = Resource::new(|| (), |_| sign_in_state());
     let next = Signal::derive(move || query.read().get("next").unwrap_or_default());
     let recovery = move || query.read().get("recovery").unwrap_or_default();
-    let notice = move || {
-        let query = query.read();
-        if query.get("reset").is_some() {
-            return Some("Two-factor authentication has been reset. Sign in with your password.");
-        }
-        query.get("notice").and_then(|notice| login_notice(&notice))
-    };
     view! {
         <Title text="Sign in · Portal" />
         <h1>"Sign in to Portal"</h1>
@@ -80,25 +76,13 @@ pub fn LoginPage() -> impl IntoView {
                     }
                         .into_any(),
                     (LoginStage::Password, _) => view! {
-                        {notice().map(|text| view! { <p class="notice" role="status">{text}</p> })}
+                        <NoticeLine />
                         <PasswordStep next />
                     }
                         .into_any(),
                 }
             })}
         </Suspense>
-    }
-}
-
-/// What `?notice=` says on the sign-in page, in fixed words (nothing from the URL is echoed).
-fn login_notice(notice: &str) -> Option<&'static str> {
-    match notice {
-        "password-reset" => Some("Your password is changed. Sign in with your new password."),
-        "closed" => Some("Your account is closed. We have emailed you a confirmation."),
-        "email-kept" => Some(
-            "Your email address is kept and every session is signed out. If you did not ask for the change, reset your password now.",
-        ),
-        _ => None,
     }
 }
 
@@ -115,10 +99,10 @@ fn PasswordStep(next: Signal<String>) -> impl IntoView {
                 autocomplete="current-password"
             />
             <SubmitButton label="Sign in" />
-            <p><A href="/forgot-password">"Forgot your password?"</A></p>
+            <p><A href=paths::FORGOT_PASSWORD>"Forgot your password?"</A></p>
         </PortalForm<Login>>
         <PasskeySignIn />
-        <p class="aside">"New to Portal? " <A href="/signup">"Create an account"</A></p>
+        <p class="aside">"New to Portal? " <A href=paths::SIGNUP>"Create an account"</A></p>
     }
 }
 
@@ -129,6 +113,7 @@ mod ssr {
     use super::{LoginStage, SignInProgress};
     use crate::{
         account::password_check::check_password,
+        audit::SignInMethod,
         auth::{AuthSession, client, remembered},
         error::AppError,
         state::app_state,
@@ -193,9 +178,9 @@ mod ssr {
             return Ok((LoginStage::SecondFactor, false));
         }
         let how = if remembered {
-            "password on a remembered browser"
+            SignInMethod::PasswordOnRememberedBrowser
         } else {
-            "password"
+            SignInMethod::Password
         };
         auth.sign_in(
             &state,

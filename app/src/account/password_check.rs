@@ -64,17 +64,7 @@ pub async fn check_password(
         // The same row and the same log line whether or not the account exists: neither the
         // database's work nor the time it takes tells.
         (user_id, _) => {
-            tracing::info!(event = EventKind::PasswordFailed.as_str(), "security event");
-            crate::audit::count(EventKind::PasswordFailed);
-            store::record_event(
-                &state.pool,
-                user_id,
-                EventKind::PasswordFailed.as_str(),
-                now,
-                client,
-                None,
-            )
-            .await?;
+            crate::audit::record(state, user_id, EventKind::PasswordFailed, client, None).await?;
             Ok(None)
         }
     }

@@ -1,4 +1,6 @@
 use leptos::prelude::*;
+
+use crate::paths;
 use leptos_meta::Title;
 use leptos_router::components::{A, Redirect};
 
@@ -15,7 +17,7 @@ pub async fn logout() -> Result<(), AppError> {
         .await?
         .sign_out(&state)
         .await?;
-    crate::validation::redirect("/login");
+    crate::validation::redirect(paths::LOGIN);
     Ok(())
 }
 
@@ -35,7 +37,7 @@ pub fn PortalPage() -> impl IntoView {
                                     "Signed in as " <strong>{user.username}</strong>
                                 </p>
                                 <p>
-                                    <A href="/settings/security">"Security settings"</A>
+                                    <A href=paths::SECURITY>"Security settings"</A>
                                 </p>
                                 <PortalForm<Logout>>
                                     <button type="submit" class="secondary">"Sign out"</button>
@@ -48,10 +50,10 @@ pub fn PortalPage() -> impl IntoView {
                     }
                     // Held by an organization's requirement: to the wizard.
                     Err(AppError::TwoFactorRequired { .. }) => {
-                        view! { <Redirect path="/settings/security" /> }.into_any()
+                        view! { <Redirect path=paths::SECURITY /> }.into_any()
                     }
                     Ok(None) | Err(AppError::Unauthorized) => {
-                        view! { <Redirect path="/login?next=%2Fportal" /> }.into_any()
+                        view! { <Redirect path=format!("{}?next=%2Fportal", paths::LOGIN) /> }.into_any()
                     }
                     Err(error) => view! { <ErrorCard error bare=true /> }.into_any(),
                 }

@@ -5,6 +5,8 @@
 //! password, at sign-in).
 
 use leptos::prelude::*;
+
+use crate::{notice::Notice, paths};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
@@ -34,7 +36,7 @@ pub async fn reset_password(
     #[server(default)] code: String,
 ) -> Result<(), AppError> {
     ssr::reset(&token, new_password.into(), &code).await?;
-    crate::validation::redirect("/login?notice=password-reset");
+    crate::validation::redirect(&Notice::PasswordReset.at(paths::LOGIN));
     Ok(())
 }
 
@@ -49,7 +51,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
         <Loaded
             resource=link
             loading="Checking the link…"
-            next=NextStep { href: "/forgot-password", label: "Ask for a new link" }
+            next=NextStep { href: paths::FORGOT_PASSWORD, label: "Ask for a new link" }
             show=move |ResetLink { username, two_factor }| view! {
                 <PortalForm<ResetPassword> novalidate=true class="card">
                     <p>"Choose a new password for " <strong>{username.clone()}</strong> ". Every session of the account will be signed out."</p>

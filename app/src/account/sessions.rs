@@ -2,6 +2,8 @@
 //! before a factor changes on an older sign-in.
 
 use leptos::prelude::*;
+
+use crate::{notice::Notice, paths};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -43,7 +45,7 @@ pub struct SessionsSection {
 #[server(endpoint = "forget_browser")]
 pub async fn forget_browser(id: i64, #[server(default)] code: String) -> Result<(), AppError> {
     ssr::forget_browser(id, &code).await?;
-    crate::validation::redirect("/settings/security?notice=browser-forgotten");
+    crate::validation::redirect(&Notice::BrowserForgotten.at(paths::SECURITY));
     Ok(())
 }
 
@@ -51,7 +53,7 @@ pub async fn forget_browser(id: i64, #[server(default)] code: String) -> Result<
 pub async fn revoke_session(id: String) -> Result<(), AppError> {
     let (state, user_id) = crate::auth::signed_in().await?;
     crate::store::delete_sign_in(&state.pool, user_id, &id).await?;
-    crate::validation::redirect("/settings/security?notice=signed-out");
+    crate::validation::redirect(&Notice::SignedOut.at(paths::SECURITY));
     Ok(())
 }
 
@@ -62,14 +64,14 @@ pub async fn sign_out_other_sessions() -> Result<(), AppError> {
         .await?
         .sign_out_others(&state, user_id)
         .await?;
-    crate::validation::redirect("/settings/security?notice=signed-out-others");
+    crate::validation::redirect(&Notice::SignedOutOthers.at(paths::SECURITY));
     Ok(())
 }
 
 #[server(endpoint = "confirm_password")]
 pub async fn confirm_password(password: String) -> Result<(), AppError> {
     ssr::confirm_password(password.into()).await?;
-    crate::validation::redirect("/settings/security");
+    crate::validation::redirect(paths::SECURITY);
     Ok(())
 }
 

@@ -1,4 +1,6 @@
 use leptos::prelude::*;
+
+use crate::paths;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
@@ -11,7 +13,7 @@ use crate::{
 #[server(endpoint = "signup")]
 pub async fn signup(username: String, email: String, password: String) -> Result<(), AppError> {
     ssr::signup(username, email, password.into()).await?;
-    crate::validation::redirect("/portal");
+    crate::validation::redirect(paths::PORTAL);
     Ok(())
 }
 
@@ -35,7 +37,7 @@ pub fn SignupPage() -> impl IntoView {
             />
             <SubmitButton label="Create account" />
         </PortalForm<Signup>>
-        <p class="aside">"Already have an account? " <A href="/login">"Sign in"</A></p>
+        <p class="aside">"Already have an account? " <A href=paths::LOGIN>"Sign in"</A></p>
     }
 }
 

@@ -2,6 +2,8 @@
 //! factor authentication can only be turned on once the address is proven.
 
 use leptos::prelude::*;
+
+use crate::{notice::Notice, paths};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
@@ -23,14 +25,14 @@ pub async fn verification_link(token: String) -> Result<KeepLink, AppError> {
 #[server(endpoint = "verify_email")]
 pub async fn verify_email(token: String) -> Result<(), AppError> {
     ssr::verify(&token).await?;
-    crate::validation::redirect("/verify-email?done=1");
+    crate::validation::redirect(&format!("{}?done=1", paths::VERIFY_EMAIL));
     Ok(())
 }
 
 #[server(endpoint = "resend_verification")]
 pub async fn resend_verification() -> Result<(), AppError> {
     ssr::resend().await?;
-    crate::validation::redirect("/settings/security?notice=verification-sent");
+    crate::validation::redirect(&Notice::VerificationSent.at(paths::SECURITY));
     Ok(())
 }
 
@@ -45,7 +47,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
         <LinkPage
             resource=link
             done="Your email address is verified."
-            next=NextStep { href: "/settings/security", label: "Go to Security settings" }
+            next=NextStep { href: paths::SECURITY, label: "Go to Security settings" }
             show=move |KeepLink { username, email }| view! {
                 <PortalForm<VerifyEmail> class="card">
                     <p>"Verify " <strong>{email}</strong> " as the email address of " <strong>{username}</strong> "? If you did not sign up for this account, leave this page."</p>

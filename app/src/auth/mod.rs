@@ -9,6 +9,7 @@ pub mod remembered;
 use tower_sessions::Session;
 
 use crate::{
+    audit::SignInMethod,
     error::AppError,
     security::crypto::random_bytes,
     state::AppState,
@@ -107,7 +108,7 @@ impl AuthSession {
         user_id: UserId,
         password: Option<PasswordGeneration>,
         client: &Client,
-        recorded: Option<&'static str>,
+        recorded: Option<SignInMethod>,
     ) -> Result<(), AppError> {
         let now = state.clock.now();
         let sign_in_id: String = random_bytes::<16>()
@@ -125,7 +126,7 @@ impl AuthSession {
             &state.pool,
             sign_in,
             crate::audit::EventKind::SignedIn.as_str(),
-            recorded,
+            recorded.map(SignInMethod::as_str),
         )
         .await?
         else {
@@ -135,7 +136,7 @@ impl AuthSession {
             let event = crate::audit::EventKind::SignedIn.as_str();
             tracing::info!(user_id = user_id.0, event, "security event");
             crate::audit::count(crate::audit::EventKind::SignedIn);
-            metrics::counter!("portal_sign_ins_total", "method" => how).increment(1);
+            metrics::counter!("portal_sign_ins_total", "method" => how.as_str()).increment(1);
         }
         self.session.cycle_id().await?;
         self.set(USER_ID, user_id).await?;
@@ -214,7 +215,7 @@ impl AuthSession {
         state: &AppState,
         user_id: UserId,
         client: &Client,
-        recorded: &'static str,
+        recorded: SignInMethod,
     ) -> Result<(), AppError> {
         let password: Option<PasswordGeneration> = self.get(PENDING_PASSWORD).await?;
         self.forget_pending().await?;

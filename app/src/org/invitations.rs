@@ -3,6 +3,8 @@
 //! requirement, not mailed.
 
 use leptos::prelude::*;
+
+use crate::{notice::Notice, paths};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -13,10 +15,6 @@ use crate::{
 /// Invitations an organization may have waiting at once: enough for a team joining together,
 /// few enough that no one can flood accounts with invitations or sweep usernames through them.
 pub const MAX_PENDING_INVITATIONS: i64 = 20;
-
-/// The one answer to an invitation, whether or not the username names an account, and whether
-/// or not that account is already in: the form is no way to learn who exists.
-pub const INVITED: &str = "If that account exists, it has been invited.";
 
 /// An invitation as its invitee sees it on the portal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,14 +29,14 @@ pub struct InvitationView {
 #[server(endpoint = "invite_member")]
 pub async fn invite_member(slug: String, username: String) -> Result<(), AppError> {
     let slug = ssr::invite(&slug, &username).await?;
-    crate::validation::redirect(&format!("/org/{slug}?notice=invited"));
+    crate::validation::redirect(&Notice::Invited.at(&paths::org(&slug)));
     Ok(())
 }
 
 #[server(endpoint = "withdraw_invitation")]
 pub async fn withdraw_invitation(slug: String, username: String) -> Result<(), AppError> {
     let slug = ssr::withdraw(&slug, &username).await?;
-    crate::validation::redirect(&format!("/org/{slug}"));
+    crate::validation::redirect(&paths::org(&slug));
     Ok(())
 }
 
@@ -50,14 +48,14 @@ pub async fn my_invitations() -> Result<Vec<InvitationView>, AppError> {
 #[server(endpoint = "accept_invitation")]
 pub async fn accept_invitation(slug: String) -> Result<(), AppError> {
     let slug = ssr::accept(&slug).await?;
-    crate::validation::redirect(&format!("/org/{slug}"));
+    crate::validation::redirect(&paths::org(&slug));
     Ok(())
 }
 
 #[server(endpoint = "decline_invitation")]
 pub async fn decline_invitation(slug: String) -> Result<(), AppError> {
     ssr::decline(&slug).await?;
-    crate::validation::redirect("/portal");
+    crate::validation::redirect(paths::PORTAL);
     Ok(())
 }
 

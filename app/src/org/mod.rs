@@ -8,6 +8,8 @@ pub mod page;
 pub mod service;
 
 use leptos::prelude::*;
+
+use crate::paths;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -73,7 +75,7 @@ pub async fn my_organizations() -> Result<Vec<OrgSummary>, AppError> {
 #[server(endpoint = "create_organization")]
 pub async fn create_organization(name: String) -> Result<(), AppError> {
     let slug = ssr::create(&name).await?;
-    crate::validation::redirect(&format!("/org/{slug}"));
+    crate::validation::redirect(&paths::org(&slug));
     Ok(())
 }
 
@@ -90,7 +92,7 @@ pub async fn remove_member(slug: String, username: String) -> Result<(), AppErro
 #[server(endpoint = "leave_organization")]
 pub async fn leave_organization(slug: String) -> Result<(), AppError> {
     ssr::leave(&slug).await?;
-    crate::validation::redirect("/portal");
+    crate::validation::redirect(paths::PORTAL);
     Ok(())
 }
 

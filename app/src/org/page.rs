@@ -1,19 +1,19 @@
 //! `/org/‹slug›`, the organizations section of the portal, and the grace-period banner.
 
 use leptos::prelude::*;
+
+use crate::paths;
 use leptos_meta::Title;
-use leptos_router::{
-    components::A,
-    hooks::{use_params_map, use_query_map},
-};
+use leptos_router::{components::A, hooks::use_params_map};
 
 use super::{
     CreateOrganization, LeaveOrganization, MemberView, OrgDetails, OrgLink, RemoveMember,
     SetRememberedBrowsers, SetTwoFactorRequirement,
-    invitations::{INVITED, InviteForm, PendingInvitations},
+    invitations::{InviteForm, PendingInvitations},
     load_requirement_notice, my_organizations, organization,
 };
 use crate::components::{ErrorCard, Field, FormMessage, Hidden, Loading, PortalForm, error_of};
+use crate::notice::NoticeLine;
 
 #[component]
 pub fn OrgPage() -> impl IntoView {
@@ -37,24 +37,12 @@ pub fn OrgPage() -> impl IntoView {
     }
 }
 
-/// What `?notice=` says after an invitation, in fixed words (nothing from the URL is echoed).
-fn notice_text(notice: &str) -> Option<&'static str> {
-    (notice == "invited").then_some(INVITED)
-}
-
 #[component]
 fn OrgView(org: OrgDetails) -> impl IntoView {
     let slug = org.slug.clone();
-    let query = use_query_map();
-    let notice = move || {
-        query
-            .read()
-            .get("notice")
-            .and_then(|notice| notice_text(&notice))
-    };
     view! {
         <h1>{org.name.clone()}</h1>
-        {move || notice().map(|text| view! { <p class="notice" role="status">{text}</p> })}
+        <NoticeLine />
         {org.is_owner.then(|| {
             view! {
                 <RequirementSwitch slug=org.slug.clone() on=org.requires_two_factor grace_days=org.grace_days />
@@ -166,7 +154,7 @@ pub fn OrgSection() -> impl IntoView {
                             {orgs
                                 .into_iter()
                                 .map(|org| view! {
-                                    <li><A href=format!("/org/{}", org.slug)>{org.name}</A> " (" {org.role} ")"</li>
+                                    <li><A href=paths::org(&org.slug)>{org.name}</A> " (" {org.role} ")"</li>
                                 })
                                 .collect_view()}
                         </ul>
@@ -187,7 +175,7 @@ pub fn HeldBanner(org: OrgLink) -> impl IntoView {
     view! {
         <p class="banner" role="alert">
             {format!("{} requires two-factor authentication. Turn it on to continue.", org.name)}
-            " " <A href=format!("/org/{}", org.slug)>{format!("Or leave {}", org.name)}</A>
+            " " <A href=paths::org(&org.slug)>{format!("Or leave {}", org.name)}</A>
         </p>
     }
 }
@@ -202,7 +190,7 @@ pub fn RequirementBanner() -> impl IntoView {
                 notice.await.ok().flatten().map(|notice| view! {
                     <p class="banner" role="status">
                         {notice.org_name} " requires two-factor authentication by " {notice.deadline} ". "
-                        <A href="/settings/security">"Turn it on now"</A>
+                        <A href=paths::SECURITY>"Turn it on now"</A>
                     </p>
                 })
             })}

@@ -2,6 +2,8 @@
 //! (mail scanners prefetch links); only its button, a POST, resets the second factor.
 
 use leptos::prelude::*;
+
+use crate::{notice::Notice, paths};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
@@ -19,7 +21,7 @@ pub async fn recovery_request(token: String) -> Result<String, AppError> {
 #[server(endpoint = "confirm_recovery")]
 pub async fn confirm_recovery(token: String) -> Result<(), AppError> {
     ssr::confirm(&token).await?;
-    crate::validation::redirect("/login?reset=1");
+    crate::validation::redirect(&Notice::TwoFactorReset.at(paths::LOGIN));
     Ok(())
 }
 
@@ -34,7 +36,7 @@ pub fn ConfirmRecoveryPage() -> impl IntoView {
         <Loaded
             resource=whose
             loading="Checking the link…"
-            next=NextStep { href: "/login", label: "Go to sign-in" }
+            next=NextStep { href: paths::LOGIN, label: "Go to sign-in" }
             show=move |username: String| view! {
                 <PortalForm<ConfirmRecovery> class="card">
                     <p>

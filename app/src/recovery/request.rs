@@ -2,6 +2,8 @@
 //! email address.
 
 use leptos::prelude::*;
+
+use crate::paths;
 use leptos_router::components::A;
 
 use crate::{
@@ -12,7 +14,7 @@ use crate::{
 #[server(endpoint = "request_recovery")]
 pub async fn request_recovery(recovery_code: String) -> Result<(), AppError> {
     ssr::request(&recovery_code).await?;
-    crate::validation::redirect("/login?recovery=sent");
+    crate::validation::redirect(&format!("{}?recovery=sent", paths::LOGIN));
     Ok(())
 }
 
@@ -43,7 +45,7 @@ pub fn RecoveryStep(support_email: String) -> impl IntoView {
             />
             <SubmitButton label="VERIFY" />
             <p>
-                <A href="/login">"Use your authenticator app instead"</A>
+                <A href=paths::LOGIN>"Use your authenticator app instead"</A>
             </p>
         </PortalForm<RequestRecovery>>
         <SupportLine support_email />

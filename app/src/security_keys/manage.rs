@@ -3,6 +3,8 @@
 //! says so and every other factor works as before.
 
 use leptos::prelude::*;
+
+use crate::{notice::Notice, paths};
 use serde::{Deserialize, Serialize};
 
 use super::CeremonyOptions;
@@ -50,7 +52,7 @@ pub async fn finish_key_registration(credential: String) -> Result<(), AppError>
 #[server(endpoint = "remove_security_key")]
 pub async fn remove_security_key(id: i64, #[server(default)] code: String) -> Result<(), AppError> {
     ssr::remove(id, &code).await?;
-    crate::validation::redirect("/settings/security?notice=key-removed");
+    crate::validation::redirect(&Notice::KeyRemoved.at(paths::SECURITY));
     Ok(())
 }
 

@@ -133,8 +133,13 @@ mod ssr {
         if !note_use(&state, key, &result).await? {
             return Err(counter_went_back(&state, user_id, &client, "security key").await);
         }
-        auth.complete_second_factor(&state, user_id, &client, "password and security key")
-            .await?;
+        auth.complete_second_factor(
+            &state,
+            user_id,
+            &client,
+            crate::audit::SignInMethod::PasswordAndSecurityKey,
+        )
+        .await?;
         if remember {
             remembered::remember(&state, user_id, &client).await?;
         }
@@ -188,8 +193,14 @@ mod ssr {
         if !note_use(&state, key, &result).await? {
             return Err(counter_went_back(&state, user_id, &client, "passkey").await);
         }
-        auth.sign_in(&state, user_id, None, &client, Some("passkey"))
-            .await?;
+        auth.sign_in(
+            &state,
+            user_id,
+            None,
+            &client,
+            Some(crate::audit::SignInMethod::Passkey),
+        )
+        .await?;
         let sign_in_id = auth.sign_in_id().await?.ok_or(AppError::Unauthorized)?;
         crate::org::service::begin_if_held(&state, user_id, &sign_in_id).await
     }

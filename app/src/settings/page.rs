@@ -1,4 +1,6 @@
 use leptos::prelude::*;
+
+use crate::paths;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
@@ -11,6 +13,7 @@ use crate::{
     },
     components::{ErrorCard, Loading},
     error::AppError,
+    notice::NoticeLine,
     org::{OrgLink, page::HeldBanner},
     security_keys::manage::{KeysSection, SecurityKeys},
     two_factor::{
@@ -46,47 +49,20 @@ pub async fn load_security_overview() -> Result<SecurityPageData, AppError> {
     })
 }
 
-/// What `?notice=` says after a change, in fixed words (nothing from the URL is echoed).
-fn notice_text(notice: &str) -> Option<&'static str> {
-    match notice {
-        "enabled" => Some("Two-factor authentication is enabled."),
-        "disabled" => Some("Two-factor authentication is disabled."),
-        "saved" => Some("Your new recovery code is saved. The old one no longer works."),
-        "signed-out" => Some("That session is signed out."),
-        "key-added" => Some("Your security key or passkey is added."),
-        "browser-forgotten" => {
-            Some("That browser is forgotten: it will ask for the second step again.")
-        }
-        "key-removed" => Some("That security key or passkey is removed."),
-        "app-added" => Some("Your new authenticator app is added. Its codes sign in too."),
-        "app-removed" => Some("That authenticator app is removed. Its codes no longer sign in."),
-        "signed-out-others" => Some("All your other sessions are signed out."),
-        "verification-sent" => {
-            Some("A verification email is on its way. Open its link to verify your address.")
-        }
-        "password-changed" => Some("Your password is changed. Your other sessions are signed out."),
-        "email-change-sent" => Some(
-            "We sent a link to the new address. Your account switches to it when you open the link.",
-        ),
-        _ => None,
-    }
-}
-
 #[component]
 pub fn SecurityPage() -> impl IntoView {
     let query = use_query_map();
     let data = Resource::new(|| (), |_| load_security_overview());
-    let notice = query.read_untracked().get("notice");
     let change = query.read_untracked().get("change").unwrap_or_default();
     view! {
         <Title text="Security settings · Portal" />
         <h1>"Security settings"</h1>
         <Suspense fallback=|| view! { <Loading /> }>
             {move || Suspend::new({
-                let (notice, change) = (notice.clone(), change.clone());
+                let change = change.clone();
                 async move {
                     match data.await {
-                        Ok(data) => view! { <Cards data notice change /> }.into_any(),
+                        Ok(data) => view! { <Cards data change /> }.into_any(),
                         Err(error) => view! { <ErrorCard error bare=true /> }.into_any(),
                     }
                 }
@@ -96,11 +72,10 @@ pub fn SecurityPage() -> impl IntoView {
 }
 
 #[component]
-fn Cards(data: SecurityPageData, notice: Option<String>, change: String) -> impl IntoView {
+fn Cards(data: SecurityPageData, change: String) -> impl IntoView {
     let on = data.two_factor.is_on();
-    let notice = notice.as_deref().and_then(notice_text);
     view! {
-        {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
+        <NoticeLine />
         <TwoFactorCard section=data.two_factor change reauth=view! { <ReauthForm /> }.into_any()>
             {data.held_by.map(|org| view! { <HeldBanner org /> })}
         </TwoFactorCard>
@@ -123,8 +98,8 @@ fn AccountActions() -> impl IntoView {
         <section class="card" aria-labelledby="account-heading">
             <h2 id="account-heading">"Account"</h2>
             <ul class="links">
-                <li><A href="/settings/password">"Change password"</A></li>
-                <li><A href="/settings/close">"Close account"</A></li>
+                <li><A href=paths::CHANGE_PASSWORD>"Change password"</A></li>
+                <li><A href=paths::CLOSE_ACCOUNT>"Close account"</A></li>
             </ul>
         </section>
     }

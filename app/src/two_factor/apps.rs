@@ -3,6 +3,8 @@
 //! app's QR code and a code from it), and any but the last removed.
 
 use leptos::prelude::*;
+
+use crate::{notice::Notice, paths};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -46,7 +48,7 @@ pub async fn start_app_addition(app_name: String, app_code: String) -> Result<()
 #[server(endpoint = "finish_app_addition")]
 pub async fn finish_app_addition(new_app_code: String) -> Result<(), AppError> {
     ssr::finish(&new_app_code).await?;
-    crate::validation::redirect("/settings/security?notice=app-added");
+    crate::validation::redirect(&Notice::AppAdded.at(paths::SECURITY));
     Ok(())
 }
 
@@ -54,7 +56,7 @@ pub async fn finish_app_addition(new_app_code: String) -> Result<(), AppError> {
 pub async fn cancel_app_addition() -> Result<(), AppError> {
     let (state, user_id) = crate::auth::signed_in().await?;
     crate::store::cancel_app_addition(&state.pool, user_id).await?;
-    crate::validation::redirect("/settings/security");
+    crate::validation::redirect(paths::SECURITY);
     Ok(())
 }
 
@@ -66,7 +68,7 @@ pub async fn remove_authenticator_app(
     #[server(default)] code: String,
 ) -> Result<(), AppError> {
     ssr::remove(id, &code).await?;
-    crate::validation::redirect("/settings/security?notice=app-removed");
+    crate::validation::redirect(&Notice::AppRemoved.at(paths::SECURITY));
     Ok(())
 }
 

@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 
+use crate::paths;
+
 use crate::{
     components::{CheckboxField, CodeField, PortalForm, SubmitButton},
     error::AppError,
@@ -22,7 +24,7 @@ pub async fn confirm_enrollment(code: String) -> Result<(), AppError> {
 #[server(endpoint = "save_recovery_code")]
 pub async fn save_recovery_code(saved: Option<String>) -> Result<(), AppError> {
     let notice = ssr::save(saved.is_some()).await?;
-    crate::validation::redirect(&format!("/settings/security?notice={notice}"));
+    crate::validation::redirect(&notice.at(paths::SECURITY));
     Ok(())
 }
 
@@ -30,7 +32,7 @@ pub async fn save_recovery_code(saved: Option<String>) -> Result<(), AppError> {
 pub async fn cancel_enrollment() -> Result<(), AppError> {
     let (state, user_id) = crate::auth::signed_in().await?;
     crate::store::cancel_enrollment(&state.pool, user_id).await?;
-    crate::validation::redirect("/settings/security");
+    crate::validation::redirect(paths::SECURITY);
     Ok(())
 }
 
@@ -96,7 +98,7 @@ fn RecoveryCodeActions(code: String) -> impl IntoView {
             </button>
             <form
                 method="get"
-                action="/settings/security/recovery-code.txt"
+                action=paths::RECOVERY_CODE_FILE
                 class="inline"
                 on:submit=|event| event.stop_propagation()
             >
@@ -224,7 +226,7 @@ mod ssr {
     }
 
     /// Returns the notice the security page shows next.
-    pub async fn save(saved: bool) -> Result<&'static str, AppError> {
+    pub async fn save(saved: bool) -> Result<crate::notice::Notice, AppError> {
         if !saved {
             return Err(AppError::validation(
                 "saved",
@@ -249,7 +251,7 @@ mod ssr {
             )
             .await?;
             send_notice(&state, user_id, Notice::Enabled).await;
-            return Ok("enabled");
+            return Ok(crate::notice::Notice::Enabled);
         }
         // Only the sign-in that was shown the code can say it is saved.
         if service::revealed_recovery_code(&state, user_id, &sign_in_id)
@@ -259,6 +261,6 @@ mod ssr {
             return Err(AppError::NoRecoveryCodeToSave);
         }
         store::forget_recovery_code_reveal(&state.pool, user_id).await?;
-        Ok("saved")
+        Ok(crate::notice::Notice::RecoveryCodeSaved)
     }
 }

@@ -2,6 +2,8 @@
 //! current authentication code, so a session left open is not enough.
 
 use leptos::prelude::*;
+
+use crate::{notice::Notice, paths};
 use leptos_router::components::A;
 
 use crate::{
@@ -12,14 +14,14 @@ use crate::{
 #[server(endpoint = "disable_two_factor")]
 pub async fn disable_two_factor(code: String) -> Result<(), AppError> {
     ssr::disable(&code).await?;
-    crate::validation::redirect("/settings/security?notice=disabled");
+    crate::validation::redirect(&Notice::Disabled.at(paths::SECURITY));
     Ok(())
 }
 
 #[server(endpoint = "regenerate_recovery_code")]
 pub async fn regenerate_recovery_code(code: String) -> Result<(), AppError> {
     ssr::regenerate(&code).await?;
-    crate::validation::redirect("/settings/security");
+    crate::validation::redirect(paths::SECURITY);
     Ok(())
 }
 
@@ -56,7 +58,7 @@ fn CodeConfirmFields(button: &'static str) -> impl IntoView {
         <CodeField />
         <div class="actions">
             <SubmitButton label=button />
-            <A href="/settings/security">"Cancel"</A>
+            <A href=paths::SECURITY>"Cancel"</A>
         </div>
     }
 }

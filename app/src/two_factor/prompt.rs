@@ -2,6 +2,8 @@
 //! authentication, a code from the authenticator app.
 
 use leptos::prelude::*;
+
+use crate::paths;
 use leptos_router::components::A;
 
 use crate::{
@@ -66,10 +68,11 @@ pub fn CodeStep(
 /// The sign-in page showing the recovery form, keeping where to go afterwards.
 fn recovery_href(next: &str) -> String {
     if next.is_empty() {
-        "/login?recovery=1".to_owned()
+        format!("{}?recovery=1", paths::LOGIN)
     } else {
         format!(
-            "/login?recovery=1&next={}",
+            "{}?recovery=1&next={}",
+            paths::LOGIN,
             crate::validation::encode_component(next)
         )
     }
@@ -92,8 +95,13 @@ mod ssr {
         };
         let client = client().await;
         verify_totp(&state, user_id, code, &client).await?;
-        auth.complete_second_factor(&state, user_id, &client, "password and authentication code")
-            .await?;
+        auth.complete_second_factor(
+            &state,
+            user_id,
+            &client,
+            crate::audit::SignInMethod::PasswordAndCode,
+        )
+        .await?;
         if remember {
             remembered::remember(&state, user_id, &client).await?;
         }

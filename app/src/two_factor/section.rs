@@ -2,6 +2,8 @@
 //! wizard or change is under way. Its data, loaded for the viewer, and the choice of panel.
 
 use leptos::prelude::*;
+
+use crate::paths;
 use leptos_router::components::Form;
 use serde::{Deserialize, Serialize};
 
@@ -145,7 +147,7 @@ fn TwoFactorSwitch(on: bool, required_by: Option<String>) -> impl IntoView {
     if on {
         view! {
             {note}
-            <Form method="GET" action="/settings/security">
+            <Form method="GET" action=paths::SECURITY>
                 <Hidden name="change" value="disable" />
                 {switch()}
             </Form>
@@ -160,7 +162,7 @@ fn TwoFactorSwitch(on: bool, required_by: Option<String>) -> impl IntoView {
 fn OnSummary() -> impl IntoView {
     view! {
         <p>"Two-factor authentication is on: signing in asks for a code from your authenticator app."</p>
-        <Form method="GET" action="/settings/security">
+        <Form method="GET" action=paths::SECURITY>
             <Hidden name="change" value="regenerate" />
             <button type="submit" class="secondary">"Regenerate recovery code"</button>
         </Form>

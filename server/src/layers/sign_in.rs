@@ -5,6 +5,7 @@ use app::{
     auth::{AuthSession, SignedInUser},
     error::AppError,
     org::service::{self as enforcement, Enforcement},
+    paths,
     state::AppState,
 };
 use axum::{
@@ -50,7 +51,7 @@ pub async fn require_sign_in(
                 .map_or(path.as_str(), |p| p.as_str());
             let next_path: String =
                 url::form_urlencoded::byte_serialize(wanted.as_bytes()).collect();
-            return super::redirects::to(&format!("/login?next={next_path}"));
+            return super::redirects::to(&format!("{}?next={next_path}", paths::LOGIN));
         }
         return next.run(request).await;
     };
@@ -72,7 +73,7 @@ pub async fn require_sign_in(
             )
                 .into_response()
         }
-        Ok(Enforcement::Required { .. }) => super::redirects::to("/settings/security"),
+        Ok(Enforcement::Required { .. }) => super::redirects::to(paths::SECURITY),
         Ok(_) => next.run(request).await,
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
     }
@@ -105,7 +106,13 @@ pub const ALLOWED_WHILE_REQUIRED: [&str; 19] = [
 
 /// Pages such an account may open; an organization's page holds its Leave form.
 pub fn page_allowed_while_required(path: &str) -> bool {
-    path.starts_with("/settings/security")
-        || path.starts_with("/org/")
-        || ["/login", "/signup", "/verify-email", "/recover/confirm"].contains(&path)
+    path.starts_with(paths::SECURITY)
+        || path.starts_with(paths::ORGS)
+        || [
+            paths::LOGIN,
+            paths::SIGNUP,
+            paths::VERIFY_EMAIL,
+            paths::CONFIRM_RECOVERY,
+        ]
+        .contains(&path)
 }
