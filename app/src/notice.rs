@@ -44,6 +44,8 @@ notices! {
     AppAdded = "app-added" => "Your new authenticator app is added. Its codes sign in too.",
     AppRemoved = "app-removed" => "That authenticator app is removed. Its codes no longer sign in.",
     VerificationSent = "verification-sent" => "A verification email is on its way. Open its link to verify your address.",
+    SignInAlertsOn = "alerts-on" => "You will get an email at every new sign-in.",
+    SignInAlertsOff = "alerts-off" => "You will no longer get an email at new sign-ins.",
     PasswordChanged = "password-changed" => "Your password is changed. Your other sessions are signed out.",
     EmailChangeSent = "email-change-sent" => "We sent a link to the new address. Your account switches to it when you open the link.",
     PasswordReset = "password-reset" => "Your password is changed. Sign in with your new password.",

@@ -24,6 +24,45 @@ pub async fn send_notice(
     }
 }
 
+/// Emails the owner of an account that asked for it (its sign-in alerts) about a sign-in just
+/// made; a failure is logged and the sign-in goes on.
+pub async fn send_sign_in_alert(
+    state: &crate::state::AppState,
+    user_id: crate::store::UserId,
+    how: crate::audit::SignInMethod,
+    client: &crate::store::Client,
+) {
+    let account = match crate::store::sign_in_alerts(&state.pool, user_id).await {
+        Ok(false) => return,
+        Ok(true) => crate::store::account(&state.pool, user_id).await,
+        Err(error) => Err(error),
+    };
+    let account = match account {
+        Ok(Some(account)) => account,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::error!(%error, "cannot load the account for a sign-in alert");
+            return;
+        }
+    };
+    let from = format!(
+        "{} at {}",
+        crate::display::browser_name(client.user_agent.as_deref()),
+        crate::display::address_or_unknown(client.address.clone())
+    );
+    let email = templates::new_sign_in(
+        &account.email,
+        &account.username,
+        how.as_str(),
+        &crate::display::format_time(state.clock.now()),
+        &from,
+        &state.settings.base_url,
+    );
+    if let Err(error) = state.mailer.send(email).await {
+        tracing::warn!(%error, user_id = user_id.0, "a sign-in alert could not be sent");
+    }
+}
+
 /// How many links of one purpose an account may be sent: at most `per_hour` an hour (else
 /// `TooManyEmails` about `link`), and with `one_live` none while an earlier one is still unused
 /// and unexpired.

@@ -1,15 +1,18 @@
 //! The email card of the security page: the address recovery goes through, whether it is
-//! verified, a change waiting for its link, and the undo link of the last change.
+//! verified, a change waiting for its link, the undo link of the last change, and whether the
+//! owner is emailed at every new sign-in.
 
 use leptos::prelude::*;
 
-use crate::paths;
 use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
 use crate::{
     account::verify_email::ResendVerification,
-    components::{PortalForm, SubmitButton},
+    components::{Hidden, PortalForm, SubmitButton},
+    error::AppError,
+    notice::Notice,
+    paths,
 };
 
 /// The previous address, whose undo link still works, and until when.
@@ -27,6 +30,38 @@ pub struct EmailSection {
     pub pending: Option<String>,
     /// A live link to the previous address that can move the account back to it.
     pub undo: Option<UndoEmail>,
+    /// Whether every new sign-in is emailed to the address.
+    pub sign_in_alerts: bool,
+}
+
+/// Turns the email at every new sign-in on (`on` present) or off. Off is recorded as a warning
+/// and told to the address: someone in the account would want the owner not to hear of it.
+#[server(endpoint = "set_sign_in_alerts")]
+pub async fn set_sign_in_alerts(on: Option<String>) -> Result<(), AppError> {
+    let on = on.is_some();
+    let (state, user_id) = crate::auth::signed_in().await?;
+    if crate::store::set_sign_in_alerts(&state.pool, user_id, on).await? {
+        let (kind, client) = (
+            if on {
+                crate::audit::EventKind::SignInAlertsOn
+            } else {
+                crate::audit::EventKind::SignInAlertsOff
+            },
+            crate::auth::client().await,
+        );
+        crate::audit::record(&state, user_id, kind, &client, None).await?;
+        if !on {
+            let notice = crate::mail::templates::Notice::SignInAlertsOff;
+            crate::notify::send_notice(&state, user_id, notice).await;
+        }
+    }
+    let notice = if on {
+        Notice::SignInAlertsOn
+    } else {
+        Notice::SignInAlertsOff
+    };
+    crate::validation::redirect(&notice.at(paths::SECURITY));
+    Ok(())
 }
 
 #[component]
@@ -36,6 +71,7 @@ pub fn EmailCard(section: EmailSection) -> impl IntoView {
         verified,
         pending,
         undo,
+        sign_in_alerts,
     } = section;
     view! {
         <section class="card" aria-labelledby="email-heading">
@@ -56,6 +92,13 @@ pub fn EmailCard(section: EmailSection) -> impl IntoView {
             {undo.map(|UndoEmail { email, until }| view! {
                 <p>"Until " {until} ", the link sent to " <strong>{email}</strong> " can move your account back to that address; changing your password with two-factor authentication on withdraws it."</p>
             })}
+            <PortalForm<SetSignInAlerts>>
+                {(!sign_in_alerts).then(|| view! { <Hidden name="on" value="yes" /> })}
+                <button type="submit" role="switch" aria-checked=if sign_in_alerts { "true" } else { "false" } class="switch">
+                    <span class="switch-track" aria-hidden="true"><span class="switch-thumb"></span></span>
+                    <span class="switch-label">"Email me at every new sign-in"</span>
+                </button>
+            </PortalForm<SetSignInAlerts>>
             <p><A href=paths::CHANGE_EMAIL>"Change email"</A></p>
         </section>
     }
@@ -81,5 +124,6 @@ pub async fn section(viewer: &crate::auth::Viewer) -> Result<EmailSection, crate
         verified: viewer.account.email_verified_at.is_some(),
         pending,
         undo,
+        sign_in_alerts: store::sign_in_alerts(pool, user_id).await?,
     })
 }

@@ -145,6 +145,9 @@ impl AuthSession {
         self.set(PASSWORD_AT, now).await?;
         // This browser is now known to the account: its wrong passwords count on their own.
         device::remember(state, &username);
+        if let Some(how) = recorded {
+            crate::notify::send_sign_in_alert(state, user_id, how, client).await;
+        }
         Ok(())
     }
 

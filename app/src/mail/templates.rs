@@ -209,6 +209,10 @@ pub fn notice(to: &str, username: &str, what: Notice) -> Email {
             "A security key or passkey of yours may have been copied",
             "A security key or passkey of your Portal account answered a sign-in with a lower counter than it had sent before, which is what a copy of the key does. That sign-in was refused. If you are not sure where your key has been, remove it from Security settings.",
         ),
+        Notice::SignInAlertsOff => (
+            "You will no longer get an email at each sign-in",
+            "Emails at every new sign-in to your Portal account were turned off. You can turn them on again in Security settings.",
+        ),
         Notice::EmailChangeUndone => (
             "Your Portal email address was kept",
             "The change of your email address was undone and every session was signed out. If you did not ask for the change, someone knows your password: reset it now.",
@@ -223,6 +227,29 @@ pub fn notice(to: &str, username: &str, what: Notice) -> Email {
             "If this was not you, contact support at once.".into(),
         ],
         None,
+    )
+}
+
+/// At every new sign-in, to an owner who asked for it: when, how, from where, and what to do if
+/// it was not them.
+pub fn new_sign_in(
+    to: &str,
+    username: &str,
+    how: &str,
+    at: &str,
+    from: &str,
+    base_url: &str,
+) -> Email {
+    let link = format!("{base_url}/settings/security");
+    email(
+        to,
+        "New sign-in to your Portal account",
+        &[
+            format!("Hello {username},"),
+            format!("Your Portal account was signed in to at {at} with {how}, from {from}."),
+            "If this was you, there is nothing to do. If not, change your password now and sign out the sessions you do not know.".into(),
+        ],
+        Some(("Review your sessions", &link)),
     )
 }
 
@@ -280,6 +307,7 @@ pub enum Notice {
     AppAdded,
     AppRemoved,
     KeyCounterWentBack,
+    SignInAlertsOff,
 }
 
 #[cfg(test)]

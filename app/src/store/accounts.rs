@@ -164,3 +164,28 @@ pub async fn verified_owner_of(pool: &AnyPool, email: &str) -> Result<Option<Str
     .fetch_optional(pool)
     .await
 }
+
+/// Whether the account's owner asked for an email at every new sign-in.
+pub async fn sign_in_alerts(pool: &AnyPool, user_id: UserId) -> Result<bool, sqlx::Error> {
+    let on: Option<i64> = sqlx::query_scalar("SELECT sign_in_alerts FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(on == Some(1))
+}
+
+/// Returns whether the setting changed (false: it was already so).
+pub async fn set_sign_in_alerts(
+    pool: &AnyPool,
+    user_id: UserId,
+    on: bool,
+) -> Result<bool, sqlx::Error> {
+    let changed =
+        sqlx::query("UPDATE users SET sign_in_alerts = $1 WHERE id = $2 AND sign_in_alerts <> $1")
+            .bind(i64::from(on))
+            .bind(user_id)
+            .execute(pool)
+            .await?
+            .rows_affected();
+    Ok(changed == 1)
+}

@@ -15,4 +15,5 @@ mod recovery;
 mod remembered_browsers;
 mod robustness;
 mod security_keys;
+mod sign_in_alerts;
 mod two_factor;
