@@ -118,6 +118,40 @@ fn every_module_uses_only_the_layers_below_it() {
     );
 }
 
+/// The modules besides the flows' services that may read and write the store: the session's
+/// sign-in (`auth`), the audit log, mail about links (`notify`) and housekeeping.
+const STORE_USERS: [&str; 5] = ["store", "auth", "audit", "notify", "maintenance"];
+
+/// Pages and components hold UI and thin server functions; the rules, and so every query, live
+/// in a flow's `service` (a `service.rs` or a `service/` folder).
+#[test]
+fn only_services_use_the_store() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&root, &mut files);
+    let wrong: Vec<String> = files
+        .iter()
+        .filter_map(|(path, text)| {
+            let relative = Path::new(path).strip_prefix(&root).expect("under src");
+            let parts: Vec<&str> = relative
+                .components()
+                .filter_map(|part| part.as_os_str().to_str())
+                .map(|part| part.trim_end_matches(".rs"))
+                .collect();
+            let allowed = STORE_USERS.contains(&parts[0])
+                || parts.contains(&"service")
+                || parts[0] == "architecture_tests";
+            (!allowed && crate_modules(text).contains("store"))
+                .then(|| relative.display().to_string())
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "these use the store outside a service:\n{}",
+        wrong.join("\n")
+    );
+}
+
 #[test]
 fn grouped_uses_are_all_seen() {
     let found = crate_modules(

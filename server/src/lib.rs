@@ -86,7 +86,7 @@ impl Portal {
             clock,
             secrets: SecretBox::new(&key),
             mailer,
-            webauthn: app::security_keys::relying_party(&config.base_url, &config.issuer)
+            webauthn: app::security_keys::service::relying_party(&config.base_url, &config.issuer)
                 .map_err(|why| anyhow::anyhow!("PORTAL_BASE_URL: unusable for WebAuthn: {why}"))?
                 .map(Arc::new),
         };

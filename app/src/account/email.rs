@@ -34,27 +34,11 @@ pub struct EmailSection {
     pub sign_in_alerts: bool,
 }
 
-/// Turns the email at every new sign-in on (`on` present) or off. Off is recorded as a warning
-/// and told to the address: someone in the account would want the owner not to hear of it.
+/// Turns the email at every new sign-in on (`on` present) or off.
 #[server(endpoint = "set_sign_in_alerts")]
 pub async fn set_sign_in_alerts(on: Option<String>) -> Result<(), AppError> {
     let on = on.is_some();
-    let (state, user_id) = crate::auth::signed_in().await?;
-    if crate::store::set_sign_in_alerts(&state.pool, user_id, on).await? {
-        let (kind, client) = (
-            if on {
-                crate::audit::EventKind::SignInAlertsOn
-            } else {
-                crate::audit::EventKind::SignInAlertsOff
-            },
-            crate::auth::client().await,
-        );
-        crate::audit::record(&state, user_id, kind, &client, None).await?;
-        if !on {
-            let notice = crate::mail::templates::Notice::SignInAlertsOff;
-            crate::notify::send_notice(&state, user_id, notice).await;
-        }
-    }
+    super::service::email::set_sign_in_alerts(on).await?;
     let notice = if on {
         Notice::SignInAlertsOn
     } else {
@@ -102,28 +86,4 @@ pub fn EmailCard(section: EmailSection) -> impl IntoView {
             <p><A href=paths::CHANGE_EMAIL>"Change email"</A></p>
         </section>
     }
-}
-
-#[cfg(feature = "ssr")]
-pub async fn section(viewer: &crate::auth::Viewer) -> Result<EmailSection, crate::error::AppError> {
-    use crate::{display::format_time, store};
-    let (pool, user_id) = (&viewer.state.pool, viewer.user_id());
-    let now = viewer.state.clock.now();
-    let pending =
-        store::live_token_email(pool, user_id, store::TokenPurpose::EmailChange, now).await?;
-    let undo = store::live_link(pool, user_id, store::TokenPurpose::EmailChangeUndo, now)
-        .await?
-        .and_then(|link| {
-            Some(UndoEmail {
-                email: link.email?,
-                until: format_time(link.expires_at),
-            })
-        });
-    Ok(EmailSection {
-        address: viewer.account.email.clone(),
-        verified: viewer.account.email_verified_at.is_some(),
-        pending,
-        undo,
-        sign_in_alerts: store::sign_in_alerts(pool, user_id).await?,
-    })
 }

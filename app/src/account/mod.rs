@@ -8,10 +8,10 @@ pub mod email;
 pub mod forgot_password;
 pub mod login;
 pub mod new_password;
-#[cfg(feature = "ssr")]
-pub mod password_check;
 pub mod portal;
 pub mod reset_password;
+#[cfg(feature = "ssr")]
+pub mod service;
 pub mod sessions;
 pub mod signup;
 pub mod verify_email;
@@ -29,13 +29,7 @@ pub struct SignedInUser {
 
 #[server(endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<SignedInUser>, AppError> {
-    let state = crate::state::app_state()?;
-    let auth = crate::auth::AuthSession::from_request().await?;
-    let Some(user_id) = auth.signed_in_user(&state).await? else {
-        return Ok(None);
-    };
-    let username = crate::store::username_of(&state.pool, user_id).await?;
-    Ok(username.map(|username| SignedInUser { username }))
+    service::current_user().await
 }
 
 /// What the account's own change forms need to know: its names (a new password must not be
@@ -49,18 +43,7 @@ pub struct AccountFacts {
 
 #[server(endpoint = "account_facts")]
 pub async fn load_account_facts() -> Result<AccountFacts, AppError> {
-    let (state, user_id) = crate::auth::signed_in().await?;
-    let account = crate::store::account(&state.pool, user_id)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
-    let two_factor = crate::store::two_factor_of(&state.pool, user_id)
-        .await?
-        .is_some();
-    Ok(AccountFacts {
-        username: account.username,
-        email: account.email,
-        two_factor,
-    })
+    service::account_facts().await
 }
 
 /// The second factor asked beside the password before a change: a code from the app, or the

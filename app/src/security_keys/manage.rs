@@ -37,13 +37,13 @@ pub async fn start_key_registration(
     name: String,
     #[server(default)] code: String,
 ) -> Result<CeremonyOptions, AppError> {
-    ssr::start(&name, &code).await
+    super::service::manage::start(&name, &code).await
 }
 
 /// Finishes adding the key: `credential` is the browser's answer, as JSON.
 #[server(endpoint = "finish_key_registration")]
 pub async fn finish_key_registration(credential: String) -> Result<(), AppError> {
-    ssr::finish(&credential).await
+    super::service::manage::finish(&credential).await
 }
 
 /// Removes the key `id` once `code`, a code from an app or the recovery code, confirms it: as
@@ -51,7 +51,7 @@ pub async fn finish_key_registration(credential: String) -> Result<(), AppError>
 /// password), which would otherwise take the phishing-resistant factor away (review M3).
 #[server(endpoint = "remove_security_key")]
 pub async fn remove_security_key(id: i64, #[server(default)] code: String) -> Result<(), AppError> {
-    ssr::remove(id, &code).await?;
+    super::service::manage::remove(id, &code).await?;
     crate::validation::redirect(&Notice::KeyRemoved.at(paths::SECURITY));
     Ok(())
 }
@@ -118,151 +118,5 @@ pub fn SecurityKeys(section: KeysSection) -> impl IntoView {
             // Hidden by webauthn.js where the browser can add a key.
             <p class="hint" data-webauthn-missing>"Adding a security key or passkey needs a browser with JavaScript."</p>
         </section>
-    }
-}
-
-#[cfg(feature = "ssr")]
-pub use ssr::section;
-
-#[cfg(feature = "ssr")]
-mod ssr {
-    use webauthn_rs::prelude::{Passkey, PasskeyRegistration, RegisterPublicKeyCredential, Uuid};
-    use webauthn_rs_proto::ResidentKeyRequirement;
-
-    use super::super::ssr::{from_json, refused, to_json, webauthn};
-    use super::{KeyInfo, KeysSection};
-    use crate::{
-        audit::EventKind,
-        auth::{AuthSession, client, signed_in_recently},
-        display::format_time,
-        error::{AppError, Missing},
-        mail::templates::Notice,
-        state::AppState,
-        store::{self, KeyAdded, NewKey, UserId},
-        two_factor::service::{factor_changed, verify_any_factor},
-        validation,
-    };
-
-    const CEREMONY: &str = "registration";
-
-    pub async fn section(viewer: &crate::auth::Viewer) -> Result<KeysSection, AppError> {
-        Ok(KeysSection {
-            keys: keys_of(&viewer.state, viewer.user_id()).await?,
-        })
-    }
-
-    async fn keys_of(state: &AppState, user_id: UserId) -> Result<Vec<KeyInfo>, AppError> {
-        Ok(store::security_keys_of(&state.pool, user_id)
-            .await?
-            .into_iter()
-            .map(|key| KeyInfo {
-                id: key.id,
-                name: key.name,
-                added: format_time(key.created_at),
-                last_used: key.last_used_at.map(format_time),
-            })
-            .collect())
-    }
-
-    fn key_name(typed: &str) -> Result<String, AppError> {
-        validation::factor_name(typed, "Name the key, e.g. “YubiKey”.")
-            .map_err(|message| AppError::validation("name", message))
-    }
-
-    pub async fn start(name: &str, code: &str) -> Result<String, AppError> {
-        let (state, user_id) = signed_in_recently().await?;
-        let name = key_name(name)?;
-        if store::two_factor_of(&state.pool, user_id).await?.is_none() {
-            return Err(AppError::KeysNeedTwoFactor);
-        }
-        verify_any_factor(&state, user_id, code, &client().await).await?;
-        let account = store::account(&state.pool, user_id)
-            .await?
-            .ok_or(AppError::Unauthorized)?;
-        let handle =
-            store::webauthn_id_of(&state.pool, user_id, &Uuid::new_v4().to_string()).await?;
-        let handle = Uuid::parse_str(&handle).map_err(AppError::internal)?;
-        // The account's keys are excluded: the same key is not added twice.
-        let existing = store::security_keys_of(&state.pool, user_id)
-            .await?
-            .iter()
-            .filter_map(|key| from_json::<Passkey>(&key.passkey).ok())
-            .map(|passkey| passkey.cred_id().clone())
-            .collect();
-        let (mut options, registration) = webauthn(&state)?
-            .start_passkey_registration(
-                handle,
-                &account.username,
-                &account.username,
-                Some(existing),
-            )
-            .map_err(AppError::internal)?;
-        // Discoverable where the authenticator can be: the same key then also signs in alone.
-        if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
-            selection.resident_key = Some(ResidentKeyRequirement::Preferred);
-        }
-        AuthSession::from_request()
-            .await?
-            .keep_ceremony(&state, CEREMONY, (user_id, name, registration))
-            .await?;
-        to_json(&options)
-    }
-
-    pub async fn finish(credential: &str) -> Result<(), AppError> {
-        let (state, user_id) = signed_in_recently().await?;
-        let auth = AuthSession::from_request().await?;
-        // Only the account that started the ceremony finishes it (the browser may have signed
-        // in to another meanwhile).
-        let Some((_, name, registration)) = auth
-            .take_ceremony::<(UserId, String, PasskeyRegistration)>(&state, CEREMONY)
-            .await?
-            .filter(|(started_by, ..)| *started_by == user_id)
-        else {
-            return Err(AppError::KeyNotAccepted);
-        };
-        let response: RegisterPublicKeyCredential = from_json(credential)?;
-        let passkey = webauthn(&state)?
-            .finish_passkey_registration(&response, &registration)
-            .map_err(refused)?;
-        let key = NewKey {
-            user_id,
-            name: &name,
-            credential_id: passkey.cred_id().as_ref(),
-            passkey: &to_json(&passkey)?,
-            created_at: state.clock.now(),
-        };
-        match store::add_security_key(&state.pool, key).await? {
-            KeyAdded::Added => {}
-            KeyAdded::Duplicate => return Err(AppError::KeyNotAccepted),
-            KeyAdded::TwoFactorOff => return Err(AppError::KeysNeedTwoFactor),
-        }
-        // A new factor, like a new recovery code, ends every other session.
-        factor_changed(
-            &state,
-            user_id,
-            EventKind::SecurityKeyAdded,
-            Some(&name),
-            Notice::SecurityKeyAdded,
-        )
-        .await
-    }
-
-    pub async fn remove(id: i64, code: &str) -> Result<(), AppError> {
-        let (state, user_id) = signed_in_recently().await?;
-        verify_any_factor(&state, user_id, code, &client().await).await?;
-        if !store::remove_security_key(&state.pool, user_id, id).await? {
-            return Err(AppError::NotFound {
-                what: Missing::SecurityKey,
-            });
-        }
-        // A factor changed: other sessions end and no browser skips the second step any more.
-        factor_changed(
-            &state,
-            user_id,
-            EventKind::SecurityKeyRemoved,
-            None,
-            Notice::SecurityKeyRemoved,
-        )
-        .await
     }
 }

@@ -47,33 +47,3 @@ pub fn ActivityList(section: ActivitySection) -> impl IntoView {
         </section>
     }
 }
-
-/// The security page shows this many recent events.
-#[cfg(feature = "ssr")]
-const RECENT_EVENTS: i64 = 20;
-
-#[cfg(feature = "ssr")]
-pub async fn section(
-    viewer: &crate::auth::Viewer,
-) -> Result<ActivitySection, crate::error::AppError> {
-    use crate::{
-        audit::EventKind,
-        display::{address_or_unknown, browser_name, format_time},
-        store,
-    };
-    let events = store::recent_events(&viewer.state.pool, viewer.user_id(), RECENT_EVENTS)
-        .await?
-        .into_iter()
-        .filter_map(|row| {
-            let kind = EventKind::parse(&row.kind)?;
-            Some(SecurityEvent {
-                description: kind.description().to_owned(),
-                warning: kind.is_warning(),
-                at: format_time(row.at),
-                address: address_or_unknown(row.address),
-                browser: browser_name(row.user_agent.as_deref()),
-            })
-        })
-        .collect();
-    Ok(ActivitySection { events })
-}

@@ -4,5 +4,7 @@
 
 pub mod activity;
 mod page;
+#[cfg(feature = "ssr")]
+pub mod service;
 
 pub use page::{LoadSecurityOverview, SecurityPage, SecurityPageData, load_security_overview};

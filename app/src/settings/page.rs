@@ -41,11 +41,11 @@ pub async fn load_security_overview() -> Result<SecurityPageData, AppError> {
     Ok(SecurityPageData {
         two_factor: crate::two_factor::service::section(&viewer).await?,
         held_by: crate::org::service::held_by(&viewer).await?,
-        apps: crate::two_factor::apps::section(&viewer).await?,
-        keys: crate::security_keys::manage::section(&viewer).await?,
-        email: crate::account::email::section(&viewer).await?,
-        sessions: crate::account::sessions::section(&viewer).await?,
-        activity: super::activity::section(&viewer).await?,
+        apps: crate::two_factor::service::apps::section(&viewer).await?,
+        keys: crate::security_keys::service::manage::section(&viewer).await?,
+        email: crate::account::service::email::section(&viewer).await?,
+        sessions: crate::account::service::sessions::section(&viewer).await?,
+        activity: super::service::activity(&viewer).await?,
     })
 }
 

@@ -13,14 +13,14 @@ use crate::{
 
 #[server(endpoint = "disable_two_factor")]
 pub async fn disable_two_factor(code: String) -> Result<(), AppError> {
-    ssr::disable(&code).await?;
+    super::service::manage::disable(&code).await?;
     crate::validation::redirect(&Notice::Disabled.at(paths::SECURITY));
     Ok(())
 }
 
 #[server(endpoint = "regenerate_recovery_code")]
 pub async fn regenerate_recovery_code(code: String) -> Result<(), AppError> {
-    ssr::regenerate(&code).await?;
+    super::service::manage::regenerate(&code).await?;
     crate::validation::redirect(paths::SECURITY);
     Ok(())
 }
@@ -60,65 +60,5 @@ fn CodeConfirmFields(button: &'static str) -> impl IntoView {
             <SubmitButton label=button />
             <A href=paths::SECURITY>"Cancel"</A>
         </div>
-    }
-}
-
-#[cfg(feature = "ssr")]
-mod ssr {
-    use crate::{
-        audit::EventKind,
-        auth::{AuthSession, client, signed_in_recently},
-        error::AppError,
-        mail::templates::Notice,
-        notify::send_notice,
-        store,
-        two_factor::service::{self, verify_totp},
-    };
-
-    pub async fn disable(code: &str) -> Result<(), AppError> {
-        let (state, user_id) = signed_in_recently().await?;
-        if let Some(org) = store::requiring_org(&state.pool, user_id).await? {
-            return Err(AppError::CannotDisableWhileRequired { org });
-        }
-        let client = client().await;
-        verify_totp(&state, user_id, code, &client).await?;
-        store::remove_two_factor(&state.pool, user_id, state.clock.now()).await?;
-        AuthSession::from_request()
-            .await?
-            .sign_out_others(&state, user_id)
-            .await?;
-        crate::audit::record(&state, user_id, EventKind::TwoFactorDisabled, &client, None).await?;
-        send_notice(&state, user_id, Notice::Disabled).await;
-        Ok(())
-    }
-
-    pub async fn regenerate(code: &str) -> Result<(), AppError> {
-        let (state, user_id) = signed_in_recently().await?;
-        let client = client().await;
-        verify_totp(&state, user_id, code, &client).await?;
-        let recovery = service::new_recovery_code(&state, user_id).await?;
-        store::replace_recovery_code(
-            &state.pool,
-            user_id,
-            &crate::auth::this_sign_in_id().await?,
-            &recovery.hash,
-            &recovery.sealed,
-            state.clock.now(),
-        )
-        .await?;
-        AuthSession::from_request()
-            .await?
-            .sign_out_others(&state, user_id)
-            .await?;
-        crate::audit::record(
-            &state,
-            user_id,
-            EventKind::RecoveryCodeRegenerated,
-            &client,
-            None,
-        )
-        .await?;
-        send_notice(&state, user_id, Notice::RecoveryCodeRegenerated).await;
-        Ok(())
     }
 }

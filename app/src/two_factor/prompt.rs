@@ -18,7 +18,7 @@ pub async fn verify_sign_in_code(
     next: String,
     #[server(default)] remember: Option<String>,
 ) -> Result<(), AppError> {
-    ssr::verify(&code, remember.is_some()).await?;
+    super::service::prompt::verify(&code, remember.is_some()).await?;
     crate::validation::redirect(&next);
     Ok(())
 }
@@ -75,36 +75,5 @@ fn recovery_href(next: &str) -> String {
             paths::LOGIN,
             crate::validation::encode_component(next)
         )
-    }
-}
-
-#[cfg(feature = "ssr")]
-mod ssr {
-    use crate::{
-        auth::{AuthSession, client, remembered},
-        error::AppError,
-        state::app_state,
-        two_factor::service::verify_totp,
-    };
-
-    pub async fn verify(code: &str, remember: bool) -> Result<(), AppError> {
-        let state = app_state()?;
-        let auth = AuthSession::from_request().await?;
-        let Some(user_id) = auth.pending_second_factor(state.clock.now()).await? else {
-            return Err(AppError::SignInExpired);
-        };
-        let client = client().await;
-        verify_totp(&state, user_id, code, &client).await?;
-        auth.complete_second_factor(
-            &state,
-            user_id,
-            &client,
-            crate::audit::SignInMethod::PasswordAndCode,
-        )
-        .await?;
-        if remember {
-            remembered::remember(&state, user_id, &client).await?;
-        }
-        Ok(())
     }
 }

@@ -1,3 +1,8 @@
+//! The rules of recovery, applied to the store: what its pages' server functions do.
+
+pub mod confirm;
+pub mod request;
+
 use crate::{
     audit::EventKind,
     audit::record,

@@ -1,11 +1,14 @@
 //! What an organization's two-factor requirement means for one account.
 
+pub mod invitations;
+pub mod organization;
+
 use crate::{
     error::AppError,
     org::OrgLink,
     state::AppState,
     store::{self, UserId},
-    two_factor::enroll,
+    two_factor::service::enroll,
     unix_time::UnixTime,
 };
 

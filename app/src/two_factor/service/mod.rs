@@ -1,6 +1,11 @@
 //! The second factor's rules applied to the store: code checks under the throttle and the replay
 //! rule, and recovery codes made, sealed and hashed.
 
+pub mod apps;
+pub mod enroll;
+pub mod manage;
+pub mod prompt;
+
 use crate::unix_time::UnixTime;
 use secrecy::SecretString;
 
@@ -16,7 +21,7 @@ use crate::{
     },
     state::AppState,
     store::{self, Client, CodeVerdict, Factor, Failures, UserId},
-    two_factor::{TwoFactorState, enroll::scan_code, section::TwoFactorSection},
+    two_factor::{TwoFactorState, section::TwoFactorSection, service::enroll::scan_code},
 };
 
 /// A recovery code or enrollment is shown for this long, then taken as abandoned.

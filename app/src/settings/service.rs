@@ -1,0 +1,31 @@
+//! What the security page loads that no flow owns: the account's recent security activity.
+
+use crate::{
+    audit::EventKind,
+    auth::Viewer,
+    display::{address_or_unknown, browser_name, format_time},
+    error::AppError,
+    settings::activity::{ActivitySection, SecurityEvent},
+    store,
+};
+
+/// The security page shows this many recent events.
+const RECENT_EVENTS: i64 = 20;
+
+pub async fn activity(viewer: &Viewer) -> Result<ActivitySection, AppError> {
+    let events = store::recent_events(&viewer.state.pool, viewer.user_id(), RECENT_EVENTS)
+        .await?
+        .into_iter()
+        .filter_map(|row| {
+            let kind = EventKind::parse(&row.kind)?;
+            Some(SecurityEvent {
+                description: kind.description().to_owned(),
+                warning: kind.is_warning(),
+                at: format_time(row.at),
+                address: address_or_unknown(row.address),
+                browser: browser_name(row.user_agent.as_deref()),
+            })
+        })
+        .collect();
+    Ok(ActivitySection { events })
+}
