@@ -88,6 +88,22 @@ async fn metrics_count_sign_ins_failures_mail_requests_and_throttling() {
     assert!(!after.contains("not the password"));
 }
 
+/// Support runs `server admin …` on the server, with the service's environment, while the
+/// service runs and listens on its metrics address: the command must not listen there too.
+#[tokio::test]
+async fn the_admin_command_runs_beside_a_portal_that_serves_metrics() {
+    let portal = TestPortal::start_with(&["--metrics-addr", "127.0.0.1:0"]).await;
+    let address = portal.metrics_addr.expect("metrics are on").to_string();
+    portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
+    let output = portal.admin_with_env(&["show", "alice"], &[("PORTAL_METRICS_ADDR", &address)]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("alice"));
+}
+
 #[test]
 fn a_metrics_address_that_cannot_be_listened_on_is_named() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
