@@ -60,6 +60,7 @@ async fn serve(config: server::Config) -> anyhow::Result<()> {
                 config.site_addr
             )
         })?;
+    let shutdown = shutdown_signal()?;
     tracing::info!("Portal is listening on http://{}", listener.local_addr()?);
     if let Some(address) = portal.metrics_addr() {
         tracing::info!("metrics are served on http://{address}/metrics");
@@ -69,7 +70,7 @@ async fn serve(config: server::Config) -> anyhow::Result<()> {
             "security keys and passkeys are off: WebAuthn needs PORTAL_BASE_URL with a host name (e.g. http://localhost:3000), not an IP address"
         );
     }
-    portal.serve(listener, shutdown_signal()).await?;
+    portal.serve(listener, shutdown).await?;
     Ok(())
 }
 
@@ -86,6 +87,27 @@ fn return_large_allocations_to_the_system() {
     }
 }
 
-async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+/// Ctrl-C in a terminal, SIGTERM from a service manager or a container stop: either way the
+/// server stops taking connections and finishes the requests it has. The handlers are installed
+/// when this is called, before the server says it listens, so no signal from then on kills it.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    use anyhow::Context as _;
+    use tokio::signal::unix::{SignalKind, signal};
+    let watch = |kind| signal(kind).context("cannot watch for Ctrl-C and SIGTERM");
+    let mut interrupt = watch(SignalKind::interrupt())?;
+    let mut terminate = watch(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

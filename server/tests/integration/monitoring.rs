@@ -120,3 +120,32 @@ fn a_metrics_address_that_cannot_be_listened_on_is_named() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("PORTAL_METRICS_ADDR"), "{stderr}");
 }
+
+/// A service manager or a container stop sends SIGTERM: the server stops as on Ctrl-C, through
+/// its graceful shutdown, and exits with success instead of being killed by the signal.
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_server_gracefully() {
+    use std::io::BufRead as _;
+    let data = tempfile::tempdir().unwrap();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .env_clear()
+        .env("PORTAL_DATA_DIR", data.path())
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = std::io::BufReader::new(server.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("Portal is listening") {
+        line.clear();
+        let read = log.read_line(&mut line).unwrap();
+        assert_ne!(read, 0, "the server stopped before it listened");
+    }
+    let pid = libc::pid_t::try_from(server.id()).unwrap();
+    // SAFETY: kill only sends a signal, to the child this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let exit = server.wait().unwrap();
+    assert!(exit.success(), "{exit}");
+    drop(log);
+}
