@@ -16,7 +16,7 @@ const NEW_PASSWORD: &str = "plum tractor seventy";
 
 #[tokio::test]
 async fn every_way_to_remove_or_weaken_a_factor_asks_for_one() {
-    let portal = TestPortal::start_on_localhost().await;
+    let portal = TestPortal::builder().localhost().start().await;
     let (alice, authenticator) = portal.account_with_two_factor("alice").await;
     add_app(&portal, &alice, &authenticator, "Old phone").await;
     add_key(&portal, &alice, &authenticator, &mut soft_key(), "YubiKey")

@@ -46,8 +46,11 @@ async fn scrape(portal: &TestPortal) -> String {
 
 #[tokio::test]
 async fn metrics_count_sign_ins_failures_mail_requests_and_throttling() {
-    let portal =
-        TestPortal::start_with(&["--metrics-addr", "127.0.0.1:0", "--sign-in-limit", "8"]).await;
+    let portal = TestPortal::builder()
+        .metrics()
+        .sign_in_limit(8)
+        .start()
+        .await;
     // Other tests share the process and its recorder: every figure is read as a difference.
     let before = scrape(&portal).await;
     let browser = portal.browser();
@@ -92,7 +95,7 @@ async fn metrics_count_sign_ins_failures_mail_requests_and_throttling() {
 /// service runs and listens on its metrics address: the command must not listen there too.
 #[tokio::test]
 async fn the_admin_command_runs_beside_a_portal_that_serves_metrics() {
-    let portal = TestPortal::start_with(&["--metrics-addr", "127.0.0.1:0"]).await;
+    let portal = TestPortal::builder().metrics().start().await;
     let address = portal.metrics_addr.expect("metrics are on").to_string();
     portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
     let output = portal.admin_with_env(&["show", "alice"], &[("PORTAL_METRICS_ADDR", &address)]);

@@ -680,7 +680,7 @@ async fn quick_accounts(portal: &TestPortal, count: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn an_organization_has_at_most_twenty_invitations_waiting() {
-    let portal = TestPortal::start_with(&["--sign-in-limit", "100000"]).await;
+    let portal = TestPortal::builder().sign_in_limit(100_000).start().await;
     let alice = account(&portal, "alice").await;
     create(&portal, &alice, "Acme").await;
     let names = quick_accounts(&portal, 21).await;
@@ -708,7 +708,7 @@ async fn an_organization_has_at_most_twenty_invitations_waiting() {
 
 #[tokio::test]
 async fn inviting_is_limited_per_address() {
-    let portal = TestPortal::start_with(&["--sign-in-limit", "5"]).await;
+    let portal = TestPortal::builder().sign_in_limit(5).start().await;
     let alice = portal.browser();
     portal.sign_up(&alice, "alice", PASSWORD).await;
     create(&portal, &alice, "Acme").await;

@@ -384,7 +384,7 @@ async fn twenty_confirmations_of_one_link_at_once_reset_once() {
 
 #[tokio::test]
 async fn with_the_mail_server_down_recovery_says_so_and_loses_nothing() {
-    let portal = TestPortal::start_with_mail_down().await;
+    let portal = TestPortal::builder().mail_down().start().await;
     let browser = portal.browser();
     // Sign-up still works; the verification email can be sent again later.
     assert_eq!(
@@ -399,7 +399,7 @@ async fn with_the_mail_server_down_recovery_says_so_and_loses_nothing() {
 
 #[tokio::test]
 async fn with_the_mail_server_down_a_recovery_request_spends_nothing() {
-    let portal = TestPortal::start_with_mail_down().await;
+    let portal = TestPortal::builder().mail_down().start().await;
     let browser = portal.browser();
     portal.sign_up(&browser, "alice", PASSWORD).await;
     // No mail arrives here, so the address is verified behind the scenes.

@@ -10,7 +10,7 @@ use super::{header_value, sessions};
 
 #[tokio::test]
 async fn sign_in_requests_past_the_limit_get_429_with_the_wait() {
-    let portal = TestPortal::start_with(&["--sign-in-limit", "5"]).await;
+    let portal = TestPortal::builder().sign_in_limit(5).start().await;
     let browser = portal.browser();
     for _ in 0..5 {
         let response = portal.sign_in(&browser, "nobody", "whatever1").await;
@@ -74,8 +74,11 @@ async fn wrong_sign_ins(
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit_and_address() {
-    let portal =
-        TestPortal::start_with(&["--sign-in-limit", "3", "--trusted-proxies", "127.0.0.1"]).await;
+    let portal = TestPortal::builder()
+        .sign_in_limit(3)
+        .arg("--trusted-proxies", "127.0.0.1")
+        .start()
+        .await;
     let first = portal.browser_with_headers(&[("x-forwarded-for", "198.51.100.1")]);
     assert_eq!(
         wrong_sign_ins(&portal, &first, 3).await,
@@ -112,7 +115,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit_and_addr
 
 #[tokio::test]
 async fn without_trusted_proxies_a_forged_forwarded_for_is_ignored() {
-    let portal = TestPortal::start_with(&["--sign-in-limit", "3"]).await;
+    let portal = TestPortal::builder().sign_in_limit(3).start().await;
     let first = portal.browser_with_headers(&[("x-forwarded-for", "198.51.100.1")]);
     assert_eq!(
         wrong_sign_ins(&portal, &first, 3).await,
@@ -139,8 +142,11 @@ async fn without_trusted_proxies_a_forged_forwarded_for_is_ignored() {
 
 #[tokio::test]
 async fn ipv6_clients_in_one_64_share_a_limit() {
-    let portal =
-        TestPortal::start_with(&["--sign-in-limit", "3", "--trusted-proxies", "127.0.0.0/8"]).await;
+    let portal = TestPortal::builder()
+        .sign_in_limit(3)
+        .arg("--trusted-proxies", "127.0.0.0/8")
+        .start()
+        .await;
     let first = portal.browser_with_headers(&[("x-forwarded-for", "2001:db8:1:2::1")]);
     assert_eq!(
         wrong_sign_ins(&portal, &first, 3).await,
@@ -175,13 +181,11 @@ async fn anonymous_writes_past_the_limit_get_429() {
         "start_passkey_sign_in",
     ] {
         // On localhost, so WebAuthn is configured and the passkey start keeps a ceremony.
-        let portal = TestPortal::start_with(&[
-            "--base-url",
-            "localhost",
-            "--sign-in-limit",
-            &limit.to_string(),
-        ])
-        .await;
+        let portal = TestPortal::builder()
+            .localhost()
+            .sign_in_limit(limit)
+            .start()
+            .await;
         let browser = portal.browser();
         for attempt in 0..limit {
             let token = format!("made-up-token-{attempt}");
@@ -276,7 +280,7 @@ async fn needs_an_account(portal: &TestPortal, path: &str) -> bool {
 /// is classified above as read-only (review M4).
 #[tokio::test]
 async fn every_anonymous_endpoint_that_writes_is_rate_limited() {
-    let portal = TestPortal::start_on_localhost().await;
+    let portal = TestPortal::builder().localhost().start().await;
     let mut registered: Vec<(&str, axum::http::Method)> =
         leptos::server_fn::axum::server_fn_paths().collect();
     registered.sort_by_key(|(path, _)| *path);
@@ -377,7 +381,7 @@ async fn a_made_up_email_link_is_refused_without_waiting_for_the_write_lock() {
 /// sign-ins (review M4).
 #[tokio::test]
 async fn the_strength_meter_is_limited_apart_from_the_sign_in() {
-    let portal = TestPortal::start_with(&["--sign-in-limit", "1"]).await;
+    let portal = TestPortal::builder().sign_in_limit(1).start().await;
     let browser = portal.browser();
     let assess = || {
         portal.call_status(

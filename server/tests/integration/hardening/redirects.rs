@@ -161,7 +161,7 @@ fn check_goes_on_site(
 
 #[tokio::test]
 async fn the_sign_in_forms_go_only_to_a_path_on_this_site() {
-    let portal = TestPortal::start_with(&["--sign-in-limit", "100000"]).await;
+    let portal = TestPortal::builder().sign_in_limit(100_000).start().await;
     portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
     let (_, bobs_app) = portal.account_with_two_factor("bob").await;
     let mut failures = Vec::new();
@@ -208,7 +208,7 @@ async fn the_sign_in_forms_go_only_to_a_path_on_this_site() {
 
 #[tokio::test]
 async fn a_form_without_javascript_returns_only_to_a_page_on_this_site() {
-    let portal = TestPortal::start_with(&["--sign-in-limit", "100000"]).await;
+    let portal = TestPortal::builder().sign_in_limit(100_000).start().await;
     let mut failures = Vec::new();
     let failed_sign_in = [
         ("username", "nobody"),
@@ -351,8 +351,11 @@ async fn check_handed_back(
 
 #[tokio::test]
 async fn a_key_or_passkey_sign_in_hands_back_only_a_path_on_this_site() {
-    let portal =
-        TestPortal::start_with(&["--base-url", "localhost", "--sign-in-limit", "100000"]).await;
+    let portal = TestPortal::builder()
+        .localhost()
+        .sign_in_limit(100_000)
+        .start()
+        .await;
     let (alice, app) = portal.account_with_two_factor("alice").await;
     let mut key = soft_key();
     add_key(&portal, &alice, &app, &mut key, "YubiKey")
