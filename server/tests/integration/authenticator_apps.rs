@@ -353,11 +353,7 @@ async fn ten_removals_of_ten_apps_at_once_always_leave_one() {
     let portal = TestPortal::start().await;
     portal.account_with_two_factor("alice").await;
     let pool = &portal.state.pool;
-    let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'alice'")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    let user_id = app::store::UserId(user_id);
+    let user_id = app::store::UserId(portal.user_id("alice").await);
     for round in 0..20 {
         let have = app::store::authenticator_apps_of(pool, user_id)
             .await

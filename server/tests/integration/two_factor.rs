@@ -312,11 +312,7 @@ async fn guessing_is_throttled_after_five_failures_and_the_throttle_survives_a_r
 async fn a_hundred_failures_lock_authentication_codes() {
     let portal = TestPortal::start().await;
     let (owner, authenticator) = portal.account_with_two_factor("alice").await;
-    let database = portal.database().await;
-    sqlx::query("INSERT INTO failure_counters (user_id, factor, failures, last_failure_at) VALUES (1, 'totp', 99, 0)")
-        .execute(&database)
-        .await
-        .unwrap();
+    portal.set_failures("alice", "totp", 99).await;
     let browser = portal.browser();
     portal.sign_in(&browser, "alice", PASSWORD).await;
     assert_eq!(

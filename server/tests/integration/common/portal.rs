@@ -277,6 +277,42 @@ impl TestPortal {
         self.launch.smtp_url.as_deref()
     }
 
+    /// The id of the account `username`: no test counts on the order of sign-ups.
+    pub async fn user_id(&self, username: &str) -> i64 {
+        sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.database().await)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no account is named {username:?}"))
+    }
+
+    /// The kinds of the audit events of the account `username`, oldest first.
+    pub async fn events_of(&self, username: &str) -> Vec<String> {
+        let user_id = self.user_id(username).await;
+        sqlx::query_scalar("SELECT kind FROM audit_events WHERE user_id = $1 ORDER BY id")
+            .bind(user_id)
+            .fetch_all(&self.database().await)
+            .await
+            .unwrap()
+    }
+
+    /// Sets the failure counter of one of the account's factors (`totp`, `recovery`) as that
+    /// many wrong guesses long ago would have left it.
+    pub async fn set_failures(&self, username: &str, factor: &str, failures: i64) {
+        let user_id = self.user_id(username).await;
+        sqlx::query(
+            "INSERT INTO failure_counters (user_id, factor, failures, last_failure_at) \
+             VALUES ($1, $2, $3, 0)",
+        )
+        .bind(user_id)
+        .bind(factor)
+        .bind(failures)
+        .execute(&self.database().await)
+        .await
+        .unwrap();
+    }
+
     /// Runs `server admin …` (the real binary) against this portal's data folder and mail server,
     /// as the operator `USER`.
     pub fn admin(&self, args: &[&str]) -> std::process::Output {
