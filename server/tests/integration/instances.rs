@@ -5,7 +5,10 @@
 
 use std::process::{Child, Command, Stdio};
 
+use app::account::portal::Logout;
 use app::error::AppError;
+use app::org::CreateOrganization;
+use app::recovery::request::RequestRecovery;
 use reqwest::{Client, StatusCode};
 
 use crate::common::{
@@ -137,7 +140,7 @@ async fn two_instances_share_sign_ins_codes_failures_and_sign_outs() {
         .find(|value| value.starts_with("portal_session="))
         .map(|value| value.split(';').next().unwrap().to_owned())
         .expect("the session cookie");
-    let signed_out = post_fn_at(&b, &browser, app::account::portal::Logout {}).await;
+    let signed_out = post_fn_at(&b, &browser, Logout {}).await;
     assert!(signed_out.status().is_success() || signed_out.status().is_redirection());
     let replayed_cookie = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -215,10 +218,11 @@ async fn races_split_across_two_instances_hold_as_on_one() {
     let asking = first.browser();
     first.sign_in(&asking, "alice", PASSWORD).await;
     let asked = first
-        .call(
+        .post_fn(
             &asking,
-            "request_recovery",
-            &[("recovery_code", &alice.recovery_code)],
+            RequestRecovery {
+                recovery_code: alice.recovery_code.clone(),
+            },
         )
         .await;
     assert_eq!(asked.status(), StatusCode::OK);
@@ -263,7 +267,7 @@ async fn copy_to_moves_a_sqlite_portal_to_postgres_where_it_goes_on_working() {
     let (alice_browser, alice) = old.account_with_two_factor("alice").await;
     old.call_fn(
         &alice_browser,
-        app::org::CreateOrganization {
+        CreateOrganization {
             name: "Acme".to_owned(),
         },
     )

@@ -1,6 +1,11 @@
 //! Verified email, recovery by code and emailed link, notices, and support's reset, against the
 //! real server and a real SMTP server on loopback.
 
+use app::recovery::confirm::ConfirmRecovery;
+use app::recovery::request::RequestRecovery;
+use app::two_factor::apps::RemoveAuthenticatorApp;
+use app::two_factor::enroll::{SaveRecoveryCode, StartEnrollment};
+use app::two_factor::manage::RegenerateRecoveryCode;
 use app::{account::verify_email::ResendVerification, error::AppError, two_factor::TwoFactorState};
 
 use crate::common::{PASSWORD, TestPortal, answer, at_once};
@@ -12,7 +17,12 @@ const ALICE: &str = "alice@example.com";
 async fn request_recovery(portal: &TestPortal, browser: &Client, code: &str) -> reqwest::Response {
     portal.sign_in(browser, "alice", PASSWORD).await;
     portal
-        .call(browser, "request_recovery", &[("recovery_code", code)])
+        .post_fn(
+            browser,
+            RequestRecovery {
+                recovery_code: code.to_owned(),
+            },
+        )
         .await
 }
 
@@ -56,14 +66,14 @@ async fn sign_up_sends_a_verification_link_that_verifies_the_address() {
     );
     assert!(!portal.overview(&browser).await.email_verified);
 
-    let refused = portal.call(&browser, "start_enrollment", &[]).await;
+    let refused = portal.post_fn(&browser, StartEnrollment {}).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert!(refused.text().await.unwrap().contains("VerifyEmailFirst"));
 
     portal.verify_email(&browser, "alice").await;
     assert!(portal.overview(&browser).await.email_verified);
     assert_eq!(
-        portal.call_status(&browser, "start_enrollment", &[]).await,
+        portal.call_status(&browser, StartEnrollment {}).await,
         StatusCode::OK
     );
 }
@@ -156,10 +166,11 @@ async fn a_right_recovery_code_emails_a_link_that_resets_two_factor_authenticati
     assert_eq!(portal.overview(&owner).await.two_factor, TwoFactorState::On);
 
     let confirmed = portal
-        .call(
+        .post_fn(
             &portal.browser(),
-            "confirm_recovery",
-            &[("token", &token_of(&link))],
+            ConfirmRecovery {
+                token: token_of(&link),
+            },
         )
         .await;
     assert_eq!(confirmed.status(), StatusCode::OK);
@@ -211,10 +222,11 @@ async fn a_recovery_link_expires_after_ten_minutes() {
         .unwrap();
     assert!(page.contains("expired"), "{page}");
     let confirmed = portal
-        .call(
+        .post_fn(
             &portal.browser(),
-            "confirm_recovery",
-            &[("token", &token_of(&link))],
+            ConfirmRecovery {
+                token: token_of(&link),
+            },
         )
         .await;
     assert_eq!(confirmed.status(), StatusCode::FORBIDDEN);
@@ -230,12 +242,22 @@ async fn a_recovery_link_works_once_and_an_unknown_one_not_at_all() {
     let token = token_of(&recovery_links(&portal)[0]);
     assert_eq!(
         portal
-            .call_status(&portal.browser(), "confirm_recovery", &[("token", &token)])
+            .call_status(
+                &portal.browser(),
+                ConfirmRecovery {
+                    token: token.to_owned()
+                }
+            )
             .await,
         StatusCode::OK
     );
     let again = portal
-        .call(&portal.browser(), "confirm_recovery", &[("token", &token)])
+        .post_fn(
+            &portal.browser(),
+            ConfirmRecovery {
+                token: token.to_owned(),
+            },
+        )
         .await;
     assert_eq!(again.status(), StatusCode::FORBIDDEN);
     assert!(again.text().await.unwrap().contains("LinkUsed"));
@@ -256,10 +278,11 @@ async fn neither_the_password_nor_the_recovery_code_alone_resets_anything() {
     // The recovery code without the password: no pending sign-in.
     let stranger = portal.browser();
     let response = portal
-        .call(
+        .post_fn(
             &stranger,
-            "request_recovery",
-            &[("recovery_code", &authenticator.recovery_code)],
+            RequestRecovery {
+                recovery_code: authenticator.recovery_code.clone(),
+            },
         )
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
@@ -280,28 +303,31 @@ async fn wrong_recovery_codes_have_their_own_throttle() {
     portal.sign_in(&browser, "alice", PASSWORD).await;
     for _ in 0..5 {
         let wrong = portal
-            .call(
+            .post_fn(
                 &browser,
-                "request_recovery",
-                &[("recovery_code", "AAAA-BBBB-CCCC-DDDD")],
+                RequestRecovery {
+                    recovery_code: "AAAA-BBBB-CCCC-DDDD".to_owned(),
+                },
             )
             .await;
         assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     }
     let throttled = portal
-        .call(
+        .post_fn(
             &browser,
-            "request_recovery",
-            &[("recovery_code", &authenticator.recovery_code)],
+            RequestRecovery {
+                recovery_code: authenticator.recovery_code.clone(),
+            },
         )
         .await;
     assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
     portal.clock.advance(1);
     let right = portal
-        .call(
+        .post_fn(
             &browser,
-            "request_recovery",
-            &[("recovery_code", &authenticator.recovery_code)],
+            RequestRecovery {
+                recovery_code: authenticator.recovery_code.clone(),
+            },
         )
         .await;
     assert_eq!(right.status(), StatusCode::OK);
@@ -331,8 +357,10 @@ async fn fifty_requests_with_one_recovery_code_at_once_send_one_email() {
     let (_, authenticator) = portal.account_with_two_factor("alice").await;
     let browser = portal.browser();
     portal.sign_in(&browser, "alice", PASSWORD).await;
-    let form = [("recovery_code", authenticator.recovery_code.as_str())];
-    let requests = (0..50).map(|_| portal.call(&browser, "request_recovery", &form));
+    let form = RequestRecovery {
+        recovery_code: authenticator.recovery_code.clone(),
+    };
+    let requests = (0..50).map(|_| portal.post_fn(&browser, form.clone()));
     let responses = futures::future::join_all(requests).await;
     assert!(
         responses
@@ -359,8 +387,8 @@ async fn twenty_confirmations_of_one_link_at_once_reset_once() {
     portal.smtp.wait_for(ALICE, 3).await;
     let token = token_of(&recovery_links(&portal)[0]);
     let browser = portal.browser();
-    let form = [("token", token.as_str())];
-    let confirmations = (0..20).map(|_| portal.call(&browser, "confirm_recovery", &form));
+    let form = ConfirmRecovery { token };
+    let confirmations = (0..20).map(|_| portal.post_fn(&browser, form.clone()));
     let responses = futures::future::join_all(confirmations).await;
     let succeeded = responses
         .iter()
@@ -486,15 +514,21 @@ async fn a_recovery_link_dies_when_the_factor_it_would_reset_changes() {
     // Alarmed by the link mail, the owner makes a new recovery code.
     portal.clock.advance(30);
     let regenerated = portal
-        .call(
+        .post_fn(
             &owner,
-            "regenerate_recovery_code",
-            &[("code", &authenticator.code(&portal, 0))],
+            RegenerateRecoveryCode {
+                code: authenticator.code(&portal, 0),
+            },
         )
         .await;
     assert_eq!(regenerated.status(), StatusCode::OK);
     let confirmed = portal
-        .call(&portal.browser(), "confirm_recovery", &[("token", &token)])
+        .post_fn(
+            &portal.browser(),
+            ConfirmRecovery {
+                token: token.to_owned(),
+            },
+        )
         .await;
     assert_ne!(
         confirmed.status(),
@@ -506,7 +540,12 @@ async fn a_recovery_link_dies_when_the_factor_it_would_reset_changes() {
     // Support's reset withdraws a live link too.
     let new_code = portal.overview(&owner).await.recovery_code.unwrap();
     portal
-        .call(&owner, "save_recovery_code", &[("saved", "yes")])
+        .post_fn(
+            &owner,
+            SaveRecoveryCode {
+                saved: Some("yes".to_owned()),
+            },
+        )
         .await;
     portal.clock.advance(11 * 60);
     let token = recovery_token(&portal, &new_code).await;
@@ -521,7 +560,12 @@ async fn a_recovery_link_dies_when_the_factor_it_would_reset_changes() {
         0
     );
     let confirmed = portal
-        .call(&portal.browser(), "confirm_recovery", &[("token", &token)])
+        .post_fn(
+            &portal.browser(),
+            ConfirmRecovery {
+                token: token.to_owned(),
+            },
+        )
         .await;
     assert_ne!(confirmed.status(), StatusCode::OK);
 }
@@ -534,11 +578,7 @@ async fn twenty_resends_at_once_send_at_most_three_verification_emails_an_hour()
     portal.smtp.wait_for(ALICE, 1).await;
     let statuses = at_once(20, |_| {
         let (portal, browser) = (&portal, &browser);
-        async move {
-            portal
-                .call_status(browser, "resend_verification", &[])
-                .await
-        }
+        async move { portal.call_status(browser, ResendVerification {}).await }
     })
     .await;
     assert_eq!(
@@ -568,7 +608,12 @@ async fn adding_or_removing_an_authenticator_app_withdraws_a_live_recovery_link(
     let token = recovery_token(&portal, &authenticator.recovery_code).await;
     crate::authenticator_apps::add_app(&portal, &owner, &authenticator, "Work phone").await;
     let confirmed = portal
-        .call(&portal.browser(), "confirm_recovery", &[("token", &token)])
+        .post_fn(
+            &portal.browser(),
+            ConfirmRecovery {
+                token: token.to_owned(),
+            },
+        )
         .await;
     assert_ne!(
         confirmed.status(),
@@ -582,7 +627,7 @@ async fn adding_or_removing_an_authenticator_app_withdraws_a_live_recovery_link(
     portal
         .call_fn(
             &owner,
-            app::two_factor::apps::RemoveAuthenticatorApp {
+            RemoveAuthenticatorApp {
                 id: added,
                 code: authenticator.recovery_code.clone(),
             },
@@ -590,7 +635,12 @@ async fn adding_or_removing_an_authenticator_app_withdraws_a_live_recovery_link(
         .await
         .expect("the app is removed");
     let confirmed = portal
-        .call(&portal.browser(), "confirm_recovery", &[("token", &token)])
+        .post_fn(
+            &portal.browser(),
+            ConfirmRecovery {
+                token: token.to_owned(),
+            },
+        )
         .await;
     assert_ne!(
         confirmed.status(),

@@ -357,7 +357,13 @@ async fn removing_a_key_asks_for_a_code(remembered: bool) {
 
     let without_code = answer::<()>(
         portal
-            .call(&other, "remove_security_key", &[("id", id.as_str())])
+            .post_fn(
+                &other,
+                RemoveSecurityKey {
+                    id: id.parse().unwrap(),
+                    code: String::new(),
+                },
+            )
             .await,
     )
     .await;
@@ -368,10 +374,12 @@ async fn removing_a_key_asks_for_a_code(remembered: bool) {
     let wrong_code = authenticator.code(&portal, 10);
     let wrong = answer::<()>(
         portal
-            .call(
+            .post_fn(
                 &other,
-                "remove_security_key",
-                &[("id", id.as_str()), ("code", wrong_code.as_str())],
+                RemoveSecurityKey {
+                    id: id.parse().unwrap(),
+                    code: wrong_code.clone(),
+                },
             )
             .await,
     )
@@ -398,10 +406,12 @@ async fn removing_a_key_asks_for_a_code(remembered: bool) {
     let code = authenticator.code(&portal, 0);
     answer::<()>(
         portal
-            .call(
+            .post_fn(
                 &other,
-                "remove_security_key",
-                &[("id", id.as_str()), ("code", code.as_str())],
+                RemoveSecurityKey {
+                    id: id.parse().unwrap(),
+                    code: code.clone(),
+                },
             )
             .await,
     )

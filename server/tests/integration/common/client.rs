@@ -1,5 +1,6 @@
 //! A browser-like HTTP client that keeps cookies and does not follow redirects, and the requests
-//! tests send with it: pages and server functions.
+//! tests send with it: pages, and server functions called with the structs `#[server]`
+//! generates, so a renamed function or argument fails to compile.
 
 use app::error::AppError;
 use leptos::server_fn::{
@@ -71,12 +72,42 @@ impl TestPortal {
         answer(self.post_fn(browser, args).await).await
     }
 
-    /// Posts a form to a server function as the hydrated page does (the answer is data), by its
-    /// name and raw fields: for input no generated struct could carry (malformed, missing,
-    /// extra fields). Prefer `call_fn`.
-    pub async fn call(&self, browser: &Client, function: &str, form: &[(&str, &str)]) -> Response {
+    /// The status a server function answers with: for tests of who may call it at all.
+    pub async fn call_status<F: ServerFn + Serialize>(
+        &self,
+        browser: &Client,
+        args: F,
+    ) -> StatusCode {
+        self.post_fn(browser, args).await.status()
+    }
+
+    /// The body a server function answers with, as text: for tests of what it must not say.
+    pub async fn call_text<F: ServerFn + Serialize>(&self, browser: &Client, args: F) -> String {
+        self.post_fn(browser, args).await.text().await.unwrap()
+    }
+
+    /// Posts a server function's arguments as a browser without JavaScript does, from the form
+    /// on `from_page` (the answer is a redirect).
+    pub async fn submit<F: ServerFn + Serialize>(
+        &self,
+        browser: &Client,
+        from_page: &str,
+        args: F,
+    ) -> Response {
+        self.no_js_post(browser, from_page, F::PATH)
+            .form(&args)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts raw fields to a server function's path, as the hydrated page does: for input no
+    /// generated struct can carry (malformed, missing or extra fields), or one request sent to
+    /// several functions. Name the function by its struct (`<Login as ServerFn>::PATH`); a
+    /// written path is for one that does not exist. Prefer `post_fn`.
+    pub async fn post_form(&self, browser: &Client, path: &str, form: &[(&str, &str)]) -> Response {
         browser
-            .post(self.url(&format!("/api/{function}")))
+            .post(self.url(path))
             .header("Sec-Fetch-Site", "same-origin")
             .form(form)
             .send()
@@ -84,39 +115,16 @@ impl TestPortal {
             .unwrap()
     }
 
-    /// The status a server function answers with: for tests of who may call it at all.
-    pub async fn call_status(
-        &self,
-        browser: &Client,
-        function: &str,
-        form: &[(&str, &str)],
-    ) -> StatusCode {
-        self.call(browser, function, form).await.status()
-    }
-
-    /// The body a server function answers with, as text: for tests of what it must not say.
-    pub async fn call_text(
-        &self,
-        browser: &Client,
-        function: &str,
-        form: &[(&str, &str)],
-    ) -> String {
-        self.call(browser, function, form)
-            .await
-            .text()
-            .await
-            .unwrap()
-    }
-
-    /// Posts a form as a browser without JavaScript does (the answer is a redirect).
-    pub async fn submit(
+    /// Raw fields posted as a browser without JavaScript does: `submit` with the form's extra
+    /// fields (the hidden `__page`). Prefer `submit`.
+    pub async fn submit_form(
         &self,
         browser: &Client,
         from_page: &str,
-        function: &str,
+        path: &str,
         form: &[(&str, &str)],
     ) -> Response {
-        self.no_js_post(browser, from_page, &format!("/api/{function}"))
+        self.no_js_post(browser, from_page, path)
             .form(form)
             .send()
             .await

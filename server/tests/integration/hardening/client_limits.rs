@@ -1,7 +1,11 @@
 //! Per-address limits on the sign-in endpoints and the client address they count by: behind a
 //! trusted proxy, without one, and IPv6 clients sharing a /64.
 
+use app::account::login::Login;
+use app::account::new_password::AssessPassword;
+use app::org::CreateOrganization;
 use app::{account::login::LoginStage, error::AppError};
+use leptos::server_fn::ServerFn;
 
 use crate::common::{PASSWORD, TestPortal, answer};
 use reqwest::StatusCode;
@@ -32,12 +36,11 @@ async fn sign_in_requests_past_the_limit_get_429_with_the_wait() {
         .submit(
             &browser,
             "/login",
-            "login",
-            &[
-                ("username", "nobody"),
-                ("password", "whatever1"),
-                ("next", ""),
-            ],
+            Login {
+                username: "nobody".to_owned(),
+                password: "whatever1".to_owned(),
+                next: String::new(),
+            },
         )
         .await;
     assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -176,9 +179,9 @@ async fn ipv6_clients_in_one_64_share_a_limit() {
 async fn anonymous_writes_past_the_limit_get_429() {
     let limit = 5;
     for function in [
-        "keep_email",
-        "confirm_email_change",
-        "start_passkey_sign_in",
+        <app::account::change_email::KeepEmail as ServerFn>::PATH,
+        <app::account::change_email::ConfirmEmailChange as ServerFn>::PATH,
+        <app::security_keys::sign_in::StartPasskeySignIn as ServerFn>::PATH,
     ] {
         // On localhost, so WebAuthn is configured and the passkey start keeps a ceremony.
         let portal = TestPortal::builder()
@@ -190,8 +193,9 @@ async fn anonymous_writes_past_the_limit_get_429() {
         for attempt in 0..limit {
             let token = format!("made-up-token-{attempt}");
             let status = portal
-                .call_status(&browser, function, &[("token", &token)])
-                .await;
+                .post_form(&browser, function, &[("token", &token)])
+                .await
+                .status();
             assert_ne!(
                 status,
                 StatusCode::TOO_MANY_REQUESTS,
@@ -199,8 +203,9 @@ async fn anonymous_writes_past_the_limit_get_429() {
             );
         }
         let status = portal
-            .call_status(&browser, function, &[("token", "made-up-token")])
-            .await;
+            .post_form(&browser, function, &[("token", "made-up-token")])
+            .await
+            .status();
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{function}");
     }
 }
@@ -321,8 +326,9 @@ async fn a_failed_form_to_an_unlimited_endpoint_makes_no_session() {
         .submit(
             &browser,
             "/portal",
-            "create_organization",
-            &[("name", "Acme")],
+            CreateOrganization {
+                name: "Acme".to_owned(),
+            },
         )
         .await;
     assert!(
@@ -340,12 +346,11 @@ async fn a_failed_form_to_an_unlimited_endpoint_makes_no_session() {
         .submit(
             &browser,
             "/login",
-            "login",
-            &[
-                ("username", "nobody"),
-                ("password", "whatever1"),
-                ("next", ""),
-            ],
+            Login {
+                username: "nobody".to_owned(),
+                password: "whatever1".to_owned(),
+                next: String::new(),
+            },
         )
         .await;
     assert!(crate::common::session_id(&response).is_some());
@@ -358,10 +363,13 @@ async fn a_made_up_email_link_is_refused_without_waiting_for_the_write_lock() {
     let portal = TestPortal::start().await;
     let pool = portal.database().await;
     let holder = app::store::begin_write(&pool).await.unwrap();
-    for function in ["keep_email", "confirm_email_change"] {
+    for function in [
+        <app::account::change_email::KeepEmail as ServerFn>::PATH,
+        <app::account::change_email::ConfirmEmailChange as ServerFn>::PATH,
+    ] {
         let answered = tokio::time::timeout(
             std::time::Duration::from_secs(2),
-            portal.call(&portal.browser(), function, &[("token", "made-up-token")]),
+            portal.post_form(&portal.browser(), function, &[("token", "made-up-token")]),
         )
         .await;
         let response = answered.unwrap_or_else(|_| panic!("{function} waited for the lock"));
@@ -386,8 +394,10 @@ async fn the_strength_meter_is_limited_apart_from_the_sign_in() {
     let assess = || {
         portal.call_status(
             &browser,
-            "assess_password",
-            &[("password", "correct horse"), ("known", "")],
+            AssessPassword {
+                password: "correct horse".to_owned(),
+                known: String::new(),
+            },
         )
     };
     for attempt in 0..10 {

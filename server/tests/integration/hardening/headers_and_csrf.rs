@@ -2,6 +2,7 @@
 //! policy, cross-site posts, and mail files kept private on disk.
 
 use crate::common::{PASSWORD, TestPortal};
+use app::account::CurrentUser;
 use reqwest::{StatusCode, header};
 
 use super::header_value;
@@ -65,7 +66,7 @@ async fn every_route_sends_the_security_headers() {
             "{path}: {scripts} scripts, {with_nonce} with the nonce"
         );
     }
-    let api = portal.call(&browser, "current_user", &[]).await;
+    let api = portal.post_fn(&browser, CurrentUser {}).await;
     assert_eq!(header_value(&api, "x-content-type-options"), "nosniff");
     assert_eq!(header_value(&api, "cache-control"), "no-store");
 }
