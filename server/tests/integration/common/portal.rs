@@ -65,6 +65,7 @@ enum Mail {
 }
 
 /// What a started portal needs to be started again on the same data folder.
+#[derive(Clone)]
 struct Launch {
     database_url: String,
     /// None: no `--smtp-url`, so mail goes to the outbox folder.
@@ -243,13 +244,13 @@ impl TestPortal {
             task.await.unwrap();
         }
         let data = std::mem::replace(&mut self.data, tempfile::tempdir().unwrap());
-        let launch = Launch {
-            database_url: self.launch.database_url.clone(),
-            smtp_url: self.launch.smtp_url.clone(),
-            localhost: self.launch.localhost,
-            args: self.launch.args.clone(),
-        };
-        Self::launch(data, self.clock.clone(), self.smtp.clone(), launch).await
+        Self::launch(
+            data,
+            self.clock.clone(),
+            self.smtp.clone(),
+            self.launch.clone(),
+        )
+        .await
     }
 
     pub fn data_dir(&self) -> &std::path::Path {
