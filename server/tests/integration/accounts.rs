@@ -184,11 +184,7 @@ async fn without_javascript_a_failed_sign_in_returns_to_the_form_with_its_messag
         .submit(
             &browser,
             "/login",
-            Login {
-                username: "nobody".to_owned(),
-                password: "whatever1".to_owned(),
-                next: String::new(),
-            },
+            crate::common::login("nobody", "whatever1"),
         )
         .await;
     assert_eq!(response.status(), StatusCode::FOUND);
@@ -476,11 +472,7 @@ async fn an_error_carried_in_a_link_shows_only_to_the_browser_whose_post_failed(
         .submit(
             &browser,
             "/login",
-            Login {
-                username: "alice".to_owned(),
-                password: "wrong password".to_owned(),
-                next: String::new(),
-            },
+            crate::common::login("alice", "wrong password"),
         )
         .await;
     let back = location(&failed).expect("back to the form").to_owned();

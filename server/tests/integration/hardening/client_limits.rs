@@ -1,7 +1,6 @@
 //! Per-address limits on the sign-in endpoints and the client address they count by: behind a
 //! trusted proxy, without one, and IPv6 clients sharing a /64.
 
-use app::account::login::Login;
 use app::account::new_password::AssessPassword;
 use app::org::CreateOrganization;
 use app::{account::login::LoginStage, error::AppError};
@@ -36,11 +35,7 @@ async fn sign_in_requests_past_the_limit_get_429_with_the_wait() {
         .submit(
             &browser,
             "/login",
-            Login {
-                username: "nobody".to_owned(),
-                password: "whatever1".to_owned(),
-                next: String::new(),
-            },
+            crate::common::login("nobody", "whatever1"),
         )
         .await;
     assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -346,11 +341,7 @@ async fn a_failed_form_to_an_unlimited_endpoint_makes_no_session() {
         .submit(
             &browser,
             "/login",
-            Login {
-                username: "nobody".to_owned(),
-                password: "whatever1".to_owned(),
-                next: String::new(),
-            },
+            crate::common::login("nobody", "whatever1"),
         )
         .await;
     assert!(crate::common::session_id(&response).is_some());
