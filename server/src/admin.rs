@@ -1,68 +1,145 @@
 //! `server admin …`: support's tools. Each acts through the same rules as the portal and leaves
 //! an audit entry. What accounts wrote (names, usernames, addresses, details) is printed through
 //! `shown`, so no control character of theirs reaches support's terminal.
+//!
+//! An admin command runs on the server with the service's environment, beside the serving
+//! portal: it builds the state alone (`app_state::build`), never the router or the metrics
+//! listener, so it takes no port the portal holds.
 
 use anyhow::{Context, bail};
 use app::{
     audit::EventKind,
     display::format_time,
     recovery::service::reset_two_factor,
-    state::AppState,
+    state::{AppState, Clock},
     store::{self, Client, Factor, UserId},
     validation::escape_invisible as shown,
 };
 
-use crate::config::{AdminCommand, OrgCommand};
+use crate::{
+    Config, app_state,
+    config::{AdminCommand, OrgCommand},
+};
 
-pub async fn run(state: &AppState, command: AdminCommand) -> anyhow::Result<()> {
+/// Runs one admin command against the database and mail server the configuration names.
+pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
+    let state = || app_state::build(config, Clock::default());
     match command {
-        AdminCommand::ResetTwoFactor { username, reason } => reset(state, &username, &reason).await,
-        AdminCommand::Show { username } => show(state, &username).await,
-        AdminCommand::Org(command) => org(state, command).await,
-        // It needs no portal: main runs it on the database alone.
-        AdminCommand::CopyTo { .. } => bail!("copy-to runs before a portal is built"),
+        AdminCommand::ResetTwoFactor { username, reason } => {
+            reset(&state().await?, &username, &reason).await
+        }
+        AdminCommand::Show { username } => show(&state().await?, &username).await,
+        AdminCommand::Org(command) => org(&state().await?, command).await,
+        // It needs no state: the database alone.
+        AdminCommand::CopyTo {
+            database,
+            database_file,
+        } => copy_to(config, &copy_target(database, database_file)?).await,
     }
 }
 
-async fn org(state: &AppState, command: OrgCommand) -> anyhow::Result<()> {
-    let find = |slug: String| async move {
-        store::org_by_slug(&state.pool, &slug)
-            .await?
-            .with_context(|| format!("no organization is named {slug:?}"))
+/// The PostgreSQL URL `copy-to` writes to: the first line of `--database-file`, else
+/// `--database` (or PORTAL_COPY_TO_DATABASE_URL).
+fn copy_target(
+    database: Option<String>,
+    database_file: Option<std::path::PathBuf>,
+) -> anyhow::Result<String> {
+    let target = match database_file {
+        Some(file) => std::fs::read_to_string(&file)
+            .with_context(|| format!("--database-file: cannot read {}", file.display()))?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        None => database.unwrap_or_default(),
     };
+    anyhow::ensure!(
+        !target.is_empty(),
+        "copy-to needs the target: PORTAL_COPY_TO_DATABASE_URL or --database-file"
+    );
+    Ok(target)
+}
+
+async fn copy_to(config: &Config, target: &str) -> anyhow::Result<()> {
+    let source = crate::connect(&config.database_url()).await?;
+    let copied = crate::copy::copy_to(&source, target).await?;
+    println!(
+        "Copied {} to the PostgreSQL database:",
+        config.database_url()
+    );
+    for (table, rows, _) in &copied.tables {
+        println!("  {table:<28} {rows:>8} rows");
+    }
+    println!("Row counts match on both sides.");
+    println!();
+    println!("Next:");
+    println!(
+        "  1. Stop the portal that uses the SQLite database (or it will go on writing there)."
+    );
+    println!(
+        "  2. Start every instance with PORTAL_DATABASE_URL set to the PostgreSQL URL you gave."
+    );
+    let key = match &config.secret_key {
+        Some(_) => "the PORTAL_SECRET_KEY this portal runs with".to_owned(),
+        None => format!(
+            "the 64 hex digits in {}",
+            config.data_dir.join(crate::KEY_FILE).display()
+        ),
+    };
+    println!("  3. Give every instance the same PORTAL_SECRET_KEY: {key}.");
+    println!("     Without it no second-factor secret can be opened.");
+    println!("  4. Keep the SQLite file until the new setup has served sign-ins.");
+    Ok(())
+}
+
+/// The organization `slug` names.
+async fn find_org(state: &AppState, slug: &str) -> anyhow::Result<store::OrgRow> {
+    store::org_by_slug(&state.pool, slug)
+        .await?
+        .with_context(|| format!("no organization is named {slug:?}"))
+}
+
+/// Every organization, with its requirement.
+async fn list_orgs(state: &AppState) -> anyhow::Result<()> {
+    for org in store::all_orgs(&state.pool).await? {
+        let requirement = match org.require_two_factor_since {
+            Some(_) => format!("requires two-factor, grace {} days", org.grace_days),
+            None => "no requirement".into(),
+        };
+        println!(
+            "{}  {}  ({requirement})",
+            shown(&org.slug),
+            shown(&org.name)
+        );
+    }
+    Ok(())
+}
+
+/// An organization's members and their two-factor state, then who is invited.
+async fn show_org(state: &AppState, slug: &str) -> anyhow::Result<()> {
+    let org = find_org(state, slug).await?;
+    println!("{} ({})", shown(&org.name), shown(&org.slug));
+    for member in store::members_of(&state.pool, org.id).await? {
+        let two_factor = if member.has_two_factor { "on" } else { "off" };
+        println!(
+            "  {}  {}  two-factor {two_factor}",
+            shown(&member.username),
+            member.role
+        );
+    }
+    for username in store::pending_invitations_of(&state.pool, org.id).await? {
+        println!("  {}  invited", shown(&username));
+    }
+    Ok(())
+}
+
+async fn org(state: &AppState, command: OrgCommand) -> anyhow::Result<()> {
     let detail = match command {
-        OrgCommand::List => {
-            for org in store::all_orgs(&state.pool).await? {
-                let requirement = match org.require_two_factor_since {
-                    Some(_) => format!("requires two-factor, grace {} days", org.grace_days),
-                    None => "no requirement".into(),
-                };
-                println!(
-                    "{}  {}  ({requirement})",
-                    shown(&org.slug),
-                    shown(&org.name)
-                );
-            }
-            return Ok(());
-        }
-        OrgCommand::Show { slug } => {
-            let org = find(slug).await?;
-            println!("{} ({})", shown(&org.name), shown(&org.slug));
-            for member in store::members_of(&state.pool, org.id).await? {
-                let two_factor = if member.has_two_factor { "on" } else { "off" };
-                println!(
-                    "  {}  {}  two-factor {two_factor}",
-                    shown(&member.username),
-                    member.role
-                );
-            }
-            for username in store::pending_invitations_of(&state.pool, org.id).await? {
-                println!("  {}  invited", shown(&username));
-            }
-            return Ok(());
-        }
+        OrgCommand::List => return list_orgs(state).await,
+        OrgCommand::Show { slug } => return show_org(state, &slug).await,
         OrgCommand::AddMember { slug, username } => {
-            let org = find(slug).await?;
+            let org = find_org(state, &slug).await?;
             let user_id = user_id(state, &username).await?;
             // Never a role change: an owner added again stays owner.
             if !store::add_member(&state.pool, org.id, user_id, state.clock.now()).await? {
@@ -82,7 +159,7 @@ async fn org(state: &AppState, command: OrgCommand) -> anyhow::Result<()> {
             )
         }
         OrgCommand::SetOwner { slug, username } => {
-            let org = find(slug).await?;
+            let org = find_org(state, &slug).await?;
             let user_id = user_id(state, &username).await?;
             store::make_owner(&state.pool, org.id, user_id, state.clock.now()).await?;
             (

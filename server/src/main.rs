@@ -1,6 +1,5 @@
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use app::state::Clock;
 use clap::Parser;
 use server::{
@@ -40,7 +39,7 @@ async fn main() -> ExitCode {
 
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
-        Command::Admin(command) => admin(cli.config, command).await,
+        Command::Admin(command) => server::admin::run(&cli.config, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -61,6 +60,7 @@ async fn serve(config: server::Config) -> anyhow::Result<()> {
                 config.site_addr
             )
         })?;
+    let shutdown = shutdown_signal()?;
     tracing::info!("Portal is listening on http://{}", listener.local_addr()?);
     if let Some(address) = portal.metrics_addr() {
         tracing::info!("metrics are served on http://{address}/metrics");
@@ -70,68 +70,7 @@ async fn serve(config: server::Config) -> anyhow::Result<()> {
             "security keys and passkeys are off: WebAuthn needs PORTAL_BASE_URL with a host name (e.g. http://localhost:3000), not an IP address"
         );
     }
-    portal.serve(listener, shutdown_signal()).await?;
-    Ok(())
-}
-
-async fn admin(
-    config: server::Config,
-    command: server::config::AdminCommand,
-) -> anyhow::Result<()> {
-    if let server::config::AdminCommand::CopyTo {
-        database,
-        database_file,
-    } = &command
-    {
-        let target = match database_file {
-            Some(file) => std::fs::read_to_string(file)
-                .with_context(|| format!("--database-file: cannot read {}", file.display()))?
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_owned(),
-            None => database.clone().unwrap_or_default(),
-        };
-        anyhow::ensure!(
-            !target.is_empty(),
-            "copy-to needs the target: PORTAL_COPY_TO_DATABASE_URL or --database-file"
-        );
-        return copy_to(&config, &target).await;
-    }
-    let portal = Portal::build(&config, Clock::default()).await?;
-    server::admin::run(&portal.state, command).await
-}
-
-async fn copy_to(config: &server::Config, target: &str) -> anyhow::Result<()> {
-    let source = server::connect(&config.database_url()).await?;
-    let copied = server::copy::copy_to(&source, target).await?;
-    println!(
-        "Copied {} to the PostgreSQL database:",
-        config.database_url()
-    );
-    for (table, rows, _) in &copied.tables {
-        println!("  {table:<28} {rows:>8} rows");
-    }
-    println!("Row counts match on both sides.");
-    println!();
-    println!("Next:");
-    println!(
-        "  1. Stop the portal that uses the SQLite database (or it will go on writing there)."
-    );
-    println!(
-        "  2. Start every instance with PORTAL_DATABASE_URL set to the PostgreSQL URL you gave."
-    );
-    let key = match &config.secret_key {
-        Some(_) => "the PORTAL_SECRET_KEY this portal runs with".to_owned(),
-        None => format!(
-            "the 64 hex digits in {}",
-            config.data_dir.join(server::KEY_FILE).display()
-        ),
-    };
-    println!("  3. Give every instance the same PORTAL_SECRET_KEY: {key}.");
-    println!("     Without it no second-factor secret can be opened.");
-    println!("  4. Keep the SQLite file until the new setup has served sign-ins.");
+    portal.serve(listener, shutdown).await?;
     Ok(())
 }
 
@@ -148,6 +87,27 @@ fn return_large_allocations_to_the_system() {
     }
 }
 
-async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+/// Ctrl-C in a terminal, SIGTERM from a service manager or a container stop: either way the
+/// server stops taking connections and finishes the requests it has. The handlers are installed
+/// when this is called, before the server says it listens, so no signal from then on kills it.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    use anyhow::Context as _;
+    use tokio::signal::unix::{SignalKind, signal};
+    let watch = |kind| signal(kind).context("cannot watch for Ctrl-C and SIGTERM");
+    let mut interrupt = watch(SignalKind::interrupt())?;
+    let mut terminate = watch(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

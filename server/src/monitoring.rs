@@ -4,9 +4,12 @@
 //! `app::mail`, requests and throttling in the `observe` layer) through the `metrics` facade.
 
 use std::{
+    net::SocketAddr,
     sync::{Arc, OnceLock},
     time::Instant,
 };
+
+use anyhow::Context as _;
 
 use app::state::AppState;
 use axum::{
@@ -18,6 +21,9 @@ use axum::{
     routing::get,
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+
+use crate::Config;
 
 /// Latency buckets in seconds: from a static file's fraction of a millisecond to a slow
 /// Argon2id sign-in under load.
@@ -43,6 +49,38 @@ pub fn recorder() -> anyhow::Result<PrometheusHandle> {
         .get()
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("another metrics recorder is installed"))
+}
+
+/// The metrics listener, bound at start so a taken address fails the start, not the first scrape.
+pub struct MetricsListener {
+    listener: TcpListener,
+    handle: PrometheusHandle,
+}
+
+impl MetricsListener {
+    /// Listens on PORTAL_METRICS_ADDR, when it is set. Only `server` serving does this: an admin
+    /// command, run beside the serving portal, must not take its address.
+    pub async fn bind(config: &Config) -> anyhow::Result<Option<Self>> {
+        let Some(address) = config.metrics_addr else {
+            return Ok(None);
+        };
+        let handle = recorder().context("PORTAL_METRICS_ADDR")?;
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("PORTAL_METRICS_ADDR: cannot listen on {address}"))?;
+        Ok(Some(Self { listener, handle }))
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// Serves `GET /metrics` until the task running it is aborted.
+    pub async fn serve(self) {
+        if let Err(error) = axum::serve(self.listener, router(self.handle)).await {
+            tracing::error!(%error, "the metrics listener stopped");
+        }
+    }
 }
 
 /// `GET /metrics` in Prometheus' text format.

@@ -23,10 +23,8 @@ pub async fn restore_form_page(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let path = request.uri().path();
     if request.method() == Method::GET {
-        let page = !path.starts_with("/pkg/") && !path.contains('.');
-        if !page {
+        if !super::is_page(&request) {
             return next.run(request).await;
         }
         if let Some(carried) = query_value(request.uri(), "__err") {

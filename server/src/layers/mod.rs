@@ -36,8 +36,14 @@ mod status;
 
 use std::sync::Arc;
 
-use app::state::AppState;
-use axum::{Router, middleware};
+use app::{error::AppError, state::AppState};
+use axum::{
+    Router,
+    extract::Request,
+    http::{Method, StatusCode, header},
+    middleware,
+    response::{IntoResponse, Response},
+};
 use tower_http::{compression::CompressionLayer, limit::RequestBodyLimitLayer, trace::TraceLayer};
 use tower_sessions::SessionManagerLayer;
 
@@ -47,6 +53,32 @@ use crate::session_store::PortalSessionStore;
 
 /// The largest body Portal reads: its forms are a few short fields.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Whether a request asks for a page: a GET that is neither a `/pkg` file nor a file name.
+pub fn is_page(request: &Request) -> bool {
+    let path = request.uri().path();
+    request.method() == Method::GET && !path.starts_with("/pkg/") && !path.contains('.')
+}
+
+/// A server function's failure answered by a layer, before the function runs: the `AppError` as
+/// JSON under its own status, with the `serverfnerror` header naming the function, as Leptos
+/// answers it, so the hydrated page's form reads and shows it as it would the function's own.
+pub fn server_fn_error(path: &str, error: &AppError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_string(error).unwrap_or_default();
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                header::HeaderName::from_static("serverfnerror"),
+                path.to_owned(),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
 
 /// What the layers need from the configuration.
 pub struct Settings {

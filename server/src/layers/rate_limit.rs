@@ -229,18 +229,9 @@ fn too_many_requests(request: &Request, seconds: u64, stylesheet: &str) -> Respo
         )
             .into_response();
     }
-    let body = serde_json::to_string(&error).unwrap_or_default();
     (
-        StatusCode::TOO_MANY_REQUESTS,
         retry_after,
-        [
-            (header::CONTENT_TYPE, "application/json".to_owned()),
-            (
-                header::HeaderName::from_static("serverfnerror"),
-                request.uri().path().to_owned(),
-            ),
-        ],
-        body,
+        super::server_fn_error(request.uri().path(), &error),
     )
         .into_response()
 }

@@ -10,7 +10,7 @@ use app::{
 };
 use axum::{
     extract::{Request, State},
-    http::{Method, StatusCode, header},
+    http::StatusCode,
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -28,8 +28,7 @@ pub async fn require_sign_in(
 ) -> Response {
     let path = request.uri().path().to_owned();
     let is_api = path.starts_with("/api/");
-    let is_page =
-        request.method() == Method::GET && !path.starts_with("/pkg/") && !path.contains('.');
+    let is_page = super::is_page(&request);
     if !is_api && !is_page {
         return next.run(request).await;
     }
@@ -65,13 +64,7 @@ pub async fn require_sign_in(
     }
     match enforcement::enforcement(&state, user_id).await {
         Ok(Enforcement::Required { org_name, .. }) if is_api => {
-            let error = AppError::TwoFactorRequired { org: org_name };
-            (
-                StatusCode::FORBIDDEN,
-                [(header::HeaderName::from_static("serverfnerror"), path)],
-                axum::Json(error),
-            )
-                .into_response()
+            super::server_fn_error(&path, &AppError::TwoFactorRequired { org: org_name })
         }
         Ok(Enforcement::Required { .. }) => super::redirects::to(paths::SECURITY),
         Ok(_) => next.run(request).await,

@@ -1,6 +1,11 @@
 //! The rest of an account's life: a forgotten password, a new password, a new address, closing
 //! it; none of them a way around the second factor.
 
+use app::account::login::Login;
+use app::account::signup::Signup;
+use app::org::LeaveOrganization;
+use app::recovery::confirm::ConfirmRecovery;
+use app::recovery::request::RequestRecovery;
 use app::{
     account::{
         change_email::{ChangeEmail, ConfirmEmailChange, KeepEmail},
@@ -157,7 +162,7 @@ async fn a_reset_link_sets_the_password_once_and_signs_out_every_session() {
         portal
             .call_fn(
                 &browser,
-                app::account::login::Login {
+                Login {
                     username: "alice".into(),
                     password: PASSWORD.into(),
                     next: String::new(),
@@ -350,7 +355,7 @@ async fn common_and_guessable_passwords_are_refused_with_the_reason_everywhere()
     let refused = portal
         .call_fn(
             &browser,
-            app::account::signup::Signup {
+            Signup {
                 username: "alice".into(),
                 email: ALICE.into(),
                 password: "password1".into(),
@@ -364,7 +369,7 @@ async fn common_and_guessable_passwords_are_refused_with_the_reason_everywhere()
     let own_name = portal
         .call_fn(
             &browser,
-            app::account::signup::Signup {
+            Signup {
                 username: "wonderland".into(),
                 email: "wonderland@example.com".into(),
                 password: "wonderland2024".into(),
@@ -744,7 +749,7 @@ async fn closing_the_account_needs_its_factors_and_leaves_only_an_anonymous_audi
     let newcomer = portal.browser();
     let again = portal.call_fn(
         &newcomer,
-        app::account::signup::Signup {
+        Signup {
             username: "alice".into(),
             email: "someone@example.com".into(),
             password: NEW_PASSWORD.into(),
@@ -755,7 +760,7 @@ async fn closing_the_account_needs_its_factors_and_leaves_only_an_anonymous_audi
     portal
         .call_fn(
             &newcomer,
-            app::account::signup::Signup {
+            Signup {
                 username: "alice".into(),
                 email: "someone@example.com".into(),
                 password: NEW_PASSWORD.into(),
@@ -788,7 +793,12 @@ async fn the_last_owner_of_an_organization_with_members_cannot_close_the_account
 
     // Once Bob has left, Acme has no other member and goes with Alice's account.
     let left = portal
-        .call(&bob, "leave_organization", &[("slug", "acme")])
+        .post_fn(
+            &bob,
+            LeaveOrganization {
+                slug: "acme".to_owned(),
+            },
+        )
         .await;
     assert_eq!(left.status(), StatusCode::OK);
     portal.call_fn(&alice, close).await.expect("closed");
@@ -1105,10 +1115,11 @@ async fn the_mailbox_and_the_recovery_code_together_do_not_take_over_a_two_facto
     portal.sign_in(&attacker, "alice", NEW_PASSWORD).await;
     let before = portal.smtp.mail_to(ALICE).len();
     let requested = portal
-        .call(
+        .post_fn(
             &attacker,
-            "request_recovery",
-            &[("recovery_code", &recovery_code)],
+            RequestRecovery {
+                recovery_code: recovery_code.to_owned(),
+            },
         )
         .await;
     let recovery_link = if requested.status().is_success() {
@@ -1120,10 +1131,11 @@ async fn the_mailbox_and_the_recovery_code_together_do_not_take_over_a_two_facto
     };
     if let Some(link) = recovery_link {
         portal
-            .call(
+            .post_fn(
                 &attacker,
-                "confirm_recovery",
-                &[("token", &token_of(&link))],
+                ConfirmRecovery {
+                    token: token_of(&link),
+                },
             )
             .await;
     }

@@ -1,6 +1,11 @@
 //! Sign-up, sign-in and sign-out against the real server.
 
+use app::account::login::Login;
+use app::account::portal::Logout;
+use app::account::signup::Signup;
+use app::account::verify_email::{ResendVerification, VerifyEmail};
 use app::error::AppError;
+use leptos::server_fn::ServerFn;
 
 use crate::common::{PASSWORD, TestPortal, location, session_id};
 use reqwest::{StatusCode, header};
@@ -39,14 +44,13 @@ async fn a_taken_username_is_refused_on_its_field() {
 
 async fn sign_up_with_email(portal: &TestPortal, username: &str, email: &str) -> reqwest::Response {
     portal
-        .call(
+        .post_fn(
             &portal.browser(),
-            "signup",
-            &[
-                ("username", username),
-                ("email", email),
-                ("password", PASSWORD),
-            ],
+            Signup {
+                username: username.to_owned(),
+                email: email.to_owned(),
+                password: PASSWORD.to_owned(),
+            },
         )
         .await
 }
@@ -83,14 +87,13 @@ async fn an_unverified_address_does_not_keep_its_owner_from_signing_up() {
     // Its owner can still sign up with it and verify it.
     let owner = portal.browser();
     let response = portal
-        .call(
+        .post_fn(
             &owner,
-            "signup",
-            &[
-                ("username", "carol"),
-                ("email", "carol@example.com"),
-                ("password", PASSWORD),
-            ],
+            Signup {
+                username: "carol".to_owned(),
+                email: "carol@example.com".to_owned(),
+                password: PASSWORD.to_owned(),
+            },
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -124,14 +127,13 @@ async fn bad_sign_up_input_is_explained_on_the_field() {
         ("bob", "bob@example.com", "short", "password"),
     ] {
         let response = portal
-            .call(
+            .post_fn(
                 &portal.browser(),
-                "signup",
-                &[
-                    ("username", username),
-                    ("email", email),
-                    ("password", password),
-                ],
+                Signup {
+                    username: username.to_owned(),
+                    email: email.to_owned(),
+                    password: password.to_owned(),
+                },
             )
             .await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -182,12 +184,7 @@ async fn without_javascript_a_failed_sign_in_returns_to_the_form_with_its_messag
         .submit(
             &browser,
             "/login",
-            "login",
-            &[
-                ("username", "nobody"),
-                ("password", "whatever1"),
-                ("next", ""),
-            ],
+            crate::common::login("nobody", "whatever1"),
         )
         .await;
     assert_eq!(response.status(), StatusCode::FOUND);
@@ -213,12 +210,11 @@ async fn without_javascript_a_sign_in_goes_to_the_page_asked_for() {
         .submit(
             &browser,
             "/login?next=%2Fportal%3Fx%3D1",
-            "login",
-            &[
-                ("username", "alice"),
-                ("password", PASSWORD),
-                ("next", "/portal?x=1"),
-            ],
+            Login {
+                username: "alice".to_owned(),
+                password: PASSWORD.to_owned(),
+                next: "/portal?x=1".to_owned(),
+            },
         )
         .await;
     assert_eq!(response.status(), StatusCode::FOUND);
@@ -228,12 +224,11 @@ async fn without_javascript_a_sign_in_goes_to_the_page_asked_for() {
         .submit(
             &portal.browser(),
             "/login",
-            "login",
-            &[
-                ("username", "alice"),
-                ("password", PASSWORD),
-                ("next", "//evil.example/"),
-            ],
+            Login {
+                username: "alice".to_owned(),
+                password: PASSWORD.to_owned(),
+                next: "//evil.example/".to_owned(),
+            },
         )
         .await;
     assert_eq!(location(&hostile), Some("/portal"));
@@ -374,7 +369,7 @@ async fn signing_out_ends_the_session() {
     portal.sign_up(&browser, "alice", PASSWORD).await;
     let stolen_cookie = session_id(&portal.sign_in(&browser, "alice", PASSWORD).await).unwrap();
     assert_eq!(
-        portal.call_status(&browser, "logout", &[]).await,
+        portal.call_status(&browser, Logout {}).await,
         StatusCode::OK
     );
     assert_eq!(
@@ -424,11 +419,12 @@ async fn without_javascript_what_was_typed_comes_back_with_the_error_but_no_pass
     let portal = TestPortal::start().await;
     portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
     let browser = portal.browser();
+    // The form's hidden `__page` field, as the page sends it: no generated struct carries it.
     let response = portal
-        .submit(
+        .submit_form(
             &browser,
             "/signup",
-            "signup",
+            <Signup as ServerFn>::PATH,
             &[
                 ("username", "alice"),
                 ("email", "second@example.com"),
@@ -476,12 +472,7 @@ async fn an_error_carried_in_a_link_shows_only_to_the_browser_whose_post_failed(
         .submit(
             &browser,
             "/login",
-            "login",
-            &[
-                ("username", "alice"),
-                ("password", "wrong password"),
-                ("next", ""),
-            ],
+            crate::common::login("alice", "wrong password"),
         )
         .await;
     let back = location(&failed).expect("back to the form").to_owned();
@@ -542,25 +533,20 @@ async fn the_address_in_use_mail_is_capped_like_verification_mail() {
     portal.verify_email(&alice, "alice").await;
     let mallory = portal.browser();
     let response = portal
-        .call(
+        .post_fn(
             &mallory,
-            "signup",
-            &[
-                ("username", "mallory"),
-                ("email", "alice@example.com"),
-                ("password", PASSWORD),
-            ],
+            Signup {
+                username: "mallory".to_owned(),
+                email: "alice@example.com".to_owned(),
+                password: PASSWORD.to_owned(),
+            },
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     // Resending from mallory's account would otherwise flood alice's inbox.
     let statuses = crate::common::at_once(10, |_| {
         let (portal, mallory) = (&portal, &mallory);
-        async move {
-            portal
-                .call_status(mallory, "resend_verification", &[])
-                .await
-        }
+        async move { portal.call_status(mallory, ResendVerification {}).await }
     })
     .await;
     assert!(
@@ -582,14 +568,13 @@ async fn opening_a_verification_link_verifies_nothing_until_its_button_is_presse
     let portal = TestPortal::start().await;
     let mallory = portal.browser();
     let signed_up = portal
-        .call(
+        .post_fn(
             &mallory,
-            "signup",
-            &[
-                ("username", "mallory"),
-                ("email", "alice@example.com"),
-                ("password", PASSWORD),
-            ],
+            Signup {
+                username: "mallory".to_owned(),
+                email: "alice@example.com".to_owned(),
+                password: PASSWORD.to_owned(),
+            },
         )
         .await;
     assert_eq!(signed_up.status(), StatusCode::OK);
@@ -605,7 +590,12 @@ async fn opening_a_verification_link_verifies_nothing_until_its_button_is_presse
     assert!(page.contains("Verify this address"), "{page}");
     let token = link.split("token=").nth(1).unwrap();
     let verified = portal
-        .call(&portal.browser(), "verify_email", &[("token", token)])
+        .post_fn(
+            &portal.browser(),
+            VerifyEmail {
+                token: token.to_owned(),
+            },
+        )
         .await;
     assert_eq!(verified.status(), StatusCode::OK);
     assert!(portal.overview(&mallory).await.email.verified);

@@ -297,7 +297,13 @@ async fn removing_an_app_asks_for_a_code(remembered: bool) {
 
     let without_code = answer::<()>(
         portal
-            .call(&other, "remove_authenticator_app", &[("id", id.as_str())])
+            .post_fn(
+                &other,
+                RemoveAuthenticatorApp {
+                    id: id.parse().unwrap(),
+                    code: String::new(),
+                },
+            )
             .await,
     )
     .await;
@@ -308,10 +314,12 @@ async fn removing_an_app_asks_for_a_code(remembered: bool) {
     let wrong_code = first.code(&portal, 10);
     let wrong = answer::<()>(
         portal
-            .call(
+            .post_fn(
                 &other,
-                "remove_authenticator_app",
-                &[("id", id.as_str()), ("code", wrong_code.as_str())],
+                RemoveAuthenticatorApp {
+                    id: id.parse().unwrap(),
+                    code: wrong_code.clone(),
+                },
             )
             .await,
     )
@@ -332,10 +340,12 @@ async fn removing_an_app_asks_for_a_code(remembered: bool) {
     let code = first.code(&portal, 0);
     answer::<()>(
         portal
-            .call(
+            .post_fn(
                 &other,
-                "remove_authenticator_app",
-                &[("id", id.as_str()), ("code", code.as_str())],
+                RemoveAuthenticatorApp {
+                    id: id.parse().unwrap(),
+                    code: code.clone(),
+                },
             )
             .await,
     )
@@ -363,11 +373,7 @@ async fn ten_removals_of_ten_apps_at_once_always_leave_one() {
     let portal = TestPortal::start().await;
     portal.account_with_two_factor("alice").await;
     let pool = &portal.state.pool;
-    let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'alice'")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    let user_id = app::store::UserId(user_id);
+    let user_id = app::store::UserId(portal.user_id("alice").await);
     for round in 0..20 {
         let have = app::store::authenticator_apps_of(pool, user_id)
             .await
@@ -420,15 +426,11 @@ async fn without_javascript_an_app_is_removed_with_the_code_typed_beside_the_lis
     );
     assert!(page.contains(r#"id="field-remove_app_code""#), "{page}");
 
-    let form = [("id", id.as_str()), ("code", "")];
-    let response = portal
-        .submit(
-            &alice,
-            "/settings/security",
-            "remove_authenticator_app",
-            &form,
-        )
-        .await;
+    let form = RemoveAuthenticatorApp {
+        id: id.parse().unwrap(),
+        code: String::new(),
+    };
+    let response = portal.submit(&alice, "/settings/security", form).await;
     let back = portal.url(location(&response).unwrap());
     let page = open_link(&alice, &back).await;
     let beside_the_field = page
@@ -446,15 +448,11 @@ async fn without_javascript_an_app_is_removed_with_the_code_typed_beside_the_lis
     assert_eq!(portal.overview(&alice).await.apps.apps.len(), 2);
 
     let code = first.recovery_code.clone();
-    let form = [("id", id.as_str()), ("code", code.as_str())];
-    let response = portal
-        .submit(
-            &alice,
-            "/settings/security",
-            "remove_authenticator_app",
-            &form,
-        )
-        .await;
+    let form = RemoveAuthenticatorApp {
+        id: id.parse().unwrap(),
+        code,
+    };
+    let response = portal.submit(&alice, "/settings/security", form).await;
     assert_eq!(
         location(&response),
         Some("/settings/security?notice=app-removed")

@@ -3,7 +3,9 @@
 //! cookie), or the mailbox alone for a reset link. Each is refused until a factor is given, and
 //! the account is left as it was.
 
+use app::account::forgot_password::RequestPasswordReset;
 use app::{error::AppError, two_factor::TwoFactorState};
+use leptos::server_fn::ServerFn;
 use reqwest::StatusCode;
 
 use crate::{
@@ -16,7 +18,7 @@ const NEW_PASSWORD: &str = "plum tractor seventy";
 
 #[tokio::test]
 async fn every_way_to_remove_or_weaken_a_factor_asks_for_one() {
-    let portal = TestPortal::start_on_localhost().await;
+    let portal = TestPortal::builder().localhost().start().await;
     let (alice, authenticator) = portal.account_with_two_factor("alice").await;
     add_app(&portal, &alice, &authenticator, "Old phone").await;
     add_key(&portal, &alice, &authenticator, &mut soft_key(), "YubiKey")
@@ -33,7 +35,7 @@ async fn every_way_to_remove_or_weaken_a_factor_asks_for_one() {
     portal
         .call_fn(
             &portal.browser(),
-            app::account::forgot_password::RequestPasswordReset {
+            RequestPasswordReset {
                 account: "alice".into(),
             },
         )
@@ -61,42 +63,42 @@ async fn every_way_to_remove_or_weaken_a_factor_asks_for_one() {
         (
             "disable two-factor",
             &other,
-            "disable_two_factor",
+            <app::two_factor::manage::DisableTwoFactor as ServerFn>::PATH,
             vec![],
             "code",
         ),
         (
             "remove an authenticator app",
             &other,
-            "remove_authenticator_app",
+            <app::two_factor::apps::RemoveAuthenticatorApp as ServerFn>::PATH,
             vec![("id", &app_id)],
             "code",
         ),
         (
             "remove a security key or passkey",
             &other,
-            "remove_security_key",
+            <app::security_keys::manage::RemoveSecurityKey as ServerFn>::PATH,
             vec![("id", &key_id)],
             "code",
         ),
         (
             "forget a remembered browser",
             &other,
-            "forget_browser",
+            <app::account::sessions::ForgetBrowser as ServerFn>::PATH,
             vec![("id", &browser_id)],
             "code",
         ),
         (
             "new recovery code",
             &other,
-            "regenerate_recovery_code",
+            <app::two_factor::manage::RegenerateRecoveryCode as ServerFn>::PATH,
             vec![],
             "code",
         ),
         (
             "change the password",
             &other,
-            "change_password",
+            <app::account::change_password::ChangePassword as ServerFn>::PATH,
             vec![
                 ("current_password", PASSWORD),
                 ("new_password", NEW_PASSWORD),
@@ -106,14 +108,14 @@ async fn every_way_to_remove_or_weaken_a_factor_asks_for_one() {
         (
             "reset the password by email link",
             &mailbox,
-            "reset_password",
+            <app::account::reset_password::ResetPassword as ServerFn>::PATH,
             vec![("token", &token), ("new_password", NEW_PASSWORD)],
             "code",
         ),
         (
             "close the account",
             &other,
-            "close_account",
+            <app::account::close::CloseAccount as ServerFn>::PATH,
             vec![("password", PASSWORD)],
             "code",
         ),
@@ -121,7 +123,7 @@ async fn every_way_to_remove_or_weaken_a_factor_asks_for_one() {
     for (action, browser, function, mut fields, asks) in attempts {
         // The field left empty, as a form sent without typing a code.
         fields.push(("code", ""));
-        let refused = answer::<()>(portal.call(browser, function, &fields).await).await;
+        let refused = answer::<()>(portal.post_form(browser, function, &fields).await).await;
         assert_eq!(
             refused.as_ref().err().and_then(AppError::field),
             Some(asks),

@@ -5,7 +5,10 @@
 
 use std::process::{Child, Command, Stdio};
 
+use app::account::portal::Logout;
 use app::error::AppError;
+use app::org::CreateOrganization;
+use app::recovery::request::RequestRecovery;
 use reqwest::{Client, StatusCode};
 
 use crate::common::{
@@ -65,7 +68,11 @@ async fn second_instance(first: &TestPortal, data: &std::path::Path) -> Instance
 
 #[tokio::test]
 async fn two_instances_share_sign_ins_codes_failures_and_sign_outs() {
-    let first = TestPortal::start_on_postgres(&["--secret-key", SECRET_KEY]).await;
+    let first = TestPortal::builder()
+        .postgres()
+        .arg("--secret-key", SECRET_KEY)
+        .start()
+        .await;
     let data = tempfile::tempdir().unwrap();
     let second = second_instance(&first, data.path()).await;
     let (a, b) = (first.base.clone(), second.base.clone());
@@ -133,7 +140,7 @@ async fn two_instances_share_sign_ins_codes_failures_and_sign_outs() {
         .find(|value| value.starts_with("portal_session="))
         .map(|value| value.split(';').next().unwrap().to_owned())
         .expect("the session cookie");
-    let signed_out = post_fn_at(&b, &browser, app::account::portal::Logout {}).await;
+    let signed_out = post_fn_at(&b, &browser, Logout {}).await;
     assert!(signed_out.status().is_success() || signed_out.status().is_redirection());
     let replayed_cookie = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -149,7 +156,11 @@ async fn two_instances_share_sign_ins_codes_failures_and_sign_outs() {
 
 #[tokio::test]
 async fn races_split_across_two_instances_hold_as_on_one() {
-    let first = TestPortal::start_on_postgres(&["--secret-key", SECRET_KEY]).await;
+    let first = TestPortal::builder()
+        .postgres()
+        .arg("--secret-key", SECRET_KEY)
+        .start()
+        .await;
     let data = tempfile::tempdir().unwrap();
     let second = second_instance(&first, data.path()).await;
     let bases = [first.base.clone(), second.base.clone()];
@@ -207,10 +218,11 @@ async fn races_split_across_two_instances_hold_as_on_one() {
     let asking = first.browser();
     first.sign_in(&asking, "alice", PASSWORD).await;
     let asked = first
-        .call(
+        .post_fn(
             &asking,
-            "request_recovery",
-            &[("recovery_code", &alice.recovery_code)],
+            RequestRecovery {
+                recovery_code: alice.recovery_code.clone(),
+            },
         )
         .await;
     assert_eq!(asked.status(), StatusCode::OK);
@@ -247,11 +259,15 @@ async fn races_split_across_two_instances_hold_as_on_one() {
 
 #[tokio::test]
 async fn copy_to_moves_a_sqlite_portal_to_postgres_where_it_goes_on_working() {
-    let old = TestPortal::start_on_sqlite(&["--secret-key", SECRET_KEY]).await;
+    let old = TestPortal::builder()
+        .sqlite()
+        .arg("--secret-key", SECRET_KEY)
+        .start()
+        .await;
     let (alice_browser, alice) = old.account_with_two_factor("alice").await;
     old.call_fn(
         &alice_browser,
-        app::org::CreateOrganization {
+        CreateOrganization {
             name: "Acme".to_owned(),
         },
     )
@@ -284,7 +300,11 @@ async fn copy_to_moves_a_sqlite_portal_to_postgres_where_it_goes_on_working() {
 
     // The same key on the new database: the password, the code and the organization carry over,
     // and new rows get new ids.
-    let new = TestPortal::start_on_database(&target, &["--secret-key", SECRET_KEY]).await;
+    let new = TestPortal::builder()
+        .database(&target)
+        .arg("--secret-key", SECRET_KEY)
+        .start()
+        .await;
     let browser = new.browser();
     assert_eq!(
         new.sign_in(&browser, "alice", PASSWORD).await.status(),
@@ -333,7 +353,7 @@ async fn races_hold_on_a_database_that_defaults_to_repeatable_read() {
     .await
     .unwrap();
     admin.close().await.unwrap();
-    let portal = TestPortal::start_on_database(&target, &[]).await;
+    let portal = TestPortal::builder().database(&target).start().await;
 
     portal.sign_up(&portal.browser(), "bob", PASSWORD).await;
     let statuses = at_once(30, |index| {

@@ -46,8 +46,11 @@ async fn scrape(portal: &TestPortal) -> String {
 
 #[tokio::test]
 async fn metrics_count_sign_ins_failures_mail_requests_and_throttling() {
-    let portal =
-        TestPortal::start_with(&["--metrics-addr", "127.0.0.1:0", "--sign-in-limit", "8"]).await;
+    let portal = TestPortal::builder()
+        .metrics()
+        .sign_in_limit(8)
+        .start()
+        .await;
     // Other tests share the process and its recorder: every figure is read as a difference.
     let before = scrape(&portal).await;
     let browser = portal.browser();
@@ -88,6 +91,22 @@ async fn metrics_count_sign_ins_failures_mail_requests_and_throttling() {
     assert!(!after.contains("not the password"));
 }
 
+/// Support runs `server admin …` on the server, with the service's environment, while the
+/// service runs and listens on its metrics address: the command must not listen there too.
+#[tokio::test]
+async fn the_admin_command_runs_beside_a_portal_that_serves_metrics() {
+    let portal = TestPortal::builder().metrics().start().await;
+    let address = portal.metrics_addr.expect("metrics are on").to_string();
+    portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
+    let output = portal.admin_with_env(&["show", "alice"], &[("PORTAL_METRICS_ADDR", &address)]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("alice"));
+}
+
 #[test]
 fn a_metrics_address_that_cannot_be_listened_on_is_named() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -103,4 +122,33 @@ fn a_metrics_address_that_cannot_be_listened_on_is_named() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("PORTAL_METRICS_ADDR"), "{stderr}");
+}
+
+/// A service manager or a container stop sends SIGTERM: the server stops as on Ctrl-C, through
+/// its graceful shutdown, and exits with success instead of being killed by the signal.
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_server_gracefully() {
+    use std::io::BufRead as _;
+    let data = tempfile::tempdir().unwrap();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .env_clear()
+        .env("PORTAL_DATA_DIR", data.path())
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = std::io::BufReader::new(server.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("Portal is listening") {
+        line.clear();
+        let read = log.read_line(&mut line).unwrap();
+        assert_ne!(read, 0, "the server stopped before it listened");
+    }
+    let pid = libc::pid_t::try_from(server.id()).unwrap();
+    // SAFETY: kill only sends a signal, to the child this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let exit = server.wait().unwrap();
+    assert!(exit.success(), "{exit}");
+    drop(log);
 }

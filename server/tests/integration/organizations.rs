@@ -1,6 +1,16 @@
 //! Organizations that require two-factor authentication, against the real server.
 
+use app::account::CurrentUser;
+use app::org::invitations::{
+    AcceptInvitation, DeclineInvitation, InviteMember, MyInvitations, WithdrawInvitation,
+};
+use app::org::{
+    CreateOrganization, LeaveOrganization, LoadRequirementNotice, Organization, RemoveMember,
+    SetTwoFactorRequirement,
+};
+use app::two_factor::manage::DisableTwoFactor;
 use app::{error::AppError, two_factor::TwoFactorState};
+use leptos::server_fn::ServerFn;
 
 use crate::common::{PASSWORD, TestPortal, location};
 use reqwest::{Client, StatusCode};
@@ -21,22 +31,37 @@ pub(crate) async fn account(portal: &TestPortal, username: &str) -> Client {
 
 async fn create(portal: &TestPortal, owner: &Client, name: &str) -> reqwest::Response {
     portal
-        .call(owner, "create_organization", &[("name", name)])
+        .post_fn(
+            owner,
+            CreateOrganization {
+                name: name.to_owned(),
+            },
+        )
         .await
 }
 
 async fn invite(portal: &TestPortal, owner: &Client, username: &str) -> reqwest::Response {
     portal
-        .call(
+        .post_fn(
             owner,
-            "invite_member",
-            &[("slug", "acme"), ("username", username)],
+            InviteMember {
+                slug: "acme".to_owned(),
+                username: username.to_owned(),
+            },
         )
         .await
 }
 
-async fn answer(portal: &TestPortal, invitee: &Client, function: &str) -> reqwest::Response {
-    portal.call(invitee, function, &[("slug", "acme")]).await
+/// The invitee accepts the invitation to Acme.
+async fn accept(portal: &TestPortal, invitee: &Client) -> reqwest::Response {
+    let slug = "acme".to_owned();
+    portal.post_fn(invitee, AcceptInvitation { slug }).await
+}
+
+/// The invitee declines the invitation to Acme.
+async fn decline(portal: &TestPortal, invitee: &Client) -> reqwest::Response {
+    let slug = "acme".to_owned();
+    portal.post_fn(invitee, DeclineInvitation { slug }).await
 }
 
 /// Alice owns "Acme" and has invited Bob, who has not answered yet.
@@ -54,14 +79,19 @@ async fn acme_with_invitation(portal: &TestPortal) -> (Client, Client) {
 /// Alice owns "Acme" with Bob as a member who accepted her invitation.
 pub(crate) async fn acme(portal: &TestPortal) -> (Client, Client) {
     let (alice, bob) = acme_with_invitation(portal).await;
-    let accepted = answer(portal, &bob, "accept_invitation").await;
+    let accepted = accept(portal, &bob).await;
     assert_eq!(accepted.status(), StatusCode::OK);
     (alice, bob)
 }
 
 async fn details(portal: &TestPortal, browser: &Client) -> Value {
     let response = portal
-        .call(browser, "organization", &[("slug", "acme")])
+        .post_fn(
+            browser,
+            Organization {
+                slug: "acme".to_owned(),
+            },
+        )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.unwrap()
@@ -88,14 +118,13 @@ fn pair(username: &str, role: &str) -> (String, String) {
 
 async fn require(portal: &TestPortal, owner: &Client, grace_days: &str) -> reqwest::Response {
     portal
-        .call(
+        .post_fn(
             owner,
-            "set_two_factor_requirement",
-            &[
-                ("slug", "acme"),
-                ("required", "yes"),
-                ("grace_days", grace_days),
-            ],
+            SetTwoFactorRequirement {
+                slug: "acme".to_owned(),
+                required: Some("yes".to_owned()),
+                grace_days: Some(grace_days.to_owned()),
+            },
         )
         .await
 }
@@ -105,14 +134,24 @@ async fn only_owners_see_members_or_change_the_requirement() {
     let portal = TestPortal::start().await;
     let (alice, bob) = acme(&portal).await;
     let as_owner: serde_json::Value = portal
-        .call(&alice, "organization", &[("slug", "acme")])
+        .post_fn(
+            &alice,
+            Organization {
+                slug: "acme".to_owned(),
+            },
+        )
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(as_owner["members"].as_array().unwrap().len(), 2);
     let as_member: serde_json::Value = portal
-        .call(&bob, "organization", &[("slug", "acme")])
+        .post_fn(
+            &bob,
+            Organization {
+                slug: "acme".to_owned(),
+            },
+        )
         .await
         .json()
         .await
@@ -124,10 +163,12 @@ async fn only_owners_see_members_or_change_the_requirement() {
         StatusCode::FORBIDDEN
     );
     let remove = portal
-        .call(
+        .post_fn(
             &bob,
-            "remove_member",
-            &[("slug", "acme"), ("username", "alice")],
+            RemoveMember {
+                slug: "acme".to_owned(),
+                username: "alice".to_owned(),
+            },
         )
         .await;
     assert_eq!(remove.status(), StatusCode::FORBIDDEN);
@@ -136,7 +177,12 @@ async fn only_owners_see_members_or_change_the_requirement() {
     portal.sign_up(&carol, "carol", PASSWORD).await;
     assert_eq!(
         portal
-            .call_status(&carol, "organization", &[("slug", "acme")])
+            .call_status(
+                &carol,
+                Organization {
+                    slug: "acme".to_owned()
+                }
+            )
             .await,
         StatusCode::NOT_FOUND
     );
@@ -158,11 +204,11 @@ async fn with_no_grace_a_member_without_two_factor_reaches_only_the_wizard_until
     assert_eq!(held.status(), StatusCode::SEE_OTHER);
     assert_eq!(crate::common::location(&held), Some("/settings/security"));
     for function in [
-        "current_user",
-        "my_organizations",
-        "sign_out_other_sessions",
+        <CurrentUser as ServerFn>::PATH,
+        <app::org::MyOrganizations as ServerFn>::PATH,
+        <app::account::sessions::SignOutOtherSessions as ServerFn>::PATH,
     ] {
-        let refused = portal.call(&bob, function, &[("slug", "acme")]).await;
+        let refused = portal.post_form(&bob, function, &[("slug", "acme")]).await;
         assert_eq!(
             crate::common::answer::<Value>(refused).await,
             Err(AppError::TwoFactorRequired {
@@ -195,7 +241,7 @@ async fn with_no_grace_a_member_without_two_factor_reaches_only_the_wizard_until
     portal.enroll(&bob).await;
     assert_eq!(portal.get_status(&bob, "/portal").await, StatusCode::OK);
     assert_eq!(
-        portal.call_status(&bob, "current_user", &[]).await,
+        portal.call_status(&bob, CurrentUser {}).await,
         StatusCode::OK
     );
 }
@@ -209,14 +255,19 @@ async fn the_grace_period_is_honoured_with_a_banner_then_enforced() {
 
     assert_eq!(portal.get_status(&bob, "/portal").await, StatusCode::OK);
     let notice: serde_json::Value = portal
-        .call(&bob, "requirement_notice", &[])
+        .post_fn(&bob, LoadRequirementNotice {})
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(notice["org_name"], "Acme");
     let members: serde_json::Value = portal
-        .call(&alice, "organization", &[("slug", "acme")])
+        .post_fn(
+            &alice,
+            Organization {
+                slug: "acme".to_owned(),
+            },
+        )
         .await
         .json()
         .await
@@ -266,10 +317,11 @@ async fn a_member_cannot_turn_two_factor_off_while_it_is_required() {
         Some("Acme")
     );
     let refused = portal
-        .call(
+        .post_fn(
             &bob,
-            "disable_two_factor",
-            &[("code", &authenticator.code(&portal, 1))],
+            DisableTwoFactor {
+                code: authenticator.code(&portal, 1),
+            },
         )
         .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
@@ -294,13 +346,23 @@ async fn leaving_the_organization_lifts_its_requirement() {
     require(&portal, &alice, "7").await;
     // The last owner cannot leave; a member can, during the grace period.
     let last_owner = portal
-        .call(&alice, "leave_organization", &[("slug", "acme")])
+        .post_fn(
+            &alice,
+            LeaveOrganization {
+                slug: "acme".to_owned(),
+            },
+        )
         .await;
     assert_eq!(last_owner.status(), StatusCode::CONFLICT);
     assert!(last_owner.text().await.unwrap().contains("LastOwner"));
     assert_eq!(
         portal
-            .call_status(&bob, "leave_organization", &[("slug", "acme")])
+            .call_status(
+                &bob,
+                LeaveOrganization {
+                    slug: "acme".to_owned()
+                }
+            )
             .await,
         StatusCode::OK
     );
@@ -383,7 +445,7 @@ async fn an_invited_account_is_not_a_member_until_it_accepts() {
     assert_eq!(org["invitations"], serde_json::json!(["bob"]));
 
     let invitations: Value = portal
-        .call(&bob, "my_invitations", &[])
+        .post_fn(&bob, MyInvitations {})
         .await
         .json()
         .await
@@ -392,10 +454,7 @@ async fn an_invited_account_is_not_a_member_until_it_accepts() {
     assert_eq!(invitations[0]["org_name"], "Acme");
     assert_eq!(invitations[0]["requires_two_factor"], false);
 
-    assert_eq!(
-        answer(&portal, &bob, "accept_invitation").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(accept(&portal, &bob).await.status(), StatusCode::OK);
     let org = details(&portal, &alice).await;
     assert_eq!(
         members(&org),
@@ -414,7 +473,14 @@ async fn an_invited_account_is_not_a_member_until_it_accepts() {
 async fn an_invited_account_cannot_see_the_organization_before_accepting() {
     let portal = TestPortal::start().await;
     let (_alice, bob) = acme_with_invitation(&portal).await;
-    let refused = portal.call(&bob, "organization", &[("slug", "acme")]).await;
+    let refused = portal
+        .post_fn(
+            &bob,
+            Organization {
+                slug: "acme".to_owned(),
+            },
+        )
+        .await;
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
     let page = portal.get_text(&bob, "/org/acme").await;
     assert!(page.contains("no such organization"), "{page}");
@@ -448,7 +514,7 @@ async fn an_invited_account_is_not_held_and_gets_no_mail_until_it_accepts() {
             .collect::<Vec<_>>()
     );
     let invitations: Value = portal
-        .call(&bob, "my_invitations", &[])
+        .post_fn(&bob, MyInvitations {})
         .await
         .json()
         .await
@@ -458,10 +524,7 @@ async fn an_invited_account_is_not_held_and_gets_no_mail_until_it_accepts() {
         "Bob is told before he accepts"
     );
 
-    assert_eq!(
-        answer(&portal, &bob, "accept_invitation").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(accept(&portal, &bob).await.status(), StatusCode::OK);
     let held = portal.get(&bob, "/portal").await;
     assert_eq!(location(&held), Some("/settings/security"));
     let bob_mail = portal.smtp.wait_for("bob@example.com", 2).await;
@@ -476,12 +539,9 @@ async fn an_invited_account_is_not_held_and_gets_no_mail_until_it_accepts() {
 async fn declining_an_invitation_leaves_nothing() {
     let portal = TestPortal::start().await;
     let (alice, bob) = acme_with_invitation(&portal).await;
-    assert_eq!(
-        answer(&portal, &bob, "decline_invitation").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(decline(&portal, &bob).await.status(), StatusCode::OK);
     let invitations: Value = portal
-        .call(&bob, "my_invitations", &[])
+        .post_fn(&bob, MyInvitations {})
         .await
         .json()
         .await
@@ -491,7 +551,7 @@ async fn declining_an_invitation_leaves_nothing() {
     assert_eq!(members(&org), [pair("alice", "owner")]);
     assert_eq!(org["invitations"], serde_json::json!([]));
     assert_eq!(
-        answer(&portal, &bob, "accept_invitation").await.status(),
+        accept(&portal, &bob).await.status(),
         StatusCode::NOT_FOUND,
         "a declined invitation cannot be accepted later"
     );
@@ -502,17 +562,16 @@ async fn a_withdrawn_invitation_cannot_be_accepted() {
     let portal = TestPortal::start().await;
     let (alice, bob) = acme_with_invitation(&portal).await;
     let withdrawn = portal
-        .call(
+        .post_fn(
             &alice,
-            "withdraw_invitation",
-            &[("slug", "acme"), ("username", "bob")],
+            WithdrawInvitation {
+                slug: "acme".to_owned(),
+                username: "bob".to_owned(),
+            },
         )
         .await;
     assert_eq!(withdrawn.status(), StatusCode::OK);
-    assert_eq!(
-        answer(&portal, &bob, "accept_invitation").await.status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(accept(&portal, &bob).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         members(&details(&portal, &alice).await),
         [pair("alice", "owner")]
@@ -611,7 +670,13 @@ async fn a_held_member_can_leave_and_is_then_free() {
     assert!(page.text().await.unwrap().contains("Leave organization"));
 
     let left = portal
-        .submit(&bob, "/org/acme", "leave_organization", &[("slug", "acme")])
+        .submit(
+            &bob,
+            "/org/acme",
+            LeaveOrganization {
+                slug: "acme".to_owned(),
+            },
+        )
         .await;
     assert_eq!(left.status(), StatusCode::FOUND);
     assert_eq!(location(&left), Some("/portal"));
@@ -634,8 +699,10 @@ async fn invitations_work_without_javascript() {
             .submit(
                 &alice,
                 "/org/acme",
-                "invite_member",
-                &[("slug", "acme"), ("username", username)],
+                InviteMember {
+                    slug: "acme".to_owned(),
+                    username: username.to_owned(),
+                },
             )
             .await;
         assert_eq!(sent.status(), StatusCode::FOUND);
@@ -655,12 +722,24 @@ async fn invitations_work_without_javascript() {
         "{bob_portal}"
     );
     let accepted = portal
-        .submit(&bob, "/portal", "accept_invitation", &[("slug", "acme")])
+        .submit(
+            &bob,
+            "/portal",
+            AcceptInvitation {
+                slug: "acme".to_owned(),
+            },
+        )
         .await;
     assert_eq!(accepted.status(), StatusCode::FOUND);
     assert_eq!(location(&accepted), Some("/org/acme"));
     let declined = portal
-        .submit(&carol, "/portal", "decline_invitation", &[("slug", "acme")])
+        .submit(
+            &carol,
+            "/portal",
+            DeclineInvitation {
+                slug: "acme".to_owned(),
+            },
+        )
         .await;
     assert_eq!(declined.status(), StatusCode::FOUND);
     assert_eq!(location(&declined), Some("/portal"));
@@ -692,7 +771,7 @@ async fn quick_accounts(portal: &TestPortal, count: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn an_organization_has_at_most_twenty_invitations_waiting() {
-    let portal = TestPortal::start_with(&["--sign-in-limit", "100000"]).await;
+    let portal = TestPortal::builder().sign_in_limit(100_000).start().await;
     let alice = account(&portal, "alice").await;
     create(&portal, &alice, "Acme").await;
     let names = quick_accounts(&portal, 21).await;
@@ -706,10 +785,12 @@ async fn an_organization_has_at_most_twenty_invitations_waiting() {
         assert!(error.to_string().contains("20 invitations"), "{error}");
     }
     portal
-        .call(
+        .post_fn(
             &alice,
-            "withdraw_invitation",
-            &[("slug", "acme"), ("username", &names[0])],
+            WithdrawInvitation {
+                slug: "acme".to_owned(),
+                username: names[0].to_owned(),
+            },
         )
         .await;
     assert_eq!(
@@ -720,7 +801,7 @@ async fn an_organization_has_at_most_twenty_invitations_waiting() {
 
 #[tokio::test]
 async fn inviting_is_limited_per_address() {
-    let portal = TestPortal::start_with(&["--sign-in-limit", "5"]).await;
+    let portal = TestPortal::builder().sign_in_limit(5).start().await;
     let alice = portal.browser();
     portal.sign_up(&alice, "alice", PASSWORD).await;
     create(&portal, &alice, "Acme").await;
@@ -825,10 +906,13 @@ async fn switching_the_requirement_off_and_on_mails_members_once_a_day() {
     for _ in 0..4 {
         assert_eq!(require(&portal, &alice, "3").await.status(), StatusCode::OK);
         let off = portal
-            .call(
+            .post_fn(
                 &alice,
-                "set_two_factor_requirement",
-                &[("slug", "acme"), ("grace_days", "3")],
+                SetTwoFactorRequirement {
+                    slug: "acme".to_owned(),
+                    required: None,
+                    grace_days: Some("3".to_owned()),
+                },
             )
             .await;
         assert_eq!(off.status(), StatusCode::OK);
@@ -859,10 +943,7 @@ async fn requirement_mail_goes_only_to_verified_addresses() {
     portal.sign_up(&carol, "carol", PASSWORD).await;
     create(&portal, &alice, "Acme").await;
     invite(&portal, &alice, "carol").await;
-    assert_eq!(
-        answer(&portal, &carol, "accept_invitation").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(accept(&portal, &carol).await.status(), StatusCode::OK);
     require(&portal, &alice, "3").await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let to_carol: Vec<String> = portal
@@ -933,10 +1014,7 @@ async fn an_invitation_waits_alike_whether_or_not_the_account_exists() {
     assert_eq!(org["invitations"], serde_json::json!(["bob", "nobody"]));
     // An invitation names a username: the account made later under it may accept.
     let nobody = account(&portal, "nobody").await;
-    assert_eq!(
-        answer(&portal, &nobody, "accept_invitation").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(accept(&portal, &nobody).await.status(), StatusCode::OK);
     let org = details(&portal, &alice).await;
     assert_eq!(org["invitations"], serde_json::json!(["bob"]));
     assert!(org["members"].to_string().contains("nobody"), "{org}");

@@ -1,6 +1,11 @@
 //! Verified email, recovery by code and emailed link, notices, and support's reset, against the
 //! real server and a real SMTP server on loopback.
 
+use app::recovery::confirm::ConfirmRecovery;
+use app::recovery::request::RequestRecovery;
+use app::two_factor::apps::RemoveAuthenticatorApp;
+use app::two_factor::enroll::{SaveRecoveryCode, StartEnrollment};
+use app::two_factor::manage::RegenerateRecoveryCode;
 use app::{account::verify_email::ResendVerification, error::AppError, two_factor::TwoFactorState};
 
 use crate::common::{PASSWORD, TestPortal, answer, at_once};
@@ -12,7 +17,12 @@ const ALICE: &str = "alice@example.com";
 async fn request_recovery(portal: &TestPortal, browser: &Client, code: &str) -> reqwest::Response {
     portal.sign_in(browser, "alice", PASSWORD).await;
     portal
-        .call(browser, "request_recovery", &[("recovery_code", code)])
+        .post_fn(
+            browser,
+            RequestRecovery {
+                recovery_code: code.to_owned(),
+            },
+        )
         .await
 }
 
@@ -27,6 +37,12 @@ fn recovery_links(portal: &TestPortal) -> Vec<String> {
 
 fn token_of(link: &str) -> String {
     link.split("token=").nth(1).unwrap().to_owned()
+}
+
+/// How many of Alice's audit events are of `kind`.
+async fn events_of_alice(portal: &TestPortal, kind: &str) -> usize {
+    let events = portal.events_of("alice").await;
+    events.iter().filter(|event| *event == kind).count()
 }
 
 async fn count(portal: &TestPortal, sql: &str) -> i64 {
@@ -50,14 +66,14 @@ async fn sign_up_sends_a_verification_link_that_verifies_the_address() {
     );
     assert!(!portal.overview(&browser).await.email.verified);
 
-    let refused = portal.call(&browser, "start_enrollment", &[]).await;
+    let refused = portal.post_fn(&browser, StartEnrollment {}).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert!(refused.text().await.unwrap().contains("VerifyEmailFirst"));
 
     portal.verify_email(&browser, "alice").await;
     assert!(portal.overview(&browser).await.email.verified);
     assert_eq!(
-        portal.call_status(&browser, "start_enrollment", &[]).await,
+        portal.call_status(&browser, StartEnrollment {}).await,
         StatusCode::OK
     );
 }
@@ -153,10 +169,11 @@ async fn a_right_recovery_code_emails_a_link_that_resets_two_factor_authenticati
     );
 
     let confirmed = portal
-        .call(
+        .post_fn(
             &portal.browser(),
-            "confirm_recovery",
-            &[("token", &token_of(&link))],
+            ConfirmRecovery {
+                token: token_of(&link),
+            },
         )
         .await;
     assert_eq!(confirmed.status(), StatusCode::OK);
@@ -182,14 +199,7 @@ async fn a_right_recovery_code_emails_a_link_that_resets_two_factor_authenticati
     assert_eq!(progress, "\"Password\"");
     assert_eq!(portal.get_status(&fresh, "/portal").await, StatusCode::OK);
     assert_eq!(count(&portal, "SELECT count(*) FROM two_factor").await, 0);
-    assert_eq!(
-        count(
-            &portal,
-            "SELECT count(*) FROM audit_events WHERE kind = 'two_factor_reset'"
-        )
-        .await,
-        1
-    );
+    assert_eq!(events_of_alice(&portal, "two_factor_reset").await, 1);
 }
 
 #[tokio::test]
@@ -215,10 +225,11 @@ async fn a_recovery_link_expires_after_ten_minutes() {
         .unwrap();
     assert!(page.contains("expired"), "{page}");
     let confirmed = portal
-        .call(
+        .post_fn(
             &portal.browser(),
-            "confirm_recovery",
-            &[("token", &token_of(&link))],
+            ConfirmRecovery {
+                token: token_of(&link),
+            },
         )
         .await;
     assert_eq!(confirmed.status(), StatusCode::FORBIDDEN);
@@ -234,12 +245,22 @@ async fn a_recovery_link_works_once_and_an_unknown_one_not_at_all() {
     let token = token_of(&recovery_links(&portal)[0]);
     assert_eq!(
         portal
-            .call_status(&portal.browser(), "confirm_recovery", &[("token", &token)])
+            .call_status(
+                &portal.browser(),
+                ConfirmRecovery {
+                    token: token.to_owned()
+                }
+            )
             .await,
         StatusCode::OK
     );
     let again = portal
-        .call(&portal.browser(), "confirm_recovery", &[("token", &token)])
+        .post_fn(
+            &portal.browser(),
+            ConfirmRecovery {
+                token: token.to_owned(),
+            },
+        )
         .await;
     assert_eq!(again.status(), StatusCode::FORBIDDEN);
     assert!(again.text().await.unwrap().contains("LinkUsed"));
@@ -260,10 +281,11 @@ async fn neither_the_password_nor_the_recovery_code_alone_resets_anything() {
     // The recovery code without the password: no pending sign-in.
     let stranger = portal.browser();
     let response = portal
-        .call(
+        .post_fn(
             &stranger,
-            "request_recovery",
-            &[("recovery_code", &authenticator.recovery_code)],
+            RequestRecovery {
+                recovery_code: authenticator.recovery_code.clone(),
+            },
         )
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
@@ -278,38 +300,37 @@ async fn neither_the_password_nor_the_recovery_code_alone_resets_anything() {
 async fn wrong_recovery_codes_have_their_own_throttle() {
     let portal = TestPortal::start().await;
     let (_, authenticator) = portal.account_with_two_factor("alice").await;
-    let database = portal.database().await;
     // Authentication codes locked: recovery stays open.
-    sqlx::query("INSERT INTO failure_counters (user_id, factor, failures, last_failure_at) VALUES (1, 'totp', 100, 0)")
-        .execute(&database)
-        .await
-        .unwrap();
+    portal.set_failures("alice", "totp", 100).await;
     let browser = portal.browser();
     portal.sign_in(&browser, "alice", PASSWORD).await;
     for _ in 0..5 {
         let wrong = portal
-            .call(
+            .post_fn(
                 &browser,
-                "request_recovery",
-                &[("recovery_code", "AAAA-BBBB-CCCC-DDDD")],
+                RequestRecovery {
+                    recovery_code: "AAAA-BBBB-CCCC-DDDD".to_owned(),
+                },
             )
             .await;
         assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     }
     let throttled = portal
-        .call(
+        .post_fn(
             &browser,
-            "request_recovery",
-            &[("recovery_code", &authenticator.recovery_code)],
+            RequestRecovery {
+                recovery_code: authenticator.recovery_code.clone(),
+            },
         )
         .await;
     assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
     portal.clock.advance(1);
     let right = portal
-        .call(
+        .post_fn(
             &browser,
-            "request_recovery",
-            &[("recovery_code", &authenticator.recovery_code)],
+            RequestRecovery {
+                recovery_code: authenticator.recovery_code.clone(),
+            },
         )
         .await;
     assert_eq!(right.status(), StatusCode::OK);
@@ -339,8 +360,10 @@ async fn fifty_requests_with_one_recovery_code_at_once_send_one_email() {
     let (_, authenticator) = portal.account_with_two_factor("alice").await;
     let browser = portal.browser();
     portal.sign_in(&browser, "alice", PASSWORD).await;
-    let form = [("recovery_code", authenticator.recovery_code.as_str())];
-    let requests = (0..50).map(|_| portal.call(&browser, "request_recovery", &form));
+    let form = RequestRecovery {
+        recovery_code: authenticator.recovery_code.clone(),
+    };
+    let requests = (0..50).map(|_| portal.post_fn(&browser, form.clone()));
     let responses = futures::future::join_all(requests).await;
     assert!(
         responses
@@ -367,27 +390,20 @@ async fn twenty_confirmations_of_one_link_at_once_reset_once() {
     portal.smtp.wait_for(ALICE, 3).await;
     let token = token_of(&recovery_links(&portal)[0]);
     let browser = portal.browser();
-    let form = [("token", token.as_str())];
-    let confirmations = (0..20).map(|_| portal.call(&browser, "confirm_recovery", &form));
+    let form = ConfirmRecovery { token };
+    let confirmations = (0..20).map(|_| portal.post_fn(&browser, form.clone()));
     let responses = futures::future::join_all(confirmations).await;
     let succeeded = responses
         .iter()
         .filter(|response| response.status() == StatusCode::OK)
         .count();
     assert_eq!(succeeded, 1);
-    assert_eq!(
-        count(
-            &portal,
-            "SELECT count(*) FROM audit_events WHERE kind = 'two_factor_reset'"
-        )
-        .await,
-        1
-    );
+    assert_eq!(events_of_alice(&portal, "two_factor_reset").await, 1);
 }
 
 #[tokio::test]
 async fn with_the_mail_server_down_recovery_says_so_and_loses_nothing() {
-    let portal = TestPortal::start_with_mail_down().await;
+    let portal = TestPortal::builder().mail_down().start().await;
     let browser = portal.browser();
     // Sign-up still works; the verification email can be sent again later.
     assert_eq!(
@@ -402,7 +418,7 @@ async fn with_the_mail_server_down_recovery_says_so_and_loses_nothing() {
 
 #[tokio::test]
 async fn with_the_mail_server_down_a_recovery_request_spends_nothing() {
-    let portal = TestPortal::start_with_mail_down().await;
+    let portal = TestPortal::builder().mail_down().start().await;
     let browser = portal.browser();
     portal.sign_up(&browser, "alice", PASSWORD).await;
     // No mail arrives here, so the address is verified behind the scenes.
@@ -427,14 +443,7 @@ async fn with_the_mail_server_down_a_recovery_request_spends_nothing() {
         0
     );
     assert_eq!(count(&portal, "SELECT count(*) FROM two_factor").await, 1);
-    assert_eq!(
-        count(
-            &portal,
-            "SELECT count(*) FROM audit_events WHERE kind = 'recovery_requested'"
-        )
-        .await,
-        0
-    );
+    assert_eq!(events_of_alice(&portal, "recovery_requested").await, 0);
 }
 
 #[tokio::test]
@@ -508,15 +517,21 @@ async fn a_recovery_link_dies_when_the_factor_it_would_reset_changes() {
     // Alarmed by the link mail, the owner makes a new recovery code.
     portal.clock.advance(30);
     let regenerated = portal
-        .call(
+        .post_fn(
             &owner,
-            "regenerate_recovery_code",
-            &[("code", &authenticator.code(&portal, 0))],
+            RegenerateRecoveryCode {
+                code: authenticator.code(&portal, 0),
+            },
         )
         .await;
     assert_eq!(regenerated.status(), StatusCode::OK);
     let confirmed = portal
-        .call(&portal.browser(), "confirm_recovery", &[("token", &token)])
+        .post_fn(
+            &portal.browser(),
+            ConfirmRecovery {
+                token: token.to_owned(),
+            },
+        )
         .await;
     assert_ne!(
         confirmed.status(),
@@ -533,7 +548,12 @@ async fn a_recovery_link_dies_when_the_factor_it_would_reset_changes() {
         .recovery_code
         .unwrap();
     portal
-        .call(&owner, "save_recovery_code", &[("saved", "yes")])
+        .post_fn(
+            &owner,
+            SaveRecoveryCode {
+                saved: Some("yes".to_owned()),
+            },
+        )
         .await;
     portal.clock.advance(11 * 60);
     let token = recovery_token(&portal, &new_code).await;
@@ -548,7 +568,12 @@ async fn a_recovery_link_dies_when_the_factor_it_would_reset_changes() {
         0
     );
     let confirmed = portal
-        .call(&portal.browser(), "confirm_recovery", &[("token", &token)])
+        .post_fn(
+            &portal.browser(),
+            ConfirmRecovery {
+                token: token.to_owned(),
+            },
+        )
         .await;
     assert_ne!(confirmed.status(), StatusCode::OK);
 }
@@ -561,11 +586,7 @@ async fn twenty_resends_at_once_send_at_most_three_verification_emails_an_hour()
     portal.smtp.wait_for(ALICE, 1).await;
     let statuses = at_once(20, |_| {
         let (portal, browser) = (&portal, &browser);
-        async move {
-            portal
-                .call_status(browser, "resend_verification", &[])
-                .await
-        }
+        async move { portal.call_status(browser, ResendVerification {}).await }
     })
     .await;
     assert_eq!(
@@ -595,7 +616,12 @@ async fn adding_or_removing_an_authenticator_app_withdraws_a_live_recovery_link(
     let token = recovery_token(&portal, &authenticator.recovery_code).await;
     crate::authenticator_apps::add_app(&portal, &owner, &authenticator, "Work phone").await;
     let confirmed = portal
-        .call(&portal.browser(), "confirm_recovery", &[("token", &token)])
+        .post_fn(
+            &portal.browser(),
+            ConfirmRecovery {
+                token: token.to_owned(),
+            },
+        )
         .await;
     assert_ne!(
         confirmed.status(),
@@ -609,7 +635,7 @@ async fn adding_or_removing_an_authenticator_app_withdraws_a_live_recovery_link(
     portal
         .call_fn(
             &owner,
-            app::two_factor::apps::RemoveAuthenticatorApp {
+            RemoveAuthenticatorApp {
                 id: added,
                 code: authenticator.recovery_code.clone(),
             },
@@ -617,7 +643,12 @@ async fn adding_or_removing_an_authenticator_app_withdraws_a_live_recovery_link(
         .await
         .expect("the app is removed");
     let confirmed = portal
-        .call(&portal.browser(), "confirm_recovery", &[("token", &token)])
+        .post_fn(
+            &portal.browser(),
+            ConfirmRecovery {
+                token: token.to_owned(),
+            },
+        )
         .await;
     assert_ne!(
         confirmed.status(),

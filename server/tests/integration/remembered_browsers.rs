@@ -1,6 +1,11 @@
 //! "Remember this browser for 30 days": the second step skipped on that browser only, never the
 //! password, revoked one by one and all at once when a factor or the password changes.
 
+use app::account::login::Login;
+use app::account::portal::Logout;
+use app::account::sessions::SignOutOtherSessions;
+use app::org::SetRememberedBrowsers;
+use app::two_factor::manage::RegenerateRecoveryCode;
 use app::{
     account::{change_password::ChangePassword, sessions::ForgetBrowser},
     error::AppError,
@@ -44,7 +49,7 @@ async fn password_reaches_portal(portal: &TestPortal, browser: &Client, username
     let stage = portal
         .call_fn(
             browser,
-            app::account::login::Login {
+            Login {
                 username: username.into(),
                 password: PASSWORD.into(),
                 next: String::new(),
@@ -58,7 +63,7 @@ async fn password_reaches_portal(portal: &TestPortal, browser: &Client, username
 
 /// A browser that keeps its cookies across sign-outs (the remember cookie outlives the session).
 async fn sign_out(portal: &TestPortal, browser: &Client) {
-    portal.call(browser, "logout", &[]).await;
+    portal.post_fn(browser, Logout {}).await;
 }
 
 #[tokio::test]
@@ -162,12 +167,13 @@ async fn remembered_browsers_are_forgotten_one_by_one_and_all_when_a_factor_or_t
         sign_in_remembering(&portal, &browser, "alice", new_password, &authenticator).await;
         assert_eq!(portal.overview(&alice).await.sessions.remembered.len(), 1);
         let code = fresh_code(&portal, &authenticator);
-        let fields: Vec<(&str, &str)> = if forget_all == "regenerate_recovery_code" {
-            vec![("code", code.as_str())]
+        let answer = if forget_all == "regenerate_recovery_code" {
+            portal
+                .post_fn(&alice, RegenerateRecoveryCode { code })
+                .await
         } else {
-            vec![]
+            portal.post_fn(&alice, SignOutOtherSessions {}).await
         };
-        let answer = portal.call(&alice, forget_all, &fields).await;
         assert_eq!(answer.status(), StatusCode::OK, "{forget_all}");
         assert!(
             portal.overview(&alice).await.sessions.remembered.is_empty(),
@@ -187,7 +193,13 @@ async fn an_organization_can_forbid_remembered_browsers_to_its_members() {
     assert!(password_reaches_portal(&portal, &remembered, "bob").await);
 
     let forbid = portal
-        .call(&alice, "set_remembered_browsers", &[("slug", "acme")])
+        .post_fn(
+            &alice,
+            SetRememberedBrowsers {
+                slug: "acme".to_owned(),
+                allowed: None,
+            },
+        )
         .await;
     assert_eq!(forbid.status(), StatusCode::OK);
     sign_out(&portal, &remembered).await;
@@ -197,10 +209,12 @@ async fn an_organization_can_forbid_remembered_browsers_to_its_members() {
     );
     // Members cannot change it.
     let by_member = portal
-        .call(
+        .post_fn(
             &bob,
-            "set_remembered_browsers",
-            &[("slug", "acme"), ("allowed", "yes")],
+            SetRememberedBrowsers {
+                slug: "acme".to_owned(),
+                allowed: Some("yes".to_owned()),
+            },
         )
         .await;
     assert_eq!(by_member.status(), StatusCode::FORBIDDEN);

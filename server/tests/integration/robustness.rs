@@ -1,6 +1,7 @@
 //! Bad input gets a 4xx with a message, never a 500 or a panic, and the server keeps serving.
 
 use crate::common::TestPortal;
+use app::account::signup::Signup;
 use reqwest::{StatusCode, header};
 
 #[tokio::test]
@@ -38,14 +39,13 @@ async fn an_oversized_body_is_refused() {
     let portal = TestPortal::start().await;
     let huge = "a".repeat(1024 * 1024);
     let response = portal
-        .call(
+        .post_fn(
             &portal.browser(),
-            "signup",
-            &[
-                ("username", "alice"),
-                ("email", "a@example.com"),
-                ("password", &huge),
-            ],
+            Signup {
+                username: "alice".to_owned(),
+                email: "a@example.com".to_owned(),
+                password: huge.to_owned(),
+            },
         )
         .await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
@@ -56,14 +56,13 @@ async fn a_long_password_is_a_validation_message() {
     let portal = TestPortal::start().await;
     let long = "a".repeat(129);
     let response = portal
-        .call(
+        .post_fn(
             &portal.browser(),
-            "signup",
-            &[
-                ("username", "alice"),
-                ("email", "a@example.com"),
-                ("password", &long),
-            ],
+            Signup {
+                username: "alice".to_owned(),
+                email: "a@example.com".to_owned(),
+                password: long.to_owned(),
+            },
         )
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -81,7 +80,7 @@ async fn an_unknown_page_is_a_real_404_page() {
 async fn an_unknown_server_function_is_a_client_error() {
     let portal = TestPortal::start().await;
     let response = portal
-        .call(&portal.browser(), "no_such_function", &[])
+        .post_form(&portal.browser(), "/api/no_such_function", &[])
         .await;
     assert!(response.status().is_client_error(), "{}", response.status());
 }

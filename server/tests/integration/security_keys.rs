@@ -105,7 +105,7 @@ async fn signed_in(portal: &TestPortal, browser: &Client) -> bool {
 
 #[tokio::test]
 async fn a_key_added_beside_the_app_finishes_sign_in_and_its_answer_works_once() {
-    let portal = TestPortal::start_on_localhost().await;
+    let portal = TestPortal::builder().localhost().start().await;
     let (alice, authenticator) = portal.account_with_two_factor("alice").await;
     let mut key = soft_key();
     // A session alone does not add a key: the second factor is asked first.
@@ -169,7 +169,7 @@ async fn a_key_added_beside_the_app_finishes_sign_in_and_its_answer_works_once()
 
 #[tokio::test]
 async fn another_accounts_key_does_not_finish_a_sign_in() {
-    let portal = TestPortal::start_on_localhost().await;
+    let portal = TestPortal::builder().localhost().start().await;
     let (alice, alices_app) = portal.account_with_two_factor("alice").await;
     let (bob, bobs_app) = portal.account_with_two_factor("bob").await;
     let mut alices_key = soft_key();
@@ -205,7 +205,7 @@ async fn another_accounts_key_does_not_finish_a_sign_in() {
 
 #[tokio::test]
 async fn keys_need_the_app_first_and_go_when_two_factor_is_reset() {
-    let portal = TestPortal::start_on_localhost().await;
+    let portal = TestPortal::builder().localhost().start().await;
     let carol = portal.browser();
     portal.sign_up(&carol, "carol", PASSWORD).await;
     assert_eq!(
@@ -247,7 +247,7 @@ async fn keys_need_the_app_first_and_go_when_two_factor_is_reset() {
 
 #[tokio::test]
 async fn removing_a_key_is_audited_and_it_no_longer_signs_in() {
-    let portal = TestPortal::start_on_localhost().await;
+    let portal = TestPortal::builder().localhost().start().await;
     let (alice, authenticator) = portal.account_with_two_factor("alice").await;
     let mut key = soft_key();
     add_key(&portal, &alice, &authenticator, &mut key, "YubiKey")
@@ -288,7 +288,7 @@ async fn removing_a_key_is_audited_and_it_no_longer_signs_in() {
 
 #[tokio::test]
 async fn one_answer_sent_many_times_at_once_in_one_session_signs_in_once() {
-    let portal = TestPortal::start_on_localhost().await;
+    let portal = TestPortal::builder().localhost().start().await;
     let (alice, authenticator) = portal.account_with_two_factor("alice").await;
     let mut key = soft_key();
     add_key(&portal, &alice, &authenticator, &mut key, "YubiKey")
@@ -309,7 +309,7 @@ async fn one_answer_sent_many_times_at_once_in_one_session_signs_in_once() {
 
 #[tokio::test]
 async fn a_keys_stored_counter_only_rises_when_its_answers_arrive_at_once() {
-    let portal = TestPortal::start_on_localhost().await;
+    let portal = TestPortal::builder().localhost().start().await;
     let (alice, authenticator) = portal.account_with_two_factor("alice").await;
     let mut key = soft_key();
     add_key(&portal, &alice, &authenticator, &mut key, "YubiKey")
@@ -350,7 +350,7 @@ async fn a_keys_stored_counter_only_rises_when_its_answers_arrive_at_once() {
 /// to remove Alice's key. No code, or a wrong one, removes nothing and signs nobody out; the
 /// code then does.
 async fn removing_a_key_asks_for_a_code(remembered: bool) {
-    let portal = TestPortal::start_on_localhost().await;
+    let portal = TestPortal::builder().localhost().start().await;
     let (alice, authenticator) = portal.account_with_two_factor("alice").await;
     let mut key = soft_key();
     add_key(&portal, &alice, &authenticator, &mut key, "YubiKey")
@@ -361,7 +361,13 @@ async fn removing_a_key_asks_for_a_code(remembered: bool) {
 
     let without_code = answer::<()>(
         portal
-            .call(&other, "remove_security_key", &[("id", id.as_str())])
+            .post_fn(
+                &other,
+                RemoveSecurityKey {
+                    id: id.parse().unwrap(),
+                    code: String::new(),
+                },
+            )
             .await,
     )
     .await;
@@ -372,10 +378,12 @@ async fn removing_a_key_asks_for_a_code(remembered: bool) {
     let wrong_code = authenticator.code(&portal, 10);
     let wrong = answer::<()>(
         portal
-            .call(
+            .post_fn(
                 &other,
-                "remove_security_key",
-                &[("id", id.as_str()), ("code", wrong_code.as_str())],
+                RemoveSecurityKey {
+                    id: id.parse().unwrap(),
+                    code: wrong_code.clone(),
+                },
             )
             .await,
     )
@@ -402,10 +410,12 @@ async fn removing_a_key_asks_for_a_code(remembered: bool) {
     let code = authenticator.code(&portal, 0);
     answer::<()>(
         portal
-            .call(
+            .post_fn(
                 &other,
-                "remove_security_key",
-                &[("id", id.as_str()), ("code", code.as_str())],
+                RemoveSecurityKey {
+                    id: id.parse().unwrap(),
+                    code: code.clone(),
+                },
             )
             .await,
     )
@@ -428,7 +438,7 @@ async fn a_remembered_browser_signed_in_with_the_password_removes_a_key_only_wit
 /// was turned off would leave a passkey that signs in alone, on a page that no longer lists keys.
 #[tokio::test]
 async fn a_key_registration_finished_after_two_factor_was_turned_off_adds_no_key() {
-    let portal = TestPortal::start_on_localhost().await;
+    let portal = TestPortal::builder().localhost().start().await;
     let (alice, authenticator) = portal.account_with_two_factor("alice").await;
     let mut key = soft_key();
     portal.clock.advance(60);
@@ -533,7 +543,7 @@ async fn finish_passkey(
 /// back (what a copy of the key sends) is one too, and the owner is mailed about it.
 #[tokio::test]
 async fn refused_passkey_answers_are_audited_and_a_counter_gone_back_is_mailed() {
-    let portal = TestPortal::start_on_localhost().await;
+    let portal = TestPortal::builder().localhost().start().await;
     let (alice, authenticator) = portal.account_with_two_factor("alice").await;
     let mut key = soft_key();
     add_key(&portal, &alice, &authenticator, &mut key, "YubiKey")

@@ -1,8 +1,13 @@
 //! Two-factor authentication against the real server: enrollment, the code step of sign-in,
 //! replay, throttling, disabling and a new recovery code.
 
+use app::account::CurrentUser;
 use app::account::login::{LoginStage, SignInState};
+use app::account::sessions::ConfirmPassword;
 use app::error::AppError;
+use app::settings::LoadSecurityOverview;
+use app::two_factor::enroll::{SaveRecoveryCode, StartEnrollment};
+use app::two_factor::manage::RegenerateRecoveryCode;
 use app::two_factor::{TwoFactorState, enroll::ConfirmEnrollment, manage::DisableTwoFactor};
 
 use crate::common::{PASSWORD, TestPortal, answer, at_once};
@@ -22,7 +27,7 @@ async fn two_factor_is_on_only_once_the_wizard_is_finished() {
     let browser = portal.browser();
     portal.sign_up(&browser, "alice", PASSWORD).await;
     portal.verify_email(&browser, "alice").await;
-    portal.call(&browser, "start_enrollment", &[]).await;
+    portal.post_fn(&browser, StartEnrollment {}).await;
     let TwoFactorState::Scanning { qr_svg, .. } = portal.overview(&browser).await.two_factor.state
     else {
         panic!("the wizard shows the QR code");
@@ -50,9 +55,9 @@ async fn starting_again_issues_a_new_secret() {
     let browser = portal.browser();
     portal.sign_up(&browser, "alice", PASSWORD).await;
     portal.verify_email(&browser, "alice").await;
-    portal.call(&browser, "start_enrollment", &[]).await;
+    portal.post_fn(&browser, StartEnrollment {}).await;
     let first = portal.shown_key(&browser).await.unwrap();
-    portal.call(&browser, "start_enrollment", &[]).await;
+    portal.post_fn(&browser, StartEnrollment {}).await;
     let second = portal.shown_key(&browser).await.unwrap();
     assert_ne!(first, second);
     assert_eq!(first.replace(' ', "").len(), 32, "160 bits in base32");
@@ -64,7 +69,7 @@ async fn a_wrong_enrollment_code_stays_on_the_scan_step() {
     let browser = portal.browser();
     portal.sign_up(&browser, "alice", PASSWORD).await;
     portal.verify_email(&browser, "alice").await;
-    portal.call(&browser, "start_enrollment", &[]).await;
+    portal.post_fn(&browser, StartEnrollment {}).await;
     let response = portal
         .call_fn(
             &browser,
@@ -83,13 +88,20 @@ async fn continue_is_refused_until_the_box_is_ticked() {
     let browser = portal.browser();
     portal.sign_up(&browser, "alice", PASSWORD).await;
     portal.verify_email(&browser, "alice").await;
-    portal.call(&browser, "start_enrollment", &[]).await;
+    portal.post_fn(&browser, StartEnrollment {}).await;
     let key = portal.shown_key(&browser).await.unwrap().replace(' ', "");
     let code = crate::common::code_for_key(&portal, &key);
     portal
-        .call(&browser, "confirm_enrollment", &[("code", &code)])
+        .post_fn(
+            &browser,
+            ConfirmEnrollment {
+                code: code.to_owned(),
+            },
+        )
         .await;
-    let refused = portal.call(&browser, "save_recovery_code", &[]).await;
+    let refused = portal
+        .post_fn(&browser, SaveRecoveryCode { saved: None })
+        .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         portal.overview(&browser).await.two_factor.state,
@@ -157,16 +169,13 @@ async fn a_password_alone_reaches_nothing_but_the_code_step() {
         portal.get_status(&browser, "/settings/security").await,
         StatusCode::SEE_OTHER
     );
+    assert_eq!(portal.call_text(&browser, CurrentUser {}).await, "null");
     assert_eq!(
-        portal.call_text(&browser, "current_user", &[]).await,
-        "null"
-    );
-    assert_eq!(
-        portal.call_status(&browser, "security_overview", &[]).await,
+        portal.call_status(&browser, LoadSecurityOverview {}).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        portal.call_status(&browser, "start_enrollment", &[]).await,
+        portal.call_status(&browser, StartEnrollment {}).await,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -313,11 +322,7 @@ async fn guessing_is_throttled_after_five_failures_and_the_throttle_survives_a_r
 async fn a_hundred_failures_lock_authentication_codes() {
     let portal = TestPortal::start().await;
     let (owner, authenticator) = portal.account_with_two_factor("alice").await;
-    let database = portal.database().await;
-    sqlx::query("INSERT INTO failure_counters (user_id, factor, failures, last_failure_at) VALUES (1, 'totp', 99, 0)")
-        .execute(&database)
-        .await
-        .unwrap();
+    portal.set_failures("alice", "totp", 99).await;
     let browser = portal.browser();
     portal.sign_in(&browser, "alice", PASSWORD).await;
     assert_eq!(
@@ -393,10 +398,11 @@ async fn disabling_needs_a_right_code_then_removes_the_factor() {
     );
 
     let response = portal
-        .call(
+        .post_fn(
             &browser,
-            "disable_two_factor",
-            &[("code", &authenticator.code(&portal, 1))],
+            DisableTwoFactor {
+                code: authenticator.code(&portal, 1),
+            },
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -425,10 +431,11 @@ async fn a_new_recovery_code_replaces_the_old_one() {
         .unwrap();
 
     let response = portal
-        .call(
+        .post_fn(
             &browser,
-            "regenerate_recovery_code",
-            &[("code", &authenticator.code(&portal, 1))],
+            RegenerateRecoveryCode {
+                code: authenticator.code(&portal, 1),
+            },
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -454,7 +461,12 @@ async fn a_new_recovery_code_replaces_the_old_one() {
     assert!(download.text().await.unwrap().contains(new_code));
 
     portal
-        .call(&browser, "save_recovery_code", &[("saved", "yes")])
+        .post_fn(
+            &browser,
+            SaveRecoveryCode {
+                saved: Some("yes".to_owned()),
+            },
+        )
         .await;
     assert_eq!(
         portal.overview(&browser).await.two_factor.recovery_code,
@@ -520,27 +532,37 @@ async fn an_enrollment_shows_its_secret_and_recovery_code_only_to_the_sign_in_th
     portal.sign_in(&other, "alice", PASSWORD).await;
 
     assert_eq!(
-        portal.call_status(&laptop, "start_enrollment", &[]).await,
+        portal.call_status(&laptop, StartEnrollment {}).await,
         StatusCode::OK
     );
     let key = portal
         .shown_key(&laptop)
         .await
         .expect("the wizard shows the key to its own sign-in");
-    let seen = portal.call_text(&other, "security_overview", &[]).await;
+    let seen = portal.call_text(&other, LoadSecurityOverview {}).await;
     assert!(
         !seen.contains(&key),
         "another session reads the new key: {seen}"
     );
     let confirm = portal
-        .call(&other, "confirm_enrollment", &[("code", "000000")])
+        .post_fn(
+            &other,
+            ConfirmEnrollment {
+                code: "000000".to_owned(),
+            },
+        )
         .await;
     assert_ne!(confirm.status(), StatusCode::OK);
 
     let code = crate::common::code_for_key(&portal, &key);
     assert_eq!(
         portal
-            .call_status(&laptop, "confirm_enrollment", &[("code", &code)])
+            .call_status(
+                &laptop,
+                ConfirmEnrollment {
+                    code: code.to_owned()
+                }
+            )
             .await,
         StatusCode::OK
     );
@@ -550,7 +572,7 @@ async fn an_enrollment_shows_its_secret_and_recovery_code_only_to_the_sign_in_th
         .two_factor
         .recovery_code
         .unwrap();
-    let seen = portal.call_text(&other, "security_overview", &[]).await;
+    let seen = portal.call_text(&other, LoadSecurityOverview {}).await;
     assert!(
         !seen.contains(&recovery_code),
         "another session reads the recovery code"
@@ -561,7 +583,12 @@ async fn an_enrollment_shows_its_secret_and_recovery_code_only_to_the_sign_in_th
     assert_ne!(download.status(), StatusCode::OK);
     assert!(!download.text().await.unwrap().contains(&recovery_code));
     let save = portal
-        .call(&other, "save_recovery_code", &[("saved", "yes")])
+        .post_fn(
+            &other,
+            SaveRecoveryCode {
+                saved: Some("yes".to_owned()),
+            },
+        )
         .await;
     assert_ne!(
         save.status(),
@@ -571,7 +598,12 @@ async fn an_enrollment_shows_its_secret_and_recovery_code_only_to_the_sign_in_th
 
     // Turning two-factor authentication on signs out every other session.
     portal
-        .call(&laptop, "save_recovery_code", &[("saved", "yes")])
+        .post_fn(
+            &laptop,
+            SaveRecoveryCode {
+                saved: Some("yes".to_owned()),
+            },
+        )
         .await;
     assert_eq!(
         portal.overview(&laptop).await.two_factor.state,
@@ -591,7 +623,7 @@ async fn an_enrollment_secret_is_shown_only_while_the_password_is_recent() {
     portal.sign_up(&browser, "alice", PASSWORD).await;
     portal.verify_email(&browser, "alice").await;
     portal.clock.advance(14 * 60);
-    portal.call(&browser, "start_enrollment", &[]).await;
+    portal.post_fn(&browser, StartEnrollment {}).await;
     assert!(portal.shown_key(&browser).await.is_some());
     portal.clock.advance(2 * 60);
     let overview = portal.overview(&browser).await;
@@ -601,7 +633,12 @@ async fn an_enrollment_secret_is_shown_only_while_the_password_is_recent() {
     );
     assert!(!overview.two_factor.password_recent);
     portal
-        .call(&browser, "confirm_password", &[("password", PASSWORD)])
+        .post_fn(
+            &browser,
+            ConfirmPassword {
+                password: PASSWORD.to_owned(),
+            },
+        )
         .await;
     assert!(portal.shown_key(&browser).await.is_some());
 }
@@ -612,10 +649,11 @@ async fn an_unsaved_recovery_code_is_not_kept_past_its_reveal_window() {
     let (browser, authenticator) = portal.account_with_two_factor("alice").await;
     portal.clock.advance(30);
     let regenerated = portal
-        .call(
+        .post_fn(
             &browser,
-            "regenerate_recovery_code",
-            &[("code", &authenticator.code(&portal, 0))],
+            RegenerateRecoveryCode {
+                code: authenticator.code(&portal, 0),
+            },
         )
         .await;
     assert_eq!(regenerated.status(), StatusCode::OK);

@@ -1,7 +1,10 @@
 //! Per-address limits on the sign-in endpoints and the client address they count by: behind a
 //! trusted proxy, without one, and IPv6 clients sharing a /64.
 
+use app::account::new_password::AssessPassword;
+use app::org::CreateOrganization;
 use app::{account::login::LoginStage, error::AppError};
+use leptos::server_fn::ServerFn;
 
 use crate::common::{PASSWORD, TestPortal, answer};
 use reqwest::StatusCode;
@@ -10,7 +13,7 @@ use super::{header_value, sessions};
 
 #[tokio::test]
 async fn sign_in_requests_past_the_limit_get_429_with_the_wait() {
-    let portal = TestPortal::start_with(&["--sign-in-limit", "5"]).await;
+    let portal = TestPortal::builder().sign_in_limit(5).start().await;
     let browser = portal.browser();
     for _ in 0..5 {
         let response = portal.sign_in(&browser, "nobody", "whatever1").await;
@@ -32,12 +35,7 @@ async fn sign_in_requests_past_the_limit_get_429_with_the_wait() {
         .submit(
             &browser,
             "/login",
-            "login",
-            &[
-                ("username", "nobody"),
-                ("password", "whatever1"),
-                ("next", ""),
-            ],
+            crate::common::login("nobody", "whatever1"),
         )
         .await;
     assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -74,8 +72,11 @@ async fn wrong_sign_ins(
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit_and_address() {
-    let portal =
-        TestPortal::start_with(&["--sign-in-limit", "3", "--trusted-proxies", "127.0.0.1"]).await;
+    let portal = TestPortal::builder()
+        .sign_in_limit(3)
+        .arg("--trusted-proxies", "127.0.0.1")
+        .start()
+        .await;
     let first = portal.browser_with_headers(&[("x-forwarded-for", "198.51.100.1")]);
     assert_eq!(
         wrong_sign_ins(&portal, &first, 3).await,
@@ -112,7 +113,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit_and_addr
 
 #[tokio::test]
 async fn without_trusted_proxies_a_forged_forwarded_for_is_ignored() {
-    let portal = TestPortal::start_with(&["--sign-in-limit", "3"]).await;
+    let portal = TestPortal::builder().sign_in_limit(3).start().await;
     let first = portal.browser_with_headers(&[("x-forwarded-for", "198.51.100.1")]);
     assert_eq!(
         wrong_sign_ins(&portal, &first, 3).await,
@@ -139,8 +140,11 @@ async fn without_trusted_proxies_a_forged_forwarded_for_is_ignored() {
 
 #[tokio::test]
 async fn ipv6_clients_in_one_64_share_a_limit() {
-    let portal =
-        TestPortal::start_with(&["--sign-in-limit", "3", "--trusted-proxies", "127.0.0.0/8"]).await;
+    let portal = TestPortal::builder()
+        .sign_in_limit(3)
+        .arg("--trusted-proxies", "127.0.0.0/8")
+        .start()
+        .await;
     let first = portal.browser_with_headers(&[("x-forwarded-for", "2001:db8:1:2::1")]);
     assert_eq!(
         wrong_sign_ins(&portal, &first, 3).await,
@@ -170,24 +174,23 @@ async fn ipv6_clients_in_one_64_share_a_limit() {
 async fn anonymous_writes_past_the_limit_get_429() {
     let limit = 5;
     for function in [
-        "keep_email",
-        "confirm_email_change",
-        "start_passkey_sign_in",
+        <app::account::change_email::KeepEmail as ServerFn>::PATH,
+        <app::account::change_email::ConfirmEmailChange as ServerFn>::PATH,
+        <app::security_keys::sign_in::StartPasskeySignIn as ServerFn>::PATH,
     ] {
         // On localhost, so WebAuthn is configured and the passkey start keeps a ceremony.
-        let portal = TestPortal::start_with(&[
-            "--base-url",
-            "localhost",
-            "--sign-in-limit",
-            &limit.to_string(),
-        ])
-        .await;
+        let portal = TestPortal::builder()
+            .localhost()
+            .sign_in_limit(limit)
+            .start()
+            .await;
         let browser = portal.browser();
         for attempt in 0..limit {
             let token = format!("made-up-token-{attempt}");
             let status = portal
-                .call_status(&browser, function, &[("token", &token)])
-                .await;
+                .post_form(&browser, function, &[("token", &token)])
+                .await
+                .status();
             assert_ne!(
                 status,
                 StatusCode::TOO_MANY_REQUESTS,
@@ -195,8 +198,9 @@ async fn anonymous_writes_past_the_limit_get_429() {
             );
         }
         let status = portal
-            .call_status(&browser, function, &[("token", "made-up-token")])
-            .await;
+            .post_form(&browser, function, &[("token", "made-up-token")])
+            .await
+            .status();
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{function}");
     }
 }
@@ -276,7 +280,7 @@ async fn needs_an_account(portal: &TestPortal, path: &str) -> bool {
 /// is classified above as read-only (review M4).
 #[tokio::test]
 async fn every_anonymous_endpoint_that_writes_is_rate_limited() {
-    let portal = TestPortal::start_on_localhost().await;
+    let portal = TestPortal::builder().localhost().start().await;
     let mut registered: Vec<(&str, axum::http::Method)> =
         leptos::server_fn::axum::server_fn_paths().collect();
     registered.sort_by_key(|(path, _)| *path);
@@ -317,8 +321,9 @@ async fn a_failed_form_to_an_unlimited_endpoint_makes_no_session() {
         .submit(
             &browser,
             "/portal",
-            "create_organization",
-            &[("name", "Acme")],
+            CreateOrganization {
+                name: "Acme".to_owned(),
+            },
         )
         .await;
     assert!(
@@ -336,12 +341,7 @@ async fn a_failed_form_to_an_unlimited_endpoint_makes_no_session() {
         .submit(
             &browser,
             "/login",
-            "login",
-            &[
-                ("username", "nobody"),
-                ("password", "whatever1"),
-                ("next", ""),
-            ],
+            crate::common::login("nobody", "whatever1"),
         )
         .await;
     assert!(crate::common::session_id(&response).is_some());
@@ -354,10 +354,13 @@ async fn a_made_up_email_link_is_refused_without_waiting_for_the_write_lock() {
     let portal = TestPortal::start().await;
     let pool = portal.database().await;
     let holder = app::store::begin_write(&pool).await.unwrap();
-    for function in ["keep_email", "confirm_email_change"] {
+    for function in [
+        <app::account::change_email::KeepEmail as ServerFn>::PATH,
+        <app::account::change_email::ConfirmEmailChange as ServerFn>::PATH,
+    ] {
         let answered = tokio::time::timeout(
             std::time::Duration::from_secs(2),
-            portal.call(&portal.browser(), function, &[("token", "made-up-token")]),
+            portal.post_form(&portal.browser(), function, &[("token", "made-up-token")]),
         )
         .await;
         let response = answered.unwrap_or_else(|_| panic!("{function} waited for the lock"));
@@ -377,13 +380,15 @@ async fn a_made_up_email_link_is_refused_without_waiting_for_the_write_lock() {
 /// sign-ins (review M4).
 #[tokio::test]
 async fn the_strength_meter_is_limited_apart_from_the_sign_in() {
-    let portal = TestPortal::start_with(&["--sign-in-limit", "1"]).await;
+    let portal = TestPortal::builder().sign_in_limit(1).start().await;
     let browser = portal.browser();
     let assess = || {
         portal.call_status(
             &browser,
-            "assess_password",
-            &[("password", "correct horse"), ("known", "")],
+            AssessPassword {
+                password: "correct horse".to_owned(),
+                known: String::new(),
+            },
         )
     };
     for attempt in 0..10 {

@@ -23,7 +23,7 @@ impl Noise {
 
 #[tokio::test]
 async fn thousands_of_malformed_requests_get_no_5xx_and_the_server_keeps_serving() {
-    let portal = TestPortal::start_with(&["--sign-in-limit", "100000"]).await;
+    let portal = TestPortal::builder().sign_in_limit(100_000).start().await;
     let browser = portal.browser();
     portal.sign_up(&browser, "alice", PASSWORD).await;
     let mut targets: Vec<String> = leptos::server_fn::axum::server_fn_paths()
@@ -217,7 +217,7 @@ async fn five_hundred_sign_ins_at_once_are_all_answered_in_bounded_memory() {
 
 #[tokio::test]
 async fn sign_ups_at_once_all_succeed_and_a_username_is_taken_once() {
-    let portal = TestPortal::start_with(&["--sign-in-limit", "100000"]).await;
+    let portal = TestPortal::builder().sign_in_limit(100_000).start().await;
     let distinct = (0..30).map(|i| format!("user{i}"));
     let same = (0..10).map(|_| "dup".to_owned());
     let answers = futures::future::join_all(distinct.chain(same).map(|username| {

@@ -2,6 +2,7 @@
 //! policy, cross-site posts, and mail files kept private on disk.
 
 use crate::common::{PASSWORD, TestPortal};
+use app::account::CurrentUser;
 use reqwest::{StatusCode, header};
 
 use super::header_value;
@@ -65,14 +66,17 @@ async fn every_route_sends_the_security_headers() {
             "{path}: {scripts} scripts, {with_nonce} with the nonce"
         );
     }
-    let api = portal.call(&browser, "current_user", &[]).await;
+    let api = portal.post_fn(&browser, CurrentUser {}).await;
     assert_eq!(header_value(&api, "x-content-type-options"), "nosniff");
     assert_eq!(header_value(&api, "cache-control"), "no-store");
 }
 
 #[tokio::test]
 async fn over_https_the_cookie_is_host_only_and_secure_and_hsts_is_sent() {
-    let portal = TestPortal::start_with(&["--base-url", "https://portal.example"]).await;
+    let portal = TestPortal::builder()
+        .arg("--base-url", "https://portal.example")
+        .start()
+        .await;
     let response = portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
     let cookies: Vec<&str> = response
         .headers()
@@ -137,7 +141,7 @@ async fn a_cross_site_post_is_refused_by_every_server_function() {
 #[tokio::test]
 async fn in_outbox_mode_mail_files_are_readable_by_their_owner_only() {
     use std::os::unix::fs::PermissionsExt;
-    let portal = TestPortal::start_with_outbox(&[]).await;
+    let portal = TestPortal::builder().outbox().start().await;
     portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
     let outbox = portal.data_dir().join("outbox");
     let mails: Vec<_> = std::fs::read_dir(&outbox)

@@ -2,6 +2,7 @@
 //! an attacker waits.
 
 use crate::common::{PASSWORD, TestPortal, at_once, checked_and_waited};
+use app::account::sessions::ConfirmPassword;
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -88,8 +89,9 @@ async fn confirming_the_password_shares_the_sign_in_throttle_and_is_audited() {
             portal
                 .call_status(
                     browser,
-                    "confirm_password",
-                    &[("password", &format!("guess {index}"))],
+                    ConfirmPassword {
+                        password: format!("guess {index}"),
+                    },
                 )
                 .await
         }
@@ -122,7 +124,12 @@ async fn confirming_the_password_shares_the_sign_in_throttle_and_is_audited() {
         .unwrap();
     assert_eq!(counted, 7, "one counter for sign-in and re-authentication");
     let waited = portal
-        .call(&browser, "confirm_password", &[("password", PASSWORD)])
+        .post_fn(
+            &browser,
+            ConfirmPassword {
+                password: PASSWORD.to_owned(),
+            },
+        )
         .await;
     assert_eq!(waited.status(), StatusCode::TOO_MANY_REQUESTS);
     let failed = portal

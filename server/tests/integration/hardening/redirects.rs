@@ -4,6 +4,9 @@
 //! Referer; and the place the key and passkey sign-ins hand back to the page's script. The
 //! hostile values are one list, `app::validation::OFF_SITE_TARGETS`.
 
+use app::account::login::Login;
+use app::security_keys::sign_in::{FinishKeySignIn, FinishPasskeySignIn, StartPasskeySignIn};
+use app::two_factor::prompt::VerifySignInCode;
 use app::validation::{OFF_SITE_TARGETS, encode_component};
 use futures::{StreamExt, stream};
 use reqwest::{Client, Response, header};
@@ -161,27 +164,25 @@ fn check_goes_on_site(
 
 #[tokio::test]
 async fn the_sign_in_forms_go_only_to_a_path_on_this_site() {
-    let portal = TestPortal::start_with(&["--sign-in-limit", "100000"]).await;
+    let portal = TestPortal::builder().sign_in_limit(100_000).start().await;
     portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
     let (_, bobs_app) = portal.account_with_two_factor("bob").await;
     let mut failures = Vec::new();
     for hostile in OFF_SITE_TARGETS {
         // The password of an account without two-factor: signed in at once.
-        let fields = [
-            ("username", "alice"),
-            ("password", PASSWORD),
-            ("next", hostile),
-        ];
-        let hydrated = portal.call(&portal.browser(), "login", &fields).await;
+        let form = Login {
+            username: "alice".to_owned(),
+            password: PASSWORD.to_owned(),
+            next: hostile.to_owned(),
+        };
+        let hydrated = portal.post_fn(&portal.browser(), form.clone()).await;
         check_goes_on_site(
             &mut failures,
             &portal,
             &format!("login, next {hostile:?}"),
             &hydrated,
         );
-        let plain = portal
-            .submit(&portal.browser(), "/login", "login", &fields)
-            .await;
+        let plain = portal.submit(&portal.browser(), "/login", form).await;
         let what = format!("login without JavaScript, next {hostile:?}");
         check_goes_on_site(&mut failures, &portal, &what, &plain);
 
@@ -191,13 +192,15 @@ async fn the_sign_in_forms_go_only_to_a_path_on_this_site() {
             portal.sign_in(&browser, "bob", PASSWORD).await;
             portal.clock.advance(30);
             let code = bobs_app.code(&portal, 0);
-            let form = [("code", code.as_str()), ("next", hostile)];
+            let form = VerifySignInCode {
+                code,
+                next: hostile.to_owned(),
+                remember: None,
+            };
             let response = if with_javascript {
-                portal.call(&browser, "verify_sign_in_code", &form).await
+                portal.post_fn(&browser, form).await
             } else {
-                portal
-                    .submit(&browser, "/login", "verify_sign_in_code", &form)
-                    .await
+                portal.submit(&browser, "/login", form).await
             };
             let what = format!("code (JavaScript: {with_javascript}), next {hostile:?}");
             check_goes_on_site(&mut failures, &portal, &what, &response);
@@ -208,7 +211,7 @@ async fn the_sign_in_forms_go_only_to_a_path_on_this_site() {
 
 #[tokio::test]
 async fn a_form_without_javascript_returns_only_to_a_page_on_this_site() {
-    let portal = TestPortal::start_with(&["--sign-in-limit", "100000"]).await;
+    let portal = TestPortal::builder().sign_in_limit(100_000).start().await;
     let mut failures = Vec::new();
     let failed_sign_in = [
         ("username", "nobody"),
@@ -302,7 +305,7 @@ async fn passkey_answer(
     (credential, handle): &(String, String),
 ) -> String {
     let options = portal
-        .call_fn(browser, app::security_keys::sign_in::StartPasskeySignIn {})
+        .call_fn(browser, StartPasskeySignIn {})
         .await
         .expect("a challenge");
     let mut options: serde_json::Value = serde_json::from_str(&options).unwrap();
@@ -351,8 +354,11 @@ async fn check_handed_back(
 
 #[tokio::test]
 async fn a_key_or_passkey_sign_in_hands_back_only_a_path_on_this_site() {
-    let portal =
-        TestPortal::start_with(&["--base-url", "localhost", "--sign-in-limit", "100000"]).await;
+    let portal = TestPortal::builder()
+        .localhost()
+        .sign_in_limit(100_000)
+        .start()
+        .await;
     let (alice, app) = portal.account_with_two_factor("alice").await;
     let mut key = soft_key();
     add_key(&portal, &alice, &app, &mut key, "YubiKey")
@@ -366,17 +372,22 @@ async fn a_key_or_passkey_sign_in_hands_back_only_a_path_on_this_site() {
     {
         // The key at the second step, after the password.
         let (browser, answer) = key_answer(&portal, "alice", &mut key).await;
-        let fields = [("credential", answer.as_str()), ("next", next)];
-        let response = portal.call(&browser, "finish_key_sign_in", &fields).await;
+        let form = FinishKeySignIn {
+            credential: answer,
+            remember: None,
+            next: next.to_owned(),
+        };
+        let response = portal.post_fn(&browser, form).await;
         check_handed_back(&mut failures, &portal, "key", next, response).await;
 
         // The passkey alone.
         let browser = portal.browser();
         let answer = passkey_answer(&portal, &browser, &mut key, &ids).await;
-        let fields = [("credential", answer.as_str()), ("next", next)];
-        let response = portal
-            .call(&browser, "finish_passkey_sign_in", &fields)
-            .await;
+        let form = FinishPasskeySignIn {
+            credential: answer,
+            next: next.to_owned(),
+        };
+        let response = portal.post_fn(&browser, form).await;
         check_handed_back(&mut failures, &portal, "passkey", next, response).await;
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -2,6 +2,10 @@
 //! password asked again for changes, and anonymous sessions' lifetime.
 
 use crate::common::{PASSWORD, TestPortal, session_id};
+use app::account::portal::Logout;
+use app::account::sessions::{ConfirmPassword, RevokeSession, SignOutOtherSessions};
+use app::settings::LoadSecurityOverview;
+use app::two_factor::manage::RegenerateRecoveryCode;
 use app::{error::AppError, two_factor::enroll::StartEnrollment};
 use reqwest::StatusCode;
 
@@ -32,13 +36,23 @@ async fn the_security_page_lists_sessions_and_signs_one_out() {
     let mallory = portal.browser();
     portal.sign_up(&mallory, "mallory", PASSWORD).await;
     portal
-        .call(&mallory, "revoke_session", &[("id", &other)])
+        .post_fn(
+            &mallory,
+            RevokeSession {
+                id: other.to_owned(),
+            },
+        )
         .await;
     assert_eq!(portal.get_status(&phone, "/portal").await, StatusCode::OK);
 
     assert_eq!(
         portal
-            .call_status(&laptop, "revoke_session", &[("id", &other)])
+            .call_status(
+                &laptop,
+                RevokeSession {
+                    id: other.to_owned()
+                }
+            )
             .await,
         StatusCode::OK
     );
@@ -60,9 +74,7 @@ async fn signing_out_all_other_sessions_keeps_this_one() {
         portal.sign_in(browser, "alice", PASSWORD).await;
     }
     assert_eq!(
-        portal
-            .call_status(&laptop, "sign_out_other_sessions", &[])
-            .await,
+        portal.call_status(&laptop, SignOutOtherSessions {}).await,
         StatusCode::OK
     );
     for browser in &others {
@@ -88,10 +100,11 @@ async fn changing_the_second_factor_signs_out_every_other_session() {
     // A new recovery code (the code of the next step: the last one is spent).
     portal.clock.advance(30);
     let regenerated = portal
-        .call(
+        .post_fn(
             &laptop,
-            "regenerate_recovery_code",
-            &[("code", &authenticator.code(&portal, 1))],
+            RegenerateRecoveryCode {
+                code: authenticator.code(&portal, 1),
+            },
         )
         .await;
     assert_eq!(regenerated.status(), StatusCode::OK);
@@ -116,19 +129,25 @@ async fn a_sign_in_older_than_fifteen_minutes_asks_for_the_password_before_a_cha
     );
 
     let wrong = portal
-        .call(
+        .post_fn(
             &browser,
-            "confirm_password",
-            &[("password", "not the password")],
+            ConfirmPassword {
+                password: "not the password".to_owned(),
+            },
         )
         .await;
     assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let right = portal
-        .call(&browser, "confirm_password", &[("password", PASSWORD)])
+        .post_fn(
+            &browser,
+            ConfirmPassword {
+                password: PASSWORD.to_owned(),
+            },
+        )
         .await;
     assert_eq!(right.status(), StatusCode::OK);
     assert_eq!(
-        portal.call_status(&browser, "start_enrollment", &[]).await,
+        portal.call_status(&browser, StartEnrollment {}).await,
         StatusCode::OK
     );
 }
@@ -143,7 +162,12 @@ async fn confirming_the_password_again_renews_the_session_id() {
         .expect("a sign-in sets the session cookie");
     portal.clock.advance(16 * 60);
     let confirmed = portal
-        .call(&browser, "confirm_password", &[("password", PASSWORD)])
+        .post_fn(
+            &browser,
+            ConfirmPassword {
+                password: PASSWORD.to_owned(),
+            },
+        )
         .await;
     assert_eq!(confirmed.status(), StatusCode::OK);
     let after = session_id(&confirmed).expect("a step up sets the session cookie");
@@ -165,7 +189,12 @@ async fn a_request_in_flight_with_the_old_id_does_not_sign_the_browser_out() {
         .expect("a sign-in sets the session cookie");
     portal.clock.advance(16 * 60);
     let confirmed = portal
-        .call(&browser, "confirm_password", &[("password", PASSWORD)])
+        .post_fn(
+            &browser,
+            ConfirmPassword {
+                password: PASSWORD.to_owned(),
+            },
+        )
         .await;
     assert_ne!(
         session_id(&confirmed),
@@ -205,7 +234,7 @@ async fn a_request_in_flight_with_the_old_id_does_not_sign_the_browser_out() {
         "a page load with a dead cookie clears it"
     );
     assert!(portal.overview(&browser).await.two_factor.password_recent);
-    let signed_out = portal.call(&browser, "logout", &[]).await;
+    let signed_out = portal.post_fn(&browser, Logout {}).await;
     assert!(
         signed_out
             .headers()
@@ -231,7 +260,7 @@ async fn the_security_page_shows_browser_names_never_text_from_the_user_agent() 
     // One wrong password plants an event; a right one a session.
     portal.sign_in(&attacker, "alice", "wrong password").await;
     portal.sign_in(&attacker, "alice", PASSWORD).await;
-    let page = portal.call_text(&owner, "security_overview", &[]).await;
+    let page = portal.call_text(&owner, LoadSecurityOverview {}).await;
     assert!(!page.contains("Call Portal"), "{page}");
     assert!(page.contains("unknown browser"), "{page}");
 }

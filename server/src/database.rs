@@ -1,0 +1,80 @@
+//! The database PORTAL_DATABASE_URL names: SQLite or PostgreSQL, each with the connection
+//! settings Portal's queries rely on, and its backend's migrations applied.
+
+use anyhow::Context as _;
+use app::store::Backend;
+use sqlx::{AnyPool, Executor as _, any::AnyPoolOptions};
+
+/// Opens the database PORTAL_DATABASE_URL names and applies its backend's migrations.
+pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::of_url(url).context(
+        "PORTAL_DATABASE_URL: not a database Portal can use (sqlite://… or postgres://…)",
+    )?;
+    let pool = match backend {
+        Backend::Sqlite => connect_sqlite(url).await,
+        Backend::Postgres => connect_postgres(url).await,
+    }
+    .context("PORTAL_DATABASE_URL: cannot open the database")?;
+    match backend {
+        Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await,
+        Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await,
+    }
+    .context("PORTAL_DATABASE_URL: cannot apply migrations")?;
+    Ok(pool)
+}
+/// SQLite with a write-ahead log (readers do not wait for the writer) and foreign keys enforced;
+/// the file is made on first start.
+async fn connect_sqlite(url: &str) -> Result<AnyPool, sqlx::Error> {
+    let url = if url.contains("mode=") {
+        url.to_owned()
+    } else {
+        format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+    };
+    // Two connections: SQLite takes one writer at a time anyway, and waiting in the pool is cheaper
+    // than connections sleeping on a locked database (its busy handler sleeps whole milliseconds);
+    // the second lets one statement run while the pool checks the other connection back in. A
+    // local file connection cannot break, so it is not pinged before each use as well (each ping is
+    // a round trip to SQLite's thread). Measured in BENCHMARKS.md: 8 connections 1276 code
+    // checks/s, 1 connection 1634, 2 connections 1983.
+    AnyPoolOptions::new()
+        .max_connections(2)
+        .test_before_acquire(false)
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                connection
+                    .execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                    )
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect(&url)
+        .await
+}
+
+/// A PostgreSQL server that several instances may share. Each instance keeps up to 16
+/// connections (PORTAL_DATABASE_URL may not say how many: the server's `max_connections` must
+/// allow 16 per instance).
+///
+/// Every connection runs READ COMMITTED, whatever the server's or the database's default
+/// (review I6): the write lock's rule (`store::begin_write`) and the single statements that
+/// decide races (`DELETE … RETURNING`, an upsert of one session) are correct under it, where a
+/// default of REPEATABLE READ would answer concurrent updates of one row with serialization
+/// errors.
+async fn connect_postgres(url: &str) -> Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new()
+        .max_connections(16)
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                connection
+                    .execute("SET default_transaction_isolation = 'read committed'")
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+}
