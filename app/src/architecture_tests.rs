@@ -4,7 +4,7 @@
 use std::{collections::BTreeSet, fs, path::Path};
 
 /// Lowest first. Keep in step with ARCHITECTURE.md.
-const LAYERS: [&str; 23] = [
+const LAYERS: [&str; 24] = [
     "paths",
     "unix_time",
     "validation",
@@ -28,6 +28,7 @@ const LAYERS: [&str; 23] = [
     "account",
     "maintenance",
     "settings",
+    "frame",
 ];
 
 /// The top-level modules a piece of source names through `crate::`, `use crate::{a, b::c}` too.

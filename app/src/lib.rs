@@ -5,6 +5,7 @@ pub mod account;
 pub mod audit;
 pub mod components;
 pub mod error;
+pub mod frame;
 pub mod kept_fields;
 #[cfg(feature = "ssr")]
 pub mod mail;
@@ -58,7 +59,8 @@ use account::{
     signup::SignupPage,
     verify_email::VerifyEmailPage,
 };
-use org::page::{OrgPage, RequirementBanner};
+use frame::Frame;
+use org::page::OrgPage;
 use recovery::confirm::ConfirmRecoveryPage;
 use settings::SecurityPage;
 
@@ -122,11 +124,7 @@ pub fn App() -> impl IntoView {
     view! {
         <Title text="Portal" />
         <Router>
-            <header class="site-header">
-                <A href=paths::HOME attr:class="brand">"Portal"</A>
-            </header>
-            <RequirementBanner />
-            <main>
+            <Frame>
                 // Async: each page is rendered whole on the server, so it works without JavaScript
                 // and can still answer with a redirect or a status.
                 <Routes fallback=NotFound>
@@ -146,7 +144,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/keep-email") view=KeepEmailPage ssr=SsrMode::Async />
                     <Route path=path!("/settings/close") view=CloseAccountPage ssr=SsrMode::Async />
                 </Routes>
-            </main>
+            </Frame>
         </Router>
     }
 }

@@ -12,10 +12,10 @@ test.describe('accounts', () => {
 
     await expect(page).toHaveURL(/\/portal$/);
     await expect(page.getByText(`Signed in as ${username}`)).toBeVisible();
-    await expect(page.getByRole('link', { name: 'Security settings' })).toBeVisible();
+    await expect(page.getByRole('main').getByRole('link', { name: 'Security settings' })).toBeVisible();
     if (mode.javaScriptEnabled) expect(await documentWasKept(page)).toBe(true);
 
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('main').getByRole('button', { name: 'Sign out' }).click();
     await expect(page).toHaveURL(/\/login$/);
     await page.goto('/portal');
     await expect(page).toHaveURL(/\/login\?next=%2Fportal$/);

@@ -48,7 +48,7 @@ test.describe('recovery', () => {
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(page).toHaveURL(/\/portal$/);
-    await page.getByRole('link', { name: 'Security settings' }).click();
+    await page.getByRole('main').getByRole('link', { name: 'Security settings' }).click();
     await settle(page, mode);
     await expect(twoFactorSwitch(page)).toHaveAttribute('aria-checked', 'false');
   });

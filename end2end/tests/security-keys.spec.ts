@@ -109,7 +109,7 @@ test.describe('remembered browsers', () => {
     await page.getByLabel('Remember this browser for 30 days').check();
     await page.getByRole('button', { name: 'Verify' }).click();
     await expect(page).toHaveURL(/\/portal$/);
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('main').getByRole('button', { name: 'Sign out' }).click();
 
     // This browser: the password alone reaches the portal.
     await signIn(page, mode, username);

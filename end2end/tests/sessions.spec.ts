@@ -22,7 +22,7 @@ test.describe('sessions', () => {
     await expect(page.getByRole('region', { name: 'Active sessions' }).getByRole('listitem')).toHaveCount(1);
     // The list shrank and the activity grew: the patched page is the page itself.
     await open(page, mode, '/portal');
-    await page.getByRole('link', { name: 'Security settings' }).click();
+    await page.getByRole('main').getByRole('link', { name: 'Security settings' }).click();
     await expect(page).toHaveURL(/\/settings\/security$/);
     await expectPatchedAsLoaded(page, mode);
 

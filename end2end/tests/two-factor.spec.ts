@@ -5,7 +5,7 @@ test.describe('two-factor authentication', () => {
   test('the wizard: scan the QR code, save the recovery code, and it is on', async ({ page, mode }) => {
     const username = uniqueName('wiz');
     await signUp(page, mode, username);
-    await page.getByRole('link', { name: 'Security settings' }).click();
+    await page.getByRole('main').getByRole('link', { name: 'Security settings' }).click();
     await expect(page).toHaveURL(/\/settings\/security$/);
     await settle(page, mode);
     await expect(twoFactorSwitch(page)).toHaveAttribute('aria-checked', 'false');

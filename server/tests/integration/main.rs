@@ -7,6 +7,7 @@ mod account_life;
 mod accounts;
 mod authenticator_apps;
 mod factor_removal;
+mod frame;
 mod hardening;
 mod instances;
 mod monitoring;
