@@ -5,9 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::{
-    account::portal::Logout, components::PortalForm, org::page::RequirementBanner, paths,
-};
+use crate::{account::portal::Logout, components::PortalForm, org::page::RequirementBanner, paths};
 
 /// Where the skip link goes: the `id` of `<main>`.
 const MAIN_ID: &str = "main";
@@ -85,11 +83,7 @@ fn signed_in_username() -> impl Future<Output = Option<String>> + Send + 'static
         let (Some(crate::auth::SignedInUser(user_id)), Some(state)) = (user, state) else {
             return None;
         };
-        crate::store::username_of(&state.pool, user_id)
-            .await
-            .map_err(crate::error::AppError::from)
-            .ok()
-            .flatten()
+        crate::account::service::username(&state, user_id).await
     }
 }
 

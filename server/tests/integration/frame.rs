@@ -74,7 +74,11 @@ async fn a_signed_in_account_is_named_in_the_header_with_its_pages_and_sign_out(
     // The header's Sign out is the portal's: posted without JavaScript from the security page, it
     // lands on the sign-in page, signed out.
     let signed_out = portal
-        .submit(&browser, "/settings/security", "logout", &[])
+        .submit(
+            &browser,
+            "/settings/security",
+            app::account::portal::Logout {},
+        )
         .await;
     assert_eq!(crate::common::location(&signed_out), Some("/login"));
     assert!(is_signed_out(
@@ -99,10 +103,13 @@ async fn a_member_held_by_the_requirement_gets_the_header_and_can_sign_out() {
     let (alice, bob) = crate::organizations::acme(&portal).await;
     portal.enroll(&alice).await;
     let required = portal
-        .call(
+        .post_fn(
             &alice,
-            "set_two_factor_requirement",
-            &[("slug", "acme"), ("required", "yes"), ("grace_days", "0")],
+            app::org::SetTwoFactorRequirement {
+                slug: "acme".to_owned(),
+                required: Some("yes".to_owned()),
+                grace_days: Some("0".to_owned()),
+            },
         )
         .await;
     assert_eq!(required.status(), StatusCode::OK);
@@ -111,7 +118,7 @@ async fn a_member_held_by_the_requirement_gets_the_header_and_can_sign_out() {
     assert!(header.contains("bob"), "{header}");
     assert!(header.contains("action=\"/api/logout\""), "{header}");
     let signed_out = portal
-        .submit(&bob, "/settings/security", "logout", &[])
+        .submit(&bob, "/settings/security", app::account::portal::Logout {})
         .await;
     assert_eq!(crate::common::location(&signed_out), Some("/login"));
     assert!(is_signed_out(&page_header(&portal, &bob, "/login").await));

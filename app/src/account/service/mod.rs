@@ -21,6 +21,16 @@ use crate::{
     store,
 };
 
+/// The account's username; None when it is gone or cannot be read (logged), for what may show
+/// a signed-out look rather than fail.
+pub async fn username(state: &crate::state::AppState, user_id: store::UserId) -> Option<String> {
+    store::username_of(&state.pool, user_id)
+        .await
+        .map_err(AppError::from)
+        .ok()
+        .flatten()
+}
+
 /// The signed-in account's name, or None: what a page shows of who is signed in.
 pub async fn current_user() -> Result<Option<SignedInUser>, AppError> {
     let state = app_state()?;
