@@ -4,8 +4,9 @@
 use std::{collections::BTreeSet, fs, path::Path};
 
 /// Lowest first. Keep in step with ARCHITECTURE.md.
-const LAYERS: [&str; 24] = [
+const LAYERS: [&str; 25] = [
     "paths",
+    "limits",
     "unix_time",
     "validation",
     "kept_fields",

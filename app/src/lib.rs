@@ -7,6 +7,7 @@ pub mod components;
 pub mod error;
 pub mod frame;
 pub mod kept_fields;
+pub mod limits;
 #[cfg(feature = "ssr")]
 pub mod mail;
 pub mod notice;
@@ -79,6 +80,28 @@ pub const PUBLIC_PAGES: [&str; 9] = [
     paths::CONFIRM_EMAIL,
     paths::KEEP_EMAIL,
 ];
+
+/// Pages an account held by an organization's requirement may still open: the wizard on the
+/// security page (and its recovery-code file), an organization's page with its Leave form, and the
+/// ways in and out. Each is the path and what lies under it; a server test checks that each names
+/// a page of the route table.
+pub const PAGES_WHILE_HELD: [&str; 6] = [
+    paths::SECURITY,
+    paths::ORGS,
+    paths::LOGIN,
+    paths::SIGNUP,
+    paths::VERIFY_EMAIL,
+    paths::CONFIRM_RECOVERY,
+];
+
+/// Whether an account held by an organization's requirement may open the page at `path`.
+pub fn page_allowed_while_held(path: &str) -> bool {
+    PAGES_WHILE_HELD.iter().any(|page| {
+        path == page.trim_end_matches('/')
+            || path.starts_with(page)
+                && (page.ends_with('/') || path[page.len()..].starts_with('/'))
+    })
+}
 
 /// Whether the page at `path` needs a signed-in account.
 pub fn page_needs_sign_in(path: &str) -> bool {

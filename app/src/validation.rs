@@ -10,8 +10,34 @@ pub const PASSWORD_LENGTH: std::ops::RangeInclusive<usize> = 8..=128;
 /// RFC 5321 §4.5.3.1.3: a path is at most 256 octets, so an address at most 254.
 const EMAIL_MAX_LENGTH: usize = 254;
 
+/// A username as accounts are keyed: trimmed and in lowercase, the one place that is done.
+/// `Username::parse` also checks the rules a name must meet; `Username::canonical` only folds,
+/// for looking a typed name up (one that breaks the rules names no account).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, Cow<'static, str>> {
+        normalize_username(raw).map(Self)
+    }
+
+    pub fn canonical(raw: &str) -> Self {
+        Self(raw.trim().to_ascii_lowercase())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Username {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 pub fn normalize_username(raw: &str) -> Result<String, Cow<'static, str>> {
-    let username = raw.trim().to_ascii_lowercase();
+    let username = Username::canonical(raw).0;
     if username.is_empty() {
         return Err("Enter a username.".into());
     }

@@ -210,9 +210,7 @@ impl Server {
             Some(hex) => hex.clone(),
             None => std::fs::read_to_string(self.data.path().join("secret.key"))?,
         };
-        let bytes: Vec<u8> = (0..32)
-            .map(|i| u8::from_str_radix(&hex.trim()[2 * i..2 * i + 2], 16))
-            .collect::<Result<_, _>>()?;
+        let bytes = hex::decode(hex.trim())?;
         bytes
             .try_into()
             .map_err(|_| anyhow::anyhow!("a 32-byte key"))
@@ -337,10 +335,7 @@ async fn on_postgres(
         .execute(&mut admin)
         .await?;
     let database_url = format!("{server}/{name}");
-    let key: String = app::security::crypto::random_bytes::<32>()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    let key: String = hex::encode(app::security::crypto::random_bytes::<32>());
     let mut figures = PostgresFigures::default();
 
     let (first, _) = Server::start_on(site, Some(&database_url), Some(&key)).await?;

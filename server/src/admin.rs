@@ -193,8 +193,8 @@ fn admin_client() -> Client {
 }
 
 async fn user_id(state: &AppState, username: &str) -> anyhow::Result<UserId> {
-    let username = username.trim().to_ascii_lowercase();
-    store::user_id_by_username(&state.pool, &username)
+    let username = app::validation::Username::canonical(username);
+    store::user_id_by_username(&state.pool, username.as_str())
         .await?
         .with_context(|| format!("no account is named {username:?}"))
 }

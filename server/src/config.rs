@@ -255,14 +255,8 @@ fn parse_issuer(value: &str) -> Result<String, String> {
 pub(crate) fn parse_secret_key(value: &str) -> Result<SecretKeyHex, String> {
     let value = value.trim();
     let invalid = || "must be 64 hexadecimal digits (32 bytes)".to_owned();
-    if value.len() != 64 || !value.is_ascii() {
-        return Err(invalid());
-    }
     let mut key = [0u8; 32];
-    for (byte, pair) in key.iter_mut().zip(value.as_bytes().chunks(2)) {
-        let pair = std::str::from_utf8(pair).map_err(|_| invalid())?;
-        *byte = u8::from_str_radix(pair, 16).map_err(|_| invalid())?;
-    }
+    hex::decode_to_slice(value, &mut key).map_err(|_| invalid())?;
     Ok(SecretKeyHex(key))
 }
 

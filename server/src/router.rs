@@ -144,12 +144,43 @@ mod tests {
         for route in routes {
             let path = route.path();
             let public = app::PUBLIC_PAGES.contains(&path);
-            // A parameter stands for any value: `/org/:slug` is checked as `/org/x`.
-            let sample = path.replace(":slug", "x");
+            // A parameter stands for any value: `/org/{slug}` is checked as `/org/x`.
+            let sample = path.replace("{slug}", "x");
             assert!(
                 public != app::page_needs_sign_in(&sample),
                 "{path} must be in exactly one of app::PUBLIC_PAGES and app::PROTECTED_PAGES"
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn every_page_a_held_account_may_open_is_a_page_of_the_route_table() {
+        let routes: Vec<String> = super::route_list()
+            .iter()
+            .map(|route| route.path().replace("{slug}", "x"))
+            .collect();
+        for page in app::PAGES_WHILE_HELD {
+            let sample = if page.ends_with('/') {
+                format!("{page}x")
+            } else {
+                page.to_owned()
+            };
+            assert!(
+                routes.contains(&sample),
+                "{page} names no page of {routes:?}"
+            );
+            assert!(app::page_allowed_while_held(&sample));
+        }
+        assert!(app::page_allowed_while_held(
+            "/settings/security/recovery-code.txt"
+        ));
+        for held_out in [
+            "/portal",
+            "/settings/password",
+            "/settings/securityx",
+            "/loginx",
+        ] {
+            assert!(!app::page_allowed_while_held(held_out), "{held_out}");
         }
     }
 }

@@ -50,7 +50,6 @@ fn write_new(path: &Path, key: &[u8; 32]) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path)?;
-    let hex: String = key.iter().map(|byte| format!("{byte:02x}")).collect();
-    writeln!(file, "{hex}")?;
+    writeln!(file, "{}", hex::encode(key))?;
     file.sync_all()
 }

@@ -35,7 +35,7 @@ pub fn CloseAccountPage() -> impl IntoView {
                 <PortalForm<CloseAccount> novalidate=true class="card">
                     <p>
                         "Closing " <strong>{username.clone()}</strong>
-                        " deletes its sessions, second factors, links and memberships, and signs it out everywhere. It cannot be undone. The username stays reserved for 30 days."
+                        {format!(" deletes its sessions, second factors, links and memberships, and signs it out everywhere. It cannot be undone. The username stays reserved for {} days.", crate::limits::RETIRED_USERNAME_DAYS)}
                     </p>
                     <input type="hidden" name="username" autocomplete="username" value=username />
                     <Field label="Password" name="password" input_type="password" autocomplete="current-password" />

@@ -14,7 +14,13 @@ use crate::{
 };
 
 /// The one answer, known account or not.
-pub const SENT: &str = "If an account matches, we have sent a link. Open it within 30 minutes to choose a new password.";
+/// What the form answers, whether or not an account matches.
+pub fn sent() -> String {
+    format!(
+        "If an account matches, we have sent a link. Open it within {} minutes to choose a new password.",
+        crate::limits::RESET_LINK_MINUTES
+    )
+}
 
 #[server(endpoint = "request_password_reset")]
 pub async fn request_password_reset(account: String) -> Result<(), AppError> {
@@ -43,7 +49,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
             }
         >
             <section class="card">
-                <p class="notice" role="status">{SENT}</p>
+                <p class="notice" role="status">{sent()}</p>
                 <p>"With two-factor authentication on, the link's page also asks for a code from your authenticator app."</p>
             </section>
         </Show>

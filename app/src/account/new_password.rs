@@ -55,7 +55,10 @@ pub fn NewPasswordField(
             name
             input_type="password"
             autocomplete="new-password"
-            hint="At least 8 characters. A few uncommon words are easy to remember and hard to guess."
+            hint=format!(
+                "At least {} characters. A few uncommon words are easy to remember and hard to guess.",
+                crate::validation::PASSWORD_LENGTH.start()
+            )
         />
         <StrengthMeter input_id=format!("field-{name}") known known_fields />
     }

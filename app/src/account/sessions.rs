@@ -122,7 +122,7 @@ pub fn RememberedBrowsers(browsers: Vec<RememberedBrowser>) -> impl IntoView {
         <section class="card" aria-labelledby="remembered-heading">
             <h2 id="remembered-heading">"Remembered browsers"</h2>
             {if browsers.is_empty() {
-                view! { <p>"None. Tick “Remember this browser for 30 days” at the code step to skip it on that browser."</p> }.into_any()
+                view! { <p>{format!("None. Tick “{}” at the code step to skip it on that browser.", crate::limits::remember_label())}</p> }.into_any()
             } else {
                 // One form for the list, as for keys and apps: the code typed once, and the
                 // Forget button pressed names its browser (`id`).

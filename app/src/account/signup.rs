@@ -27,7 +27,11 @@ pub fn SignupPage() -> impl IntoView {
                 label="Username"
                 name="username"
                 autocomplete="username"
-                hint="3 to 32 characters: letters, digits, _ and -."
+                hint=format!(
+                    "{} to {} characters: letters, digits, _ and -.",
+                    crate::validation::USERNAME_LENGTH.start(),
+                    crate::validation::USERNAME_LENGTH.end()
+                )
             />
             <Field label="Email" name="email" input_type="email" autocomplete="email" />
             <NewPasswordField

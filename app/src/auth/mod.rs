@@ -111,10 +111,7 @@ impl AuthSession {
         recorded: Option<SignInMethod>,
     ) -> Result<(), AppError> {
         let now = state.clock.now();
-        let sign_in_id: String = random_bytes::<16>()
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let sign_in_id: String = hex::encode(random_bytes::<16>());
         let sign_in = store::NewSignIn {
             id: &sign_in_id,
             user_id,

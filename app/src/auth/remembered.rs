@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// How long a browser is remembered.
-pub const REMEMBER_DAYS: i64 = 30;
+pub use crate::limits::REMEMBER_DAYS;
 const COOKIE: &str = "portal_remember";
 
 /// Whether this browser is remembered for `user_id` now (the use is noted).

@@ -7,12 +7,12 @@ use super::{FormState, KeptFields};
 
 #[component]
 pub fn Field(
-    label: &'static str,
+    #[prop(into)] label: String,
     name: &'static str,
     #[prop(default = "text")] input_type: &'static str,
     #[prop(default = "off")] autocomplete: &'static str,
     #[prop(optional)] inputmode: Option<&'static str>,
-    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional, into)] hint: Option<String>,
     /// What the element ids are made of, where `name` is not unique on the page.
     #[prop(optional)]
     id: Option<&'static str>,
@@ -32,11 +32,12 @@ pub fn Field(
     let message_id = format!("{stem}-message");
     let hint_id = format!("{stem}-hint");
     let message = move || error.get().and_then(|error| error.message_for(name));
+    let has_hint = hint.is_some();
     let described_by = {
         let (message_id, hint_id) = (message_id.clone(), hint_id.clone());
         move || {
             let ids: Vec<&str> = [
-                hint.map(|_| hint_id.as_str()),
+                has_hint.then_some(hint_id.as_str()),
                 message().map(|_| message_id.as_str()),
             ]
             .into_iter()
@@ -89,7 +90,7 @@ pub fn Hidden(name: &'static str, #[prop(into)] value: Signal<String>) -> impl I
 /// A checkbox that must be ticked, with the message of the form's error that names it.
 #[component]
 pub fn CheckboxField(
-    label: &'static str,
+    #[prop(into)] label: String,
     name: &'static str,
     /// What the form sends when it is ticked.
     value: &'static str,

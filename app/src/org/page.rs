@@ -67,7 +67,7 @@ fn RememberingSwitch(slug: String, on: bool) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="remembering-heading">
             <h2 id="remembering-heading">"Remembered browsers"</h2>
-            <p>"Members may tick “Remember this browser for 30 days” at the code step. Turning this off forgets the browsers they have remembered."</p>
+            <p>{format!("Members may tick “{}” at the code step. Turning this off forgets the browsers they have remembered.", crate::limits::remember_label())}</p>
             <PortalForm<SetRememberedBrowsers>>
                 <Hidden name="slug" value=slug />
                 {(!on).then(|| view! { <Hidden name="allowed" value="yes" /> })}
@@ -91,7 +91,7 @@ fn RequirementSwitch(slug: String, on: bool, grace_days: i64) -> impl IntoView {
                 {(!on).then(|| view! { <Hidden name="required" value="yes" /> })}
                 <div class="field">
                     <label for="field-grace_days">"Grace period (days)"</label>
-                    <input id="field-grace_days" name="grace_days" type="number" min="0" max="365" value=grace_days.to_string() />
+                    <input id="field-grace_days" name="grace_days" type="number" min="0" max=crate::limits::MAX_GRACE_DAYS.to_string() value=grace_days.to_string() />
                     <p class="field-message">{move || error.get().and_then(|error| error.message_for("grace_days"))}</p>
                 </div>
                 <button type="submit" role="switch" aria-checked=if on { "true" } else { "false" } class="switch">

@@ -58,7 +58,7 @@ pub fn CheckEmail(support_email: String) -> impl IntoView {
         <section class="card" aria-labelledby="check-email-heading">
             <h2 id="check-email-heading">"Check your email"</h2>
             <p>
-                "We sent a link to the email address of your account. Open it within 10 minutes to reset two-factor authentication."
+                {format!("We sent a link to the email address of your account. Open it within {} minutes to reset two-factor authentication.", crate::limits::RECOVERY_LINK_MINUTES)}
             </p>
         </section>
         <SupportLine support_email />

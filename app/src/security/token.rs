@@ -6,10 +6,7 @@ use sha2::{Digest, Sha256};
 use super::crypto::random_bytes;
 
 pub fn new_token() -> String {
-    random_bytes::<32>()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex::encode(random_bytes::<32>())
 }
 
 pub fn hash(token: &str) -> Vec<u8> {

@@ -198,7 +198,7 @@ async fn switch_email(
 }
 
 /// Usernames of closed accounts stay taken this long.
-pub const RETIRED_USERNAME_SECONDS: i64 = 30 * 24 * 60 * 60;
+pub const RETIRED_USERNAME_SECONDS: i64 = crate::limits::RETIRED_USERNAME_DAYS * 24 * 60 * 60;
 
 /// What closing an account did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -84,14 +84,16 @@ pub struct MembershipRow {
     pub role: Role,
 }
 
-/// The earliest deadline by which an organization requires this account to have two-factor
-/// authentication, with that organization's name: the later of the requirement and joining,
-/// plus the grace period.
+/// An organization's requirement of two-factor authentication as it applies to one member: when
+/// it was turned on, when the member joined, and the grace period (`org::service::grace_deadline`
+/// makes the deadline of them).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Requirement {
     pub org_name: String,
     pub org_slug: String,
-    pub deadline: UnixTime,
+    pub since: UnixTime,
+    pub joined_at: UnixTime,
+    pub grace_days: i64,
 }
 
 const ORG_COLUMNS: &str =
@@ -514,23 +516,22 @@ pub async fn set_remembered_browsers(
     tx.commit().await
 }
 
-/// The nearest two-factor deadline any of the account's organizations sets, if one does and the
-/// account has no second factor yet.
-pub async fn two_factor_requirement(
+/// The requirements of the account's organizations, when it has no second factor yet (none
+/// applies once it has one).
+pub async fn two_factor_requirements(
     pool: &AnyPool,
     user_id: UserId,
-) -> Result<Option<Requirement>, sqlx::Error> {
+) -> Result<Vec<Requirement>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT o.name AS org_name, o.slug AS org_slug,
-                CASE WHEN o.require_two_factor_since > m.joined_at THEN o.require_two_factor_since ELSE m.joined_at END
-                    + o.grace_days * 86400 AS deadline
+        "SELECT o.name AS org_name, o.slug AS org_slug, o.require_two_factor_since AS since,
+                m.joined_at, o.grace_days
          FROM memberships m JOIN organizations o ON o.id = m.org_id
          WHERE m.user_id = $1 AND o.require_two_factor_since IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = m.user_id)
-         ORDER BY deadline LIMIT 1",
+         ORDER BY o.name",
     )
     .bind(user_id)
-    .fetch_optional(pool)
+    .fetch_all(pool)
     .await
 }
 

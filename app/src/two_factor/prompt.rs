@@ -49,7 +49,7 @@ pub fn CodeStep(
             <Hidden name="next" value=next />
             <CodeField />
             {offer_remember.then(|| view! {
-                <CheckboxField label="Remember this browser for 30 days" name="remember" value="yes" />
+                <CheckboxField label=crate::limits::remember_label() name="remember" value="yes" />
             })}
             <SubmitButton label="Verify" />
             <p>

@@ -27,10 +27,7 @@ pub async fn security_headers(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let nonce: String = app::security::crypto::random_bytes::<16>()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    let nonce: String = hex::encode(app::security::crypto::random_bytes::<16>());
     request.extensions_mut().insert(CspNonce(nonce.clone()));
     let dynamic = !request.uri().path().starts_with("/pkg/");
     let mut response = next.run(request).await;

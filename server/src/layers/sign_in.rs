@@ -57,7 +57,7 @@ pub async fn require_sign_in(
     let allowed = if is_api {
         ALLOWED_WHILE_REQUIRED.contains(&path.as_str())
     } else {
-        page_allowed_while_required(&path)
+        app::page_allowed_while_held(&path)
     };
     if allowed {
         return next.run(request).await;
@@ -96,16 +96,3 @@ pub const ALLOWED_WHILE_REQUIRED: [&str; 19] = [
     <app::org::Organization as ServerFn>::PATH,
     <app::org::LeaveOrganization as ServerFn>::PATH,
 ];
-
-/// Pages such an account may open; an organization's page holds its Leave form.
-pub fn page_allowed_while_required(path: &str) -> bool {
-    path.starts_with(paths::SECURITY)
-        || path.starts_with(paths::ORGS)
-        || [
-            paths::LOGIN,
-            paths::SIGNUP,
-            paths::VERIFY_EMAIL,
-            paths::CONFIRM_RECOVERY,
-        ]
-        .contains(&path)
-}

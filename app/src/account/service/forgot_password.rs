@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// A reset link works for 30 minutes.
-pub const RESET_LINK_SECONDS: i64 = 30 * 60;
+pub const RESET_LINK_SECONDS: i64 = crate::limits::RESET_LINK_MINUTES * 60;
 /// At most this many reset emails an account an hour.
 const RESET_EMAILS_PER_HOUR: i64 = 3;
 

@@ -1,4 +1,5 @@
 use crate::org::invitations::{InvitationView, MAX_PENDING_INVITATIONS};
+use crate::validation::Username;
 use crate::{
     audit::EventKind,
     audit::record,
@@ -63,8 +64,8 @@ pub async fn invite(slug: &str, username: &str) -> Result<String, AppError> {
 
 pub async fn withdraw(slug: &str, username: &str) -> Result<String, AppError> {
     let (state, owner, org) = ownership(slug).await?;
-    let username = username.trim().to_ascii_lowercase();
-    if !store::withdraw_invitation(&state.pool, org.id, &username).await? {
+    let username = Username::canonical(username);
+    if !store::withdraw_invitation(&state.pool, org.id, username.as_str()).await? {
         return Err(no_invitation());
     }
     note(

@@ -26,15 +26,35 @@ pub enum Enforcement {
     Required { org_name: String, org_slug: String },
 }
 
+pub const DAY: i64 = 24 * 60 * 60;
+
+/// When a member must have two-factor authentication: `grace_days` after the later of the
+/// requirement turned on (`since`) and the member joining. The one home of this rule.
+pub fn grace_deadline(since: UnixTime, joined_at: UnixTime, grace_days: i64) -> UnixTime {
+    since.max(joined_at) + grace_days * DAY
+}
+
+/// What the nearest deadline of the account's organizations means for it now.
 pub async fn enforcement(state: &AppState, user_id: UserId) -> Result<Enforcement, AppError> {
-    let requirement = store::two_factor_requirement(&state.pool, user_id).await?;
-    Ok(match requirement {
+    let nearest = store::two_factor_requirements(&state.pool, user_id)
+        .await?
+        .into_iter()
+        .map(|requirement| {
+            let deadline = grace_deadline(
+                requirement.since,
+                requirement.joined_at,
+                requirement.grace_days,
+            );
+            (deadline, requirement)
+        })
+        .min_by_key(|(deadline, _)| *deadline);
+    Ok(match nearest {
         None => Enforcement::Free,
-        Some(requirement) if requirement.deadline > state.clock.now() => Enforcement::Grace {
+        Some((deadline, requirement)) if deadline > state.clock.now() => Enforcement::Grace {
             org_name: requirement.org_name,
-            deadline: requirement.deadline,
+            deadline,
         },
-        Some(requirement) => Enforcement::Required {
+        Some((_, requirement)) => Enforcement::Required {
             org_name: requirement.org_name,
             org_slug: requirement.org_slug,
         },

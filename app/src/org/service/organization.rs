@@ -1,4 +1,5 @@
 use crate::org::{MemberView, OrgDetails, RequirementNotice, service};
+use crate::validation::Username;
 use crate::{
     audit::EventKind,
     audit::record,
@@ -10,8 +11,7 @@ use crate::{
     store::{self, OrgRow, RemoveOutcome, Role, UserId},
 };
 
-const DAY: i64 = 86_400;
-const MAX_GRACE_DAYS: i64 = 365;
+use crate::limits::MAX_GRACE_DAYS;
 
 pub(super) fn not_found() -> AppError {
     AppError::NotFound {
@@ -86,7 +86,7 @@ fn describe(member: &store::MemberRow, org: &OrgRow, now: crate::unix_time::Unix
     let Some(since) = org.require_two_factor_since else {
         return "off".into();
     };
-    let deadline = since.max(member.joined_at) + org.grace_days * DAY;
+    let deadline = service::grace_deadline(since, member.joined_at, org.grace_days);
     if deadline > now {
         format!("in grace period until {}", format_time(deadline))
     } else {
@@ -132,7 +132,7 @@ async fn member_views(state: &AppState, org: &OrgRow) -> Result<Vec<MemberView>,
 
 pub async fn remove_member(slug: &str, username: &str) -> Result<(), AppError> {
     let (state, owner, org) = ownership(slug).await?;
-    let user_id = store::user_id_by_username(&state.pool, &username.trim().to_ascii_lowercase())
+    let user_id = store::user_id_by_username(&state.pool, Username::canonical(username).as_str())
         .await?
         .ok_or_else(not_found)?;
     removal(&state, &org, user_id).await?;
@@ -198,7 +198,10 @@ pub async fn set_requirement(slug: &str, required: bool, grace_days: &str) -> Re
         .ok()
         .filter(|days| (0..=MAX_GRACE_DAYS).contains(days))
         .ok_or_else(|| {
-            AppError::validation("grace_days", "Enter a number of days from 0 to 365.")
+            AppError::validation(
+                "grace_days",
+                format!("Enter a number of days from 0 to {MAX_GRACE_DAYS}."),
+            )
         })?;
     let since = required.then(|| org.require_two_factor_since.unwrap_or(state.clock.now()));
     store::set_requirement(&state.pool, org.id, since, grace_days).await?;
@@ -215,7 +218,7 @@ pub async fn set_requirement(slug: &str, required: bool, grace_days: &str) -> Re
     // Once a day at most: an owner switching it off and on must not flood the members.
     if required
         && org.require_two_factor_since.is_none()
-        && store::claim_requirement_mail(&state.pool, org.id, now, now - DAY).await?
+        && store::claim_requirement_mail(&state.pool, org.id, now, now - service::DAY).await?
     {
         let org = store::org_by_slug(&state.pool, slug)
             .await?
@@ -236,7 +239,11 @@ pub(super) async fn notify_members(state: &AppState, org: &OrgRow, only: Option<
         .iter()
         .filter(|member| member.email_verified && only.is_none_or(|only| only == member.user_id))
     {
-        let deadline = format_time(since.max(member.joined_at) + org.grace_days * DAY);
+        let deadline = format_time(service::grace_deadline(
+            since,
+            member.joined_at,
+            org.grace_days,
+        ));
         let email = if member.role == Role::Owner && only.is_none() {
             templates::org_requirement_on(
                 &member.email,

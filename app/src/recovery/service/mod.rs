@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// A recovery link works for 10 minutes.
-pub const RECOVERY_LINK_SECONDS: i64 = 10 * 60;
+pub const RECOVERY_LINK_SECONDS: i64 = crate::limits::RECOVERY_LINK_MINUTES * 60;
 /// At most this many recovery emails an account an hour.
 pub const RECOVERY_EMAILS_PER_HOUR: i64 = 3;
 

@@ -2,10 +2,9 @@ use qrcode::{QrCode, render::svg};
 
 use crate::{
     audit::EventKind,
-    auth::{AuthSession, client, signed_in, signed_in_recently, this_sign_in_id},
+    auth::{signed_in, signed_in_recently, this_sign_in_id},
     error::AppError,
     mail::templates::Notice,
-    notify::send_notice,
     security::{
         crypto::random_bytes,
         otpauth,
@@ -119,19 +118,8 @@ pub async fn save(saved: bool) -> Result<crate::notice::Notice, AppError> {
     if store::complete_enrollment(&state.pool, user_id, &sign_in_id, state.clock.now()).await? {
         // Whoever else held a session of the account (a stolen cookie, a stale tab) must not
         // keep it past the step that protects the account.
-        AuthSession::from_request()
-            .await?
-            .sign_out_others(&state, user_id)
-            .await?;
-        crate::audit::record(
-            &state,
-            user_id,
-            EventKind::TwoFactorEnabled,
-            &client().await,
-            None,
-        )
-        .await?;
-        send_notice(&state, user_id, Notice::Enabled).await;
+        let (event, notice) = (EventKind::TwoFactorEnabled, Notice::Enabled);
+        service::factor_changed(&state, user_id, event, None, notice).await?;
         return Ok(crate::notice::Notice::Enabled);
     }
     // Only the sign-in that was shown the code can say it is saved.

@@ -1,11 +1,10 @@
 use crate::{
     audit::EventKind,
-    auth::{AuthSession, client, signed_in_recently},
+    auth::{client, signed_in_recently},
     error::AppError,
     mail::templates::Notice,
-    notify::send_notice,
     store,
-    two_factor::service::{self, verify_totp},
+    two_factor::service::{self, factor_changed, verify_totp},
 };
 
 pub async fn disable(code: &str) -> Result<(), AppError> {
@@ -16,13 +15,14 @@ pub async fn disable(code: &str) -> Result<(), AppError> {
     let client = client().await;
     verify_totp(&state, user_id, code, &client).await?;
     store::remove_two_factor(&state.pool, user_id, state.clock.now()).await?;
-    AuthSession::from_request()
-        .await?
-        .sign_out_others(&state, user_id)
-        .await?;
-    crate::audit::record(&state, user_id, EventKind::TwoFactorDisabled, &client, None).await?;
-    send_notice(&state, user_id, Notice::Disabled).await;
-    Ok(())
+    factor_changed(
+        &state,
+        user_id,
+        EventKind::TwoFactorDisabled,
+        None,
+        Notice::Disabled,
+    )
+    .await
 }
 
 pub async fn regenerate(code: &str) -> Result<(), AppError> {
@@ -39,18 +39,12 @@ pub async fn regenerate(code: &str) -> Result<(), AppError> {
         state.clock.now(),
     )
     .await?;
-    AuthSession::from_request()
-        .await?
-        .sign_out_others(&state, user_id)
-        .await?;
-    crate::audit::record(
+    factor_changed(
         &state,
         user_id,
         EventKind::RecoveryCodeRegenerated,
-        &client,
         None,
+        Notice::RecoveryCodeRegenerated,
     )
-    .await?;
-    send_notice(&state, user_id, Notice::RecoveryCodeRegenerated).await;
-    Ok(())
+    .await
 }
