@@ -13,7 +13,7 @@ use crate::{
     error::AppError,
     security::crypto::random_bytes,
     state::AppState,
-    store::{self, Client, PasswordGeneration, UserId},
+    store::{self, Client, PasswordGeneration, SignInId, UserId},
 };
 
 const USER_ID: &str = "auth.user_id";
@@ -68,7 +68,7 @@ impl AuthSession {
     /// (signed out from elsewhere, or a reset), is ended here: one query per request.
     pub async fn signed_in_user(&self, state: &AppState) -> Result<Option<UserId>, AppError> {
         let user_id: Option<UserId> = self.get(USER_ID).await?;
-        let sign_in_id: Option<String> = self.get(SIGN_IN_ID).await?;
+        let sign_in_id: Option<SignInId> = self.get(SIGN_IN_ID).await?;
         let signed_in_at: Option<UnixTime> = self.get(SIGNED_IN_AT).await?;
         let (Some(user_id), Some(sign_in_id), Some(at)) = (user_id, sign_in_id, signed_in_at)
         else {
@@ -94,7 +94,7 @@ impl AuthSession {
     }
 
     /// The id of this browser's sign-in, as the session list shows it.
-    pub async fn sign_in_id(&self) -> Result<Option<String>, AppError> {
+    pub async fn sign_in_id(&self) -> Result<Option<SignInId>, AppError> {
         self.get(SIGN_IN_ID).await
     }
 
@@ -111,7 +111,7 @@ impl AuthSession {
         recorded: Option<SignInMethod>,
     ) -> Result<(), AppError> {
         let now = state.clock.now();
-        let sign_in_id: String = hex::encode(random_bytes::<16>());
+        let sign_in_id = SignInId(hex::encode(random_bytes::<16>()));
         let sign_in = store::NewSignIn {
             id: &sign_in_id,
             user_id,
@@ -169,7 +169,7 @@ impl AuthSession {
     ) -> Result<u64, AppError> {
         let keep = self.sign_in_id().await?;
         store::forget_browsers(&state.pool, user_id).await?;
-        Ok(store::delete_sign_ins(&state.pool, user_id, keep.as_deref()).await?)
+        Ok(store::delete_sign_ins(&state.pool, user_id, keep.as_ref()).await?)
     }
 
     /// The password was right and a second factor is asked for: a step up, so the id is renewed;
@@ -346,7 +346,7 @@ pub async fn signed_in_recently() -> Result<(AppState, UserId), AppError> {
 }
 
 /// The id of this browser's sign-in: what an enrollment or a recovery-code reveal belongs to.
-pub async fn this_sign_in_id() -> Result<String, AppError> {
+pub async fn this_sign_in_id() -> Result<SignInId, AppError> {
     AuthSession::from_request()
         .await?
         .sign_in_id()
@@ -359,7 +359,7 @@ pub struct Viewer {
     pub state: AppState,
     pub account: store::Account,
     /// This browser's sign-in.
-    pub sign_in_id: String,
+    pub sign_in_id: SignInId,
     /// Whether the password was entered in the last 15 minutes: changes need it.
     pub password_recent: bool,
 }
@@ -388,7 +388,7 @@ impl Viewer {
 
     /// The sign-in that may read secrets (a new key, a new recovery code): this one, only while
     /// its password is recent, so a stolen or stale session reads neither.
-    pub fn reveal_to(&self) -> Option<&str> {
-        self.password_recent.then_some(self.sign_in_id.as_str())
+    pub fn reveal_to(&self) -> Option<&SignInId> {
+        self.password_recent.then_some(&self.sign_in_id)
     }
 }

@@ -60,7 +60,7 @@ pub async fn change_password(
     pool: &AnyPool,
     user_id: UserId,
     password_hash: &str,
-    keep: &str,
+    keep: &super::SignInId,
     withdraw_undo: bool,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
@@ -76,7 +76,7 @@ async fn update_password(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user_id: UserId,
     password_hash: &str,
-    keep: Option<&str>,
+    keep: Option<&super::SignInId>,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
     // A sign-in that passed the old password and is not made yet will not be (see create_sign_in).
@@ -89,7 +89,7 @@ async fn update_password(
         .await?;
     sqlx::query("DELETE FROM sign_ins WHERE user_id = $1 AND id <> $2")
         .bind(user_id)
-        .bind(keep.unwrap_or(""))
+        .bind(keep.map_or("", super::SignInId::as_str))
         .execute(&mut **tx)
         .await?;
     // A browser remembered under the old password skips no step under the new one.

@@ -1,3 +1,4 @@
+use super::SignInId;
 use sqlx::{AnyPool, FromRow};
 
 use super::UserId;
@@ -27,7 +28,7 @@ pub async fn authenticator_apps_of(
 /// Another app being added, started by the sign-in `sign_in_id`.
 #[derive(Debug, Clone, FromRow)]
 pub struct AdditionRow {
-    pub sign_in_id: String,
+    pub sign_in_id: SignInId,
     pub name: String,
     pub secret_sealed: Vec<u8>,
     pub started_at: UnixTime,
@@ -49,7 +50,7 @@ pub async fn app_addition_of(
 pub async fn start_app_addition(
     pool: &AnyPool,
     user_id: UserId,
-    sign_in_id: &str,
+    sign_in_id: &SignInId,
     name: &str,
     secret_sealed: &[u8],
     now: UnixTime,
@@ -75,7 +76,7 @@ pub async fn start_app_addition(
 pub async fn finish_app_addition(
     pool: &AnyPool,
     user_id: UserId,
-    sign_in_id: &str,
+    sign_in_id: &SignInId,
     secret_sealed: &[u8],
     step: i64,
     now: UnixTime,

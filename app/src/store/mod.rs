@@ -49,6 +49,24 @@ use sqlx::AnyPool;
 #[sqlx(transparent)]
 pub struct UserId(pub i64);
 
+/// A sign-in's id: random, kept in its browser's session and in the `sign_ins` row that keeps it
+/// signed in; what an enrollment, an app addition or a recovery-code reveal belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, sqlx::Type)]
+#[serde(transparent)]
+#[sqlx(transparent)]
+pub struct SignInId(pub String);
+
+impl SignInId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An organization's row id: not to be mixed up with an account's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct OrgId(pub i64);
+
 impl std::fmt::Display for UserId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)

@@ -49,11 +49,11 @@ impl std::fmt::Display for Role {
     }
 }
 
-use super::UserId;
+use super::{OrgId, UserId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrgRow {
-    pub id: i64,
+    pub id: OrgId,
     pub slug: String,
     pub name: String,
     pub require_two_factor_since: Option<UnixTime>,
@@ -175,7 +175,7 @@ pub async fn all_orgs(pool: &AnyPool) -> Result<Vec<OrgRow>, sqlx::Error> {
 
 pub async fn role_in(
     pool: &AnyPool,
-    org_id: i64,
+    org_id: OrgId,
     user_id: UserId,
 ) -> Result<Option<Role>, sqlx::Error> {
     sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
@@ -185,7 +185,7 @@ pub async fn role_in(
         .await
 }
 
-pub async fn members_of(pool: &AnyPool, org_id: i64) -> Result<Vec<MemberRow>, sqlx::Error> {
+pub async fn members_of(pool: &AnyPool, org_id: OrgId) -> Result<Vec<MemberRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT u.id AS user_id, u.username, u.email, m.role, m.joined_at,
                 EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = u.id) AS has_two_factor,
@@ -216,7 +216,7 @@ pub async fn memberships_of(
 /// had is spent. Returns whether the account was new.
 pub async fn add_member(
     pool: &AnyPool,
-    org_id: i64,
+    org_id: OrgId,
     user_id: UserId,
     now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
@@ -241,7 +241,7 @@ pub async fn add_member(
 /// organization without an owner.
 pub async fn make_owner(
     pool: &AnyPool,
-    org_id: i64,
+    org_id: OrgId,
     user_id: UserId,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
@@ -264,7 +264,7 @@ const FORGET_INVITATION: &str = "DELETE FROM invitations WHERE org_id = $1 AND u
 
 async fn forget_invitation(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    org_id: i64,
+    org_id: OrgId,
     user_id: UserId,
 ) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query(FORGET_INVITATION)
@@ -292,7 +292,7 @@ pub enum InviteOutcome {
 /// the limit together.
 pub async fn invite(
     pool: &AnyPool,
-    org_id: i64,
+    org_id: OrgId,
     username: &str,
     invited_by: UserId,
     now: UnixTime,
@@ -340,7 +340,7 @@ pub async fn invite(
 /// account holds them.
 pub async fn pending_invitations_of(
     pool: &AnyPool,
-    org_id: i64,
+    org_id: OrgId,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT username FROM invitations WHERE org_id = $1 ORDER BY username")
         .bind(org_id)
@@ -379,7 +379,7 @@ pub async fn invitations_for(
 /// Spends the account's invitation and makes it a member; false when there was none.
 pub async fn accept_invitation(
     pool: &AnyPool,
-    org_id: i64,
+    org_id: OrgId,
     user_id: UserId,
     now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
@@ -403,7 +403,7 @@ pub async fn accept_invitation(
 /// A declined invitation leaves nothing behind; false when there was none.
 pub async fn delete_invitation(
     pool: &AnyPool,
-    org_id: i64,
+    org_id: OrgId,
     user_id: UserId,
 ) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query(FORGET_INVITATION)
@@ -418,7 +418,7 @@ pub async fn delete_invitation(
 /// A withdrawn invitation leaves nothing behind; false when there was none.
 pub async fn withdraw_invitation(
     pool: &AnyPool,
-    org_id: i64,
+    org_id: OrgId,
     username: &str,
 ) -> Result<bool, sqlx::Error> {
     Ok(
@@ -435,7 +435,7 @@ pub async fn withdraw_invitation(
 /// Removes a member, unless that would leave the organization without an owner.
 pub async fn remove_member(
     pool: &AnyPool,
-    org_id: i64,
+    org_id: OrgId,
     user_id: UserId,
 ) -> Result<RemoveOutcome, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
@@ -477,7 +477,7 @@ pub enum RemoveOutcome {
 
 pub async fn set_requirement(
     pool: &AnyPool,
-    org_id: i64,
+    org_id: OrgId,
     since: Option<UnixTime>,
     grace_days: i64,
 ) -> Result<(), sqlx::Error> {
@@ -496,7 +496,7 @@ pub async fn set_requirement(
 /// forgets the browsers its members have remembered.
 pub async fn set_remembered_browsers(
     pool: &AnyPool,
-    org_id: i64,
+    org_id: OrgId,
     allowed: bool,
 ) -> Result<(), sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
@@ -551,7 +551,7 @@ pub async fn requiring_org(pool: &AnyPool, user_id: UserId) -> Result<Option<Str
 /// `since`, false while one went out after it (one statement, so racing owners mail once).
 pub async fn claim_requirement_mail(
     pool: &AnyPool,
-    org_id: i64,
+    org_id: OrgId,
     now: UnixTime,
     since: UnixTime,
 ) -> Result<bool, sqlx::Error> {

@@ -1,3 +1,4 @@
+use super::SignInId;
 use crate::unix_time::UnixTime;
 use sqlx::AnyPool;
 
@@ -5,7 +6,7 @@ use super::{Backend, Client, UserId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SignInRow {
-    pub id: String,
+    pub id: SignInId,
     pub created_at: UnixTime,
     pub last_seen_at: UnixTime,
     pub address: Option<String>,
@@ -18,7 +19,7 @@ pub struct PasswordGeneration(pub i64);
 
 /// A sign-in to make: its id, account, time and client, and the password it passed, if any.
 pub struct NewSignIn<'a> {
-    pub id: &'a str,
+    pub id: &'a SignInId,
     pub user_id: UserId,
     pub now: UnixTime,
     pub client: &'a Client,
@@ -99,7 +100,7 @@ pub async fn create_sign_in(
 /// When the sign-in was last seen, if it still stands.
 pub async fn sign_in_last_seen(
     pool: &AnyPool,
-    id: &str,
+    id: &SignInId,
     user_id: UserId,
 ) -> Result<Option<UnixTime>, sqlx::Error> {
     sqlx::query_scalar("SELECT last_seen_at FROM sign_ins WHERE id = $1 AND user_id = $2")
@@ -109,7 +110,11 @@ pub async fn sign_in_last_seen(
         .await
 }
 
-pub async fn touch_sign_in(pool: &AnyPool, id: &str, now: UnixTime) -> Result<(), sqlx::Error> {
+pub async fn touch_sign_in(
+    pool: &AnyPool,
+    id: &SignInId,
+    now: UnixTime,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE sign_ins SET last_seen_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
@@ -122,7 +127,7 @@ pub async fn touch_sign_in(pool: &AnyPool, id: &str, now: UnixTime) -> Result<()
 pub async fn delete_sign_in(
     pool: &AnyPool,
     user_id: UserId,
-    id: &str,
+    id: &SignInId,
 ) -> Result<bool, sqlx::Error> {
     let deleted = sqlx::query("DELETE FROM sign_ins WHERE id = $1 AND user_id = $2")
         .bind(id)
@@ -136,11 +141,11 @@ pub async fn delete_sign_in(
 pub async fn delete_sign_ins(
     pool: &AnyPool,
     user_id: UserId,
-    keep: Option<&str>,
+    keep: Option<&SignInId>,
 ) -> Result<u64, sqlx::Error> {
     let deleted = sqlx::query("DELETE FROM sign_ins WHERE user_id = $1 AND id <> $2")
         .bind(user_id)
-        .bind(keep.unwrap_or(""))
+        .bind(keep.map_or("", SignInId::as_str))
         .execute(pool)
         .await?;
     Ok(deleted.rows_affected())

@@ -1,3 +1,4 @@
+use super::SignInId;
 use crate::unix_time::UnixTime;
 use sqlx::AnyPool;
 
@@ -15,7 +16,7 @@ pub struct EnrollmentRow {
     pub confirmed_step: Option<i64>,
     pub started_at: UnixTime,
     /// The sign-in that started it: only it is shown the secret and may finish it.
-    pub sign_in_id: Option<String>,
+    pub sign_in_id: Option<SignInId>,
 }
 
 pub async fn two_factor_of(
@@ -162,7 +163,7 @@ pub async fn enrollment_of(
 pub async fn start_enrollment(
     pool: &AnyPool,
     user_id: UserId,
-    sign_in_id: &str,
+    sign_in_id: &SignInId,
     secret_sealed: &[u8],
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
@@ -192,7 +193,7 @@ pub async fn start_enrollment(
 pub async fn confirm_enrollment(
     pool: &AnyPool,
     user_id: UserId,
-    sign_in_id: &str,
+    sign_in_id: &SignInId,
     secret_sealed: &[u8],
     step: i64,
     recovery_code_hash: &str,
@@ -224,7 +225,7 @@ pub async fn confirm_enrollment(
 pub async fn complete_enrollment(
     pool: &AnyPool,
     user_id: UserId,
-    sign_in_id: &str,
+    sign_in_id: &SignInId,
     now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
@@ -313,7 +314,7 @@ pub async fn remove_two_factor(
 pub async fn replace_recovery_code(
     pool: &AnyPool,
     user_id: UserId,
-    sign_in_id: &str,
+    sign_in_id: &SignInId,
     recovery_code_hash: &str,
     recovery_code_sealed: &[u8],
     now: UnixTime,
@@ -332,7 +333,7 @@ pub async fn replace_recovery_code(
 async fn put_reveal(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user_id: UserId,
-    sign_in_id: &str,
+    sign_in_id: &SignInId,
     code_sealed: &[u8],
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
@@ -355,7 +356,7 @@ async fn put_reveal(
 pub async fn recovery_code_reveal(
     pool: &AnyPool,
     user_id: UserId,
-    sign_in_id: &str,
+    sign_in_id: &SignInId,
     not_before: UnixTime,
 ) -> Result<Option<Vec<u8>>, sqlx::Error> {
     sqlx::query_scalar(

@@ -1,6 +1,7 @@
 use secrecy::SecretString;
 
 use crate::account::sessions::{ActiveSession, RememberedBrowser, SessionsSection};
+use crate::store::SignInId;
 use crate::{
     account::service::password_check::check_password,
     auth::{AuthSession, Viewer, client, signed_in},
@@ -23,7 +24,7 @@ pub async fn section(viewer: &Viewer) -> Result<SessionsSection, AppError> {
             address: address_or_unknown(row.address),
             signed_in: format_time(row.created_at),
             last_seen: format_time(row.last_seen_at),
-            id: row.id,
+            id: row.id.0,
         })
         .collect();
     let remembered = store::remembered_browsers_of(&state.pool, user_id, now)
@@ -83,6 +84,6 @@ pub async fn confirm_password(password: SecretString) -> Result<(), AppError> {
 /// its next request).
 pub async fn revoke(id: &str) -> Result<(), AppError> {
     let (state, user_id) = signed_in().await?;
-    store::delete_sign_in(&state.pool, user_id, id).await?;
+    store::delete_sign_in(&state.pool, user_id, &SignInId(id.to_owned())).await?;
     Ok(())
 }

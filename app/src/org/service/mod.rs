@@ -3,6 +3,7 @@
 pub mod invitations;
 pub mod organization;
 
+use crate::store::SignInId;
 use crate::{
     error::AppError,
     org::OrgLink,
@@ -80,7 +81,7 @@ pub async fn held_by(viewer: &crate::auth::Viewer) -> Result<Option<OrgLink>, Ap
 pub async fn begin_if_held(
     state: &AppState,
     user_id: UserId,
-    sign_in_id: &str,
+    sign_in_id: &SignInId,
 ) -> Result<bool, AppError> {
     let held = matches!(
         enforcement(state, user_id).await?,

@@ -1,3 +1,4 @@
+use crate::store::SignInId;
 use crate::two_factor::apps::{AppAddition, AppInfo, AppsSection};
 use crate::{
     audit::EventKind,
@@ -50,7 +51,7 @@ async fn addition_of(
     state: &AppState,
     user_id: UserId,
     username: &str,
-    sign_in_id: &str,
+    sign_in_id: &SignInId,
 ) -> Result<Option<AppAddition>, AppError> {
     let Some(addition) = current_addition(state, user_id, sign_in_id).await? else {
         return Ok(None);
@@ -69,12 +70,12 @@ async fn addition_of(
 async fn current_addition(
     state: &AppState,
     user_id: UserId,
-    sign_in_id: &str,
+    sign_in_id: &SignInId,
 ) -> Result<Option<store::AdditionRow>, AppError> {
     let recent = state.clock.now() - REVEAL_SECONDS;
     Ok(store::app_addition_of(&state.pool, user_id)
         .await?
-        .filter(|addition| addition.sign_in_id == sign_in_id && addition.started_at >= recent))
+        .filter(|addition| addition.sign_in_id == *sign_in_id && addition.started_at >= recent))
 }
 
 pub async fn start(name: &str, code: &str) -> Result<(), AppError> {

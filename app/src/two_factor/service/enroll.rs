@@ -1,3 +1,4 @@
+use crate::store::SignInId;
 use qrcode::{QrCode, render::svg};
 
 use crate::{
@@ -65,7 +66,7 @@ pub async fn email_verified(state: &AppState, user_id: UserId) -> Result<bool, A
 pub async fn begin_enrollment(
     state: &AppState,
     user_id: UserId,
-    sign_in_id: &str,
+    sign_in_id: &SignInId,
 ) -> Result<(), AppError> {
     let sealed = state.secrets.seal(&new_secret(), &secret_context(user_id));
     store::start_enrollment(&state.pool, user_id, sign_in_id, &sealed, state.clock.now()).await?;
@@ -80,7 +81,7 @@ pub async fn confirm(code: &str) -> Result<(), AppError> {
         .await?
         .filter(|enrollment| {
             enrollment.confirmed_step.is_none()
-                && enrollment.sign_in_id.as_deref() == Some(sign_in_id.as_str())
+                && enrollment.sign_in_id.as_ref() == Some(&sign_in_id)
         })
         .ok_or(AppError::EnrollmentGone)?;
     let secret = state

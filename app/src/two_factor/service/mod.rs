@@ -6,6 +6,7 @@ pub mod enroll;
 pub mod manage;
 pub mod prompt;
 
+use crate::store::SignInId;
 use crate::unix_time::UnixTime;
 use secrecy::SecretString;
 
@@ -291,7 +292,7 @@ pub async fn new_recovery_code(
 pub async fn revealed_recovery_code(
     state: &AppState,
     user_id: UserId,
-    sign_in_id: &str,
+    sign_in_id: &SignInId,
 ) -> Result<Option<String>, AppError> {
     let not_before = state.clock.now() - REVEAL_SECONDS;
     let Some(sealed) =
@@ -338,7 +339,7 @@ async fn two_factor_state(
     state: &AppState,
     user_id: UserId,
     username: &str,
-    reveal_to: Option<&str>,
+    reveal_to: Option<&SignInId>,
 ) -> Result<TwoFactorState, AppError> {
     if store::two_factor_of(&state.pool, user_id).await?.is_some() {
         return Ok(TwoFactorState::On);
@@ -349,7 +350,7 @@ async fn two_factor_state(
         .filter(|enrollment| {
             enrollment.started_at >= recent
                 && reveal_to.is_some()
-                && enrollment.sign_in_id.as_deref() == reveal_to
+                && enrollment.sign_in_id.as_ref() == reveal_to
         })
     else {
         return Ok(TwoFactorState::Off);
