@@ -316,18 +316,21 @@ pub async fn client() -> Client {
 pub struct SignedInUser(pub UserId);
 
 /// The state and the signed-in account of the request, or `Unauthorized`.
+/// The account is also recorded as `user_id` on the caller's span, which every service declares
+/// (`#[tracing::instrument(…, fields(user_id = Empty))]`), so each service's span says whose it was.
 pub async fn signed_in() -> Result<(AppState, UserId), AppError> {
     let state = crate::state::app_state()?;
     let checked = leptos::prelude::use_context::<axum::http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<SignedInUser>().copied());
-    if let Some(SignedInUser(user_id)) = checked {
-        return Ok((state, user_id));
-    }
-    let user_id = AuthSession::from_request()
-        .await?
-        .signed_in_user(&state)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
+    let user_id = match checked {
+        Some(SignedInUser(user_id)) => user_id,
+        None => AuthSession::from_request()
+            .await?
+            .signed_in_user(&state)
+            .await?
+            .ok_or(AppError::Unauthorized)?,
+    };
+    tracing::Span::current().record("user_id", user_id.0);
     Ok((state, user_id))
 }
 

@@ -12,6 +12,7 @@ use crate::{
 /// The security page shows this many recent events.
 const RECENT_EVENTS: i64 = 20;
 
+#[tracing::instrument(skip_all, fields(user_id = viewer.user_id().0), err(level = "info", Display))]
 pub async fn activity(viewer: &Viewer) -> Result<ActivitySection, AppError> {
     let events = store::recent_events(&viewer.state.pool, viewer.user_id(), RECENT_EVENTS)
         .await?

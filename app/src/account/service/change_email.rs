@@ -23,6 +23,7 @@ const UNDO_DAYS: i64 = 7;
 /// At most this many change requests an hour, so the form cannot flood a mailbox.
 const CHANGE_EMAILS_PER_HOUR: i64 = 3;
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn request(typed: &str, password: SecretString, code: &str) -> Result<(), AppError> {
     let (state, user_id) = signed_in().await?;
     let account = store::account(&state.pool, user_id)
@@ -132,6 +133,7 @@ async fn tell_old_address(
     .map(|_| ())
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn change_details(token: &str) -> Result<KeepLink, AppError> {
     link_details(token, TokenPurpose::EmailChange, Link::EmailChange).await
 }
@@ -153,6 +155,7 @@ async fn link_details(
     })
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn confirm(token: &str) -> Result<String, AppError> {
     let state = app_state()?;
     let now = state.clock.now();
@@ -179,10 +182,12 @@ pub async fn confirm(token: &str) -> Result<String, AppError> {
     }
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn undo_details(token: &str) -> Result<KeepLink, AppError> {
     link_details(token, TokenPurpose::EmailChangeUndo, Link::EmailChangeUndo).await
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn undo(token: &str) -> Result<(), AppError> {
     let state = app_state()?;
     let now = state.clock.now();

@@ -39,6 +39,7 @@ pub(crate) async fn confirm_identity(
     Ok(false)
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn change(current: SecretString, new: SecretString, code: &str) -> Result<(), AppError> {
     let (state, user_id) = signed_in().await?;
     let account = account(&state, user_id).await?;

@@ -9,6 +9,7 @@ use crate::{
     store::{self, Closing, RETIRED_USERNAME_SECONDS},
 };
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn close(password: SecretString, code: &str) -> Result<(), AppError> {
     let (state, user_id) = signed_in().await?;
     let account = store::account(&state.pool, user_id)

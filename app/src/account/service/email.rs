@@ -13,6 +13,7 @@ use crate::{
 
 /// Off is recorded as a warning and told to the address: someone in the account would want the
 /// owner not to hear of new sign-ins.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn set_sign_in_alerts(on: bool) -> Result<(), AppError> {
     let (state, user_id) = signed_in().await?;
     if !store::set_sign_in_alerts(&state.pool, user_id, on).await? {
@@ -30,6 +31,7 @@ pub async fn set_sign_in_alerts(on: bool) -> Result<(), AppError> {
     Ok(())
 }
 
+#[tracing::instrument(skip_all, fields(user_id = viewer.user_id().0), err(level = "info", Display))]
 pub async fn section(viewer: &Viewer) -> Result<EmailSection, AppError> {
     let (pool, user_id) = (&viewer.state.pool, viewer.user_id());
     let now = viewer.state.clock.now();

@@ -14,6 +14,7 @@ pub const RESET_LINK_SECONDS: i64 = crate::limits::RESET_LINK_MINUTES * 60;
 /// At most this many reset emails an account an hour.
 const RESET_EMAILS_PER_HOUR: i64 = 3;
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn request(typed: &str) -> Result<(), AppError> {
     let typed = typed.trim();
     if typed.is_empty() {

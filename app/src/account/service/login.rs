@@ -12,6 +12,7 @@ use crate::{
 
 /// A half-finished sign-in whose account no longer has a second factor (it was reset
 /// meanwhile) starts over at the password.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn sign_in_state() -> Result<SignInProgress, AppError> {
     let state = app_state()?;
     let auth = AuthSession::from_request().await?;
@@ -44,6 +45,7 @@ pub async fn sign_in_state() -> Result<SignInProgress, AppError> {
 /// Unknown username and wrong password answer alike, in words and in work: both verify one
 /// Argon2id hash (see `password_check`).
 /// The stage reached, and whether an organization's requirement holds the account.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn login(
     username: String,
     password: SecretString,

@@ -23,6 +23,7 @@ use crate::{
 
 /// The account's username; None when it is gone or cannot be read (logged), for what may show
 /// a signed-out look rather than fail.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn username(state: &crate::state::AppState, user_id: store::UserId) -> Option<String> {
     store::username_of(&state.pool, user_id)
         .await
@@ -32,6 +33,7 @@ pub async fn username(state: &crate::state::AppState, user_id: store::UserId) ->
 }
 
 /// The signed-in account's name, or None: what a page shows of who is signed in.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn current_user() -> Result<Option<SignedInUser>, AppError> {
     let state = app_state()?;
     let auth = AuthSession::from_request().await?;
@@ -42,6 +44,7 @@ pub async fn current_user() -> Result<Option<SignedInUser>, AppError> {
     Ok(username.map(|username| SignedInUser { username }))
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn account_facts() -> Result<AccountFacts, AppError> {
     let (state, user_id) = signed_in().await?;
     let account = store::account(&state.pool, user_id)

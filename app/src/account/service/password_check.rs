@@ -25,6 +25,7 @@ pub struct PasswordMatch {
 /// Checks `password` for `username` (already normalised). `Ok(Some(..))` for the right password,
 /// `Ok(None)` for a wrong one or an unknown username (both counted and audited alike), or
 /// `TryAgainIn` while the counter says to wait.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn check_password(
     state: &AppState,
     username: &str,

@@ -18,6 +18,7 @@ const LINK: Link = Link::PasswordReset;
 /// Codes one reset link takes: a typo or two, then the mailbox alone guesses no further.
 const CODE_TRIES: i64 = 3;
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn details(token: &str) -> Result<ResetLink, AppError> {
     let state = app_state()?;
     let account = account_of_link(&state, token, TokenPurpose::PasswordReset, LINK).await?;
@@ -30,6 +31,7 @@ pub async fn details(token: &str) -> Result<ResetLink, AppError> {
     })
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn reset(token: &str, password: SecretString, code: &str) -> Result<(), AppError> {
     let state = app_state()?;
     let account = account_of_link(&state, token, TokenPurpose::PasswordReset, LINK).await?;

@@ -11,6 +11,7 @@ use crate::{
     two_factor::service::verify_any_factor,
 };
 
+#[tracing::instrument(skip_all, fields(user_id = viewer.user_id().0), err(level = "info", Display))]
 pub async fn section(viewer: &Viewer) -> Result<SessionsSection, AppError> {
     let (state, user_id) = (&viewer.state, viewer.user_id());
     let now = state.clock.now();
@@ -44,6 +45,7 @@ pub async fn section(viewer: &Viewer) -> Result<SessionsSection, AppError> {
     })
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn forget_browser(id: i64, code: &str) -> Result<(), AppError> {
     let (state, user_id) = signed_in().await?;
     // Browsers are remembered only with two-factor authentication on (turning it off forgets
@@ -61,6 +63,7 @@ pub async fn forget_browser(id: i64, code: &str) -> Result<(), AppError> {
 
 /// The sign-in's password check, with its throttle and audit: a stolen session is no
 /// unthrottled way to guess the owner's password.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn confirm_password(password: SecretString) -> Result<(), AppError> {
     let (state, user_id) = signed_in().await?;
     let username = store::username_of(&state.pool, user_id)
@@ -82,6 +85,7 @@ pub async fn confirm_password(password: SecretString) -> Result<(), AppError> {
 
 /// Signs out one of the account's sessions (its sign-in row goes; its browser is signed out at
 /// its next request).
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn revoke(id: &str) -> Result<(), AppError> {
     let (state, user_id) = signed_in().await?;
     store::delete_sign_in(&state.pool, user_id, &SignInId(id.to_owned())).await?;

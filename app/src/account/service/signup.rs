@@ -9,6 +9,7 @@ use crate::{
     validation,
 };
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn signup(
     username: String,
     email: String,

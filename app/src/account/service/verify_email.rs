@@ -18,6 +18,7 @@ const VERIFY_EMAILS_PER_HOUR: i64 = 3;
 /// Sends the verification email; a failure is logged, and the security page offers to resend.
 /// When another account has verified the address, its owner is told instead, and nothing
 /// that would verify it again is sent: sign-up never says an address is taken.
+#[tracing::instrument(skip_all, fields(user_id = user_id.0))]
 pub async fn send_verification(state: &AppState, user_id: UserId) {
     let sent = match store::verified_owner_of_email_of(&state.pool, user_id).await {
         Ok(Some(owner)) => send_address_in_use(state, user_id, &owner).await,
@@ -45,6 +46,7 @@ async fn send_address_in_use(
 /// Tells `owner`, whose verified address `to` is, that someone tried to use it on another
 /// account; counted as a link `mail` of that account would be (a token is made for the slot,
 /// and its link never sent), so the person trying learns nothing and cannot flood the owner.
+#[tracing::instrument(skip_all, fields(user_id = user_id.0), err(level = "info", Display))]
 pub async fn send_address_in_use_to(
     state: &AppState,
     user_id: UserId,
@@ -90,6 +92,7 @@ fn verification_mail() -> LinkMail<'static> {
     }
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn resend() -> Result<(), AppError> {
     let (state, user_id) = signed_in().await?;
     if let Some(owner) = store::verified_owner_of_email_of(&state.pool, user_id).await? {
@@ -98,6 +101,7 @@ pub async fn resend() -> Result<(), AppError> {
     try_send(&state, user_id).await.map(|_| ())
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn details(token: &str) -> Result<KeepLink, AppError> {
     let state = app_state()?;
     let account =
@@ -108,6 +112,7 @@ pub async fn details(token: &str) -> Result<KeepLink, AppError> {
     })
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn verify(token: &str) -> Result<(), AppError> {
     let state = app_state()?;
     let now = state.clock.now();

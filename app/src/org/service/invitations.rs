@@ -37,6 +37,7 @@ async fn note(state: &AppState, user_id: UserId, detail: &str) -> Result<(), App
 /// An invitation names a username and waits whether or not an account holds it (one made
 /// later under that name may accept it): the answer, the owner's list, the limit and the
 /// database's work are the same either way, so none of them tells which names are taken.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn invite(slug: &str, username: &str) -> Result<String, AppError> {
     let (state, owner, org) = ownership(slug).await?;
     let username = validation::normalize_username(username)
@@ -62,6 +63,7 @@ pub async fn invite(slug: &str, username: &str) -> Result<String, AppError> {
     Ok(org.slug)
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn withdraw(slug: &str, username: &str) -> Result<String, AppError> {
     let (state, owner, org) = ownership(slug).await?;
     let username = Username::canonical(username);
@@ -77,6 +79,7 @@ pub async fn withdraw(slug: &str, username: &str) -> Result<String, AppError> {
     Ok(org.slug)
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn mine() -> Result<Vec<InvitationView>, AppError> {
     let (state, user_id) = signed_in().await?;
     Ok(store::invitations_for(&state.pool, user_id)
@@ -100,6 +103,7 @@ async fn invited_to(slug: &str) -> Result<(AppState, UserId, OrgRow), AppError> 
 }
 
 /// Joins, and from now on the organization's requirement applies: its notice is mailed.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn accept(slug: &str) -> Result<String, AppError> {
     let (state, user_id, org) = invited_to(slug).await?;
     if !store::accept_invitation(&state.pool, org.id, user_id, state.clock.now()).await? {
@@ -112,6 +116,7 @@ pub async fn accept(slug: &str) -> Result<String, AppError> {
     Ok(org.slug)
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn decline(slug: &str) -> Result<(), AppError> {
     let (state, user_id, org) = invited_to(slug).await?;
     if !store::delete_invitation(&state.pool, org.id, user_id).await? {

@@ -36,6 +36,7 @@ pub fn grace_deadline(since: UnixTime, joined_at: UnixTime, grace_days: i64) -> 
 }
 
 /// What the nearest deadline of the account's organizations means for it now.
+#[tracing::instrument(skip_all, fields(user_id = user_id.0), err(level = "info", Display))]
 pub async fn enforcement(state: &AppState, user_id: UserId) -> Result<Enforcement, AppError> {
     let nearest = store::two_factor_requirements(&state.pool, user_id)
         .await?
@@ -64,6 +65,7 @@ pub async fn enforcement(state: &AppState, user_id: UserId) -> Result<Enforcemen
 
 /// The organization whose requirement holds the viewer's account (past its deadline without a
 /// second factor), linked to its page to leave it.
+#[tracing::instrument(skip_all, fields(user_id = viewer.user_id().0), err(level = "info", Display))]
 pub async fn held_by(viewer: &crate::auth::Viewer) -> Result<Option<OrgLink>, AppError> {
     Ok(match enforcement(&viewer.state, viewer.user_id()).await? {
         Enforcement::Required { org_name, org_slug } => Some(OrgLink {
@@ -78,6 +80,7 @@ pub async fn held_by(viewer: &crate::auth::Viewer) -> Result<Option<OrgLink>, Ap
 /// password sign-in, the password confirmed again): the enrollment starts there, so loading
 /// the security page never writes. A member held while signed in turns it on with the switch.
 /// Returns whether the account is held.
+#[tracing::instrument(skip_all, fields(user_id = user_id.0), err(level = "info", Display))]
 pub async fn begin_if_held(
     state: &AppState,
     user_id: UserId,

@@ -39,6 +39,7 @@ pub(super) async fn ownership(slug: &str) -> Result<(AppState, UserId, OrgRow), 
     Ok((state, user_id, org))
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn create(name: &str) -> Result<String, AppError> {
     let (state, user_id) = signed_in().await?;
     let name = crate::org::check_org_name(name)
@@ -94,6 +95,7 @@ fn describe(member: &store::MemberRow, org: &OrgRow, now: crate::unix_time::Unix
     }
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn details(slug: &str) -> Result<OrgDetails, AppError> {
     let (state, _, org, role) = membership(slug).await?;
     let is_owner = role == Role::Owner;
@@ -130,6 +132,7 @@ async fn member_views(state: &AppState, org: &OrgRow) -> Result<Vec<MemberView>,
         .collect())
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn remove_member(slug: &str, username: &str) -> Result<(), AppError> {
     let (state, owner, org) = ownership(slug).await?;
     let user_id = store::user_id_by_username(&state.pool, Username::canonical(username).as_str())
@@ -146,6 +149,7 @@ pub async fn remove_member(slug: &str, username: &str) -> Result<(), AppError> {
     .await
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn leave(slug: &str) -> Result<(), AppError> {
     let (state, user_id, org, _) = membership(slug).await?;
     removal(&state, &org, user_id).await?;
@@ -167,6 +171,7 @@ async fn removal(state: &AppState, org: &OrgRow, user_id: UserId) -> Result<(), 
     }
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn set_remembered_browsers(slug: &str, allowed: bool) -> Result<(), AppError> {
     let (state, owner, org) = ownership(slug).await?;
     store::set_remembered_browsers(&state.pool, org.id, allowed).await?;
@@ -190,6 +195,7 @@ async fn record_change(state: &AppState, owner: UserId, detail: &str) -> Result<
     .await
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn set_requirement(slug: &str, required: bool, grace_days: &str) -> Result<(), AppError> {
     let (state, owner, org) = ownership(slug).await?;
     let grace_days: i64 = grace_days
@@ -272,6 +278,7 @@ async fn send(state: &AppState, email: Email) {
     }
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn notice() -> Result<Option<RequirementNotice>, AppError> {
     let state = crate::state::app_state()?;
     let auth = crate::auth::AuthSession::from_request().await?;
@@ -288,6 +295,7 @@ pub async fn notice() -> Result<Option<RequirementNotice>, AppError> {
 }
 
 /// The signed-in account's organizations, for its portal.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn mine() -> Result<Vec<crate::org::OrgSummary>, AppError> {
     let (state, user_id) = crate::auth::signed_in().await?;
     Ok(store::memberships_of(&state.pool, user_id)

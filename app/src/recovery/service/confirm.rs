@@ -13,6 +13,7 @@ fn refusal(found: TokenState) -> AppError {
     link_refusal(found, Link::Recovery)
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn whose(token: &str) -> Result<String, AppError> {
     let state = app_state()?;
     Ok(
@@ -22,6 +23,7 @@ pub async fn whose(token: &str) -> Result<String, AppError> {
     )
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn confirm(token: &str) -> Result<(), AppError> {
     let state = app_state()?;
     let now = state.clock.now();

@@ -20,6 +20,7 @@ pub const RECOVERY_EMAILS_PER_HOUR: i64 = 3;
 
 /// Removes the second factor and its recovery code, signs the account out everywhere, records
 /// why and emails the owner.
+#[tracing::instrument(skip_all, fields(user_id = user_id.0), err(level = "info", Display))]
 pub async fn reset_two_factor(
     state: &AppState,
     user_id: UserId,

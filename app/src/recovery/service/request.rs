@@ -11,6 +11,7 @@ use crate::{
     two_factor::service::verify_recovery_code,
 };
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn request(typed: &str) -> Result<(), AppError> {
     let state = app_state()?;
     let auth = AuthSession::from_request().await?;

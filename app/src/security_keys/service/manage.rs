@@ -17,6 +17,7 @@ use crate::{
 
 const CEREMONY: &str = "registration";
 
+#[tracing::instrument(skip_all, fields(user_id = viewer.user_id().0), err(level = "info", Display))]
 pub async fn section(viewer: &crate::auth::Viewer) -> Result<KeysSection, AppError> {
     Ok(KeysSection {
         keys: keys_of(&viewer.state, viewer.user_id()).await?,
@@ -41,6 +42,7 @@ fn key_name(typed: &str) -> Result<String, AppError> {
         .map_err(|message| AppError::validation("name", message))
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn start(name: &str, code: &str) -> Result<String, AppError> {
     let (state, user_id) = signed_in_recently().await?;
     let name = key_name(name)?;
@@ -74,6 +76,7 @@ pub async fn start(name: &str, code: &str) -> Result<String, AppError> {
     to_json(&options)
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn finish(credential: &str) -> Result<(), AppError> {
     let (state, user_id) = signed_in_recently().await?;
     let auth = AuthSession::from_request().await?;
@@ -113,6 +116,7 @@ pub async fn finish(credential: &str) -> Result<(), AppError> {
     .await
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn remove(id: i64, code: &str) -> Result<(), AppError> {
     let (state, user_id) = signed_in_recently().await?;
     verify_any_factor(&state, user_id, code, &client().await).await?;

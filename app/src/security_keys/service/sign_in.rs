@@ -16,6 +16,7 @@ use crate::{
 const SECOND_FACTOR: &str = "second_factor";
 const PASSKEY: &str = "passkey";
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn start_second_factor() -> Result<String, AppError> {
     let state = app_state()?;
     let auth = AuthSession::from_request().await?;
@@ -38,6 +39,7 @@ pub async fn start_second_factor() -> Result<String, AppError> {
     to_json(&options)
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn finish_second_factor(credential: &str, remember: bool) -> Result<(), AppError> {
     let state = app_state()?;
     let auth = AuthSession::from_request().await?;
@@ -76,6 +78,7 @@ pub async fn finish_second_factor(credential: &str, remember: bool) -> Result<()
     Ok(())
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn start_passkey() -> Result<String, AppError> {
     let state = app_state()?;
     let (options, discoverable) = webauthn(&state)?
@@ -88,6 +91,7 @@ pub async fn start_passkey() -> Result<String, AppError> {
     to_json(&options)
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn finish_passkey(credential: &str) -> Result<bool, AppError> {
     let state = app_state()?;
     let auth = AuthSession::from_request().await?;

@@ -19,6 +19,7 @@ use crate::{
 /// Each code check tries every app of the account: a handful is what people carry.
 const MAX_APPS: usize = 10;
 
+#[tracing::instrument(skip_all, fields(user_id = viewer.user_id().0), err(level = "info", Display))]
 pub async fn section(viewer: &crate::auth::Viewer) -> Result<AppsSection, AppError> {
     let (state, user_id) = (&viewer.state, viewer.user_id());
     let adding = match viewer.reveal_to() {
@@ -78,6 +79,7 @@ async fn current_addition(
         .filter(|addition| addition.sign_in_id == *sign_in_id && addition.started_at >= recent))
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn start(name: &str, code: &str) -> Result<(), AppError> {
     let (state, user_id) = signed_in_recently().await?;
     let name = validation::factor_name(name, "Name the app, e.g. “Work phone”.")
@@ -114,6 +116,7 @@ pub async fn start(name: &str, code: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn finish(code: &str) -> Result<(), AppError> {
     let (state, user_id) = signed_in().await?;
     let sign_in_id = this_sign_in_id().await?;
@@ -155,6 +158,7 @@ pub async fn finish(code: &str) -> Result<(), AppError> {
     .await
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn remove(id: i64, code: &str) -> Result<(), AppError> {
     let (state, user_id) = signed_in_recently().await?;
     verify_any_factor(&state, user_id, code, &client().await).await?;
@@ -178,6 +182,7 @@ pub async fn remove(id: i64, code: &str) -> Result<(), AppError> {
     .await
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn cancel() -> Result<(), AppError> {
     let (state, user_id) = signed_in().await?;
     store::cancel_app_addition(&state.pool, user_id).await?;

@@ -20,6 +20,7 @@ use crate::{
 /// 160 bits: RFC 4226 §4 recommends a secret of that length for HMAC-SHA-1.
 const SECRET_BYTES: usize = 20;
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn start() -> Result<(), AppError> {
     let (state, user_id) = signed_in_recently().await?;
     if store::two_factor_of(&state.pool, user_id).await?.is_some() {
@@ -56,6 +57,7 @@ pub fn scan_code(
     Ok((qr_svg, otpauth::grouped(&otpauth::base32(secret))))
 }
 
+#[tracing::instrument(skip_all, fields(user_id = user_id.0), err(level = "info", Display))]
 pub async fn email_verified(state: &AppState, user_id: UserId) -> Result<bool, AppError> {
     Ok(store::account(&state.pool, user_id)
         .await?
@@ -63,6 +65,7 @@ pub async fn email_verified(state: &AppState, user_id: UserId) -> Result<bool, A
 }
 
 /// A new enrollment with a fresh secret, belonging to the sign-in `sign_in_id`.
+#[tracing::instrument(skip_all, fields(user_id = user_id.0), err(level = "info", Display))]
 pub async fn begin_enrollment(
     state: &AppState,
     user_id: UserId,
@@ -73,6 +76,7 @@ pub async fn begin_enrollment(
     Ok(())
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn confirm(code: &str) -> Result<(), AppError> {
     let (state, user_id) = signed_in().await?;
     let sign_in_id = this_sign_in_id().await?;
@@ -107,6 +111,7 @@ pub async fn confirm(code: &str) -> Result<(), AppError> {
 }
 
 /// Returns the notice the security page shows next.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn save(saved: bool) -> Result<crate::notice::Notice, AppError> {
     if !saved {
         return Err(AppError::validation(
@@ -135,6 +140,7 @@ pub async fn save(saved: bool) -> Result<crate::notice::Notice, AppError> {
 }
 
 /// Leaves the wizard: nothing was turned on.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn cancel() -> Result<(), AppError> {
     let (state, user_id) = signed_in().await?;
     store::cancel_enrollment(&state.pool, user_id).await?;

@@ -7,6 +7,7 @@ use crate::{
     two_factor::service::{self, factor_changed, verify_totp},
 };
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn disable(code: &str) -> Result<(), AppError> {
     let (state, user_id) = signed_in_recently().await?;
     if let Some(org) = store::requiring_org(&state.pool, user_id).await? {
@@ -25,6 +26,7 @@ pub async fn disable(code: &str) -> Result<(), AppError> {
     .await
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn regenerate(code: &str) -> Result<(), AppError> {
     let (state, user_id) = signed_in_recently().await?;
     let client = client().await;

@@ -48,6 +48,7 @@ pub fn code_required() -> AppError {
 /// spends its step; a wrong or replayed one counts as a failure and is recorded. The throttle's
 /// judgement, the check and its outcome are one write transaction (`store::settle_code_check`),
 /// so parallel guesses cannot slip past the failure counter, on one instance or several.
+#[tracing::instrument(skip_all, fields(user_id = user_id.0), err(level = "info", Display))]
 pub async fn verify_totp(
     state: &AppState,
     user_id: UserId,
@@ -106,6 +107,7 @@ fn check_with_apps(
 
 /// Checks a recovery code of an account with two-factor authentication on, under its own
 /// throttle. The code stays valid: it is spent only by the reset it is for.
+#[tracing::instrument(skip_all, fields(user_id = user_id.0), err(level = "info", Display))]
 pub async fn verify_recovery_code(
     state: &AppState,
     user_id: UserId,
@@ -159,6 +161,7 @@ pub async fn verify_recovery_code(
 /// A second factor typed in the one field `code`: a code from the app (six digits), or else the
 /// recovery code; each under its own throttle. Used where a mailbox or a session must not be
 /// enough (a password reset, a change of password, closing the account).
+#[tracing::instrument(skip_all, fields(user_id = user_id.0), err(level = "info", Display))]
 pub async fn verify_any_factor(
     state: &AppState,
     user_id: UserId,
@@ -191,6 +194,7 @@ pub async fn verify_any_factor(
 
 /// Refuses an attempt while the factor's failures say to wait, or once it is locked; otherwise
 /// returns how many consecutive failures came before.
+#[tracing::instrument(skip_all, fields(user_id = user_id.0), err(level = "info", Display))]
 pub async fn check_throttle(
     state: &AppState,
     user_id: UserId,
@@ -222,6 +226,7 @@ pub fn throttle_verdict(
 
 /// Records a failure already counted (the `failures`-th in a row), and the lockout when this
 /// failure caused it.
+#[tracing::instrument(skip_all, fields(user_id = user_id.0), err(level = "info", Display))]
 pub async fn record_failure(
     state: &AppState,
     user_id: UserId,
@@ -251,6 +256,7 @@ pub async fn record_failure(
 /// After a second factor was added or removed: live recovery links die (a link asked for before
 /// must not reset the factors as they are now), every other session ends (and every remembered
 /// browser with them), the change is audited with `detail`, and the owner is mailed `notice`.
+#[tracing::instrument(skip_all, fields(user_id = user_id.0), err(level = "info", Display))]
 pub async fn factor_changed(
     state: &AppState,
     user_id: UserId,
@@ -274,6 +280,7 @@ pub struct NewRecoveryCode {
     pub sealed: Vec<u8>,
 }
 
+#[tracing::instrument(skip_all, fields(user_id = user_id.0), err(level = "info", Display))]
 pub async fn new_recovery_code(
     state: &AppState,
     user_id: UserId,
@@ -289,6 +296,7 @@ pub async fn new_recovery_code(
 }
 
 /// The recovery code waiting to be shown to the sign-in that made it, if there is a recent one.
+#[tracing::instrument(skip_all, fields(user_id = user_id.0), err(level = "info", Display))]
 pub async fn revealed_recovery_code(
     state: &AppState,
     user_id: UserId,
@@ -309,6 +317,7 @@ pub async fn revealed_recovery_code(
 }
 
 /// The security page's two-factor card, as the viewer may see it.
+#[tracing::instrument(skip_all, fields(user_id = viewer.user_id().0), err(level = "info", Display))]
 pub async fn section(viewer: &Viewer) -> Result<TwoFactorSection, AppError> {
     let state = &viewer.state;
     let user_id = viewer.user_id();

@@ -5,6 +5,7 @@ use crate::{
     two_factor::service::verify_totp,
 };
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn verify(code: &str, remember: bool) -> Result<(), AppError> {
     let state = app_state()?;
     let auth = AuthSession::from_request().await?;
