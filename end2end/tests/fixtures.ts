@@ -74,9 +74,8 @@ export async function forgetCookies(page: Page) {
 }
 
 /**
- * With JavaScript, the islands router patches each next page into the document it has: what it
- * shows must be what a fresh load of the same address shows, element for element and word for
- * word. (Call it where the page shows no one-time message: a fresh load would not repeat it.)
+ * With JavaScript, navigate.js puts each next page into the document it has: what it shows must
+ * be what a fresh load of the same address shows, element for element and word for word. (Call it where the page shows no one-time message: a fresh load would not repeat it.)
  */
 export async function expectPatchedAsLoaded(page: Page, mode: Mode) {
   if (!mode.javaScriptEnabled) return;

@@ -1,6 +1,6 @@
 //! The WebAssembly entry: Portal's pages are rendered on the server; this hydrates the islands
-//! in them (the parts that run in the browser) and lets the islands router move between pages
-//! without a full load.
+//! in them (the only parts that run in the browser). Moving between pages without a full load is
+//! `app/src/navigate.js`'s work, not the WebAssembly's.
 
 // Links the app, so its islands' exports are in the wasm.
 #[allow(unused_imports)]
