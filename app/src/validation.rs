@@ -106,7 +106,7 @@ pub fn check_new_password(password: &str) -> Result<(), Cow<'static, str>> {
 }
 
 /// Where a browser goes when the place asked for is not a path on this site.
-pub const FALLBACK_PATH: &str = "/portal";
+pub const FALLBACK_PATH: &str = crate::paths::PORTAL;
 
 /// Where to send a browser: `target` if it is a path on this site, else the portal. Every place
 /// Portal sends a browser to goes through here (`redirect` below, the server's layers, the key
@@ -125,7 +125,7 @@ pub fn safe_next_path(target: &str) -> &str {
 /// portal.
 pub fn after_sign_in(held: bool, next: &str) -> &str {
     if held {
-        "/settings/security"
+        crate::paths::SECURITY
     } else {
         safe_next_path(next)
     }

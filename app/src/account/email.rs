@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     account::verify_email::ResendVerification,
-    components::{Hidden, PortalForm, SubmitButton},
+    components::{Hidden, PortalForm, SubmitButton, Switch},
     error::AppError,
     notice::Notice,
     paths,
@@ -78,10 +78,7 @@ pub fn EmailCard(section: EmailSection) -> impl IntoView {
             })}
             <PortalForm<SetSignInAlerts>>
                 {(!sign_in_alerts).then(|| view! { <Hidden name="on" value="yes" /> })}
-                <button type="submit" role="switch" aria-checked=if sign_in_alerts { "true" } else { "false" } class="switch">
-                    <span class="switch-track" aria-hidden="true"><span class="switch-thumb"></span></span>
-                    <span class="switch-label">"Email me at every new sign-in"</span>
-                </button>
+                <Switch on=sign_in_alerts label="Email me at every new sign-in" />
             </PortalForm<SetSignInAlerts>>
             <p><A href=paths::CHANGE_EMAIL>"Change email"</A></p>
         </section>

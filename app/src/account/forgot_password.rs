@@ -15,7 +15,7 @@ use crate::{
 
 /// The one answer, known account or not.
 /// What the form answers, whether or not an account matches.
-pub fn sent() -> String {
+pub fn sent_text() -> String {
     format!(
         "If an account matches, we have sent a link. Open it within {} minutes to choose a new password.",
         crate::limits::RESET_LINK_MINUTES
@@ -49,7 +49,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
             }
         >
             <section class="card">
-                <p class="notice" role="status">{sent()}</p>
+                <p class="notice" role="status">{sent_text()}</p>
                 <p>"With two-factor authentication on, the link's page also asks for a code from your authenticator app."</p>
             </section>
         </Show>

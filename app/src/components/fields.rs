@@ -120,3 +120,29 @@ pub fn CheckboxField(
         </div>
     }
 }
+
+/// A switch that submits its form: pressing it asks for the other state (the form's fields say
+/// which). `disabled` with `described_by`: a switch that cannot move, and the line saying why.
+#[component]
+pub fn Switch(
+    on: bool,
+    label: &'static str,
+    #[prop(optional)] disabled: bool,
+    #[prop(default = None)] described_by: Option<&'static str>,
+) -> impl IntoView {
+    view! {
+        <button
+            type="submit"
+            role="switch"
+            aria-checked=if on { "true" } else { "false" }
+            class="switch"
+            disabled=disabled
+            aria-describedby=described_by
+        >
+            <span class="switch-track" aria-hidden="true">
+                <span class="switch-thumb"></span>
+            </span>
+            <span class="switch-label">{label}</span>
+        </button>
+    }
+}

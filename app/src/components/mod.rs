@@ -8,7 +8,7 @@ mod status;
 
 use leptos::{prelude::*, server_fn::ServerFn};
 
-pub use fields::{CheckboxField, CodeField, Field, Hidden};
+pub use fields::{CheckboxField, CodeField, Field, Hidden, Switch};
 pub use form::{
     EnterSubmitsNothing, FormMessage, FormState, Intro, PortalForm, ReturnHere, SubmitButton,
 };

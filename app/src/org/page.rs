@@ -12,7 +12,9 @@ use super::{
     invitations::{InviteForm, PendingInvitations},
     load_requirement_notice, my_organizations, organization,
 };
-use crate::components::{ErrorCard, Field, FormMessage, Hidden, Loading, PortalForm, error_of};
+use crate::components::{
+    ErrorCard, Field, FormMessage, Hidden, Loading, PortalForm, Switch, error_of,
+};
 use crate::notice::NoticeLine;
 
 #[component]
@@ -71,10 +73,7 @@ fn RememberingSwitch(slug: String, on: bool) -> impl IntoView {
             <PortalForm<SetRememberedBrowsers>>
                 <Hidden name="slug" value=slug />
                 {(!on).then(|| view! { <Hidden name="allowed" value="yes" /> })}
-                <button type="submit" role="switch" aria-checked=if on { "true" } else { "false" } class="switch">
-                    <span class="switch-track" aria-hidden="true"><span class="switch-thumb"></span></span>
-                    <span class="switch-label">"Allow remembered browsers"</span>
-                </button>
+                <Switch on label="Allow remembered browsers" />
             </PortalForm<SetRememberedBrowsers>>
         </section>
     }
@@ -94,10 +93,7 @@ fn RequirementSwitch(slug: String, on: bool, grace_days: i64) -> impl IntoView {
                     <input id="field-grace_days" name="grace_days" type="number" min="0" max=crate::limits::MAX_GRACE_DAYS.to_string() value=grace_days.to_string() />
                     <p class="field-message">{move || error.get().and_then(|error| error.message_for("grace_days"))}</p>
                 </div>
-                <button type="submit" role="switch" aria-checked=if on { "true" } else { "false" } class="switch">
-                    <span class="switch-track" aria-hidden="true"><span class="switch-thumb"></span></span>
-                    <span class="switch-label">"Require two-factor authentication"</span>
-                </button>
+                <Switch on label="Require two-factor authentication" />
             </PortalForm<SetTwoFactorRequirement>>
         </section>
     }

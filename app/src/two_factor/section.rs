@@ -12,7 +12,7 @@ use super::{
     enroll::{RecoveryCodeStep, ScanStep, StartEnrollment},
     manage::{DisableForm, RegenerateForm},
 };
-use crate::components::{FormMessage, Hidden, PortalForm, error_of};
+use crate::components::{FormMessage, Hidden, PortalForm, Switch, error_of};
 
 /// What the two-factor card shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,19 +128,12 @@ fn TwoFactorSwitch(on: bool, required_by: Option<String>) -> impl IntoView {
     });
     let switch = move || {
         view! {
-            <button
-                type="submit"
-                role="switch"
-                aria-checked=if on { "true" } else { "false" }
-                class="switch"
+            <Switch
+                on
+                label="Enable two-factor authentication"
                 disabled=locked
-                aria-describedby=locked.then_some("switch-note")
-            >
-                <span class="switch-track" aria-hidden="true">
-                    <span class="switch-thumb"></span>
-                </span>
-                <span class="switch-label">"Enable two-factor authentication"</span>
-            </button>
+                described_by=locked.then_some("switch-note")
+            />
         }
     };
     let note = note.map(|note| view! { <p id="switch-note" class="hint">{note}</p> });
