@@ -4,7 +4,7 @@
 use std::{collections::BTreeSet, fs, path::Path};
 
 /// Lowest first. Keep in step with ARCHITECTURE.md.
-const LAYERS: [&str; 25] = [
+const LAYERS: [&str; 26] = [
     "paths",
     "limits",
     "unix_time",
@@ -26,6 +26,7 @@ const LAYERS: [&str; 25] = [
     "org",
     "security_keys",
     "recovery",
+    "oidc",
     "account",
     "maintenance",
     "settings",

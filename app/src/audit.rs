@@ -75,6 +75,8 @@ event_kinds! {
     SignInAlertsOn = "sign_in_alerts_on" => "Emails at every new sign-in turned on";
     /// Off is worth a second look: someone in the account would want the owner not to hear.
     SignInAlertsOff = "sign_in_alerts_off" => "Emails at every new sign-in turned off", warning;
+    AppAccessGranted = "app_access_granted" => "An app was allowed to sign you in";
+    AppAccessRevoked = "app_access_revoked" => "An app's access was revoked";
 }
 
 impl EventKind {
@@ -84,7 +86,7 @@ impl EventKind {
 }
 
 /// How an account signed in: the detail of its audit event and the label of its metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SignInMethod {
     Password,
     PasswordOnRememberedBrowser,

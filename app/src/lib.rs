@@ -11,6 +11,7 @@ pub mod limits;
 #[cfg(feature = "ssr")]
 pub mod mail;
 pub mod notice;
+pub mod oidc;
 pub mod org;
 pub mod paths;
 pub mod recovery;
@@ -67,7 +68,12 @@ use settings::SecurityPage;
 
 /// Pages that need a signed-in account: these paths and everything under the ones ending in `/`.
 /// Every page of the route table is either here or in `PUBLIC_PAGES` (a server test checks).
-pub const PROTECTED_PAGES: [&str; 3] = [paths::PORTAL, "/settings/", paths::ORGS];
+pub const PROTECTED_PAGES: [&str; 4] = [
+    paths::PORTAL,
+    "/settings/",
+    paths::ORGS,
+    paths::OIDC_CONSENT,
+];
 /// Pages anyone may open.
 pub const PUBLIC_PAGES: [&str; 9] = [
     paths::HOME,
@@ -166,6 +172,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/confirm-email") view=ConfirmEmailPage ssr=SsrMode::Async />
                     <Route path=path!("/keep-email") view=KeepEmailPage ssr=SsrMode::Async />
                     <Route path=path!("/settings/close") view=CloseAccountPage ssr=SsrMode::Async />
+                    <Route path=path!("/oauth2/consent") view=oidc::consent::ConsentPage ssr=SsrMode::Async />
                 </Routes>
             </Frame>
         </Router>

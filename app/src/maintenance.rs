@@ -22,5 +22,6 @@ pub async fn delete_expired(state: &AppState) -> Result<(), sqlx::Error> {
     store::delete_expired_ceremonies(&state.pool, now - crate::auth::CEREMONY_SECONDS).await?;
     store::delete_expired_retired_usernames(&state.pool, now - store::RETIRED_USERNAME_SECONDS)
         .await?;
+    store::delete_expired_app_tokens(&state.pool, now).await?;
     Ok(())
 }

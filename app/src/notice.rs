@@ -38,6 +38,7 @@ notices! {
     RecoveryCodeSaved = "saved" => "Your new recovery code is saved. The old one no longer works.",
     SignedOut = "signed-out" => "That session is signed out.",
     SignedOutOthers = "signed-out-others" => "All your other sessions are signed out.",
+    AppAccessRevoked = "app-revoked" => "That app's access is revoked: it must ask you again to sign you in.",
     KeyAdded = "key-added" => "Your security key or passkey is added.",
     KeyRemoved = "key-removed" => "That security key or passkey is removed.",
     BrowserForgotten = "browser-forgotten" => "That browser is forgotten: it will ask for the second step again.",

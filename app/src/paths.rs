@@ -25,3 +25,16 @@ pub const ORGS: &str = "/org/";
 pub fn org(slug: &str) -> String {
     format!("{ORGS}{slug}")
 }
+
+/// OpenID Connect: the discovery document, at the place the standard fixes.
+pub const OIDC_DISCOVERY: &str = "/.well-known/openid-configuration";
+pub const OIDC_AUTHORIZE: &str = "/oauth2/authorize";
+/// Where an authorization request goes on after Portal's own sign-in or consent pages.
+pub const OIDC_CONTINUE: &str = "/oauth2/continue";
+/// The consent page: what an app asks for, Allow or Deny.
+pub const OIDC_CONSENT: &str = "/oauth2/consent";
+pub const OIDC_TOKEN: &str = "/oauth2/token";
+pub const OIDC_USERINFO: &str = "/oauth2/userinfo";
+pub const OIDC_JWKS: &str = "/oauth2/jwks";
+pub const OIDC_REVOKE: &str = "/oauth2/revoke";
+pub const OIDC_END_SESSION: &str = "/oauth2/logout";

@@ -32,6 +32,13 @@ const TABLES: &[&str] = &[
     "authenticator_apps",
     "authenticator_app_additions",
     "sessions",
+    "oidc_clients",
+    "oidc_keys",
+    "oidc_subjects",
+    "oidc_grants",
+    "oidc_families",
+    "oidc_codes",
+    "oidc_tokens",
 ];
 
 /// A column of the target, and how its values are read from the source.

@@ -43,6 +43,7 @@ fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(app::paths::RECOVERY_CODE_FILE, get(download_recovery_code))
         .nest("/pkg", static_files::pkg_router(&state.leptos_options))
+        .merge(app::oidc::endpoints::routes())
         .leptos_routes_with_context(state, route_list(), provide_request_context, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

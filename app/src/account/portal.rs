@@ -13,10 +13,13 @@ use crate::{
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
     let state = crate::state::app_state()?;
-    crate::auth::AuthSession::from_request()
-        .await?
-        .sign_out(&state)
-        .await?;
+    let auth = crate::auth::AuthSession::from_request().await?;
+    let sign_in = auth.sign_in_id().await?;
+    auth.sign_out(&state).await?;
+    // Apps signed in through this sign-in that asked to hear of it (back-channel logout).
+    if let Some(sign_in) = sign_in {
+        crate::oidc::service::logout::tell_apps_of_sign_in(&state, &sign_in).await;
+    }
     crate::validation::redirect(paths::LOGIN);
     Ok(())
 }

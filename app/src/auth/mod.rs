@@ -25,6 +25,23 @@ const PENDING_USER_ID: &str = "auth.pending_user_id";
 const PENDING_SINCE: &str = "auth.pending_since";
 /// Which password the pending sign-in passed: after a change or reset it cannot finish.
 const PENDING_PASSWORD: &str = "auth.pending_password";
+/// How this sign-in was made (`SignInMethod`): what an app signed in through Portal is told.
+const METHOD: &str = "auth.method";
+/// Where to go once the enrollment wizard is done (an app that asks for a second factor).
+const AFTER_WIZARD: &str = "auth.after_wizard";
+/// Whether the security key or passkey of this sign-in is synced between devices (its backup
+/// flag) rather than bound to one.
+const SYNCED_KEY: &str = "auth.synced_key";
+
+/// How and when this browser signed in: what an app signed in through Portal is told (`amr`,
+/// `auth_time`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authentication {
+    pub at: UnixTime,
+    pub method: SignInMethod,
+    /// The key used (a security key or passkey) is synced, not bound to one device.
+    pub synced_key: bool,
+}
 
 /// A WebAuthn ceremony waits this long for its answer (the browser's own timeout is shorter).
 pub const CEREMONY_SECONDS: i64 = 5 * 60;
@@ -140,12 +157,50 @@ impl AuthSession {
         self.set(SIGN_IN_ID, sign_in_id).await?;
         self.set(SIGNED_IN_AT, now).await?;
         self.set(PASSWORD_AT, now).await?;
+        self.set(METHOD, recorded.unwrap_or(SignInMethod::Password)).await?;
         // This browser is now known to the account: its wrong passwords count on their own.
         device::remember(state, &username);
         if let Some(how) = recorded {
             crate::notify::send_sign_in_alert(state, user_id, how, client).await;
         }
         Ok(())
+    }
+
+    /// When this browser signed in, and how.
+    pub async fn authentication(&self) -> Result<Option<Authentication>, AppError> {
+        let at: Option<UnixTime> = self.get(SIGNED_IN_AT).await?;
+        let method: Option<SignInMethod> = self.get(METHOD).await?;
+        let synced_key: Option<bool> = self.get(SYNCED_KEY).await?;
+        Ok(at.map(|at| Authentication {
+            at,
+            method: method.unwrap_or(SignInMethod::Password),
+            synced_key: synced_key.unwrap_or(false),
+        }))
+    }
+
+    /// The key this sign-in was made with is synced between devices (`synced`) or bound to one.
+    pub async fn note_key(&self, synced: bool) -> Result<(), AppError> {
+        self.set(SYNCED_KEY, synced).await
+    }
+
+    /// A code from a newly enrolled app was just checked: this sign-in has now shown a second
+    /// factor as well as the password.
+    pub async fn second_factor_shown(&self) -> Result<(), AppError> {
+        let method: Option<SignInMethod> = self.get(METHOD).await?;
+        if matches!(method, None | Some(SignInMethod::Password)) {
+            self.set(METHOD, SignInMethod::PasswordAndCode).await?;
+        }
+        Ok(())
+    }
+
+    /// Where the enrollment wizard sends the browser when it is done: a path on this site.
+    pub async fn after_wizard(&self, path: &str) -> Result<(), AppError> {
+        self.set(AFTER_WIZARD, path).await
+    }
+
+    /// The place `after_wizard` kept, taken once.
+    pub async fn take_after_wizard(&self) -> Result<Option<String>, AppError> {
+        Ok(self.session.remove::<String>(AFTER_WIZARD).await?)
     }
 
     /// Whether the password was entered in this session within the last 15 minutes.
@@ -169,6 +224,7 @@ impl AuthSession {
     ) -> Result<u64, AppError> {
         let keep = self.sign_in_id().await?;
         store::forget_browsers(&state.pool, user_id).await?;
+        store::revoke_all_app_tokens(&state.pool, user_id).await?;
         Ok(store::delete_sign_ins(&state.pool, user_id, keep.as_ref()).await?)
     }
 

@@ -14,6 +14,7 @@ use crate::{
     components::{ErrorCard, Loading},
     error::AppError,
     notice::NoticeLine,
+    oidc::section::{AppsWithAccess, AppsWithAccessCard},
     org::{OrgLink, page::HeldBanner},
     security_keys::manage::{KeysSection, SecurityKeys},
     two_factor::{
@@ -33,6 +34,8 @@ pub struct SecurityPageData {
     pub email: EmailSection,
     pub sessions: SessionsSection,
     pub activity: ActivitySection,
+    /// Apps signed in through Portal (OpenID Connect), and what each can see.
+    pub apps_with_access: AppsWithAccess,
 }
 
 #[server(endpoint = "security_overview")]
@@ -46,6 +49,7 @@ pub async fn load_security_overview() -> Result<SecurityPageData, AppError> {
         email: crate::account::service::email::section(&viewer).await?,
         sessions: crate::account::service::sessions::section(&viewer).await?,
         activity: super::service::activity(&viewer).await?,
+        apps_with_access: crate::oidc::service::section::section(&viewer).await?,
     })
 }
 
@@ -87,6 +91,7 @@ fn Cards(data: SecurityPageData, change: String) -> impl IntoView {
         <EmailCard section=data.email />
         <AccountActions />
         <SessionList sessions=data.sessions.sessions />
+        <AppsWithAccessCard section=data.apps_with_access />
         <ActivityList section=data.activity />
     }
 }

@@ -94,6 +94,8 @@ async fn update_password(
         .await?;
     // A browser remembered under the old password skips no step under the new one.
     super::forget_browsers(&mut **tx, user_id).await?;
+    // Apps signed in under the old password sign the person in again.
+    super::revoke_app_tokens(&mut **tx, user_id).await?;
     withdraw_links(tx, user_id, TokenPurpose::PasswordReset, now).await?;
     // A change of address asked for with the old password (perhaps by whoever knew it) dies too.
     withdraw_links(tx, user_id, TokenPurpose::EmailChange, now).await
@@ -189,6 +191,7 @@ async fn switch_email(
             .execute(&mut *tx)
             .await?;
         super::forget_browsers(&mut *tx, spent.user_id).await?;
+        super::revoke_app_tokens(&mut *tx, spent.user_id).await?;
     }
     tx.commit().await?;
     Ok(EmailSwitch::Switched {

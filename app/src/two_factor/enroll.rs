@@ -24,7 +24,7 @@ pub async fn confirm_enrollment(code: String) -> Result<(), AppError> {
 #[server(endpoint = "save_recovery_code")]
 pub async fn save_recovery_code(saved: Option<String>) -> Result<(), AppError> {
     let notice = super::service::enroll::save(saved.is_some()).await?;
-    crate::validation::redirect(&notice.at(paths::SECURITY));
+    crate::validation::redirect(&super::service::enroll::after_wizard(notice).await?);
     Ok(())
 }
 

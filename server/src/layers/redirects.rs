@@ -26,6 +26,14 @@ pub async fn keep_on_site(
     next: Next,
 ) -> Response {
     let mut response = next.run(request).await;
+    // An app's registered redirect URI, matched exactly by the OpenID Connect endpoints.
+    if response
+        .extensions()
+        .get::<app::oidc::endpoints::ToRegisteredApp>()
+        .is_some()
+    {
+        return response;
+    }
     let Some(location) = response.headers().get(header::LOCATION) else {
         return response;
     };

@@ -29,7 +29,10 @@ pub async fn require_sign_in(
     let path = request.uri().path().to_owned();
     let is_api = path.starts_with("/api/");
     let is_page = super::is_page(&request);
-    if !is_api && !is_page {
+    // The OpenID Connect endpoints judge the sign-in themselves (an app's request waits through
+    // the sign-in, the wizard of a held account, the consent page).
+    let oidc = path.starts_with("/oauth2/") && path != paths::OIDC_CONSENT;
+    if !is_api && !is_page || oidc {
         return next.run(request).await;
     }
     let protected = app::page_needs_sign_in(&path);

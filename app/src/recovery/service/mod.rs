@@ -30,6 +30,7 @@ pub async fn reset_two_factor(
 ) -> Result<(), AppError> {
     store::remove_two_factor(&state.pool, user_id, state.clock.now()).await?;
     store::delete_sign_ins(&state.pool, user_id, None).await?;
+    store::revoke_all_app_tokens(&state.pool, user_id).await?;
     record(state, user_id, kind, client, detail).await?;
     let notice = if kind == EventKind::AdminReset {
         Notice::AdminReset

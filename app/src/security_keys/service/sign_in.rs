@@ -72,6 +72,7 @@ pub async fn finish_second_factor(credential: &str, remember: bool) -> Result<()
         crate::audit::SignInMethod::PasswordAndSecurityKey,
     )
     .await?;
+    auth.note_key(result.backup_eligible()).await?;
     if remember {
         remembered::remember(&state, user_id, &client).await?;
     }
@@ -132,6 +133,7 @@ pub async fn finish_passkey(credential: &str) -> Result<bool, AppError> {
         Some(crate::audit::SignInMethod::Passkey),
     )
     .await?;
+    auth.note_key(result.backup_eligible()).await?;
     let sign_in_id = auth.sign_in_id().await?.ok_or(AppError::Unauthorized)?;
     crate::org::service::begin_if_held(&state, user_id, &sign_in_id).await
 }

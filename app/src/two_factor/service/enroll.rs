@@ -107,7 +107,27 @@ pub async fn confirm(code: &str) -> Result<(), AppError> {
         state.clock.now(),
     )
     .await?;
+    // The code just checked is a second factor this sign-in has now shown.
+    crate::auth::AuthSession::from_request()
+        .await?
+        .second_factor_shown()
+        .await?;
     Ok(())
+}
+
+/// Where the browser goes once the wizard is done: the place an app's sign-in kept (it asked
+/// for a second factor first), else the security page with its notice.
+pub async fn after_wizard(notice: crate::notice::Notice) -> Result<String, AppError> {
+    let kept = match notice {
+        crate::notice::Notice::Enabled => {
+            crate::auth::AuthSession::from_request()
+                .await?
+                .take_after_wizard()
+                .await?
+        }
+        _ => None,
+    };
+    Ok(kept.unwrap_or_else(|| notice.at(crate::paths::SECURITY)))
 }
 
 /// Returns the notice the security page shows next.

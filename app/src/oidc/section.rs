@@ -1,0 +1,71 @@
+//! The security page's "Apps with access" card: each app the person let sign them in, what it
+//! can see, when it was last used, and Revoke (which ends its tokens).
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    components::{Hidden, PortalForm, SubmitButton},
+    error::AppError,
+    notice::Notice,
+    paths,
+};
+
+/// One app with access.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppAccess {
+    pub client_id: String,
+    pub name: String,
+    /// What it can see, in words.
+    pub sees: Vec<String>,
+    pub last_used: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppsWithAccess {
+    pub apps: Vec<AppAccess>,
+}
+
+/// Revoke: the app's access and tokens end.
+#[server(endpoint = "revoke_app_access")]
+pub async fn revoke_app_access(client_id: String) -> Result<(), AppError> {
+    super::service::section::revoke(&client_id).await?;
+    crate::validation::redirect(&Notice::AppAccessRevoked.at(paths::SECURITY));
+    Ok(())
+}
+
+#[component]
+pub fn AppsWithAccessCard(section: AppsWithAccess) -> impl IntoView {
+    if section.apps.is_empty() {
+        return ().into_any();
+    }
+    view! {
+        <section class="card" aria-labelledby="apps-with-access-heading">
+            <h2 id="apps-with-access-heading">"Apps with access"</h2>
+            <ul class="list">
+                {section.apps.into_iter().map(|app| view! { <AppRow app /> }).collect_view()}
+            </ul>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn AppRow(app: AppAccess) -> impl IntoView {
+    let AppAccess { client_id, name, sees, last_used } = app;
+    view! {
+        <li>
+            <strong>{name.clone()}</strong>
+            " can see " {sees.join(", ")} "."
+            <br />
+            {match last_used {
+                Some(at) => format!("Last used {at}."),
+                None => "Not used yet.".to_owned(),
+            }}
+            <PortalForm<RevokeAppAccess>>
+                <Hidden name="client_id" value=client_id />
+                <SubmitButton label="Revoke" class="secondary" />
+            </PortalForm<RevokeAppAccess>>
+        </li>
+    }
+}
