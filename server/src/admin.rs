@@ -18,7 +18,7 @@ use app::{
 
 use crate::{
     Config, app_state,
-    config::{AdminCommand, OrgCommand},
+    config::{AdminCommand, ClientCommand, KeysCommand, OrgCommand},
 };
 
 /// Runs one admin command against the database and mail server the configuration names.
@@ -30,6 +30,8 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Show { username } => show(&state().await?, &username).await,
         AdminCommand::Org(command) => org(&state().await?, command).await,
+        AdminCommand::Client(command) => client(&state().await?, command).await,
+        AdminCommand::Keys(command) => keys(&state().await?, command).await,
         // It needs no state: the database alone.
         AdminCommand::CopyTo {
             database,
@@ -287,6 +289,100 @@ async fn show(state: &AppState, username: &str) -> anyhow::Result<()> {
                 .map(|agent| format!("  [{}]", shown(&agent)))
                 .unwrap_or_default()
         );
+    }
+    Ok(())
+}
+
+/// `server admin client …`: the apps that sign people in through Portal.
+async fn client(state: &AppState, command: ClientCommand) -> anyhow::Result<()> {
+    use app::oidc::service::clients;
+    match command {
+        ClientCommand::Add {
+            name,
+            redirect_uris,
+            public,
+            first_party,
+            require_two_factor,
+            id_token_alg,
+            post_logout_redirect_uris,
+            backchannel_logout_uri,
+        } => {
+            let new = clients::NewClient {
+                name,
+                redirect_uris,
+                public,
+                first_party,
+                require_two_factor,
+                id_token_alg,
+                post_logout_redirect_uris,
+                backchannel_logout_uri,
+            };
+            let registered = clients::register(state, new)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            println!("client_id: {}", registered.client_id);
+            if let Some(secret) = registered.client_secret {
+                println!("client_secret: {secret}");
+                println!("The secret is shown this once; Portal keeps only its hash.");
+            }
+        }
+        ClientCommand::List => {
+            for client in store::clients(&state.pool).await? {
+                println!(
+                    "{}  {}  {}{}{}{}",
+                    client.id,
+                    shown(&client.name),
+                    if client.secret_hash.is_some() { "confidential" } else { "public" },
+                    if client.first_party { ", first-party" } else { "" },
+                    if client.require_two_factor { ", requires two-factor" } else { "" },
+                    format!(", {}", client.id_token_alg),
+                );
+                for uri in client.redirect_uris() {
+                    println!("    redirect: {}", shown(uri));
+                }
+            }
+        }
+        ClientCommand::Remove { client_id } => {
+            if !store::remove_client(&state.pool, &client_id).await? {
+                bail!("no app has the client_id {}", shown(&client_id));
+            }
+            println!("Removed; its codes and tokens no longer work.");
+        }
+        ClientCommand::RotateSecret { client_id } => {
+            let Some(secret) = clients::rotate_secret(state, &client_id).await? else {
+                bail!("no confidential app has the client_id {}", shown(&client_id));
+            };
+            println!("client_secret: {secret}");
+            println!("The old secret no longer works.");
+        }
+    }
+    Ok(())
+}
+
+/// `server admin keys …`: the keys ID tokens are signed with.
+async fn keys(state: &AppState, command: KeysCommand) -> anyhow::Result<()> {
+    use app::oidc::service::keys;
+    match command {
+        KeysCommand::List => {
+            keys::ensure_key(state, keys::RS256).await?;
+            let now = state.clock.now();
+            for key in store::published_keys(&state.pool, now - keys::ID_TOKEN_SECONDS).await? {
+                let role = match key.retired_at {
+                    Some(at) if at > now => format!("signing until {}", format_time(at)),
+                    Some(at) => format!("retired {}", format_time(at)),
+                    None if key.signs_from > now => {
+                        format!("published, signs from {}", format_time(key.signs_from))
+                    }
+                    None => "signing".to_owned(),
+                };
+                println!("{}  {}  {role}", key.alg, key.kid);
+            }
+        }
+        KeysCommand::Rotate => {
+            for kid in keys::rotate(state).await? {
+                println!("published {kid}; it signs from a day on");
+            }
+        }
     }
     Ok(())
 }

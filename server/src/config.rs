@@ -46,6 +46,12 @@ pub enum AdminCommand {
     /// Organizations: list, show, add a member, make a member owner.
     #[command(subcommand)]
     Org(OrgCommand),
+    /// Apps that sign people in through Portal (OpenID Connect): add, list, remove, new secret.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// The keys ID tokens are signed with: list, rotate.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Copy this SQLite database to an empty PostgreSQL database, to run several instances on it.
     CopyTo {
         /// The target, e.g. postgres://portal:secret@db.internal/portal?sslmode=verify-full. Its
@@ -63,6 +69,52 @@ pub enum AdminCommand {
         #[arg(long, value_name = "FILE")]
         database_file: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register an app; prints its client_id and, unless --public, its client_secret (once).
+    Add {
+        /// The app's name, as the consent page and the security page show it.
+        #[arg(long)]
+        name: String,
+        /// Where the app receives its code: https, or http on 127.0.0.1 / localhost. Exact.
+        #[arg(long = "redirect-uri", required = true, value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// An app that cannot keep a secret (a native or browser app): PKCE alone proves it.
+        #[arg(long)]
+        public: bool,
+        /// The operator's own app: no consent page, and refresh tokens without asking.
+        #[arg(long)]
+        first_party: bool,
+        /// Only a sign-in with a second factor reaches this app; others enroll first.
+        #[arg(long)]
+        require_two_factor: bool,
+        /// RS256 (the default) or ES256.
+        #[arg(long, value_name = "ALG")]
+        id_token_alg: Option<String>,
+        /// Where the app may send the browser after signing out (exact).
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Where Portal posts a logout token when a sign-in ends or access is revoked.
+        #[arg(long, value_name = "URI")]
+        backchannel_logout_uri: Option<String>,
+    },
+    /// Every registered app.
+    List,
+    /// Remove an app, and every code and token issued to it.
+    Remove { client_id: String },
+    /// A new secret for a confidential app; the old one stops working at once.
+    RotateSecret { client_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// The published signing keys.
+    List,
+    /// Publish new keys now, signing from a day on; the old ones stay published until the last
+    /// token they signed has expired.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
