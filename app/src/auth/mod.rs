@@ -152,6 +152,11 @@ impl AuthSession {
             crate::audit::count(crate::audit::EventKind::SignedIn);
             metrics::counter!("portal_sign_ins_total", "method" => how.as_str()).increment(1);
         }
+        // Signing in again in a signed-in browser (an app asked for a fresh sign-in) replaces
+        // the sign-in: the session list does not keep the old one as a second browser.
+        if let (Some(old_user), Some(old)) = (self.get::<UserId>(USER_ID).await?, self.sign_in_id().await?) {
+            store::delete_sign_in(&state.pool, old_user, &old).await?;
+        }
         self.session.cycle_id().await?;
         self.set(USER_ID, user_id).await?;
         self.set(SIGN_IN_ID, sign_in_id).await?;

@@ -44,6 +44,18 @@ pub async fn request(id: &str) -> Result<Option<ConsentAsk>, AppError> {
 /// Allow or Deny: noted on the request, which then goes on (`authorize::resume`).
 #[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
 pub async fn decide(id: &str, allowed: bool) -> Result<bool, AppError> {
-    signed_in().await?;
-    authorize::answer(&session().await?, id, allowed).await
+    let (state, user_id) = signed_in().await?;
+    let session = session().await?;
+    let Some(request) = authorize::kept(&session, id).await? else {
+        return Ok(false);
+    };
+    if allowed {
+        let app = store::client(&state.pool, &request.client_id)
+            .await?
+            .map(|client| client.name);
+        let client = crate::auth::client().await;
+        let kind = crate::audit::EventKind::AppAccessGranted;
+        crate::audit::record(&state, user_id, kind, &client, app.as_deref()).await?;
+    }
+    authorize::answer(&session, id, allowed).await
 }

@@ -150,7 +150,9 @@ pub async fn sign(
 
 /// The published keys (JWKS).
 pub async fn key_set(state: &AppState) -> Result<JwkKeySet, AppError> {
+    // Both algorithms from the first fetch: an app that cached the set finds an ES256 key too.
     ensure_key(state, RS256).await?;
+    ensure_key(state, ES256).await?;
     let retired_before = state.clock.now() - ID_TOKEN_SECONDS;
     let keys = store::published_keys(&state.pool, retired_before).await?;
     Ok(JwkKeySet {
