@@ -31,15 +31,54 @@ pub struct ToRegisteredApp;
 
 /// The endpoints, for the server's router.
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    // What an app's own page may call from the browser (a public client: a single-page app).
+    let for_apps_pages = Router::new()
         .route(paths::OIDC_DISCOVERY, get(discovery))
         .route(paths::OIDC_JWKS, get(jwks))
-        .route(paths::OIDC_AUTHORIZE, get(authorize_get).post(authorize_post))
-        .route(paths::OIDC_CONTINUE, get(resume))
         .route(paths::OIDC_TOKEN, axum::routing::post(token_endpoint))
         .route(paths::OIDC_USERINFO, get(userinfo).post(userinfo))
         .route(paths::OIDC_REVOKE, axum::routing::post(revoke))
+        .layer(axum::middleware::from_fn(open_to_apps_pages));
+    Router::new()
+        .route(paths::OIDC_AUTHORIZE, get(authorize_get).post(authorize_post))
+        .route(paths::OIDC_CONTINUE, get(resume))
         .route(paths::OIDC_END_SESSION, get(end_session_get).post(end_session_post))
+        .merge(for_apps_pages)
+}
+
+/// CORS for the endpoints a single-page app calls: any origin may read the answers, because none
+/// depends on a cookie (a code with its PKCE verifier, a Bearer token, or public keys); a
+/// preflight gets its answer here.
+async fn open_to_apps_pages(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let preflight = request.method() == axum::http::Method::OPTIONS;
+    let mut response = if preflight {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(request).await
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    if preflight {
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+    }
+    response
 }
 
 /// The paths apps post to from their own servers or pages: the cross-site check does not apply
