@@ -40,6 +40,8 @@ pub struct Settings {
     pub base_url: String,
     pub support_email: String,
     pub issuer: String,
+    /// The stylesheet's path (hashed in a release build), for the pages rendered outside Leptos.
+    pub stylesheet: String,
 }
 
 impl Settings {
