@@ -29,6 +29,8 @@ pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod display;
 #[cfg(feature = "ssr")]
+pub mod forward_auth;
+#[cfg(feature = "ssr")]
 pub mod maintenance;
 #[cfg(feature = "ssr")]
 pub mod notify;
