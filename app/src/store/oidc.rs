@@ -620,3 +620,45 @@ pub async fn code_scopes(pool: &AnyPool, hash: &[u8]) -> Result<Option<String>, 
         .fetch_optional(pool)
         .await
 }
+
+/// Settles an app's attempt at its secret, checked already (a SHA-256 comparison: no lock needs
+/// to be held across it), on the secret's failure counter (`password_failures`, keyed
+/// `client:<id>`): in one write transaction `allowed` judges the counter, and only an allowed
+/// attempt counts, clearing it when `right` and adding a failure when not. Unlike a password's
+/// reservation, a right secret is never counted as a failure first, so an app's parallel calls
+/// with its right secret do not make each other wait; wrong ones are still counted one by one.
+pub async fn settle_client_secret_attempt<E>(
+    pool: &AnyPool,
+    key: &str,
+    now: UnixTime,
+    right: bool,
+    allowed: impl FnOnce(super::Failures) -> Result<(), E>,
+) -> Result<Result<(), E>, sqlx::Error> {
+    let mut tx = begin_write(pool).await?;
+    let earlier: Option<super::Failures> = sqlx::query_as(
+        "SELECT failures, last_failure_at FROM password_failures WHERE username = $1 AND device = ''",
+    )
+    .bind(key)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Err(refused) = allowed(earlier.unwrap_or_default()) {
+        return Ok(Err(refused));
+    }
+    if !right {
+        sqlx::query(
+            "INSERT INTO password_failures (username, device, failures, last_failure_at) VALUES ($1, '', 1, $2)
+             ON CONFLICT (username, device) DO UPDATE SET failures = password_failures.failures + 1, last_failure_at = excluded.last_failure_at",
+        )
+        .bind(key)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    } else if earlier.is_some() {
+        sqlx::query("DELETE FROM password_failures WHERE username = $1 AND device = ''")
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Ok(()))
+}

@@ -415,3 +415,65 @@ async fn a_database_url_can_require_verified_tls() {
     assert!(!said.contains("without TLS support"), "{said}");
     assert!(said.contains("TLS"), "{said}");
 }
+
+/// An app's code sent to both instances, ten times at once: the one write lock every instance
+/// takes lets exactly one exchange through, and the reuse then revokes what it gave.
+#[tokio::test]
+async fn an_oidc_code_sent_to_both_instances_at_once_gives_tokens_once() {
+    let first = TestPortal::builder()
+        .postgres()
+        .arg("--secret-key", SECRET_KEY)
+        .start()
+        .await;
+    let data = tempfile::tempdir().unwrap();
+    let second = second_instance(&first, data.path()).await;
+    let app = crate::oidc::App::new(&first, &[]).await;
+    let alice = crate::oidc::person(&first, "alice").await;
+    let started = app.start(&[], &[]);
+    let code = crate::oidc::code_for(&first, &alice, "alice", &started).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", crate::oidc::REDIRECT),
+        ("code_verifier", started.verifier.as_str()),
+    ];
+    let answers = at_once(10, |index| {
+        let base = if index % 2 == 0 {
+            &first.base
+        } else {
+            &second.base
+        };
+        app.http
+            .post(format!("{base}/oauth2/token"))
+            .basic_auth(&app.id, app.secret.as_deref())
+            .form(&form)
+            .send()
+    })
+    .await;
+    let mut statuses = Vec::new();
+    let mut given = Vec::new();
+    for answer in answers {
+        let answer = answer.unwrap();
+        statuses.push(answer.status());
+        if answer.status() == StatusCode::OK {
+            let body: serde_json::Value = answer.json().await.unwrap();
+            given.push(body["access_token"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(given.len(), 1, "{statuses:?}");
+    let refused = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::BAD_REQUEST)
+        .count();
+    assert_eq!(refused, 9, "{statuses:?}");
+    for base in [&first.base, &second.base] {
+        let info = app
+            .http
+            .get(format!("{base}/oauth2/userinfo"))
+            .bearer_auth(&given[0])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(info.status(), StatusCode::UNAUTHORIZED, "{base}");
+    }
+}

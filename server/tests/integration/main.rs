@@ -11,6 +11,7 @@ mod frame;
 mod hardening;
 mod instances;
 mod monitoring;
+mod oidc;
 mod organizations;
 mod recovery;
 mod remembered_browsers;

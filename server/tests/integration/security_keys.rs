@@ -485,7 +485,7 @@ async fn a_key_registration_finished_after_two_factor_was_turned_off_adds_no_key
 /// A passkey sign-in's answer from `key` (found by the browser, no username typed), in a fresh
 /// browser. SoftPasskey finds no credential by itself and sends no user handle, so the test
 /// names the credential and adds the handle, as a browser's passkey would.
-async fn passkey_answer(
+pub(crate) async fn passkey_answer(
     portal: &TestPortal,
     key: &mut SoftPasskey,
 ) -> (Client, PublicKeyCredential) {

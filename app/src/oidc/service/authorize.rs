@@ -16,7 +16,7 @@ use crate::{
     paths,
     security::token,
     state::AppState,
-    store::{self, ClientRow},
+    store::{self, ClientRow, SignInId},
     unix_time::UnixTime,
 };
 
@@ -56,6 +56,11 @@ pub struct AuthRequest {
     pub consented: bool,
     /// The person said no.
     pub denied: bool,
+    /// The sign-in this browser had when the request asked for a new one (`prompt=login`,
+    /// `max_age`): any other sign-in is the new one. Times alone cannot tell, as a sign-in in the
+    /// same second as the request would pass for new.
+    #[serde(default)]
+    pub sign_in_to_replace: Option<Option<SignInId>>,
 }
 
 /// Where the browser goes next.
@@ -187,6 +192,7 @@ async fn check(
         created_at: state.clock.now(),
         consented: false,
         denied: false,
+        sign_in_to_replace: None,
     };
     let refuse = |request: &AuthRequest, error: &str, description: &str| {
         Ok(Err(error_to_app(state, request, error, description)))
@@ -277,10 +283,16 @@ async fn decide(
     };
     tracing::Span::current().record("user_id", user_id.0);
     let too_old = request.max_age.is_some_and(|max_age| now - authentication.at > max_age);
-    if (request.prompt_login || too_old) && authentication.at < request.created_at {
+    let sign_in_id = auth.sign_in_id().await?;
+    let signed_in_again = request
+        .sign_in_to_replace
+        .as_ref()
+        .is_some_and(|replaced| *replaced != sign_in_id);
+    if (request.prompt_login || too_old) && !signed_in_again {
         if request.prompt_none {
             return Ok(error_to_app(state, &request, "login_required", "A new sign-in is needed."));
         }
+        request.sign_in_to_replace.get_or_insert(sign_in_id);
         keep(&session, &request).await?;
         return Ok(to_sign_in(&request));
     }
@@ -337,7 +349,7 @@ async fn decide(
         nonce: request.nonce.clone(),
         auth_time: authentication.at,
         amr: methods,
-        sign_in_id: auth.sign_in_id().await?,
+        sign_in_id,
         expires_at: now + CODE_SECONDS,
         used_at: None,
     };

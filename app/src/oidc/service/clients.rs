@@ -144,12 +144,13 @@ pub async fn authenticate(
             Err(ClientRefused::Invalid)
         });
     };
-    let key = store::PasswordThrottleKey {
-        username: format!("client:{client_id}"),
-        device: String::new(),
-    };
+    // The secret is checked first (cheap), then its outcome settled under the write lock: a
+    // reservation taken before the check would count every call in flight as a failure, and an
+    // app's parallel token calls with its right secret would be told to wait.
+    let right = secret.is_some_and(|secret| bool::from(secret_hash(secret).ct_eq(hash)));
     let now = state.clock.now();
-    let reserved = store::reserve_password_attempt(&state.pool, &key, now, |failures| {
+    let key = format!("client:{client_id}");
+    let settled = store::settle_client_secret_attempt(&state.pool, &key, now, right, |failures| {
         match throttle::password_verdict(
             u32::try_from(failures.failures).unwrap_or(u32::MAX),
             failures.last_failure_at,
@@ -161,15 +162,11 @@ pub async fn authenticate(
         }
     })
     .await?;
-    if let Err(refused) = reserved {
-        return Ok(Err(refused));
-    }
-    let right = secret.is_some_and(|secret| bool::from(secret_hash(secret).ct_eq(hash)));
-    if !right {
-        return Ok(Err(ClientRefused::Invalid));
-    }
-    store::clear_password_failures(&state.pool, &key).await?;
-    Ok(Ok(client))
+    Ok(match settled {
+        Err(refused) => Err(refused),
+        Ok(()) if right => Ok(client),
+        Ok(()) => Err(ClientRefused::Invalid),
+    })
 }
 
 #[cfg(test)]

@@ -150,9 +150,11 @@ pub async fn sign(
 
 /// The published keys (JWKS).
 pub async fn key_set(state: &AppState) -> Result<JwkKeySet, AppError> {
-    // Both algorithms from the first fetch: an app that cached the set finds an ES256 key too.
-    ensure_key(state, RS256).await?;
-    ensure_key(state, ES256).await?;
+    // Both algorithms, before any app needs them: a key made at an ES256 app's first sign-in
+    // would sign a token no key set an app had fetched could check.
+    for alg in [RS256, ES256] {
+        ensure_key(state, alg).await?;
+    }
     let retired_before = state.clock.now() - ID_TOKEN_SECONDS;
     let keys = store::published_keys(&state.pool, retired_before).await?;
     Ok(JwkKeySet {

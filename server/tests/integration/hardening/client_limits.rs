@@ -208,7 +208,7 @@ async fn anonymous_writes_past_the_limit_get_429() {
 /// Every field any server function takes, each `1`, which every argument type reads (a
 /// string, a number, a present option): the probe below reaches each function's own checks
 /// instead of failing on a missing argument. A new argument name belongs here.
-const PROBE_FIELDS: [&str; 24] = [
+const PROBE_FIELDS: [&str; 27] = [
     "slug",
     "username",
     "required",
@@ -233,6 +233,9 @@ const PROBE_FIELDS: [&str; 24] = [
     "new_app_code",
     "saved",
     "recovery_code",
+    "request",
+    "decision",
+    "client_id",
 ];
 
 /// The server functions that answer someone with no account, write nothing and run nothing
