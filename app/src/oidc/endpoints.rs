@@ -144,7 +144,7 @@ async fn jwks(State(state): State<AppState>) -> Response {
 }
 
 /// Text as HTML.
-fn escaped(text: &str) -> String {
+pub fn escaped(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -152,7 +152,7 @@ fn escaped(text: &str) -> String {
 }
 
 /// A plain page of Portal's, for the few answers of these endpoints a person reads.
-fn page(status: StatusCode, title: &str, body: &str, head: &str) -> Response {
+pub fn page(status: StatusCode, title: &str, body: &str, head: &str) -> Response {
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{head}\
@@ -184,7 +184,7 @@ fn to_app_redirect(url: &str) -> Response {
 /// Back to the app from a page reached by a form post (the sign-in, the consent page): a page
 /// that moves on at once (a meta refresh; `navigate.js` follows it too). A redirect would do the
 /// same, but a browser holds a form's redirects to the form page's `form-action 'self'`.
-fn to_app_page(url: &str) -> Response {
+pub fn to_app_page(url: &str) -> Response {
     let url = escaped(url);
     page(
         StatusCode::OK,

@@ -1,0 +1,160 @@
+//! Whether a browser's Portal session may reach a request to an app behind the proxy, by the
+//! access rules (`security::access_rules`). Every answer reads the sign-in from the database: a
+//! sign-out on one instance is refused by the next verify on any other.
+
+use tower_sessions::Session;
+
+use crate::{
+    auth::AuthSession,
+    error::AppError,
+    oidc::service::{amr, is_multi_factor},
+    org::service::{Enforcement, enforcement},
+    paths,
+    security::access_rules::{Policy, Rule},
+    state::AppState,
+    store::{self, UserId},
+};
+
+/// Who the app is told it is serving (the `Remote-*` headers).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub username: String,
+    /// Only a verified address; empty otherwise.
+    pub email: String,
+    pub name: String,
+    /// The slugs of the organizations the person has joined.
+    pub groups: Vec<String>,
+}
+
+/// The answer to one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let it through; with the person, if signed in.
+    Allowed(Option<Identity>),
+    /// No sign-in, or one too weak for the rule that has a second factor to show: sign in.
+    SignIn,
+    /// Signed in, but the rule asks for a second factor the account does not have yet (or an
+    /// organization holds it): the enrollment wizard, then on to the app.
+    Enroll,
+    /// Not for this person, or not for anyone: why, in words.
+    Forbidden(String),
+}
+
+impl Verdict {
+    /// The outcome as the metrics count it.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Allowed(_) => "allowed",
+            Self::SignIn | Self::Enroll => "login",
+            Self::Forbidden(_) => "denied",
+        }
+    }
+}
+
+/// The verdict for a request to `host` at `uri`, for the browser whose session this is.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]
+pub async fn verify(
+    state: &AppState,
+    session: Session,
+    host: &str,
+    uri: &str,
+) -> Result<Verdict, AppError> {
+    let Some(rule) = state.settings.access_rules.rule_for(host, uri) else {
+        return Ok(Verdict::Forbidden(
+            "No access rule names this address.".to_owned(),
+        ));
+    };
+    let auth = AuthSession::new(session);
+    let user_id = match rule.policy {
+        Policy::Deny => {
+            return Ok(Verdict::Forbidden(
+                "Access to this address is closed to everyone.".to_owned(),
+            ));
+        }
+        Policy::Bypass => {
+            return Ok(Verdict::Allowed(match auth.signed_in_user(state).await? {
+                Some(user_id) => Some(identity(state, user_id).await?),
+                None => None,
+            }));
+        }
+        Policy::OneFactor | Policy::TwoFactor => match auth.signed_in_user(state).await? {
+            Some(user_id) => user_id,
+            None => return Ok(Verdict::SignIn),
+        },
+    };
+    tracing::Span::current().record("user_id", user_id.0);
+    if matches!(enforcement(state, user_id).await?, Enforcement::Required { .. }) {
+        return Ok(Verdict::Enroll);
+    }
+    if rule.policy == Policy::TwoFactor {
+        let shown = auth
+            .authentication()
+            .await?
+            .is_some_and(|authentication| is_multi_factor(&amr(&authentication).join(" ")));
+        if !shown {
+            let has_factor = store::two_factor_of(&state.pool, user_id).await?.is_some();
+            return Ok(if has_factor {
+                Verdict::SignIn
+            } else {
+                Verdict::Enroll
+            });
+        }
+    }
+    let identity = identity(state, user_id).await?;
+    if !member_of_one(rule, &identity) {
+        return Ok(Verdict::Forbidden(format!(
+            "Only members of {} may open this address.",
+            rule.organizations.join(", ")
+        )));
+    }
+    Ok(Verdict::Allowed(Some(identity)))
+}
+
+fn member_of_one(rule: &Rule, identity: &Identity) -> bool {
+    rule.organizations.is_empty()
+        || rule
+            .organizations
+            .iter()
+            .any(|slug| identity.groups.contains(slug))
+}
+
+async fn identity(state: &AppState, user_id: UserId) -> Result<Identity, AppError> {
+    let account = store::account(&state.pool, user_id)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    let groups = store::memberships_of(&state.pool, user_id)
+        .await?
+        .into_iter()
+        .map(|membership| membership.slug)
+        .collect();
+    Ok(Identity {
+        name: account.username.clone(),
+        email: if account.email_verified_at.is_some() {
+            account.email
+        } else {
+            String::new()
+        },
+        username: account.username,
+        groups,
+    })
+}
+
+/// Where a browser that must enroll first goes: the wizard, which sends it on to `back` (a path
+/// on this site that returns it to the app) when it is done.
+pub async fn enroll_then(session: Session, back: &str) -> Result<String, AppError> {
+    let auth = AuthSession::new(session);
+    auth.after_wizard(back).await?;
+    Ok(paths::SECURITY.to_owned())
+}
+
+/// Whether Portal may send a browser to `target` after signing in or out: an http(s) URL whose
+/// host a rule names. Never anywhere else (no open redirect).
+pub fn may_return_to(state: &AppState, target: &str) -> Option<url::Url> {
+    let url = url::Url::parse(target).ok()?;
+    let host = url.host_str()?;
+    let ok = matches!(url.scheme(), "http" | "https")
+        && url.username().is_empty()
+        && url.password().is_none()
+        && state.settings.access_rules.names_host(host);
+    ok.then_some(url)
+}

@@ -1,0 +1,154 @@
+//! `GET /auth/verify` (Caddy, Traefik) and `GET /auth/request` (nginx): the proxy in front of an
+//! app asks, for each request, whether the browser's Portal session may reach it. Served outside
+//! the layers: no session is saved, no cookie set, nothing but the sign-in read (so a verify is
+//! about as cheap as a static file); the proxy's `X-Forwarded-*` headers name the request, and are
+//! believed only from `PORTAL_TRUSTED_PROXIES`.
+
+use std::{net::SocketAddr, str::FromStr, sync::Arc};
+
+use app::{
+    forward_auth::{
+        endpoints::forbidden_page,
+        service::{self, Identity, Verdict},
+    },
+    paths,
+    state::AppState,
+};
+use axum::{
+    Router,
+    extract::{ConnectInfo, State},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+    routing::any,
+};
+use tower_sessions::{Session, session::Id};
+
+use crate::{layers::client_addr::TrustedProxies, session_store::PortalSessionStore};
+
+/// What the verify endpoints need besides the state.
+#[derive(Clone)]
+pub struct Verifier {
+    pub trusted_proxies: Arc<TrustedProxies>,
+    pub sessions: PortalSessionStore,
+    /// The session cookie's name.
+    pub cookie: &'static str,
+}
+
+/// Which proxy asks: nginx's `auth_request` knows only 200, 401 and 403, so it never gets a
+/// redirect (its `error_page 401` sends the browser to sign in).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Asker {
+    Redirects,
+    Nginx,
+}
+
+pub fn routes(verifier: Verifier) -> Router<AppState> {
+    let nginx = verifier.clone();
+    Router::new()
+        .route(
+            "/auth/verify",
+            any(move |state, peer, headers| verify(state, peer, headers, verifier.clone(), Asker::Redirects)),
+        )
+        .route(
+            "/auth/request",
+            any(move |state, peer, headers| verify(state, peer, headers, nginx.clone(), Asker::Nginx)),
+        )
+}
+
+/// The original request, as the proxy reports it: nginx's `X-Original-URL`, or the
+/// `X-Forwarded-Proto`, `-Host` and `-Uri` that Caddy and Traefik send.
+fn original(headers: &HeaderMap) -> Option<url::Url> {
+    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    if let Some(url) = text("x-original-url") {
+        return url::Url::parse(url).ok();
+    }
+    let proto = text("x-forwarded-proto").unwrap_or("https");
+    let host = text("x-forwarded-host")?;
+    let uri = text("x-forwarded-uri").unwrap_or("/");
+    url::Url::parse(&format!("{proto}://{host}{uri}")).ok()
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    verifier: Verifier,
+    asker: Asker,
+) -> Response {
+    if !verifier.trusted_proxies.contains(peer.ip()) {
+        tracing::warn!(%peer, "forward-auth asked by a peer not in PORTAL_TRUSTED_PROXIES");
+        return (
+            StatusCode::FORBIDDEN,
+            "Ask from a proxy named in PORTAL_TRUSTED_PROXIES.",
+        )
+            .into_response();
+    }
+    let Some(url) = original(&headers) else {
+        return (StatusCode::FORBIDDEN, "The proxy did not say which request it asks about.").into_response();
+    };
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let session = session_of(&headers, &verifier);
+    let uri = &url[url::Position::BeforePath..];
+    let verdict = match service::verify(&state, session, &host, uri).await {
+        Ok(verdict) => verdict,
+        Err(error) => {
+            tracing::error!(%error, "forward-auth verify failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let label = state
+        .settings
+        .access_rules
+        .rule_for(&host, uri)
+        .map_or_else(|| "none".to_owned(), |rule| rule.host.as_text());
+    metrics::counter!("portal_forward_auth_total", "outcome" => verdict.outcome(), "host" => label)
+        .increment(1);
+    let browser = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    match verdict {
+        Verdict::Allowed(identity) => allowed(identity.unwrap_or_default()),
+        Verdict::SignIn | Verdict::Enroll if asker == Asker::Nginx || !browser => {
+            StatusCode::UNAUTHORIZED.into_response()
+        }
+        // Through Portal's sign-in page, which checks the rules again and sends it back; the
+        // wizard comes first where needed.
+        Verdict::SignIn | Verdict::Enroll => {
+            let rd = paths::url_encoded(url.as_str());
+            Redirect::to(&format!("{}{}?rd={rd}", state.settings.base_url, paths::LOGIN)).into_response()
+        }
+        Verdict::Forbidden(reason) => forbidden_page(&state.settings.base_url, &host, &reason),
+    }
+}
+
+/// The browser's Portal session, read from its cookie (the proxy passes the request's headers
+/// on); loaded by the first read, never saved.
+fn session_of(headers: &HeaderMap, verifier: &Verifier) -> Session {
+    let id = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .filter_map(|cookie| cookie.trim().split_once('='))
+        .find(|(name, _)| *name == verifier.cookie)
+        .and_then(|(_, value)| Id::from_str(value).ok());
+    Session::new(id, Arc::new(verifier.sessions.clone()), None)
+}
+
+/// 200 with who the person is. All four headers always: empty when there is nothing to say
+/// (Debian's Caddy 2.6 passes a missing one on as its placeholder's text).
+fn allowed(identity: Identity) -> Response {
+    let mut response = StatusCode::OK.into_response();
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("remote-user", identity.username),
+        ("remote-email", identity.email),
+        ("remote-name", identity.name),
+        ("remote-groups", identity.groups.join(",")),
+    ] {
+        let value = HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""));
+        headers.insert(HeaderName::from_static(name), value);
+    }
+    response
+}
