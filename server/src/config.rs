@@ -52,6 +52,9 @@ pub enum AdminCommand {
     /// The keys ID tokens are signed with: list, rotate.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Forward-auth's access rules (PORTAL_ACCESS_RULES).
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Copy this SQLite database to an empty PostgreSQL database, to run several instances on it.
     CopyTo {
         /// The target, e.g. postgres://portal:secret@db.internal/portal?sslmode=verify-full. Its
@@ -106,6 +109,13 @@ pub enum ClientCommand {
     Remove { client_id: String },
     /// A new secret for a confidential app; the old one stops working at once.
     RotateSecret { client_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Check the rules file and list which host and path gets which policy; with URLs, the
+    /// rule and policy each one meets.
+    Check { urls: Vec<String> },
 }
 
 #[derive(Debug, Subcommand)]

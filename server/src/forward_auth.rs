@@ -109,12 +109,12 @@ async fn verify(
         .is_some_and(|accept| accept.contains("text/html"));
     match verdict {
         Verdict::Allowed(identity) => allowed(identity.unwrap_or_default()),
-        Verdict::SignIn | Verdict::Enroll if asker == Asker::Nginx || !browser => {
+        Verdict::SignIn | Verdict::StepUp | Verdict::Enroll if asker == Asker::Nginx || !browser => {
             StatusCode::UNAUTHORIZED.into_response()
         }
-        // Through Portal's sign-in page, which checks the rules again and sends it back; the
-        // wizard comes first where needed.
-        Verdict::SignIn | Verdict::Enroll => {
+        // Through Portal's sign-in page, whose way back (`/auth/continue`) checks the rules again
+        // and sends the browser on, through the wizard or a new sign-in where the rule needs it.
+        Verdict::SignIn | Verdict::StepUp | Verdict::Enroll => {
             let rd = paths::url_encoded(url.as_str());
             Redirect::to(&format!("{}{}?rd={rd}", state.settings.base_url, paths::LOGIN)).into_response()
         }

@@ -31,8 +31,10 @@ pub struct Identity {
 pub enum Verdict {
     /// Let it through; with the person, if signed in.
     Allowed(Option<Identity>),
-    /// No sign-in, or one too weak for the rule that has a second factor to show: sign in.
+    /// No sign-in: sign in.
     SignIn,
+    /// Signed in without the second factor the account has and the rule asks for: sign in again.
+    StepUp,
     /// Signed in, but the rule asks for a second factor the account does not have yet (or an
     /// organization holds it): the enrollment wizard, then on to the app.
     Enroll,
@@ -45,7 +47,7 @@ impl Verdict {
     pub fn outcome(&self) -> &'static str {
         match self {
             Self::Allowed(_) => "allowed",
-            Self::SignIn | Self::Enroll => "login",
+            Self::SignIn | Self::StepUp | Self::Enroll => "login",
             Self::Forbidden(_) => "denied",
         }
     }
@@ -94,7 +96,7 @@ pub async fn verify(
         if !shown {
             let has_factor = store::two_factor_of(&state.pool, user_id).await?.is_some();
             return Ok(if has_factor {
-                Verdict::SignIn
+                Verdict::StepUp
             } else {
                 Verdict::Enroll
             });

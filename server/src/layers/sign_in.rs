@@ -46,6 +46,18 @@ pub async fn require_sign_in(
     if let Some(user_id) = user_id {
         request.extensions_mut().insert(SignedInUser(user_id));
     }
+    // An app behind the proxy sent a signed-in browser to sign in (nginx's 401 always does):
+    // the way back decides whether it needs to.
+    if user_id.is_some() && is_page && path == paths::LOGIN {
+        let rd = request.uri().query().and_then(|query| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .find(|(name, _)| name == "rd")
+                .map(|(_, rd)| rd.into_owned())
+        });
+        if let Some(rd) = rd {
+            return super::redirects::to(&paths::forward_auth_continue(&rd));
+        }
+    }
     let Some(user_id) = user_id else {
         if is_page && protected {
             let wanted = request
