@@ -18,7 +18,7 @@ use axum::{
     Router,
     extract::{ConnectInfo, State},
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
     routing::any,
 };
 use tower_sessions::{Session, session::Id};
@@ -116,7 +116,9 @@ async fn verify(
         // and sends the browser on, through the wizard or a new sign-in where the rule needs it.
         Verdict::SignIn | Verdict::StepUp | Verdict::Enroll => {
             let rd = paths::url_encoded(url.as_str());
-            Redirect::to(&format!("{}{}?rd={rd}", state.settings.base_url, paths::LOGIN)).into_response()
+            let login = format!("{}{}?rd={rd}", state.settings.base_url, paths::LOGIN);
+            // 302, which every proxy passes on to the browser as it is.
+            (StatusCode::FOUND, [(header::LOCATION, login)]).into_response()
         }
         Verdict::Forbidden(reason) => forbidden_page(&state.settings.base_url, &host, &reason),
     }
