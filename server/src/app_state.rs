@@ -27,11 +27,12 @@ pub async fn build(config: &Config, clock: Clock) -> anyhow::Result<AppState> {
     })?;
     let pool = database::connect(&config.database_url()).await?;
     let key = secret_key::load_or_create(config)?;
+    let leptos_options = leptos_options(config);
     let state = AppState {
-        leptos_options: leptos_options(config),
+        settings: Arc::new(settings(config, &leptos_options)),
+        leptos_options,
         pool,
         passwords: Arc::new(Passwords::new(hashing_threads())),
-        settings: Arc::new(settings(config)),
         clock,
         secrets: SecretBox::new(&key),
         mailer: mailer(config)?,
@@ -50,7 +51,7 @@ pub(crate) fn hashing_threads() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-fn settings(config: &Config) -> Settings {
+fn settings(config: &Config, options: &LeptosOptions) -> Settings {
     Settings {
         base_url: config.base_url.as_str().trim_end_matches('/').to_owned(),
         support_email: config.support_email.clone(),
@@ -62,6 +63,7 @@ fn settings(config: &Config) -> Settings {
                 .map(|file| file.rules.clone())
                 .unwrap_or_default(),
         ),
+        stylesheet: static_files::stylesheet_href(options),
     }
 }
 

@@ -120,7 +120,7 @@ async fn verify(
             // 302, which every proxy passes on to the browser as it is.
             (StatusCode::FOUND, [(header::LOCATION, login)]).into_response()
         }
-        Verdict::Forbidden(reason) => forbidden_page(&state.settings.base_url, &host, &reason),
+        Verdict::Forbidden(reason) => forbidden_page(&state, &host, &reason),
     }
 }
 

@@ -32,8 +32,10 @@ struct Back {
 }
 
 /// The page a request refused by the rules gets: why, and a link to Portal.
-pub fn forbidden_page(base_url: &str, host: &str, reason: &str) -> Response {
+pub fn forbidden_page(state: &AppState, host: &str, reason: &str) -> Response {
+    let base_url = &state.settings.base_url;
     page(
+        state,
         StatusCode::FORBIDDEN,
         "You cannot open this page",
         &format!(
@@ -58,7 +60,7 @@ async fn continue_to_app(
     let host = url.host_str().unwrap_or_default().to_owned();
     let verdict = service::verify(&state, session.clone(), &host, &url[url::Position::BeforePath..]).await;
     match verdict {
-        Ok(Verdict::Allowed(_)) => to_app_page(url.as_str()),
+        Ok(Verdict::Allowed(_)) => to_app_page(&state, url.as_str()),
         Ok(Verdict::SignIn) => {
             let rd = paths::url_encoded(url.as_str());
             Redirect::to(&format!("{}?rd={rd}", paths::LOGIN)).into_response()
@@ -73,14 +75,14 @@ async fn continue_to_app(
             Ok(wizard) => Redirect::to(&wizard).into_response(),
             Err(error) => internal(error),
         },
-        Ok(Verdict::Forbidden(reason)) => forbidden_page(&state.settings.base_url, &host, &reason),
+        Ok(Verdict::Forbidden(reason)) => forbidden_page(&state, &host, &reason),
         Err(error) => internal(error),
     }
 }
 
 async fn leave_to_app(State(state): State<AppState>, Query(back): Query<Back>) -> Response {
     match may_return_to(&state, &back.rd.unwrap_or_default()) {
-        Some(url) => to_app_page(url.as_str()),
+        Some(url) => to_app_page(&state, url.as_str()),
         None => Redirect::to(paths::LOGIN).into_response(),
     }
 }

@@ -151,19 +151,25 @@ pub fn escaped(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A plain page of Portal's, for the few answers of these endpoints a person reads.
-pub fn page(status: StatusCode, title: &str, body: &str, head: &str) -> Response {
+/// A plain page of Portal's, in its stylesheet, for the few answers of these endpoints a person
+/// reads: a heading and a card.
+pub fn page(state: &AppState, status: StatusCode, title: &str, body: &str, head: &str) -> Response {
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{head}\
-         <title>{title} · Portal</title></head><body><main><h1>{title}</h1>{body}</main></body></html>",
+         <link rel=\"stylesheet\" href=\"{stylesheet}\"><link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\">\
+         <title>{title} · Portal</title></head><body><header class=\"site-header\"><a class=\"brand\" href=\"{home}\">Portal</a></header>\
+         <main id=\"main\"><h1>{title}</h1><section class=\"card\">{body}</section></main></body></html>",
         title = escaped(title),
+        stylesheet = escaped(&state.settings.stylesheet),
+        home = paths::HOME,
     );
     (status, Html(html)).into_response()
 }
 
-fn error_page(message: &str) -> Response {
+fn error_page(state: &AppState, message: &str) -> Response {
     page(
+        state,
         StatusCode::BAD_REQUEST,
         "This sign-in link does not work",
         &format!(
@@ -184,9 +190,10 @@ fn to_app_redirect(url: &str) -> Response {
 /// Back to the app from a page reached by a form post (the sign-in, the consent page): a page
 /// that moves on at once (a meta refresh; `navigate.js` follows it too). A redirect would do the
 /// same, but a browser holds a form's redirects to the form page's `form-action 'self'`.
-pub fn to_app_page(url: &str) -> Response {
+pub fn to_app_page(state: &AppState, url: &str) -> Response {
     let url = escaped(url);
     page(
+        state,
         StatusCode::OK,
         "Back to the app",
         &format!("<p><a href=\"{url}\" rel=\"external\">Continue to the app</a></p>"),
@@ -198,7 +205,7 @@ async fn authorize_with(state: AppState, session: Session, params: AuthorizePara
     match authorize::authorize(&state, session, &params).await {
         Ok(Next::App(url)) => to_app_redirect(&url),
         Ok(Next::Portal(path)) => Redirect::to(&path).into_response(),
-        Ok(Next::ErrorPage(message)) => error_page(message),
+        Ok(Next::ErrorPage(message)) => error_page(&state, message),
         Err(error) => internal(error),
     }
 }
@@ -231,9 +238,9 @@ async fn resume(
 ) -> Response {
     let id = params.request.unwrap_or_default();
     match authorize::resume(&state, session, &id).await {
-        Ok(Next::App(url)) => to_app_page(&url),
+        Ok(Next::App(url)) => to_app_page(&state, &url),
         Ok(Next::Portal(path)) => Redirect::to(&path).into_response(),
-        Ok(Next::ErrorPage(message)) => error_page(message),
+        Ok(Next::ErrorPage(message)) => error_page(&state, message),
         Err(error) => internal(error),
     }
 }

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    components::{Hidden, PortalForm, SubmitButton},
+    components::{Hidden, PortalForm},
     error::AppError,
     notice::Notice,
     paths,
@@ -42,7 +42,7 @@ pub fn AppsWithAccessCard(section: AppsWithAccess) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="apps-with-access-heading">
             <h2 id="apps-with-access-heading">"Apps with access"</h2>
-            <ul class="list">
+            <ul class="sessions">
                 {section.apps.into_iter().map(|app| view! { <AppRow app /> }).collect_view()}
             </ul>
         </section>
@@ -53,18 +53,21 @@ pub fn AppsWithAccessCard(section: AppsWithAccess) -> impl IntoView {
 #[component]
 fn AppRow(app: AppAccess) -> impl IntoView {
     let AppAccess { client_id, name, sees, last_used } = app;
+    // The button names its app: a list of Revoke buttons tells them apart.
+    let label = format!("Revoke {name}");
     view! {
         <li>
-            <strong>{name.clone()}</strong>
-            " can see " {sees.join(", ")} "."
-            <br />
-            {match last_used {
-                Some(at) => format!("Last used {at}."),
-                None => "Not used yet.".to_owned(),
-            }}
-            <PortalForm<RevokeAppAccess>>
+            <span class="what">{name}</span>
+            <span>"Can see " {sees.join(", ")} "."</span>
+            <span class="when">
+                {match last_used {
+                    Some(at) => format!("Last used {at}."),
+                    None => "Not used yet.".to_owned(),
+                }}
+            </span>
+            <PortalForm<RevokeAppAccess> class="inline">
                 <Hidden name="client_id" value=client_id />
-                <SubmitButton label="Revoke" class="secondary" />
+                <button type="submit" class="secondary" aria-label=label>"Revoke"</button>
             </PortalForm<RevokeAppAccess>>
         </li>
     }
