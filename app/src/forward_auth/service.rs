@@ -109,7 +109,43 @@ pub async fn verify(
             rule.organizations.join(", ")
         )));
     }
+    if let Some(sign_in) = auth.sign_in_id().await? {
+        note_app_use(state, &sign_in, host).await?;
+    }
     Ok(Verdict::Allowed(Some(identity)))
+}
+
+/// How often a sign-in's use of an app is written: the session list shows which apps, not each
+/// request.
+const APP_USE_RESOLUTION_SECONDS: i64 = 60;
+
+/// Notes, at most once a minute per sign-in and app (per instance), that the sign-in reached
+/// the app.
+async fn note_app_use(
+    state: &AppState,
+    sign_in: &store::SignInId,
+    host: &str,
+) -> Result<(), AppError> {
+    use std::{
+        collections::HashMap,
+        sync::{Mutex, OnceLock},
+    };
+    static NOTED: OnceLock<Mutex<HashMap<(String, String), i64>>> = OnceLock::new();
+    let host = crate::security::access_rules::host_without_port(host).to_ascii_lowercase();
+    let now = state.clock.now();
+    let key = (sign_in.as_str().to_owned(), host.clone());
+    {
+        let mut noted = NOTED.get_or_init(Default::default).lock().expect("not poisoned");
+        if noted.get(&key).is_some_and(|at| now.0 - at < APP_USE_RESOLUTION_SECONDS) {
+            return Ok(());
+        }
+        if noted.len() > 10_000 {
+            noted.clear();
+        }
+        noted.insert(key, now.0);
+    }
+    store::note_app_use(&state.pool, sign_in, &host, now).await?;
+    Ok(())
 }
 
 fn member_of_one(rule: &Rule, identity: &Identity) -> bool {

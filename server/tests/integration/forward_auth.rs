@@ -109,6 +109,15 @@ async fn a_signed_in_person_reaches_the_app_with_who_they_are_and_a_signed_out_o
     portal.verify_email(&browser, "fa_alice").await;
     let allowed = ask(&portal, &browser, "/auth/verify", url, true).await;
     assert_eq!(remote(&allowed, "remote-email"), "fa_alice@example.com");
+    // The security page's session list names the app this session reached.
+    let overview = portal.overview(&browser).await;
+    let this = overview
+        .sessions
+        .sessions
+        .iter()
+        .find(|session| session.current)
+        .unwrap();
+    assert_eq!(this.apps, vec!["wiki.example.test".to_owned()]);
 }
 
 #[tokio::test]
