@@ -338,3 +338,39 @@ fn the_admin_command_lists_which_address_gets_which_policy() {
     assert!(said.contains("https://wiki.example.test/admin/x → two_factor (line 2)"), "{said}");
     assert!(said.contains("https://nowhere.test/ → deny (no rule)"), "{said}");
 }
+
+#[tokio::test]
+async fn each_answer_is_counted_by_outcome_and_the_rule_host() {
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("rules.toml");
+    // Hosts of this test alone: the metrics recorder is one per process, shared by every test.
+    let rules = "[[rule]]\nhost = \"closed.counted.test\"\npolicy = \"deny\"\n\n[[rule]]\nhost = \"*.counted.test\"\npolicy = \"one_factor\"\n";
+    std::fs::write(&file, rules).unwrap();
+    let portal = TestPortal::builder()
+        .localhost()
+        .metrics()
+        .arg("--access-rules", file.to_str().unwrap())
+        .arg("--trusted-proxies", "127.0.0.1, ::1")
+        .start()
+        .await;
+    let anonymous = portal.browser();
+    ask(&portal, &anonymous, "/auth/verify", "https://a.counted.test/", false).await;
+    ask(&portal, &anonymous, "/auth/verify", "https://closed.counted.test/", false).await;
+    let browser = signed_in(&portal, "fa_kim").await;
+    ask(&portal, &browser, "/auth/verify", "https://b.counted.test/", false).await;
+    let address = portal.metrics_addr.expect("metrics are on");
+    let metrics = reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"portal_forward_auth_total{outcome="login",host="*.counted.test"} 1"#,
+        r#"portal_forward_auth_total{outcome="denied",host="closed.counted.test"} 1"#,
+        r#"portal_forward_auth_total{outcome="allowed",host="*.counted.test"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+    assert!(!metrics.contains("fa_kim"));
+}
