@@ -46,21 +46,3 @@ pub const FORWARD_AUTH_CONTINUE: &str = "/auth/continue";
 pub const FORWARD_AUTH_LEAVE: &str = "/auth/leave";
 /// Forward-auth: the page with a Sign out button for an app's sign-out link (`/logout?rd=`).
 pub const SIGN_OUT: &str = "/logout";
-
-/// `FORWARD_AUTH_CONTINUE` for the app at `rd` (a full URL).
-pub fn forward_auth_continue(rd: &str) -> String {
-    let rd: String = url_encoded(rd);
-    format!("{FORWARD_AUTH_CONTINUE}?rd={rd}")
-}
-
-/// `text` as one query value (RFC 3986 unreserved characters kept, everything else %XX).
-pub fn url_encoded(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (byte as char).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
-}

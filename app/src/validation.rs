@@ -124,11 +124,22 @@ pub fn safe_next_path(target: &str) -> &str {
 /// holds the account (its wizard comes first), else `next` if it is a path on this site, else the
 /// portal.
 pub fn after_sign_in(held: bool, next: &str) -> &str {
-    if held {
+    // The way back to an app (OpenID Connect, forward-auth) sees the hold itself: it keeps where
+    // it was going for after the wizard.
+    let back_to_app = [crate::paths::OIDC_CONTINUE, crate::paths::FORWARD_AUTH_CONTINUE]
+        .iter()
+        .any(|way| next.strip_prefix(way).is_some_and(|rest| rest.starts_with('?')));
+    if held && !back_to_app {
         crate::paths::SECURITY
     } else {
         safe_next_path(next)
     }
+}
+
+/// The way back to the app at `rd` (a full URL) after signing in: forward-auth's
+/// `/auth/continue`, which checks `rd` against the access rules.
+pub fn forward_auth_continue(rd: &str) -> String {
+    format!("{}?rd={}", crate::paths::FORWARD_AUTH_CONTINUE, encode_component(rd))
 }
 
 /// Whether `target` is a path on this site, however a browser, a proxy or a later redirect reads
@@ -340,6 +351,15 @@ mod tests {
         assert_eq!(encode_component("/portal?x=1"), "%2Fportal%3Fx%3D1");
         assert_eq!(encode_component("Acme & Co"), "Acme%20%26%20Co");
         assert_eq!(encode_component("a-b_c.d~e"), "a-b_c.d~e");
+    }
+
+    #[test]
+    fn a_held_account_goes_to_the_wizard_unless_it_is_on_its_way_back_to_an_app() {
+        assert_eq!(after_sign_in(true, "/portal"), "/settings/security");
+        assert_eq!(after_sign_in(true, "/auth/continuex?rd=a"), "/settings/security");
+        assert_eq!(after_sign_in(true, "/auth/continue?rd=a"), "/auth/continue?rd=a");
+        assert_eq!(after_sign_in(true, "/oauth2/continue?request=a"), "/oauth2/continue?request=a");
+        assert_eq!(after_sign_in(false, "/org/acme"), "/org/acme");
     }
 
     #[test]

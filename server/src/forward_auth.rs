@@ -115,7 +115,7 @@ async fn verify(
         // Through Portal's sign-in page, whose way back (`/auth/continue`) checks the rules again
         // and sends the browser on, through the wizard or a new sign-in where the rule needs it.
         Verdict::SignIn | Verdict::StepUp | Verdict::Enroll => {
-            let rd = paths::url_encoded(url.as_str());
+            let rd = app::validation::encode_component(url.as_str());
             let login = format!("{}{}?rd={rd}", state.settings.base_url, paths::LOGIN);
             // 302, which every proxy passes on to the browser as it is.
             (StatusCode::FOUND, [(header::LOCATION, login)]).into_response()

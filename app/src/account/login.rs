@@ -63,7 +63,7 @@ pub fn LoginPage() -> impl IntoView {
         let query = query.read();
         match (query.get("next"), query.get("rd")) {
             (Some(next), _) => next,
-            (None, Some(rd)) => paths::forward_auth_continue(&rd),
+            (None, Some(rd)) => crate::validation::forward_auth_continue(&rd),
             (None, None) => String::new(),
         }
     });

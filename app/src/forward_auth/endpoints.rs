@@ -62,16 +62,16 @@ async fn continue_to_app(
     match verdict {
         Ok(Verdict::Allowed(_)) => to_app_page(&state, url.as_str()),
         Ok(Verdict::SignIn) => {
-            let rd = paths::url_encoded(url.as_str());
+            let rd = crate::validation::encode_component(url.as_str());
             Redirect::to(&format!("{}?rd={rd}", paths::LOGIN)).into_response()
         }
         // Signed in, so `rd` would come straight back here: `next` asks the sign-in page for a
         // new sign-in, with the second factor.
         Ok(Verdict::StepUp) => {
-            let next = paths::url_encoded(&paths::forward_auth_continue(url.as_str()));
+            let next = crate::validation::encode_component(&crate::validation::forward_auth_continue(url.as_str()));
             Redirect::to(&format!("{}?next={next}", paths::LOGIN)).into_response()
         }
-        Ok(Verdict::Enroll) => match service::enroll_then(session, &paths::forward_auth_continue(url.as_str())).await {
+        Ok(Verdict::Enroll) => match service::enroll_then(session, &crate::validation::forward_auth_continue(url.as_str())).await {
             Ok(wizard) => Redirect::to(&wizard).into_response(),
             Err(error) => internal(error),
         },

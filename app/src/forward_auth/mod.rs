@@ -29,7 +29,7 @@ pub async fn sign_out_to_app(rd: String) -> Result<(), AppError> {
     if let Some(sign_in) = sign_in {
         crate::oidc::service::logout::tell_apps_of_sign_in(&state, &sign_in).await;
     }
-    let rd = paths::url_encoded(&rd);
+    let rd = crate::validation::encode_component(&rd);
     crate::validation::redirect(&format!("{}?rd={rd}", paths::FORWARD_AUTH_LEAVE));
     Ok(())
 }

@@ -55,7 +55,7 @@ pub async fn require_sign_in(
                 .map(|(_, rd)| rd.into_owned())
         });
         if let Some(rd) = rd {
-            return super::redirects::to(&paths::forward_auth_continue(&rd));
+            return super::redirects::to(&app::validation::forward_auth_continue(&rd));
         }
     }
     let Some(user_id) = user_id else {
