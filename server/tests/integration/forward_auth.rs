@@ -374,3 +374,55 @@ async fn each_answer_is_counted_by_outcome_and_the_rule_host() {
     }
     assert!(!metrics.contains("fa_kim"));
 }
+
+#[tokio::test]
+async fn a_person_held_by_an_organization_goes_through_the_wizard_then_on_to_the_app() {
+    let (portal, _rules) = portal_with_rules(RULES).await;
+    let owner = signed_in(&portal, "fa_owner").await;
+    portal
+        .call_fn(&owner, app::org::CreateOrganization { name: "Acme".into() })
+        .await
+        .unwrap();
+    portal.verify_email(&owner, "fa_owner").await;
+    portal.enroll(&owner).await;
+    let added = portal.admin(&["org", "add-member", "acme", "fa_held"]);
+    assert!(!added.status.success(), "no such account yet");
+    let held = signed_in(&portal, "fa_held").await;
+    portal.verify_email(&held, "fa_held").await;
+    assert!(portal.admin(&["org", "add-member", "acme", "fa_held"]).status.success());
+    let required = portal
+        .post_fn(
+            &owner,
+            app::org::SetTwoFactorRequirement {
+                slug: "acme".to_owned(),
+                required: Some("yes".to_owned()),
+                grace_days: Some("0".to_owned()),
+            },
+        )
+        .await;
+    assert!(required.status().is_success(), "{:?}", required.status());
+    let url = "https://wiki.example.test/page";
+    // The proxy sends the browser to sign in; signed in, the way back sends it to the wizard.
+    let asked = ask(&portal, &held, "/auth/verify", url, true).await;
+    assert_eq!(asked.status(), StatusCode::FOUND);
+    let back = "/auth/continue?rd=https%3A%2F%2Fwiki.example.test%2Fpage";
+    let wizard = portal.get(&held, back).await;
+    assert_eq!(location(&wizard), Some("/settings/security"));
+    // A fresh sign-in with the way back keeps it past the hold.
+    let again = portal.browser();
+    let signed = portal
+        .post_fn(
+            &again,
+            app::account::login::Login {
+                username: "fa_held".into(),
+                password: PASSWORD.into(),
+                next: back.into(),
+            },
+        )
+        .await;
+    assert_eq!(location(&signed), Some(back));
+    portal.enroll(&held).await;
+    let page = portal.get_text(&held, back).await;
+    assert!(page.contains("url=https://wiki.example.test/page"), "{page}");
+    assert_eq!(ask(&portal, &held, "/auth/verify", url, true).await.status(), StatusCode::OK);
+}
