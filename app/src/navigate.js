@@ -41,6 +41,22 @@ function formRequest(event) {
   return { url: url.href, init: { method: 'POST', body: fields } };
 }
 
+// Where a page's `<meta http-equiv="refresh">` sends the browser, or null. Portal's server
+// answers such a page only to send a browser back to an app at a redirect URI the app
+// registered (a form post's redirect to another origin is held to the page's form-action
+// 'self'); a browser without JavaScript follows it as it loads the page.
+function refreshTarget(page, base) {
+  const meta = page.querySelector('meta[http-equiv="refresh" i]');
+  const match = meta?.getAttribute('content')?.match(/^\s*\d+(?:\.\d*)?\s*[;,]\s*(?:url\s*=\s*)?(.+)$/i);
+  if (!match) return null;
+  try {
+    const url = new URL(match[1].trim().replace(/^(['"])(.*)\1$/, '$2'), base);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
 let latest = 0;
 async function go(request, history = 'push') {
   const url = onSite(request.url);
@@ -50,6 +66,12 @@ async function go(request, history = 'push') {
   const html = await response.text();
   if (navigation !== latest) return;
   const page = new DOMParser().parseFromString(html, 'text/html');
+  // Back to an app: a full navigation, as without JavaScript (the app is another site).
+  const away = refreshTarget(page, response.url || url);
+  if (away) {
+    window.location.assign(away);
+    return;
+  }
   document.title = page.title;
   document.body.replaceWith(document.adoptNode(page.body));
   for (const island of document.querySelectorAll('leptos-island')) {
