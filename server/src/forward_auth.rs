@@ -162,3 +162,33 @@ fn allowed(identity: Identity) -> Response {
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(HeaderName::from_static(name), HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn each_endpoint_reads_only_its_own_proxy_s_headers() {
+        let both = headers(&[
+            ("x-original-url", "https://public.example.com/"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "wiki.example.com"),
+            ("x-forwarded-uri", "/admin/?x=1"),
+        ]);
+        let verify = original(&both, Asker::Redirects).unwrap();
+        assert_eq!(verify.as_str(), "https://wiki.example.com/admin/?x=1");
+        let nginx = original(&both, Asker::Nginx).unwrap();
+        assert_eq!(nginx.as_str(), "https://public.example.com/");
+        // nginx without its header: no request to judge, whatever else the client sent.
+        let forwarded_only = headers(&[("x-forwarded-host", "public.example.com")]);
+        assert!(original(&forwarded_only, Asker::Nginx).is_none());
+    }
+}
