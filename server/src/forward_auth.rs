@@ -55,12 +55,17 @@ pub fn routes(verifier: Verifier) -> Router<AppState> {
         )
 }
 
-/// The original request, as the proxy reports it: nginx's `X-Original-URL`, or the
-/// `X-Forwarded-Proto`, `-Host` and `-Uri` that Caddy and Traefik send.
-fn original(headers: &HeaderMap) -> Option<url::Url> {
+/// The original request, as the proxy reports it: nginx's `X-Original-URL` on `/auth/request`,
+/// the `X-Forwarded-Proto`, `-Host` and `-Uri` that Caddy and Traefik send on `/auth/verify`.
+/// Each endpoint reads only its own proxy's headers: the proxy sets those, but passes the
+/// client's others on (Caddy's `forward_auth` and Traefik's ForwardAuth copy every request header,
+/// nginx's `auth_request` too). Read on `/auth/verify`, a client's own `X-Original-URL` named a
+/// public path of the rules while it asked Caddy for a protected one, and got it (found by
+/// `proxies::caddy::the_app_gets_portal_s_headers_and_never_forged_ones`).
+fn original(headers: &HeaderMap, asker: Asker) -> Option<url::Url> {
     let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    if let Some(url) = text("x-original-url") {
-        return url::Url::parse(url).ok();
+    if asker == Asker::Nginx {
+        return url::Url::parse(text("x-original-url")?).ok();
     }
     let proto = text("x-forwarded-proto").unwrap_or("https");
     let host = text("x-forwarded-host")?;
@@ -83,7 +88,7 @@ async fn verify(
         )
             .into_response();
     }
-    let Some(url) = original(&headers) else {
+    let Some(url) = original(&headers, asker) else {
         return (StatusCode::FORBIDDEN, "The proxy did not say which request it asks about.").into_response();
     };
     let host = url.host_str().unwrap_or_default().to_owned();
@@ -114,11 +119,14 @@ async fn verify(
         }
         // Through Portal's sign-in page, whose way back (`/auth/continue`) checks the rules again
         // and sends the browser on, through the wizard or a new sign-in where the rule needs it.
+        // 302, as forward-auth services answer (axum's `Redirect::to` is a 303).
         Verdict::SignIn | Verdict::StepUp | Verdict::Enroll => {
             let rd = app::validation::encode_component(url.as_str());
             let login = format!("{}{}?rd={rd}", state.settings.base_url, paths::LOGIN);
-            // 302, which every proxy passes on to the browser as it is.
-            (StatusCode::FOUND, [(header::LOCATION, login)]).into_response()
+            match HeaderValue::from_str(&login) {
+                Ok(login) => (StatusCode::FOUND, [(header::LOCATION, login)]).into_response(),
+                Err(_) => StatusCode::UNAUTHORIZED.into_response(),
+            }
         }
         Verdict::Forbidden(reason) => forbidden_page(&state, &host, &reason),
     }
@@ -153,4 +161,34 @@ fn allowed(identity: Identity) -> Response {
         headers.insert(HeaderName::from_static(name), value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(HeaderName::from_static(name), HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn each_endpoint_reads_only_its_own_proxy_s_headers() {
+        let both = headers(&[
+            ("x-original-url", "https://public.example.com/"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "wiki.example.com"),
+            ("x-forwarded-uri", "/admin/?x=1"),
+        ]);
+        let verify = original(&both, Asker::Redirects).unwrap();
+        assert_eq!(verify.as_str(), "https://wiki.example.com/admin/?x=1");
+        let nginx = original(&both, Asker::Nginx).unwrap();
+        assert_eq!(nginx.as_str(), "https://public.example.com/");
+        // nginx without its header: no request to judge, whatever else the client sent.
+        let forwarded_only = headers(&[("x-forwarded-host", "public.example.com")]);
+        assert!(original(&forwarded_only, Asker::Nginx).is_none());
+    }
 }

@@ -14,6 +14,7 @@ mod instances;
 mod monitoring;
 mod oidc;
 mod organizations;
+mod proxies;
 mod recovery;
 mod remembered_browsers;
 mod robustness;
