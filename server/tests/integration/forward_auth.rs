@@ -53,16 +53,21 @@ async fn ask(portal: &TestPortal, browser: &Client, endpoint: &str, url: &str, h
     let url = url::Url::parse(url).unwrap();
     let host = url.host_str().unwrap();
     let uri = &url[url::Position::BeforePath..];
-    browser
+    let request = browser
         .get(portal.url(endpoint))
-        .header("x-forwarded-method", "GET")
-        .header("x-forwarded-proto", url.scheme())
-        .header("x-forwarded-host", host)
-        .header("x-forwarded-uri", uri)
-        .header(header::ACCEPT, if html { "text/html" } else { "application/json" })
-        .send()
-        .await
-        .unwrap()
+        .header(header::ACCEPT, if html { "text/html" } else { "application/json" });
+    // Each endpoint reads its own proxy's headers: nginx's X-Original-URL, or Caddy's and
+    // Traefik's X-Forwarded-*.
+    let request = if endpoint == "/auth/request" {
+        request.header("x-original-url", url.as_str())
+    } else {
+        request
+            .header("x-forwarded-method", "GET")
+            .header("x-forwarded-proto", url.scheme())
+            .header("x-forwarded-host", host)
+            .header("x-forwarded-uri", uri)
+    };
+    request.send().await.unwrap()
 }
 
 fn remote(response: &Response, name: &str) -> String {

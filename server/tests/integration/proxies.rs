@@ -528,7 +528,7 @@ async fn signed_out_goes_to_sign_in_and_comes_back(kind: Kind) {
     let app_page = scene.app_url("/wiki/page");
     let back = scene
         .portal
-        .get(&browser, &app::paths::forward_auth_continue(&app_page))
+        .get(&browser, &app::validation::forward_auth_continue(&app_page))
         .await;
     assert_eq!(back.status(), StatusCode::OK);
     let page = back.text().await.unwrap();
