@@ -136,6 +136,50 @@ pub fn after_sign_in(held: bool, next: &str) -> &str {
     }
 }
 
+/// The `rd` (the app's address to return to) of a sign-in link's query, if any. nginx writes it
+/// unencoded and last (`rd=https://app/x?a=1&b=2`): an `rd` that starts with a scheme takes the
+/// rest of the query whole; an encoded one is decoded.
+pub fn rd_of(query: &str) -> Option<String> {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    let start = if query.starts_with("rd=") {
+        3
+    } else {
+        query.find("&rd=")? + 4
+    };
+    let value = &query[start..];
+    if value.starts_with("https://") || value.starts_with("http://") {
+        return Some(value.to_owned());
+    }
+    let encoded = value.split('&').next().unwrap_or_default();
+    let decoded = url_decoded(encoded);
+    (!decoded.is_empty()).then_some(decoded)
+}
+
+/// A query value's `%XX` and `+` decoded (invalid UTF-8 replaced).
+fn url_decoded(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let hex = |at: usize| bytes.get(at).and_then(|&byte| (byte as char).to_digit(16));
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        match (bytes[at], hex(at + 1), hex(at + 2)) {
+            (b'%', Some(high), Some(low)) => {
+                decoded.push((high * 16 + low) as u8);
+                at += 3;
+            }
+            (b'+', ..) => {
+                decoded.push(b' ');
+                at += 1;
+            }
+            (byte, ..) => {
+                decoded.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
 /// The way back to the app at `rd` (a full URL) after signing in: forward-auth's
 /// `/auth/continue`, which checks `rd` against the access rules.
 pub fn forward_auth_continue(rd: &str) -> String {
@@ -351,6 +395,25 @@ mod tests {
         assert_eq!(encode_component("/portal?x=1"), "%2Fportal%3Fx%3D1");
         assert_eq!(encode_component("Acme & Co"), "Acme%20%26%20Co");
         assert_eq!(encode_component("a-b_c.d~e"), "a-b_c.d~e");
+    }
+
+    #[test]
+    fn rd_is_read_encoded_or_as_nginx_writes_it() {
+        assert_eq!(
+            rd_of("rd=https%3A%2F%2Fapp.test%2Fx%3Fa%3D1%26b%3D2").as_deref(),
+            Some("https://app.test/x?a=1&b=2")
+        );
+        assert_eq!(
+            rd_of("rd=https://app.test/x?a=1&b=2").as_deref(),
+            Some("https://app.test/x?a=1&b=2")
+        );
+        assert_eq!(
+            rd_of("?notice=x&rd=http://app.test/").as_deref(),
+            Some("http://app.test/")
+        );
+        assert_eq!(rd_of("next=%2Fportal"), None);
+        assert_eq!(rd_of("xrd=https://a"), None);
+        assert_eq!(rd_of("rd="), None);
     }
 
     #[test]

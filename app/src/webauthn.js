@@ -46,7 +46,9 @@ const answer = (credential) => ({ credential: JSON.stringify(credential.toJSON()
 // signed in (a path on this site, else the portal), and only that is followed.
 const next = () => {
   const query = new URLSearchParams(location.search);
-  const rd = query.get('rd');
+  // nginx writes `rd` unencoded and last: then it is the rest of the query, whole.
+  const raw = location.search.match(/[?&]rd=(https?:\/\/.*)$/);
+  const rd = raw ? raw[1] : query.get('rd');
   // An app behind the proxy sent the browser here: the way back to it (the server checks it).
   return query.get('next') ?? (rd ? `/auth/continue?rd=${encodeURIComponent(rd)}` : '');
 };

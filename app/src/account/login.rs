@@ -59,9 +59,9 @@ pub fn LoginPage() -> impl IntoView {
     let state = Resource::new(|| (), |_| sign_in_state());
     // `rd`: an app behind the proxy sent the browser here (forward-auth); once signed in, Portal
     // checks it against the access rules and sends the browser back to it.
+    let search = leptos_router::hooks::use_location().search;
     let next = Signal::derive(move || {
-        let query = query.read();
-        match (query.get("next"), query.get("rd")) {
+        match (query.read().get("next"), crate::validation::rd_of(&search.read())) {
             (Some(next), _) => next,
             (None, Some(rd)) => crate::validation::forward_auth_continue(&rd),
             (None, None) => String::new(),

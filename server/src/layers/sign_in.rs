@@ -49,11 +49,7 @@ pub async fn require_sign_in(
     // An app behind the proxy sent a signed-in browser to sign in (nginx's 401 always does):
     // the way back decides whether it needs to.
     if user_id.is_some() && is_page && path == paths::LOGIN {
-        let rd = request.uri().query().and_then(|query| {
-            url::form_urlencoded::parse(query.as_bytes())
-                .find(|(name, _)| name == "rd")
-                .map(|(_, rd)| rd.into_owned())
-        });
+        let rd = request.uri().query().and_then(app::validation::rd_of);
         if let Some(rd) = rd {
             return super::redirects::to(&app::validation::forward_auth_continue(&rd));
         }

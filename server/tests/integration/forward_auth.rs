@@ -261,6 +261,14 @@ async fn after_sign_in_the_browser_goes_back_only_to_a_host_the_rules_name() {
         let left = portal.get(&browser, &format!("/auth/leave?rd={hostile}")).await;
         assert_eq!(location(&left), Some("/login"), "{hostile}");
     }
+    // nginx writes `rd` unencoded: a signed-in browser sent to sign in goes back with all of it.
+    let nginx = portal
+        .get(&browser, "/login?rd=https://wiki.example.test/x?a=1&b=2")
+        .await;
+    assert_eq!(
+        location(&nginx),
+        Some("/auth/continue?rd=https%3A%2F%2Fwiki.example.test%2Fx%3Fa%3D1%26b%3D2")
+    );
     // Signed out: the way back goes through the sign-in page first.
     let anonymous = portal.browser();
     let sign_in = portal
