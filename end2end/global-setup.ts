@@ -74,6 +74,10 @@ export default async function globalSetup() {
   // localhost, not 127.0.0.1: browsers refuse an IP address as a WebAuthn relying party id.
   const base = `http://localhost:${port}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'portal-e2e-'));
+  // Forward-auth (forward-auth.spec.ts): the app behind Caddy, on another port of localhost,
+  // needs a second factor; Caddy asks from 127.0.0.1.
+  const accessRules = join(dataDir, 'access.toml');
+  writeFileSync(accessRules, '[[rule]]\nhost = "localhost"\npaths = ["/protected/*"]\npolicy = "two_factor"\n');
   // ./dev test names the server it built for the tests; otherwise the release build.
   const server = spawn(process.env.PORTAL_SERVER_BIN ?? join(root, 'target/release/server'), [], {
     cwd: root,
@@ -87,6 +91,8 @@ export default async function globalSetup() {
       PORTAL_BASE_URL: base,
       PORTAL_SMTP_URL: `smtp://127.0.0.1:${mail.port}`,
       PORTAL_SUPPORT_EMAIL: 'help@portal.test',
+      PORTAL_ACCESS_RULES: accessRules,
+      PORTAL_TRUSTED_PROXIES: '127.0.0.1',
       // Every test signs in from 127.0.0.1: the per-address limit is tested in the Rust suite.
       PORTAL_SIGN_IN_LIMIT: '100000',
       RUST_LOG: process.env.RUST_LOG ?? 'warn',

@@ -4,7 +4,7 @@
 use std::{collections::BTreeSet, fs, path::Path};
 
 /// Lowest first. Keep in step with ARCHITECTURE.md.
-const LAYERS: [&str; 26] = [
+const LAYERS: [&str; 27] = [
     "paths",
     "limits",
     "unix_time",
@@ -28,6 +28,7 @@ const LAYERS: [&str; 26] = [
     "recovery",
     "oidc",
     "account",
+    "forward_auth",
     "maintenance",
     "settings",
     "frame",

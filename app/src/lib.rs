@@ -5,6 +5,7 @@ pub mod account;
 pub mod audit;
 pub mod components;
 pub mod error;
+pub mod forward_auth;
 pub mod frame;
 pub mod kept_fields;
 pub mod limits;
@@ -75,7 +76,7 @@ pub const PROTECTED_PAGES: [&str; 4] = [
     paths::OIDC_CONSENT,
 ];
 /// Pages anyone may open.
-pub const PUBLIC_PAGES: [&str; 9] = [
+pub const PUBLIC_PAGES: [&str; 10] = [
     paths::HOME,
     paths::SIGNUP,
     paths::LOGIN,
@@ -85,6 +86,7 @@ pub const PUBLIC_PAGES: [&str; 9] = [
     paths::RESET_PASSWORD,
     paths::CONFIRM_EMAIL,
     paths::KEEP_EMAIL,
+    paths::SIGN_OUT,
 ];
 
 /// Pages an account held by an organization's requirement may still open: the wizard on the
@@ -172,6 +174,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/confirm-email") view=ConfirmEmailPage ssr=SsrMode::Async />
                     <Route path=path!("/keep-email") view=KeepEmailPage ssr=SsrMode::Async />
                     <Route path=path!("/settings/close") view=CloseAccountPage ssr=SsrMode::Async />
+                    <Route path=path!("/logout") view=forward_auth::SignOutPage ssr=SsrMode::Async />
                     <Route path=path!("/oauth2/consent") view=oidc::consent::ConsentPage ssr=SsrMode::Async />
                 </Routes>
             </Frame>

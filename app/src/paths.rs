@@ -38,3 +38,11 @@ pub const OIDC_USERINFO: &str = "/oauth2/userinfo";
 pub const OIDC_JWKS: &str = "/oauth2/jwks";
 pub const OIDC_REVOKE: &str = "/oauth2/revoke";
 pub const OIDC_END_SESSION: &str = "/oauth2/logout";
+
+/// Forward-auth: the page that sends a signed-in browser on to the app it came from (`rd`), if a
+/// rule names its host.
+pub const FORWARD_AUTH_CONTINUE: &str = "/auth/continue";
+/// Forward-auth: back to the app after signing out.
+pub const FORWARD_AUTH_LEAVE: &str = "/auth/leave";
+/// Forward-auth: the page with a Sign out button for an app's sign-out link (`/logout?rd=`).
+pub const SIGN_OUT: &str = "/logout";

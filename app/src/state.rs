@@ -40,6 +40,8 @@ pub struct Settings {
     pub base_url: String,
     pub support_email: String,
     pub issuer: String,
+    /// Forward-auth's access rules (`PORTAL_ACCESS_RULES`); none: every request is denied.
+    pub access_rules: Arc<crate::security::access_rules::Rules>,
     /// The stylesheet's path (hashed in a release build), for the pages rendered outside Leptos.
     pub stylesheet: String,
 }

@@ -124,11 +124,66 @@ pub fn safe_next_path(target: &str) -> &str {
 /// holds the account (its wizard comes first), else `next` if it is a path on this site, else the
 /// portal.
 pub fn after_sign_in(held: bool, next: &str) -> &str {
-    if held {
+    // The way back to an app (OpenID Connect, forward-auth) sees the hold itself: it keeps where
+    // it was going for after the wizard.
+    let back_to_app = [crate::paths::OIDC_CONTINUE, crate::paths::FORWARD_AUTH_CONTINUE]
+        .iter()
+        .any(|way| next.strip_prefix(way).is_some_and(|rest| rest.starts_with('?')));
+    if held && !back_to_app {
         crate::paths::SECURITY
     } else {
         safe_next_path(next)
     }
+}
+
+/// The `rd` (the app's address to return to) of a sign-in link's query, if any. nginx writes it
+/// unencoded and last (`rd=https://app/x?a=1&b=2`): an `rd` that starts with a scheme takes the
+/// rest of the query whole; an encoded one is decoded.
+pub fn rd_of(query: &str) -> Option<String> {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    let start = if query.starts_with("rd=") {
+        3
+    } else {
+        query.find("&rd=")? + 4
+    };
+    let value = &query[start..];
+    if value.starts_with("https://") || value.starts_with("http://") {
+        return Some(value.to_owned());
+    }
+    let encoded = value.split('&').next().unwrap_or_default();
+    let decoded = url_decoded(encoded);
+    (!decoded.is_empty()).then_some(decoded)
+}
+
+/// A query value's `%XX` and `+` decoded (invalid UTF-8 replaced).
+fn url_decoded(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let hex = |at: usize| bytes.get(at).and_then(|&byte| (byte as char).to_digit(16));
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        match (bytes[at], hex(at + 1), hex(at + 2)) {
+            (b'%', Some(high), Some(low)) => {
+                decoded.push((high * 16 + low) as u8);
+                at += 3;
+            }
+            (b'+', ..) => {
+                decoded.push(b' ');
+                at += 1;
+            }
+            (byte, ..) => {
+                decoded.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+/// The way back to the app at `rd` (a full URL) after signing in: forward-auth's
+/// `/auth/continue`, which checks `rd` against the access rules.
+pub fn forward_auth_continue(rd: &str) -> String {
+    format!("{}?rd={}", crate::paths::FORWARD_AUTH_CONTINUE, encode_component(rd))
 }
 
 /// Whether `target` is a path on this site, however a browser, a proxy or a later redirect reads
@@ -340,6 +395,34 @@ mod tests {
         assert_eq!(encode_component("/portal?x=1"), "%2Fportal%3Fx%3D1");
         assert_eq!(encode_component("Acme & Co"), "Acme%20%26%20Co");
         assert_eq!(encode_component("a-b_c.d~e"), "a-b_c.d~e");
+    }
+
+    #[test]
+    fn rd_is_read_encoded_or_as_nginx_writes_it() {
+        assert_eq!(
+            rd_of("rd=https%3A%2F%2Fapp.test%2Fx%3Fa%3D1%26b%3D2").as_deref(),
+            Some("https://app.test/x?a=1&b=2")
+        );
+        assert_eq!(
+            rd_of("rd=https://app.test/x?a=1&b=2").as_deref(),
+            Some("https://app.test/x?a=1&b=2")
+        );
+        assert_eq!(
+            rd_of("?notice=x&rd=http://app.test/").as_deref(),
+            Some("http://app.test/")
+        );
+        assert_eq!(rd_of("next=%2Fportal"), None);
+        assert_eq!(rd_of("xrd=https://a"), None);
+        assert_eq!(rd_of("rd="), None);
+    }
+
+    #[test]
+    fn a_held_account_goes_to_the_wizard_unless_it_is_on_its_way_back_to_an_app() {
+        assert_eq!(after_sign_in(true, "/portal"), "/settings/security");
+        assert_eq!(after_sign_in(true, "/auth/continuex?rd=a"), "/settings/security");
+        assert_eq!(after_sign_in(true, "/auth/continue?rd=a"), "/auth/continue?rd=a");
+        assert_eq!(after_sign_in(true, "/oauth2/continue?request=a"), "/oauth2/continue?request=a");
+        assert_eq!(after_sign_in(false, "/org/acme"), "/org/acme");
     }
 
     #[test]

@@ -44,7 +44,14 @@ const answer = (credential) => ({ credential: JSON.stringify(credential.toJSON()
 
 // The sign-in page's `next`, as it came: the server checks it and answers where to go once
 // signed in (a path on this site, else the portal), and only that is followed.
-const next = () => new URLSearchParams(location.search).get('next') ?? '';
+const next = () => {
+  const query = new URLSearchParams(location.search);
+  // nginx writes `rd` unencoded and last: then it is the rest of the query, whole.
+  const raw = location.search.match(/[?&]rd=(https?:\/\/.*)$/);
+  const rd = raw ? raw[1] : query.get('rd');
+  // An app behind the proxy sent the browser here: the way back to it (the server checks it).
+  return query.get('next') ?? (rd ? `/auth/continue?rd=${encodeURIComponent(rd)}` : '');
+};
 
 const ceremonies = {
   async register(element) {

@@ -18,7 +18,7 @@ use app::{
 
 use crate::{
     Config, app_state,
-    config::{AdminCommand, ClientCommand, KeysCommand, OrgCommand},
+    config::{AdminCommand, ClientCommand, KeysCommand, OrgCommand, RulesCommand},
 };
 
 /// Runs one admin command against the database and mail server the configuration names.
@@ -32,6 +32,8 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Org(command) => org(&state().await?, command).await,
         AdminCommand::Client(command) => client(&state().await?, command).await,
         AdminCommand::Keys(command) => keys(&state().await?, command).await,
+        // The configuration alone: the file was read and checked when it was parsed.
+        AdminCommand::Rules(RulesCommand::Check { urls }) => rules(config, &urls),
         // It needs no state: the database alone.
         AdminCommand::CopyTo {
             database,
@@ -382,6 +384,44 @@ async fn keys(state: &AppState, command: KeysCommand) -> anyhow::Result<()> {
             for kid in keys::rotate(state).await? {
                 println!("published {kid}; it signs from a day on");
             }
+        }
+    }
+    Ok(())
+}
+
+/// `server admin rules check [URL…]`: the rules in order (first match wins, no match means
+/// deny), and for each URL given the rule it meets.
+fn rules(config: &Config, urls: &[String]) -> anyhow::Result<()> {
+    let Some(file) = &config.access_rules else {
+        bail!("PORTAL_ACCESS_RULES is not set: every forward-auth request is denied");
+    };
+    let rules = &file.rules;
+    println!("{}: {} rules, first match wins, no match means deny", file.path.display(), rules.rules.len());
+    for rule in &rules.rules {
+        let paths = if rule.paths.is_empty() {
+            "every path".to_owned()
+        } else {
+            rule.paths.iter().map(|path| path.as_text()).collect::<Vec<_>>().join(", ")
+        };
+        let members = if rule.organizations.is_empty() {
+            String::new()
+        } else {
+            format!(", members of {}", rule.organizations.join(" or "))
+        };
+        println!(
+            "  line {:>3}: {} {} → {}{members}",
+            rule.line,
+            rule.host.as_text(),
+            paths,
+            rule.policy.as_str()
+        );
+    }
+    for url in urls {
+        let parsed = url::Url::parse(url).with_context(|| format!("{url}: not a URL"))?;
+        let host = parsed.host_str().unwrap_or_default();
+        match rules.rule_for(host, &parsed[url::Position::BeforePath..]) {
+            Some(rule) => println!("{url} → {} (line {})", rule.policy.as_str(), rule.line),
+            None => println!("{url} → deny (no rule)"),
         }
     }
     Ok(())

@@ -56,6 +56,13 @@ fn settings(config: &Config, options: &LeptosOptions) -> Settings {
         base_url: config.base_url.as_str().trim_end_matches('/').to_owned(),
         support_email: config.support_email.clone(),
         issuer: config.issuer.clone(),
+        access_rules: Arc::new(
+            config
+                .access_rules
+                .as_ref()
+                .map(|file| file.rules.clone())
+                .unwrap_or_default(),
+        ),
         stylesheet: static_files::stylesheet_href(options),
     }
 }

@@ -52,6 +52,9 @@ pub enum AdminCommand {
     /// The keys ID tokens are signed with: list, rotate.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Forward-auth's access rules (PORTAL_ACCESS_RULES).
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Copy this SQLite database to an empty PostgreSQL database, to run several instances on it.
     CopyTo {
         /// The target, e.g. postgres://portal:secret@db.internal/portal?sslmode=verify-full. Its
@@ -106,6 +109,13 @@ pub enum ClientCommand {
     Remove { client_id: String },
     /// A new secret for a confidential app; the old one stops working at once.
     RotateSecret { client_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Check the rules file and list which host and path gets which policy; with URLs, the
+    /// rule and policy each one meets.
+    Check { urls: Vec<String> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -227,6 +237,28 @@ pub struct Config {
     )]
     pub trusted_proxies: Option<TrustedProxies>,
 
+    /// Forward-auth's access rules: a TOML file of `[[rule]]`s (host, paths, policy,
+    /// organizations), first match wins, no match means deny. A file with an error stops the
+    /// server at start with its line. Unset: `/auth/verify` denies every request.
+    #[arg(
+        long,
+        env = "PORTAL_ACCESS_RULES",
+        value_name = "PORTAL_ACCESS_RULES",
+        value_parser = parse_access_rules
+    )]
+    pub access_rules: Option<AccessRulesFile>,
+
+    /// The domain the session cookie covers, e.g. example.com, so that apps on its subdomains
+    /// behind forward-auth see the sign-in. Every app under that domain then receives the session
+    /// cookie. Unset: the cookie stays with Portal's own host.
+    #[arg(
+        long,
+        env = "PORTAL_COOKIE_DOMAIN",
+        value_name = "PORTAL_COOKIE_DOMAIN",
+        value_parser = parse_cookie_domain
+    )]
+    pub cookie_domain: Option<String>,
+
     /// Where Prometheus metrics are served (`GET /metrics`), e.g. 127.0.0.1:9100; unset, none
     /// are. Keep it off the public address: it is for the operator's scraper.
     #[arg(long, env = "PORTAL_METRICS_ADDR", value_name = "PORTAL_METRICS_ADDR")]
@@ -267,6 +299,36 @@ pub struct SecretKeyHex(pub [u8; 32]);
 impl std::fmt::Debug for SecretKeyHex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("[redacted]")
+    }
+}
+
+/// The access rules file, read and checked at start.
+#[derive(Debug, Clone)]
+pub struct AccessRulesFile {
+    pub path: PathBuf,
+    pub rules: app::security::access_rules::Rules,
+}
+
+fn parse_access_rules(path: &str) -> Result<AccessRulesFile, String> {
+    let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read {path}: {error}"))?;
+    let rules = app::security::access_rules::Rules::parse(&text).map_err(|reason| format!("{path}: {reason}"))?;
+    Ok(AccessRulesFile {
+        path: PathBuf::from(path),
+        rules,
+    })
+}
+
+/// A domain name such as example.com (no scheme, port or leading dot).
+fn parse_cookie_domain(domain: &str) -> Result<String, String> {
+    let domain = domain.trim().trim_start_matches('.').to_ascii_lowercase();
+    let valid = domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty() && label.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
+        });
+    if valid {
+        Ok(domain)
+    } else {
+        Err(format!("{domain:?} is not a domain name like example.com"))
     }
 }
 

@@ -39,6 +39,7 @@ const TABLES: &[&str] = &[
     "oidc_families",
     "oidc_codes",
     "oidc_tokens",
+    "sign_in_apps",
 ];
 
 /// A column of the target, and how its values are read from the source.

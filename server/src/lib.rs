@@ -11,6 +11,8 @@ pub mod config;
 pub mod copy;
 /// Opening the database and applying its migrations.
 mod database;
+
+mod forward_auth;
 /// The HTTP layers around pages and server functions, one file per concern.
 mod layers;
 /// `/healthz`, the metrics listener and what it counts.
@@ -40,6 +42,18 @@ pub use secret_key::KEY_FILE;
 /// browser keeps it to this exact host, over https, path `/`).
 pub const SESSION_COOKIE: &str = "portal_session";
 pub const SESSION_COOKIE_HTTPS: &str = "__Host-portal_session";
+/// Over https with `PORTAL_COOKIE_DOMAIN`: `__Host-` forbids a domain, `__Secure-` still asks for
+/// https.
+pub const SESSION_COOKIE_DOMAIN: &str = "__Secure-portal_session";
+
+/// The session cookie's name for these settings.
+pub fn session_cookie(https: bool, domain: Option<&str>) -> &'static str {
+    match (https, domain) {
+        (false, _) => SESSION_COOKIE,
+        (true, None) => SESSION_COOKIE_HTTPS,
+        (true, Some(_)) => SESSION_COOKIE_DOMAIN,
+    }
+}
 
 /// A portal ready to serve: its router and the state its server functions see.
 pub struct Portal {

@@ -13,7 +13,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 
 use crate::{
-    Config, SESSION_COOKIE, SESSION_COOKIE_HTTPS, app_state, layers, monitoring,
+    Config, app_state, forward_auth, layers, monitoring,
     session_store::PortalSessionStore, static_files,
 };
 
@@ -24,8 +24,16 @@ pub fn router(
     session_store: PortalSessionStore,
     limiter: Arc<layers::rate_limit::SignInLimiter>,
 ) -> Router {
+    let https = state.settings.is_https();
+    let verifier = forward_auth::Verifier {
+        trusted_proxies: Arc::new(config.trusted_proxies.clone().unwrap_or_default()),
+        sessions: session_store.clone(),
+        cookie: crate::session_cookie(https, config.cookie_domain.as_deref()),
+    };
     let settings = layer_settings(state, config, session_store, limiter);
     layers::around(routes(state), state, settings)
+        // Outside the layers: the proxy's question needs no session saved, cookie or page headers.
+        .merge(forward_auth::routes(verifier))
         // After the layers: a balancer's probe needs no session, cookie or page headers.
         .route("/healthz", {
             let check = Arc::new(monitoring::HealthCheck::default());
@@ -44,6 +52,7 @@ fn routes(state: &AppState) -> Router<AppState> {
         .route(app::paths::RECOVERY_CODE_FILE, get(download_recovery_code))
         .nest("/pkg", static_files::pkg_router(&state.leptos_options))
         .merge(app::oidc::endpoints::routes())
+        .merge(app::forward_auth::endpoints::routes())
         .leptos_routes_with_context(state, route_list(), provide_request_context, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -76,19 +85,25 @@ fn layer_settings(
             )),
         },
         trusted_proxies: Arc::new(config.trusted_proxies.clone().unwrap_or_default()),
-        sessions: sessions(session_store, https),
+        sessions: sessions(session_store, https, config.cookie_domain.clone()),
     }
 }
 
 /// The session cookie: HttpOnly, SameSite=Lax, and over https Secure under its `__Host-` name.
-fn sessions(store: PortalSessionStore, https: bool) -> SessionManagerLayer<PortalSessionStore> {
-    SessionManagerLayer::new(store)
-        // __Host-: the browser keeps the cookie to this exact host, over https, path /.
-        .with_name(if https {
-            SESSION_COOKIE_HTTPS
-        } else {
-            SESSION_COOKIE
-        })
+/// With a cookie domain (`PORTAL_COOKIE_DOMAIN`) the cookie covers that domain's subdomains,
+/// where apps behind forward-auth run.
+fn sessions(
+    store: PortalSessionStore,
+    https: bool,
+    domain: Option<String>,
+) -> SessionManagerLayer<PortalSessionStore> {
+    // __Host-: the browser keeps the cookie to this exact host, over https, path /.
+    let layer = SessionManagerLayer::new(store).with_name(crate::session_cookie(https, domain.as_deref()));
+    let layer = match domain {
+        Some(domain) => layer.with_domain(domain),
+        None => layer,
+    };
+    layer
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(https)

@@ -57,7 +57,16 @@ pub async fn sign_in_state() -> Result<SignInProgress, AppError> {
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let state = Resource::new(|| (), |_| sign_in_state());
-    let next = Signal::derive(move || query.read().get("next").unwrap_or_default());
+    // `rd`: an app behind the proxy sent the browser here (forward-auth); once signed in, Portal
+    // checks it against the access rules and sends the browser back to it.
+    let search = leptos_router::hooks::use_location().search;
+    let next = Signal::derive(move || {
+        match (query.read().get("next"), crate::validation::rd_of(&search.read())) {
+            (Some(next), _) => next,
+            (None, Some(rd)) => crate::validation::forward_auth_continue(&rd),
+            (None, None) => String::new(),
+        }
+    });
     let recovery = move || query.read().get("recovery").unwrap_or_default();
     view! {
         <Title text="Sign in · Portal" />

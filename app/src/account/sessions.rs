@@ -19,6 +19,8 @@ pub struct ActiveSession {
     pub signed_in: String,
     pub last_seen: String,
     pub current: bool,
+    /// The apps behind the proxy it reached (forward-auth), by host.
+    pub apps: Vec<String>,
 }
 
 /// A browser that skips the second step, as the security page lists it.
@@ -95,6 +97,9 @@ pub fn SessionList(sessions: Vec<ActiveSession>) -> impl IntoView {
                                 <span class="when">
                                     "Signed in " {session.signed_in} " · last seen " {session.last_seen}
                                 </span>
+                                {(!session.apps.is_empty()).then(|| view! {
+                                    <span class="apps">"Apps: " {session.apps.join(", ")}</span>
+                                })}
                                 {(!session.current).then(|| view! {
                                     <PortalForm<RevokeSession> class="inline" message=false>
                                         <Hidden name="id" value=session.id.clone() />

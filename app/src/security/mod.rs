@@ -1,5 +1,6 @@
 //! Portal's security rules as plain functions over plain values: no I/O, no clock of their own.
 
+pub mod access_rules;
 pub mod crypto;
 pub mod otpauth;
 pub mod recovery_code;

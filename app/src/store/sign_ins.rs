@@ -166,3 +166,38 @@ pub async fn sign_ins_of(
     .fetch_all(pool)
     .await
 }
+
+/// Notes that the sign-in reached the app at `host` through the proxy (forward-auth).
+pub async fn note_app_use(
+    pool: &AnyPool,
+    sign_in_id: &SignInId,
+    host: &str,
+    now: UnixTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sign_in_apps (sign_in_id, host, last_used_at) SELECT $1, $2, $3
+         WHERE EXISTS (SELECT 1 FROM sign_ins WHERE id = $4)
+         ON CONFLICT (sign_in_id, host) DO UPDATE SET last_used_at = excluded.last_used_at",
+    )
+    .bind(sign_in_id)
+    .bind(host)
+    .bind(now)
+    .bind(sign_in_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The apps each sign-in of the account reached, by sign-in, newest use first.
+pub async fn apps_of_sign_ins(
+    pool: &AnyPool,
+    user_id: UserId,
+) -> Result<Vec<(SignInId, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT a.sign_in_id, a.host FROM sign_in_apps a JOIN sign_ins s ON s.id = a.sign_in_id
+         WHERE s.user_id = $1 ORDER BY a.last_used_at DESC, a.host",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await
+}

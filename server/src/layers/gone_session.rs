@@ -59,7 +59,9 @@ pub async fn keep_cookie_of_gone_session(request: Request, next: Next) -> Respon
 /// A `Set-Cookie` that removes the session cookie (either name: `__Host-` over https).
 fn removes_session_cookie(cookie: &str) -> bool {
     let name = cookie.split('=').next().unwrap_or_default();
-    (name == crate::SESSION_COOKIE || name == crate::SESSION_COOKIE_HTTPS)
+    (name == crate::SESSION_COOKIE
+        || name == crate::SESSION_COOKIE_HTTPS
+        || name == crate::SESSION_COOKIE_DOMAIN)
         && cookie
             .split(';')
             .any(|attribute| attribute.trim().eq_ignore_ascii_case("Max-Age=0"))

@@ -31,7 +31,8 @@ pub async fn require_sign_in(
     let is_page = super::is_page(&request);
     // The OpenID Connect endpoints judge the sign-in themselves (an app's request waits through
     // the sign-in, the wizard of a held account, the consent page).
-    let oidc = path.starts_with("/oauth2/") && path != paths::OIDC_CONSENT;
+    let oidc = (path.starts_with("/oauth2/") && path != paths::OIDC_CONSENT)
+        || path.starts_with("/auth/");
     if !is_api && !is_page || oidc {
         return next.run(request).await;
     }
@@ -44,6 +45,14 @@ pub async fn require_sign_in(
     };
     if let Some(user_id) = user_id {
         request.extensions_mut().insert(SignedInUser(user_id));
+    }
+    // An app behind the proxy sent a signed-in browser to sign in (nginx's 401 always does):
+    // the way back decides whether it needs to.
+    if user_id.is_some() && is_page && path == paths::LOGIN {
+        let rd = request.uri().query().and_then(app::validation::rd_of);
+        if let Some(rd) = rd {
+            return super::redirects::to(&app::validation::forward_auth_continue(&rd));
+        }
     }
     let Some(user_id) = user_id else {
         if is_page && protected {

@@ -33,6 +33,15 @@ impl Drop for Instance {
 /// Starts the server binary on the first portal's database, key and mail server, under its
 /// public address, and waits until it answers `/healthz`.
 async fn second_instance(first: &TestPortal, data: &std::path::Path) -> Instance {
+    second_instance_with(first, data, &[]).await
+}
+
+/// `second_instance`, with more settings.
+async fn second_instance_with(
+    first: &TestPortal,
+    data: &std::path::Path,
+    settings: &[(&str, &str)],
+) -> Instance {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -46,6 +55,7 @@ async fn second_instance(first: &TestPortal, data: &std::path::Path) -> Instance
         .args(["--site-addr", &format!("127.0.0.1:{port}")])
         .args(["--support-email", "help@portal.test"])
         .args(["--smtp-url", first.smtp_url().unwrap()])
+        .args(settings.iter().flat_map(|(flag, value)| [*flag, *value]))
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .spawn()
@@ -476,4 +486,50 @@ async fn an_oidc_code_sent_to_both_instances_at_once_gives_tokens_once() {
             .unwrap();
         assert_eq!(info.status(), StatusCode::UNAUTHORIZED, "{base}");
     }
+}
+
+/// Forward-auth keeps no answer between requests: a browser signed out on one instance is
+/// refused by the very next verify on the other.
+#[tokio::test]
+async fn a_sign_out_on_one_instance_is_refused_by_the_next_verify_on_the_other() {
+    let folder = tempfile::tempdir().unwrap();
+    let rules = folder.path().join("rules.toml");
+    std::fs::write(&rules, "[[rule]]\nhost = \"wiki.example.test\"\npolicy = \"one_factor\"\n").unwrap();
+    let rules = rules.to_str().unwrap();
+    let first = TestPortal::builder()
+        .postgres()
+        .arg("--secret-key", SECRET_KEY)
+        .arg("--access-rules", rules)
+        .arg("--trusted-proxies", "127.0.0.1")
+        .start()
+        .await;
+    let second = second_instance_with(
+        &first,
+        folder.path(),
+        &[("--access-rules", rules), ("--trusted-proxies", "127.0.0.1")],
+    )
+    .await;
+    let browser = first.browser();
+    first.sign_up(&browser, "fa_multi", PASSWORD).await;
+    let verify = |base: String| {
+        let browser = browser.clone();
+        async move {
+            browser
+                .get(format!("{base}/auth/verify"))
+                .header("x-forwarded-proto", "https")
+                .header("x-forwarded-host", "wiki.example.test")
+                .header("x-forwarded-uri", "/")
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(verify(first.base.clone()).await, StatusCode::OK);
+        assert_eq!(verify(second.base.clone()).await, StatusCode::OK);
+    }
+    post_fn_at(&first.base, &browser, Logout {}).await;
+    assert_eq!(verify(second.base.clone()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(verify(first.base.clone()).await, StatusCode::UNAUTHORIZED);
 }

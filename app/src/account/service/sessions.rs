@@ -16,10 +16,16 @@ pub async fn section(viewer: &Viewer) -> Result<SessionsSection, AppError> {
     let (state, user_id) = (&viewer.state, viewer.user_id());
     let now = state.clock.now();
     let idle_since = now - crate::auth::IDLE_TIMEOUT_SECONDS;
+    let apps = store::apps_of_sign_ins(&state.pool, user_id).await?;
     let sessions = store::sign_ins_of(&state.pool, user_id, idle_since)
         .await?
         .into_iter()
         .map(|row| ActiveSession {
+            apps: apps
+                .iter()
+                .filter(|(sign_in, _)| *sign_in == row.id)
+                .map(|(_, host)| host.clone())
+                .collect(),
             current: viewer.sign_in_id == row.id,
             browser: browser_name(row.user_agent.as_deref()),
             address: address_or_unknown(row.address),
