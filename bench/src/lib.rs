@@ -16,6 +16,10 @@ pub struct Plan {
     pub sign_ins: usize,
     pub codes: usize,
     pub static_requests: usize,
+    /// Requests of each kind at the OpenID Connect token endpoint (codes exchanged, refresh
+    /// tokens rotated), and UserInfo requests.
+    pub token_requests: usize,
+    pub userinfo_requests: usize,
     pub flood: usize,
     pub paint_loads: usize,
 }
@@ -27,6 +31,8 @@ impl Plan {
             sign_ins: 800,
             codes: 1000,
             static_requests: 3000,
+            token_requests: 1000,
+            userinfo_requests: 3000,
             flood: 500,
             paint_loads: 10,
         }
@@ -39,6 +45,8 @@ impl Plan {
             sign_ins: 4,
             codes: 4,
             static_requests: 20,
+            token_requests: 8,
+            userinfo_requests: 20,
             flood: 10,
             paint_loads: 1,
         }

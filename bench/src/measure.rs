@@ -6,6 +6,7 @@ use std::{
 
 use app::security::{crypto::SecretBox, totp};
 use argon2::{PasswordHasher, PasswordVerifier};
+use base64::Engine as _;
 use futures::{StreamExt, stream};
 use reqwest::Client;
 
@@ -24,6 +25,18 @@ pub struct Figures {
     pub static_per_second: f64,
     pub static_p50_ms: f64,
     pub static_p99_ms: f64,
+    /// The OpenID Connect provider on SQLite, for a first-party app with a secret (RS256 ID
+    /// tokens): codes exchanged at the token endpoint, refresh tokens rotated there (each chain of
+    /// rotations one after another, the chains side by side), and UserInfo with a Bearer token.
+    pub token_codes_per_second: f64,
+    pub token_code_p50_ms: f64,
+    pub token_code_p99_ms: f64,
+    pub refreshes_per_second: f64,
+    pub refresh_p50_ms: f64,
+    pub refresh_p99_ms: f64,
+    pub userinfo_per_second: f64,
+    pub userinfo_p50_ms: f64,
+    pub userinfo_p99_ms: f64,
     pub sign_in_unknown_ms: f64,
     pub sign_in_wrong_ms: f64,
     pub sign_in_right_ms: f64,
@@ -70,7 +83,7 @@ pub struct PostgresFigures {
     pub statements_per_code: Option<f64>,
 }
 
-/// A code-check load's figures.
+/// A load's figures: requests per second and latencies.
 struct CodeRun {
     per_second: f64,
     p50_ms: f64,
@@ -304,6 +317,7 @@ pub async fn all(site: &Site, plan: &Plan, postgres: Option<&str>) -> anyhow::Re
     figures.code_p50_ms = run.p50_ms;
     figures.code_p99_ms = run.p99_ms;
     static_files(&server, plan, concurrency, &mut figures).await?;
+    oidc(site, &server, plan, concurrency, &mut figures).await?;
     paint(site, &server, plan, &mut figures)?;
     drop(server);
 
@@ -658,6 +672,308 @@ async fn static_files(
     figures.static_per_second = plan.static_requests as f64 / elapsed.as_secs_f64();
     figures.static_p50_ms = percentile(&latencies, 0.5);
     figures.static_p99_ms = percentile(&latencies, 0.99);
+    Ok(())
+}
+
+/// The redirect URI the benchmark's app registers: nothing listens there, the code is read from
+/// the `Location` Portal answers with.
+const APP_REDIRECT_URI: &str = "http://127.0.0.1:9/cb";
+
+/// What a load of `count` requests came to, from the latencies of those that succeeded.
+fn load_run(
+    count: usize,
+    ok: usize,
+    elapsed: Duration,
+    latencies: &[Duration],
+    what: &str,
+) -> anyhow::Result<CodeRun> {
+    anyhow::ensure!(ok == count, "only {ok} of {count} {what} succeeded");
+    let latencies = sorted_ms(latencies);
+    Ok(CodeRun {
+        per_second: count as f64 / elapsed.as_secs_f64(),
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+    })
+}
+
+/// `server admin …` against the running server's database and key; its standard output.
+fn admin(site: &Site, server: &Server, args: &[&str]) -> anyhow::Result<String> {
+    let mut command = Command::new(&site.server);
+    if let Some(key) = &server.secret_key_hex {
+        command.env("PORTAL_SECRET_KEY", key);
+    }
+    let output = command
+        .arg("admin")
+        .args(args)
+        .env("PORTAL_DATA_DIR", server.data.path())
+        .env("PORTAL_DATABASE_URL", &server.database_url)
+        .env("PORTAL_BASE_URL", &server.base)
+        .env("RUST_LOG", "error")
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "server admin {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The tokens one code or refresh token brought.
+struct Tokens {
+    access: String,
+    refresh: String,
+}
+
+/// A token endpoint request by the app (HTTP Basic): the tokens, or None when refused.
+async fn token_request(
+    client: &Client,
+    url: &str,
+    app: &(String, String),
+    form: &[(&str, &str)],
+) -> Option<Tokens> {
+    let response = client
+        .post(url)
+        .basic_auth(&app.0, Some(&app.1))
+        .form(form)
+        .send()
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let body: serde_json::Value = response.json().await.ok()?;
+    body["id_token"].as_str()?;
+    Some(Tokens {
+        access: body["access_token"].as_str()?.to_owned(),
+        refresh: body["refresh_token"].as_str()?.to_owned(),
+    })
+}
+
+/// The OpenID Connect provider as apps load it: an app registered with `server admin client
+/// add`, the benchmark's account signed in through the real endpoints, codes from the
+/// authorization endpoint, then the token endpoint (codes, then chains of refresh tokens) and
+/// UserInfo, each `concurrency` requests at a time.
+async fn oidc(
+    site: &Site,
+    server: &Server,
+    plan: &Plan,
+    concurrency: usize,
+    figures: &mut Figures,
+) -> anyhow::Result<()> {
+    let registered = admin(
+        site,
+        server,
+        &[
+            "client",
+            "add",
+            "--name",
+            "Bench",
+            "--redirect-uri",
+            APP_REDIRECT_URI,
+            "--first-party",
+        ],
+    )?;
+    let field = |name: &str| {
+        registered
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map(|value| value.trim().to_owned())
+            .ok_or_else(|| anyhow::anyhow!("server admin client add printed no {name}"))
+    };
+    let app = (field("client_id:")?, field("client_secret:")?);
+
+    let person = browser();
+    let status = post(
+        &person,
+        &server.url("/api/login"),
+        &[("username", "bench"), ("password", PASSWORD), ("next", "")],
+    )
+    .await?;
+    anyhow::ensure!(
+        status.is_success(),
+        "the sign-in for the app failed: {status}"
+    );
+    // The first ID token makes the RS256 key: made here, not in the measured load.
+    Client::new()
+        .get(server.url("/oauth2/jwks"))
+        .send()
+        .await?
+        .error_for_status()?;
+
+    // Codes, one a verifier: a code is good for 60 s, far more than the load takes.
+    let mut codes = Vec::with_capacity(plan.token_requests);
+    for _ in 0..plan.token_requests {
+        let verifier = app::security::token::new_token();
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(app::security::token::hash(&verifier));
+        let response = person
+            .get(server.url("/oauth2/authorize"))
+            .query(&[
+                ("response_type", "code"),
+                ("client_id", app.0.as_str()),
+                ("redirect_uri", APP_REDIRECT_URI),
+                ("scope", "openid profile email groups offline_access"),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+                ("state", "x"),
+            ])
+            .send()
+            .await?;
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        let code = reqwest::Url::parse(location)
+            .ok()
+            .filter(|url| url.as_str().starts_with(APP_REDIRECT_URI))
+            .and_then(|url| {
+                url.query_pairs()
+                    .find(|(name, _)| name == "code")
+                    .map(|(_, code)| code.into_owned())
+            })
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the authorization endpoint answered {} to {location:?}, not with a code",
+                    response.status()
+                )
+            })?;
+        codes.push((code, verifier));
+    }
+
+    let token_url = server.url("/oauth2/token");
+    let machine = Client::new();
+    let started = Instant::now();
+    let exchanged: Vec<(Option<Tokens>, Duration)> = stream::iter(codes.iter())
+        .map(|(code, verifier)| {
+            let (machine, url, app) = (&machine, &token_url, &app);
+            async move {
+                let sent = Instant::now();
+                let tokens = token_request(
+                    machine,
+                    url,
+                    app,
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", code.as_str()),
+                        ("redirect_uri", APP_REDIRECT_URI),
+                        ("code_verifier", verifier.as_str()),
+                    ],
+                )
+                .await;
+                (tokens, sent.elapsed())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    let latencies: Vec<Duration> = exchanged.iter().map(|(_, latency)| *latency).collect();
+    let tokens: Vec<Tokens> = exchanged
+        .into_iter()
+        .filter_map(|(tokens, _)| tokens)
+        .collect();
+    let run = load_run(
+        plan.token_requests,
+        tokens.len(),
+        elapsed,
+        &latencies,
+        "code exchanges",
+    )?;
+    figures.token_codes_per_second = run.per_second;
+    figures.token_code_p50_ms = run.p50_ms;
+    figures.token_code_p99_ms = run.p99_ms;
+
+    // Refresh tokens: each use spends it and returns the next, so each chain goes one request
+    // after another; `concurrency` chains, each from its own code, run side by side.
+    let chains = concurrency.min(tokens.len()).max(1);
+    let started = Instant::now();
+    let rotated: Vec<Vec<(bool, Duration)>> = futures::future::join_all(
+        tokens
+            .iter()
+            .take(chains)
+            .enumerate()
+            .map(|(chain, first)| {
+                let (machine, url, app) = (&machine, &token_url, &app);
+                let length = plan.token_requests / chains
+                    + usize::from(chain < plan.token_requests % chains);
+                async move {
+                    let mut refresh = first.refresh.clone();
+                    let mut results = Vec::with_capacity(length);
+                    for _ in 0..length {
+                        let sent = Instant::now();
+                        let next = token_request(
+                            machine,
+                            url,
+                            app,
+                            &[
+                                ("grant_type", "refresh_token"),
+                                ("refresh_token", refresh.as_str()),
+                            ],
+                        )
+                        .await;
+                        results.push((next.is_some(), sent.elapsed()));
+                        match next {
+                            Some(next) => refresh = next.refresh,
+                            None => break,
+                        }
+                    }
+                    results
+                }
+            }),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    let rotated: Vec<(bool, Duration)> = rotated.into_iter().flatten().collect();
+    let ok = rotated.iter().filter(|(ok, _)| *ok).count();
+    let latencies: Vec<Duration> = rotated.iter().map(|(_, latency)| *latency).collect();
+    let run = load_run(
+        plan.token_requests,
+        ok,
+        elapsed,
+        &latencies,
+        "refresh token rotations",
+    )?;
+    figures.refreshes_per_second = run.per_second;
+    figures.refresh_p50_ms = run.p50_ms;
+    figures.refresh_p99_ms = run.p99_ms;
+
+    // UserInfo with the access tokens the codes brought, in turn.
+    let userinfo_url = server.url("/oauth2/userinfo");
+    let started = Instant::now();
+    let answered: Vec<(bool, Duration)> = stream::iter(0..plan.userinfo_requests)
+        .map(|i| {
+            let (machine, url) = (&machine, &userinfo_url);
+            let access = &tokens[i % tokens.len()].access;
+            async move {
+                let sent = Instant::now();
+                let ok = match machine.get(url).bearer_auth(access).send().await {
+                    Ok(response) if response.status().is_success() => response
+                        .json::<serde_json::Value>()
+                        .await
+                        .is_ok_and(|claims| claims["preferred_username"] == "bench"),
+                    _ => false,
+                };
+                (ok, sent.elapsed())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    let ok = answered.iter().filter(|(ok, _)| *ok).count();
+    let latencies: Vec<Duration> = answered.iter().map(|(_, latency)| *latency).collect();
+    let run = load_run(
+        plan.userinfo_requests,
+        ok,
+        elapsed,
+        &latencies,
+        "UserInfo requests",
+    )?;
+    figures.userinfo_per_second = run.per_second;
+    figures.userinfo_p50_ms = run.p50_ms;
+    figures.userinfo_p99_ms = run.p99_ms;
     Ok(())
 }
 

@@ -47,6 +47,33 @@ fn rows(f: &Figures) -> Vec<(String, String, String, &'static str)> {
             "",
         ),
         (
+            "token endpoint, codes exchanged/s (p50 / p99 ms)".into(),
+            format!(
+                "{:.0} ({:.1} / {:.1})",
+                f.token_codes_per_second, f.token_code_p50_ms, f.token_code_p99_ms
+            ),
+            "".into(),
+            "",
+        ),
+        (
+            "token endpoint, refresh tokens rotated/s (p50 / p99 ms)".into(),
+            format!(
+                "{:.0} ({:.1} / {:.1})",
+                f.refreshes_per_second, f.refresh_p50_ms, f.refresh_p99_ms
+            ),
+            "".into(),
+            "",
+        ),
+        (
+            "UserInfo/s, Bearer access token (p50 / p99 ms)".into(),
+            format!(
+                "{:.0} ({:.1} / {:.1})",
+                f.userinfo_per_second, f.userinfo_p50_ms, f.userinfo_p99_ms
+            ),
+            "".into(),
+            "",
+        ),
+        (
             "code checks ÷ static".into(),
             format!("{code_ratio:.2}"),
             "≥ 0.50".into(),
@@ -189,6 +216,18 @@ to the shared database. Write transactions take one advisory lock, held for a fe
 each, so the database serialises only those short sections; the Argon2id checks, the part that \
 grows with sign-ins, run on the instances.\n";
 
+/// What the OpenID Connect rows measure.
+const OIDC_NOTE: &str = "## The OpenID Connect provider\n\n\
+The token endpoint and UserInfo rows load the SQLite server as an app would. The bench registers \
+an app with `server admin client add --name Bench --redirect-uri http://127.0.0.1:9/cb \
+--first-party` (confidential, RS256 ID tokens), signs its account in through `/api/login`, and \
+takes one code per exchange from `/oauth2/authorize` (PKCE S256, scopes `openid profile email \
+groups offline_access`), read from the `Location` of the redirect. Every token request \
+authenticates the app with HTTP Basic. Codes are exchanged 2×cores at a time. A refresh token is \
+spent by its use, so rotations run as 2×cores chains side by side, each one request after \
+another. UserInfo takes the access tokens the codes brought (`Authorization: Bearer`), in turn, \
+2×cores at a time. Each token answer holds a new RS256 ID token; UserInfo signs nothing.\n";
+
 /// How the client got light: the measurements behind the choice of islands (written by hand,
 /// measured on this machine with `end2end/perf/paint.js`).
 const CLIENT_CHOICE: &str = "## How /login got light\n\n\
@@ -249,6 +288,8 @@ pub fn markdown(figures: &Figures, command: &str) -> String {
         out.push_str(POSTGRES_NOTE);
         out.push('\n');
     }
+    out.push_str(OIDC_NOTE);
+    out.push('\n');
     out.push_str(CLIENT_CHOICE);
     let mut explained: Vec<&str> = missed.iter().filter_map(|what| why_missed(what)).collect();
     // Two rows (rate and latency of code checks) share one explanation.
