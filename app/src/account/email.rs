@@ -7,6 +7,8 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
+// Used by the server functions' bodies, which the browser build leaves out.
+#[cfg_attr(not(feature = "ssr"), allow(unused_imports))]
 use crate::{
     account::verify_email::ResendVerification,
     components::{Hidden, PortalForm, SubmitButton, Switch},

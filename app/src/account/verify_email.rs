@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 
+// Used by the server functions' bodies, which the browser build leaves out.
+#[cfg_attr(not(feature = "ssr"), allow(unused_imports))]
 use crate::{notice::Notice, paths};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;

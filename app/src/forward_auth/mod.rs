@@ -13,6 +13,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+// Used by the server functions' bodies, which the browser build leaves out.
+#[cfg_attr(not(feature = "ssr"), allow(unused_imports))]
 use crate::{
     components::{Hidden, PortalForm, SubmitButton},
     error::AppError,

@@ -6,6 +6,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
+// Used by the server functions' bodies, which the browser build leaves out.
+#[cfg_attr(not(feature = "ssr"), allow(unused_imports))]
 use crate::{
     components::{ErrorCard, Hidden, Loading, PortalForm, SubmitButton},
     error::AppError,

@@ -326,8 +326,11 @@ async fn userinfo(
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(|token| token.trim().to_owned());
+        .and_then(|value| {
+            // The scheme is case-insensitive (RFC 7235 §2.1).
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+        });
     let Some(access_token) = from_header.or(from_form) else {
         return bearer_error(None);
     };

@@ -9,6 +9,8 @@ pub mod service;
 
 use leptos::prelude::*;
 
+// Used by the server functions' bodies, which the browser build leaves out.
+#[cfg_attr(not(feature = "ssr"), allow(unused_imports))]
 use crate::paths;
 use serde::{Deserialize, Serialize};
 

@@ -162,10 +162,13 @@ pub async fn add_key(
     only_if_none: bool,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = begin_write(pool).await?;
-    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM oidc_keys WHERE alg = $1")
-        .bind(&key.alg)
-        .fetch_one(&mut *tx)
-        .await?;
+    // Keys waiting for their turn (a rotation) do not count: only one that signs by then.
+    let existing: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM oidc_keys WHERE alg = $1 AND signs_from <= $2")
+            .bind(&key.alg)
+            .bind(key.signs_from)
+            .fetch_one(&mut *tx)
+            .await?;
     if only_if_none && existing > 0 {
         return Ok(false);
     }
@@ -198,6 +201,14 @@ pub async fn subject_of(
     user_id: UserId,
     fresh: &str,
 ) -> Result<String, sqlx::Error> {
+    let known: Option<String> =
+        sqlx::query_scalar("SELECT subject FROM oidc_subjects WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?;
+    if let Some(subject) = known {
+        return Ok(subject);
+    }
     sqlx::query(
         "INSERT INTO oidc_subjects (user_id, subject) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING",
     )

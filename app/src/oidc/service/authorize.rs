@@ -314,6 +314,11 @@ async fn decide(
         forget(&session, &request.id).await?;
         return Ok(error_to_app(state, &request, "access_denied", "The person did not allow it."));
     }
+    // Core §11: without prompt=consent (or for an app of the operator's own) offline access is
+    // not given, so it is not asked about either.
+    if !(client.first_party || request.prompt_consent) {
+        request.scopes.retain(|scope| *scope != Scope::OfflineAccess);
+    }
     let grant = store::grant(&state.pool, user_id, &client.id).await?;
     let granted = grant.as_ref().map(|grant| scopes_from(&grant.scopes)).unwrap_or_default();
     let covered = grant.is_some() && request.scopes.iter().all(|scope| granted.contains(scope));

@@ -137,8 +137,9 @@ pub async fn authenticate(
         return Ok(Err(ClientRefused::Invalid));
     };
     let Some(hash) = &client.secret_hash else {
-        // A public client sends no secret; one that sends one is mistaken.
-        return Ok(if secret.is_none() {
+        // A public client sends no secret (HTTP Basic's `id:` sends an empty one); one that sends
+        // a secret is mistaken.
+        return Ok(if secret.is_none_or(str::is_empty) {
             Ok(client)
         } else {
             Err(ClientRefused::Invalid)

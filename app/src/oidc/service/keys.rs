@@ -97,6 +97,8 @@ pub async fn rotate(state: &AppState) -> Result<Vec<String>, AppError> {
     let signs_from = state.clock.now() + PUBLISH_BEFORE_SIGNING_SECONDS;
     let mut kids = Vec::new();
     for alg in [RS256, ES256] {
+        // On a portal that has not signed yet, a key signs meanwhile.
+        ensure_key(state, alg).await?;
         let key = new_key(state, alg, signs_from)?;
         store::add_key(&state.pool, &key, false).await?;
         kids.push(format!("{alg} {}", key.kid));

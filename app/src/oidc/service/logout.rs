@@ -47,7 +47,16 @@ pub async fn end_session(
         Some(hint) => keys::verified_claims(state, hint).await?,
         None => None,
     };
-    let Some(claims) = claims.filter(|claims| claims["iss"] == json!(issuer(state))) else {
+    // An ID token of this issuer (a logout token is not one), for the app that names itself.
+    let claims = claims.filter(|claims| {
+        claims["iss"] == json!(issuer(state))
+            && claims.get("events").is_none()
+            && params
+                .client_id
+                .as_ref()
+                .is_none_or(|client_id| claims["aud"] == json!(client_id))
+    });
+    let Some(claims) = claims else {
         return Ok(AfterLogout::Portal(paths::PORTAL.to_owned()));
     };
     let audience = claims["aud"].as_str().unwrap_or_default().to_owned();
