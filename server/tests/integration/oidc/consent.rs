@@ -1,7 +1,7 @@
 //! The consent page: asked once per app and set of scopes, again when the app asks for more or
 //! says `prompt=consent`; never for the operator's own apps; Deny goes back as access_denied.
 
-use super::{App, Step, decide, follow, param, person};
+use super::{App, Step, decide, follow, param, person, tokens_of};
 use crate::common::TestPortal;
 
 #[tokio::test]
@@ -94,5 +94,29 @@ async fn deny_sends_the_person_back_with_access_denied_and_nothing_is_remembered
         matches!(&replay, Step::Page { status, body, .. }
             if status.as_u16() == 400 && body.contains("This sign-in has expired")),
         "{replay:?}"
+    );
+}
+
+/// Offline access without prompt=consent is not given (Core §11), so it is not asked about
+/// either: once allowed, the app's sign-ins go straight back (they asked every time before).
+#[tokio::test]
+async fn offline_access_without_prompt_consent_asks_once_and_gives_no_refresh_token() {
+    let portal = TestPortal::start().await;
+    let app = App::new(&portal, &[]).await;
+    let alice = person(&portal, "alice").await;
+    let first = app.start(&["offline_access"], &[]);
+    let Step::Consent { request } = follow(&portal, &alice, &first.url).await else {
+        panic!("the first sign-in asks");
+    };
+    let Step::App(back) = decide(&portal, &alice, &request, true).await else {
+        panic!("allowed: back to the app");
+    };
+    let code = param(&back, "code").expect("a code");
+    let tokens = app.exchange(&code, &first.verifier).await.unwrap();
+    assert_eq!(tokens_of(&tokens).1, None, "no refresh token without prompt=consent");
+    let second = app.start(&["offline_access"], &[]);
+    assert!(
+        matches!(follow(&portal, &alice, &second.url).await, Step::App(_)),
+        "the second sign-in goes straight back"
     );
 }

@@ -157,3 +157,22 @@ async fn userinfo_refuses_a_bad_token_with_a_bearer_challenge() {
         Some("Bearer")
     );
 }
+
+/// RFC 7235: the scheme is case-insensitive; a token sent as `bearer` works as `Bearer` does.
+#[tokio::test]
+async fn userinfo_reads_the_bearer_scheme_in_any_case() {
+    let portal = TestPortal::start().await;
+    let app = super::App::new(&portal, &["--first-party"]).await;
+    let alice = super::person(&portal, "alice").await;
+    let (tokens, _) = super::sign_in_to(&portal, &app, &alice, "alice", &[], &[]).await;
+    let (access, _) = super::tokens_of(&tokens);
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let answer = super::app_http()
+            .get(portal.url("/oauth2/userinfo"))
+            .header(header::AUTHORIZATION, format!("{scheme} {access}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK, "{scheme}");
+    }
+}

@@ -138,3 +138,19 @@ async fn an_unknown_id_token_algorithm_is_refused_at_registration() {
     ]);
     assert!(!output.status.success(), "plain http off the loopback");
 }
+
+/// A rotation before the portal ever signed (a fresh install) still leaves a key that signs now,
+/// for both algorithms: the tokens of an ES256 app were a 500 for a day before.
+#[tokio::test]
+async fn a_rotation_on_a_portal_that_never_signed_leaves_a_key_that_signs_now() {
+    let portal = TestPortal::start().await;
+    let output = portal.admin(&["keys", "rotate"]);
+    assert!(output.status.success(), "{output:?}");
+    let mut app = App::new(&portal, &["--first-party", "--id-token-alg", "ES256"]).await;
+    let alice = person(&portal, "alice").await;
+    let header = signed(&portal, &mut app, &alice).await;
+    assert_eq!(header["alg"], "ES256");
+    let listed = String::from_utf8_lossy(&portal.admin(&["keys", "list"]).stdout).into_owned();
+    assert_eq!(listed.matches("signing until").count(), 2, "{listed}");
+    assert_eq!(listed.matches("published, signs from").count(), 2, "{listed}");
+}

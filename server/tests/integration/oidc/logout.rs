@@ -204,3 +204,37 @@ async fn apps_are_told_on_their_back_channel_when_the_person_signs_out_or_revoke
     assert_eq!(checked(&portal, &app, &token).await, subject);
     assert!(received.try_recv().is_err(), "one token each time");
 }
+
+/// Only an ID token for the app that names itself is a hint: a logout token Portal signed (it
+/// names the same person) signs no one out, nor does an ID token of another app named as this one.
+#[tokio::test]
+async fn a_logout_token_or_another_app_s_id_token_is_no_hint() {
+    let portal = TestPortal::start().await;
+    let (uri, mut received) = backchannel().await;
+    let app = App::new(&portal, &["--backchannel-logout-uri", &uri]).await;
+    let other = App::new(&portal, &[]).await;
+    let alice = person(&portal, "alice").await;
+    sign_in_to(&portal, &app, &alice, "alice", &[], &[]).await;
+    // A logout token for Alice: sent when her first browser signs out.
+    let first = portal.browser();
+    sign_in_to(&portal, &app, &first, "alice", &[], &[]).await;
+    portal.post_fn(&first, Logout {}).await;
+    let logout_token = next_token(&mut received).await;
+    end_session(&alice, &portal, &[("id_token_hint", &logout_token)]).await;
+    assert!(signed_in(&portal, &alice).await, "a logout token is no hint");
+    let hint = id_token(&portal, &other, &alice, "alice").await;
+    end_session(
+        &alice,
+        &portal,
+        &[("id_token_hint", &hint), ("client_id", app.id.as_str())],
+    )
+    .await;
+    assert!(signed_in(&portal, &alice).await, "another app's token named as this one");
+    end_session(
+        &alice,
+        &portal,
+        &[("id_token_hint", &hint), ("client_id", other.id.as_str())],
+    )
+    .await;
+    assert!(!signed_in(&portal, &alice).await, "its own token signs out");
+}
