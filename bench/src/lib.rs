@@ -20,6 +20,8 @@ pub struct Plan {
     /// tokens rotated), and UserInfo requests.
     pub token_requests: usize,
     pub userinfo_requests: usize,
+    /// Forward-auth questions (`/auth/verify`) for a signed-in browser.
+    pub verify_requests: usize,
     pub flood: usize,
     pub paint_loads: usize,
 }
@@ -33,6 +35,7 @@ impl Plan {
             static_requests: 3000,
             token_requests: 1000,
             userinfo_requests: 3000,
+            verify_requests: 3000,
             flood: 500,
             paint_loads: 10,
         }
@@ -47,6 +50,7 @@ impl Plan {
             static_requests: 20,
             token_requests: 8,
             userinfo_requests: 20,
+            verify_requests: 20,
             flood: 10,
             paint_loads: 1,
         }

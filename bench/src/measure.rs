@@ -37,6 +37,9 @@ pub struct Figures {
     pub userinfo_per_second: f64,
     pub userinfo_p50_ms: f64,
     pub userinfo_p99_ms: f64,
+    pub verify_per_second: f64,
+    pub verify_p50_ms: f64,
+    pub verify_p99_ms: f64,
     pub sign_in_unknown_ms: f64,
     pub sign_in_wrong_ms: f64,
     pub sign_in_right_ms: f64,
@@ -167,6 +170,9 @@ impl Server {
         secret_key_hex: Option<&str>,
     ) -> anyhow::Result<(Self, Duration)> {
         let data = tempfile::tempdir()?;
+        // Forward-auth's rules: every app under bench.test open to anyone signed in.
+        let rules = data.path().join("access.toml");
+        std::fs::write(&rules, "[[rule]]\nhost = \"*.bench.test\"\npolicy = \"one_factor\"\n")?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -189,6 +195,8 @@ impl Server {
             .env("LEPTOS_OUTPUT_NAME", "portal")
             .env("LEPTOS_ENV", "PROD")
             .env("PORTAL_SIGN_IN_LIMIT", "1000000000")
+            .env("PORTAL_ACCESS_RULES", &rules)
+            .env("PORTAL_TRUSTED_PROXIES", "127.0.0.1")
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
             .spawn()
@@ -317,6 +325,7 @@ pub async fn all(site: &Site, plan: &Plan, postgres: Option<&str>) -> anyhow::Re
     figures.code_p50_ms = run.p50_ms;
     figures.code_p99_ms = run.p99_ms;
     static_files(&server, plan, concurrency, &mut figures).await?;
+    forward_auth(&server, plan, concurrency, &mut figures).await?;
     oidc(site, &server, plan, concurrency, &mut figures).await?;
     paint(site, &server, plan, &mut figures)?;
     drop(server);
@@ -672,6 +681,60 @@ async fn static_files(
     figures.static_per_second = plan.static_requests as f64 / elapsed.as_secs_f64();
     figures.static_p50_ms = percentile(&latencies, 0.5);
     figures.static_p99_ms = percentile(&latencies, 0.99);
+    Ok(())
+}
+
+/// Forward-auth as a proxy asks it, for a signed-in browser: `/auth/verify` with the proxy's
+/// `X-Forwarded-*` headers and the browser's session cookie, each answered 200 with the person's
+/// headers. Every answer reads the sign-in from the database (no cache across requests).
+async fn forward_auth(
+    server: &Server,
+    plan: &Plan,
+    concurrency: usize,
+    figures: &mut Figures,
+) -> anyhow::Result<()> {
+    let person = browser();
+    let status = post(
+        &person,
+        &server.url("/api/login"),
+        &[("username", "bench"), ("password", PASSWORD), ("next", "")],
+    )
+    .await?;
+    anyhow::ensure!(status.is_success(), "the sign-in for forward-auth failed: {status}");
+    let url = server.url("/auth/verify");
+    let started = Instant::now();
+    let answered: Vec<(bool, Duration)> = stream::iter(0..plan.verify_requests)
+        .map(|i| {
+            let (person, url) = (&person, &url);
+            async move {
+                let sent = Instant::now();
+                let ok = person
+                    .get(url)
+                    .header("x-forwarded-proto", "https")
+                    .header("x-forwarded-host", "wiki.bench.test")
+                    .header("x-forwarded-uri", format!("/page/{i}"))
+                    .send()
+                    .await
+                    .is_ok_and(|response| {
+                        response.status().is_success()
+                            && response
+                                .headers()
+                                .get("remote-user")
+                                .is_some_and(|user| user == "bench")
+                    });
+                (ok, sent.elapsed())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    let ok = answered.iter().filter(|(ok, _)| *ok).count();
+    let latencies: Vec<Duration> = answered.iter().map(|(_, latency)| *latency).collect();
+    let run = load_run(plan.verify_requests, ok, elapsed, &latencies, "forward-auth verifies")?;
+    figures.verify_per_second = run.per_second;
+    figures.verify_p50_ms = run.p50_ms;
+    figures.verify_p99_ms = run.p99_ms;
     Ok(())
 }
 

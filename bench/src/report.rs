@@ -5,6 +5,7 @@ fn rows(f: &Figures) -> Vec<(String, String, String, &'static str)> {
     let verdict = |met: bool| if met { "met" } else { "missed" };
     let sign_in_ratio = f.sign_ins_per_second / f.argon2_per_second;
     let code_ratio = f.codes_per_second / f.static_per_second;
+    let verify_ratio = f.verify_per_second / f.static_per_second;
     let kb = |bytes: u64| bytes as f64 / 1000.0;
     let spread = [f.sign_in_unknown_ms, f.sign_in_wrong_ms, f.sign_in_right_ms];
     let slowest = spread.iter().copied().fold(f64::MIN, f64::max);
@@ -45,6 +46,21 @@ fn rows(f: &Figures) -> Vec<(String, String, String, &'static str)> {
             ),
             "".into(),
             "",
+        ),
+        (
+            "forward-auth verifies/s, signed in (p50 / p99 ms)".into(),
+            format!(
+                "{:.0} ({:.1} / {:.1})",
+                f.verify_per_second, f.verify_p50_ms, f.verify_p99_ms
+            ),
+            "p99 ≤ 5 ms".into(),
+            verdict(f.verify_p99_ms <= 5.0),
+        ),
+        (
+            "forward-auth verifies ÷ static".into(),
+            format!("{verify_ratio:.2}"),
+            "≥ 0.50".into(),
+            verdict(verify_ratio >= 0.5),
         ),
         (
             "token endpoint, codes exchanged/s (p50 / p99 ms)".into(),

@@ -19,6 +19,7 @@ async fn the_benchmark_runs_end_to_end_with_tiny_counts() {
     assert!(figures.token_codes_per_second > 0.0 && figures.token_code_p50_ms > 0.0);
     assert!(figures.refreshes_per_second > 0.0 && figures.refresh_p50_ms > 0.0);
     assert!(figures.userinfo_per_second > 0.0 && figures.userinfo_p50_ms > 0.0);
+    assert!(figures.verify_per_second > 0.0 && figures.verify_p50_ms > 0.0);
     let on_postgres = figures.postgres.clone().expect("the PostgreSQL figures");
     assert!(on_postgres.one_sign_ins_per_second > 0.0 && on_postgres.two_sign_ins_per_second > 0.0);
     assert!(on_postgres.one_codes_per_second > 0.0 && on_postgres.two_codes_per_second > 0.0);
@@ -43,5 +44,5 @@ async fn the_benchmark_runs_end_to_end_with_tiny_counts() {
     );
     assert!(figures.cold_start_ms > 0.0);
     assert!(figures.hydrated_ms > 0.0);
-    assert_eq!(table.lines().count(), 22, "{table}");
+    assert_eq!(table.lines().count(), 24, "{table}");
 }
