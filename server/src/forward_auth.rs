@@ -119,7 +119,7 @@ async fn verify(
         }
         // Through Portal's sign-in page, whose way back (`/auth/continue`) checks the rules again
         // and sends the browser on, through the wizard or a new sign-in where the rule needs it.
-        // 302, as forward-auth services answer (axum's `Redirect::to` is a 303).
+        // 302, as forward-auth services answer (axum's redirect helper answers 303).
         Verdict::SignIn | Verdict::StepUp | Verdict::Enroll => {
             let rd = app::validation::encode_component(url.as_str());
             let login = format!("{}{}?rd={rd}", state.settings.base_url, paths::LOGIN);

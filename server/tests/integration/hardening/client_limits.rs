@@ -241,7 +241,7 @@ const PROBE_FIELDS: [&str; 27] = [
 /// The server functions that answer someone with no account, write nothing and run nothing
 /// costly, so they need no per-address limit. Each is here on purpose; a new function that
 /// answers without an account fails the test below until it is put here or in `LIMITED`.
-const ANONYMOUS_READ_ONLY: [&str; 10] = [
+const ANONYMOUS_READ_ONLY: [&str; 11] = [
     // Who is signed in: reads the session.
     "/api/current_user",
     // Which step of the sign-in the browser is at: reads the session.
@@ -258,6 +258,8 @@ const ANONYMOUS_READ_ONLY: [&str; 10] = [
     // nothing at all without a session.
     "/api/logout",
     "/api/start_over",
+    // Forward-auth's sign-out page: signs out this browser's own session, as logout does.
+    "/api/sign_out_to_app",
 ];
 
 /// Posts the probe to `path` from a new browser with no session: whether the function answers
