@@ -126,9 +126,15 @@ pub fn safe_next_path(target: &str) -> &str {
 pub fn after_sign_in(held: bool, next: &str) -> &str {
     // The way back to an app (OpenID Connect, forward-auth) sees the hold itself: it keeps where
     // it was going for after the wizard.
-    let back_to_app = [crate::paths::OIDC_CONTINUE, crate::paths::FORWARD_AUTH_CONTINUE]
-        .iter()
-        .any(|way| next.strip_prefix(way).is_some_and(|rest| rest.starts_with('?')));
+    let back_to_app = [
+        crate::paths::OIDC_CONTINUE,
+        crate::paths::FORWARD_AUTH_CONTINUE,
+    ]
+    .iter()
+    .any(|way| {
+        next.strip_prefix(way)
+            .is_some_and(|rest| rest.starts_with('?'))
+    });
     if held && !back_to_app {
         crate::paths::SECURITY
     } else {
@@ -183,7 +189,11 @@ fn url_decoded(value: &str) -> String {
 /// The way back to the app at `rd` (a full URL) after signing in: forward-auth's
 /// `/auth/continue`, which checks `rd` against the access rules.
 pub fn forward_auth_continue(rd: &str) -> String {
-    format!("{}?rd={}", crate::paths::FORWARD_AUTH_CONTINUE, encode_component(rd))
+    format!(
+        "{}?rd={}",
+        crate::paths::FORWARD_AUTH_CONTINUE,
+        encode_component(rd)
+    )
 }
 
 /// Whether `target` is a path on this site, however a browser, a proxy or a later redirect reads
@@ -419,9 +429,18 @@ mod tests {
     #[test]
     fn a_held_account_goes_to_the_wizard_unless_it_is_on_its_way_back_to_an_app() {
         assert_eq!(after_sign_in(true, "/portal"), "/settings/security");
-        assert_eq!(after_sign_in(true, "/auth/continuex?rd=a"), "/settings/security");
-        assert_eq!(after_sign_in(true, "/auth/continue?rd=a"), "/auth/continue?rd=a");
-        assert_eq!(after_sign_in(true, "/oauth2/continue?request=a"), "/oauth2/continue?request=a");
+        assert_eq!(
+            after_sign_in(true, "/auth/continuex?rd=a"),
+            "/settings/security"
+        );
+        assert_eq!(
+            after_sign_in(true, "/auth/continue?rd=a"),
+            "/auth/continue?rd=a"
+        );
+        assert_eq!(
+            after_sign_in(true, "/oauth2/continue?request=a"),
+            "/oauth2/continue?request=a"
+        );
         assert_eq!(after_sign_in(false, "/org/acme"), "/org/acme");
     }
 

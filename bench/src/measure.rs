@@ -172,7 +172,10 @@ impl Server {
         let data = tempfile::tempdir()?;
         // Forward-auth's rules: every app under bench.test open to anyone signed in.
         let rules = data.path().join("access.toml");
-        std::fs::write(&rules, "[[rule]]\nhost = \"*.bench.test\"\npolicy = \"one_factor\"\n")?;
+        std::fs::write(
+            &rules,
+            "[[rule]]\nhost = \"*.bench.test\"\npolicy = \"one_factor\"\n",
+        )?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -700,7 +703,10 @@ async fn forward_auth(
         &[("username", "bench"), ("password", PASSWORD), ("next", "")],
     )
     .await?;
-    anyhow::ensure!(status.is_success(), "the sign-in for forward-auth failed: {status}");
+    anyhow::ensure!(
+        status.is_success(),
+        "the sign-in for forward-auth failed: {status}"
+    );
     let url = server.url("/auth/verify");
     let started = Instant::now();
     let answered: Vec<(bool, Duration)> = stream::iter(0..plan.verify_requests)
@@ -731,7 +737,13 @@ async fn forward_auth(
     let elapsed = started.elapsed();
     let ok = answered.iter().filter(|(ok, _)| *ok).count();
     let latencies: Vec<Duration> = answered.iter().map(|(_, latency)| *latency).collect();
-    let run = load_run(plan.verify_requests, ok, elapsed, &latencies, "forward-auth verifies")?;
+    let run = load_run(
+        plan.verify_requests,
+        ok,
+        elapsed,
+        &latencies,
+        "forward-auth verifies",
+    )?;
     figures.verify_per_second = run.per_second;
     figures.verify_p50_ms = run.p50_ms;
     figures.verify_p99_ms = run.p99_ms;

@@ -334,9 +334,21 @@ async fn client(state: &AppState, command: ClientCommand) -> anyhow::Result<()> 
                     "{}  {}  {}{}{}{}",
                     client.id,
                     shown(&client.name),
-                    if client.secret_hash.is_some() { "confidential" } else { "public" },
-                    if client.first_party { ", first-party" } else { "" },
-                    if client.require_two_factor { ", requires two-factor" } else { "" },
+                    if client.secret_hash.is_some() {
+                        "confidential"
+                    } else {
+                        "public"
+                    },
+                    if client.first_party {
+                        ", first-party"
+                    } else {
+                        ""
+                    },
+                    if client.require_two_factor {
+                        ", requires two-factor"
+                    } else {
+                        ""
+                    },
                     format!(", {}", client.id_token_alg),
                 );
                 for uri in client.redirect_uris() {
@@ -352,7 +364,10 @@ async fn client(state: &AppState, command: ClientCommand) -> anyhow::Result<()> 
         }
         ClientCommand::RotateSecret { client_id } => {
             let Some(secret) = clients::rotate_secret(state, &client_id).await? else {
-                bail!("no confidential app has the client_id {}", shown(&client_id));
+                bail!(
+                    "no confidential app has the client_id {}",
+                    shown(&client_id)
+                );
             };
             println!("client_secret: {secret}");
             println!("The old secret no longer works.");
@@ -396,12 +411,20 @@ fn rules(config: &Config, urls: &[String]) -> anyhow::Result<()> {
         bail!("PORTAL_ACCESS_RULES is not set: every forward-auth request is denied");
     };
     let rules = &file.rules;
-    println!("{}: {} rules, first match wins, no match means deny", file.path.display(), rules.rules.len());
+    println!(
+        "{}: {} rules, first match wins, no match means deny",
+        file.path.display(),
+        rules.rules.len()
+    );
     for rule in &rules.rules {
         let paths = if rule.paths.is_empty() {
             "every path".to_owned()
         } else {
-            rule.paths.iter().map(|path| path.as_text()).collect::<Vec<_>>().join(", ")
+            rule.paths
+                .iter()
+                .map(|path| path.as_text())
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         let members = if rule.organizations.is_empty() {
             String::new()

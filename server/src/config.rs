@@ -310,8 +310,10 @@ pub struct AccessRulesFile {
 }
 
 fn parse_access_rules(path: &str) -> Result<AccessRulesFile, String> {
-    let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read {path}: {error}"))?;
-    let rules = app::security::access_rules::Rules::parse(&text).map_err(|reason| format!("{path}: {reason}"))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|error| format!("cannot read {path}: {error}"))?;
+    let rules = app::security::access_rules::Rules::parse(&text)
+        .map_err(|reason| format!("{path}: {reason}"))?;
     Ok(AccessRulesFile {
         path: PathBuf::from(path),
         rules,
@@ -323,7 +325,10 @@ fn parse_cookie_domain(domain: &str) -> Result<String, String> {
     let domain = domain.trim().trim_start_matches('.').to_ascii_lowercase();
     let valid = domain.contains('.')
         && domain.split('.').all(|label| {
-            !label.is_empty() && label.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
         });
     if valid {
         Ok(domain)

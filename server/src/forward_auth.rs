@@ -47,11 +47,15 @@ pub fn routes(verifier: Verifier) -> Router<AppState> {
     Router::new()
         .route(
             "/auth/verify",
-            any(move |state, peer, headers| verify(state, peer, headers, verifier.clone(), Asker::Redirects)),
+            any(move |state, peer, headers| {
+                verify(state, peer, headers, verifier.clone(), Asker::Redirects)
+            }),
         )
         .route(
             "/auth/request",
-            any(move |state, peer, headers| verify(state, peer, headers, nginx.clone(), Asker::Nginx)),
+            any(move |state, peer, headers| {
+                verify(state, peer, headers, nginx.clone(), Asker::Nginx)
+            }),
         )
 }
 
@@ -89,7 +93,11 @@ async fn verify(
             .into_response();
     }
     let Some(url) = original(&headers, asker) else {
-        return (StatusCode::FORBIDDEN, "The proxy did not say which request it asks about.").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "The proxy did not say which request it asks about.",
+        )
+            .into_response();
     };
     let host = url.host_str().unwrap_or_default().to_owned();
     let session = session_of(&headers, &verifier);
@@ -114,7 +122,9 @@ async fn verify(
         .is_some_and(|accept| accept.contains("text/html"));
     match verdict {
         Verdict::Allowed(identity) => allowed(identity.unwrap_or_default()),
-        Verdict::SignIn | Verdict::StepUp | Verdict::Enroll if asker == Asker::Nginx || !browser => {
+        Verdict::SignIn | Verdict::StepUp | Verdict::Enroll
+            if asker == Asker::Nginx || !browser =>
+        {
             StatusCode::UNAUTHORIZED.into_response()
         }
         // Through Portal's sign-in page, whose way back (`/auth/continue`) checks the rules again
@@ -170,7 +180,10 @@ mod tests {
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
-            map.insert(HeaderName::from_static(name), HeaderValue::from_str(value).unwrap());
+            map.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_str(value).unwrap(),
+            );
         }
         map
     }

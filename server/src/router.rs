@@ -13,8 +13,8 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 
 use crate::{
-    Config, app_state, forward_auth, layers, monitoring,
-    session_store::PortalSessionStore, static_files,
+    Config, app_state, forward_auth, layers, monitoring, session_store::PortalSessionStore,
+    static_files,
 };
 
 /// The whole site: the routes inside the layers, then `/healthz` outside them.
@@ -98,7 +98,8 @@ fn sessions(
     domain: Option<String>,
 ) -> SessionManagerLayer<PortalSessionStore> {
     // __Host-: the browser keeps the cookie to this exact host, over https, path /.
-    let layer = SessionManagerLayer::new(store).with_name(crate::session_cookie(https, domain.as_deref()));
+    let layer =
+        SessionManagerLayer::new(store).with_name(crate::session_cookie(https, domain.as_deref()));
     let layer = match domain {
         Some(domain) => layer.with_domain(domain),
         None => layer,

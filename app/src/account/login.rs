@@ -61,7 +61,10 @@ pub fn LoginPage() -> impl IntoView {
     // checks it against the access rules and sends the browser back to it.
     let search = leptos_router::hooks::use_location().search;
     let next = Signal::derive(move || {
-        match (query.read().get("next"), crate::validation::rd_of(&search.read())) {
+        match (
+            query.read().get("next"),
+            crate::validation::rd_of(&search.read()),
+        ) {
             (Some(next), _) => next,
             (None, Some(rd)) => crate::validation::forward_auth_continue(&rd),
             (None, None) => String::new(),

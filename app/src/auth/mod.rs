@@ -154,7 +154,9 @@ impl AuthSession {
         }
         // Signing in again in a signed-in browser (an app asked for a fresh sign-in) replaces
         // the sign-in: the session list does not keep the old one as a second browser.
-        if let (Some(old_user), Some(old)) = (self.get::<UserId>(USER_ID).await?, self.sign_in_id().await?) {
+        if let (Some(old_user), Some(old)) =
+            (self.get::<UserId>(USER_ID).await?, self.sign_in_id().await?)
+        {
             store::delete_sign_in(&state.pool, old_user, &old).await?;
         }
         self.session.cycle_id().await?;
@@ -162,7 +164,8 @@ impl AuthSession {
         self.set(SIGN_IN_ID, sign_in_id).await?;
         self.set(SIGNED_IN_AT, now).await?;
         self.set(PASSWORD_AT, now).await?;
-        self.set(METHOD, recorded.unwrap_or(SignInMethod::Password)).await?;
+        self.set(METHOD, recorded.unwrap_or(SignInMethod::Password))
+            .await?;
         // This browser is now known to the account: its wrong passwords count on their own.
         device::remember(state, &username);
         if let Some(how) = recorded {

@@ -58,7 +58,13 @@ async fn continue_to_app(
         return Redirect::to(paths::PORTAL).into_response();
     };
     let host = url.host_str().unwrap_or_default().to_owned();
-    let verdict = service::verify(&state, session.clone(), &host, &url[url::Position::BeforePath..]).await;
+    let verdict = service::verify(
+        &state,
+        session.clone(),
+        &host,
+        &url[url::Position::BeforePath..],
+    )
+    .await;
     match verdict {
         Ok(Verdict::Allowed(_)) => to_app_page(&state, url.as_str()),
         Ok(Verdict::SignIn) => {
@@ -68,10 +74,17 @@ async fn continue_to_app(
         // Signed in, so `rd` would come straight back here: `next` asks the sign-in page for a
         // new sign-in, with the second factor.
         Ok(Verdict::StepUp) => {
-            let next = crate::validation::encode_component(&crate::validation::forward_auth_continue(url.as_str()));
+            let next = crate::validation::encode_component(
+                &crate::validation::forward_auth_continue(url.as_str()),
+            );
             Redirect::to(&format!("{}?next={next}", paths::LOGIN)).into_response()
         }
-        Ok(Verdict::Enroll) => match service::enroll_then(session, &crate::validation::forward_auth_continue(url.as_str())).await {
+        Ok(Verdict::Enroll) => match service::enroll_then(
+            session,
+            &crate::validation::forward_auth_continue(url.as_str()),
+        )
+        .await
+        {
             Ok(wizard) => Redirect::to(&wizard).into_response(),
             Err(error) => internal(error),
         },
@@ -89,5 +102,9 @@ async fn leave_to_app(State(state): State<AppState>, Query(back): Query<Back>) -
 
 fn internal(error: crate::error::AppError) -> Response {
     tracing::error!(%error, "forward-auth page failed");
-    (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong. Try again.").into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong. Try again.",
+    )
+        .into_response()
 }

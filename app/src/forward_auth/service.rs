@@ -85,7 +85,10 @@ pub async fn verify(
         },
     };
     tracing::Span::current().record("user_id", user_id.0);
-    if matches!(enforcement(state, user_id).await?, Enforcement::Required { .. }) {
+    if matches!(
+        enforcement(state, user_id).await?,
+        Enforcement::Required { .. }
+    ) {
         return Ok(Verdict::Enroll);
     }
     if rule.policy == Policy::TwoFactor {
@@ -135,8 +138,14 @@ async fn note_app_use(
     let now = state.clock.now();
     let key = (sign_in.as_str().to_owned(), host.clone());
     {
-        let mut noted = NOTED.get_or_init(Default::default).lock().expect("not poisoned");
-        if noted.get(&key).is_some_and(|at| now.0 - at < APP_USE_RESOLUTION_SECONDS) {
+        let mut noted = NOTED
+            .get_or_init(Default::default)
+            .lock()
+            .expect("not poisoned");
+        if noted
+            .get(&key)
+            .is_some_and(|at| now.0 - at < APP_USE_RESOLUTION_SECONDS)
+        {
             return Ok(());
         }
         if noted.len() > 10_000 {

@@ -67,7 +67,12 @@ pub fn ConsentPage() -> impl IntoView {
 
 #[component]
 fn Consent(request: ConsentAsk) -> impl IntoView {
-    let ConsentAsk { id, app, host, receives } = request;
+    let ConsentAsk {
+        id,
+        app,
+        host,
+        receives,
+    } = request;
     let deny_id = id.clone();
     view! {
         <h1>"Sign in to " {app.clone()} "?"</h1>

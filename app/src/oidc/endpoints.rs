@@ -40,9 +40,15 @@ pub fn routes() -> Router<AppState> {
         .route(paths::OIDC_REVOKE, axum::routing::post(revoke))
         .layer(axum::middleware::from_fn(open_to_apps_pages));
     Router::new()
-        .route(paths::OIDC_AUTHORIZE, get(authorize_get).post(authorize_post))
+        .route(
+            paths::OIDC_AUTHORIZE,
+            get(authorize_get).post(authorize_post),
+        )
         .route(paths::OIDC_CONTINUE, get(resume))
-        .route(paths::OIDC_END_SESSION, get(end_session_get).post(end_session_post))
+        .route(
+            paths::OIDC_END_SESSION,
+            get(end_session_get).post(end_session_post),
+        )
         .merge(for_apps_pages)
 }
 
@@ -93,7 +99,11 @@ pub const CROSS_SITE_POSTS: [&str; 5] = [
 
 fn internal(error: AppError) -> Response {
     tracing::error!(%error, "OpenID Connect endpoint failed");
-    (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong. Try again.").into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong. Try again.",
+    )
+        .into_response()
 }
 
 fn no_store(mut response: Response) -> Response {
@@ -299,7 +309,6 @@ async fn token_endpoint(
     }
 }
 
-
 fn bearer_error(error: Option<&str>) -> Response {
     let challenge = match error {
         Some(error) => format!("Bearer error=\"{error}\""),
@@ -329,7 +338,9 @@ async fn userinfo(
         .and_then(|value| {
             // The scheme is case-insensitive (RFC 7235 §2.1).
             let (scheme, token) = value.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
         });
     let Some(access_token) = from_header.or(from_form) else {
         return bearer_error(None);

@@ -54,7 +54,12 @@ pub fn AppsWithAccessCard(section: AppsWithAccess) -> impl IntoView {
 
 #[component]
 fn AppRow(app: AppAccess) -> impl IntoView {
-    let AppAccess { client_id, name, sees, last_used } = app;
+    let AppAccess {
+        client_id,
+        name,
+        sees,
+        last_used,
+    } = app;
     // The button names its app: a list of Revoke buttons tells them apart.
     let label = format!("Revoke {name}");
     view! {

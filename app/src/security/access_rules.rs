@@ -51,9 +51,12 @@ impl HostPattern {
         let text = text.trim().to_ascii_lowercase();
         let valid = |name: &str| {
             !name.is_empty()
-                && name
-                    .split('.')
-                    .all(|label| !label.is_empty() && label.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-'))
+                && name.split('.').all(|label| {
+                    !label.is_empty()
+                        && label
+                            .bytes()
+                            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
+                })
         };
         match text.strip_prefix("*.") {
             Some(domain) if valid(domain) => Ok(Self::SubdomainsOf(domain.to_owned())),
@@ -171,7 +174,11 @@ pub fn normalize_path(uri: &str) -> String {
 fn percent_decode(bytes: &[u8]) -> Vec<u8> {
     let mut current = bytes.to_vec();
     loop {
-        let hex = |at: usize| current.get(at).and_then(|&byte| (byte as char).to_digit(16));
+        let hex = |at: usize| {
+            current
+                .get(at)
+                .and_then(|&byte| (byte as char).to_digit(16))
+        };
         let mut decoded = Vec::with_capacity(current.len());
         let mut at = 0;
         while at < current.len() {
@@ -260,19 +267,23 @@ impl Rules {
             let paths = rule
                 .paths
                 .iter()
-                .map(|path| PathPattern::parse(path.get_ref()).map_err(|reason| at(path.span(), reason)))
+                .map(|path| {
+                    PathPattern::parse(path.get_ref()).map_err(|reason| at(path.span(), reason))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let mut organizations = Vec::new();
             for slug in &rule.organizations {
                 let valid = !slug.get_ref().is_empty()
-                    && slug
-                        .get_ref()
-                        .bytes()
-                        .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+                    && slug.get_ref().bytes().all(|byte| {
+                        byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-'
+                    });
                 if !valid {
                     return Err(at(
                         slug.span(),
-                        format!("organization {:?}: an organization's slug (lower case, digits, -)", slug.get_ref()),
+                        format!(
+                            "organization {:?}: an organization's slug (lower case, digits, -)",
+                            slug.get_ref()
+                        ),
                     ));
                 }
                 organizations.push(slug.get_ref().clone());
@@ -332,11 +343,23 @@ policy = "one_factor"
     fn the_first_matching_rule_wins_and_no_match_is_deny() {
         let rules = Rules::parse(EXAMPLE).unwrap();
         let policy = |host: &str, uri: &str| rules.rule_for(host, uri).map(|rule| rule.policy);
-        assert_eq!(policy("wiki.example.com", "/admin/users?x=1"), Some(Policy::TwoFactor));
-        assert_eq!(policy("WIKI.example.com:8443", "/admin"), Some(Policy::TwoFactor));
-        assert_eq!(policy("wiki.example.com", "/publication"), Some(Policy::Bypass));
+        assert_eq!(
+            policy("wiki.example.com", "/admin/users?x=1"),
+            Some(Policy::TwoFactor)
+        );
+        assert_eq!(
+            policy("WIKI.example.com:8443", "/admin"),
+            Some(Policy::TwoFactor)
+        );
+        assert_eq!(
+            policy("wiki.example.com", "/publication"),
+            Some(Policy::Bypass)
+        );
         assert_eq!(policy("wiki.example.com", "/health"), Some(Policy::Bypass));
-        assert_eq!(policy("wiki.example.com", "/health/x"), Some(Policy::OneFactor));
+        assert_eq!(
+            policy("wiki.example.com", "/health/x"),
+            Some(Policy::OneFactor)
+        );
         assert_eq!(policy("a.b.example.com", "/"), Some(Policy::OneFactor));
         assert_eq!(policy("example.com", "/"), None);
         assert_eq!(policy("evil-example.com", "/"), None);
@@ -359,7 +382,9 @@ policy = "one_factor"
             "/public/../admin/x",
         ] {
             assert_eq!(
-                rules.rule_for("wiki.example.com", sneaky).map(|rule| rule.policy),
+                rules
+                    .rule_for("wiki.example.com", sneaky)
+                    .map(|rule| rule.policy),
                 Some(Policy::TwoFactor),
                 "{sneaky}"
             );
@@ -369,16 +394,35 @@ policy = "one_factor"
     #[test]
     fn a_bad_file_is_refused_with_its_line_and_reason() {
         for (text, line, words) in [
-            ("[[rule]]\nhost = \"a.example\"\npolicy = \"maybe\"\n", 3, "unknown variant"),
+            (
+                "[[rule]]\nhost = \"a.example\"\npolicy = \"maybe\"\n",
+                3,
+                "unknown variant",
+            ),
             ("[[rule]]\nhost = \"a.example\"\n", 1, "policy"),
             ("[[rule]]\nhost = \"a b\"\npolicy = \"deny\"\n", 2, "host"),
-            ("[[rule]]\nhost = \"a.example\"\npaths = [\"admin\"]\npolicy = \"deny\"\n", 3, "starts with /"),
-            ("[[rule]]\nhost = \"a.example\"\npolicy = \"bypass\"\norganizations = [\"staff\"]\n", 1, "organizations mean nothing"),
-            ("[[rule]]\nhost = \"a.example\"\npolicy = \"deny\"\ncolour = \"red\"\n", 4, "unknown field"),
+            (
+                "[[rule]]\nhost = \"a.example\"\npaths = [\"admin\"]\npolicy = \"deny\"\n",
+                3,
+                "starts with /",
+            ),
+            (
+                "[[rule]]\nhost = \"a.example\"\npolicy = \"bypass\"\norganizations = [\"staff\"]\n",
+                1,
+                "organizations mean nothing",
+            ),
+            (
+                "[[rule]]\nhost = \"a.example\"\npolicy = \"deny\"\ncolour = \"red\"\n",
+                4,
+                "unknown field",
+            ),
             ("[[rule]\n", 1, ""),
         ] {
             let error = Rules::parse(text).unwrap_err();
-            assert!(error.starts_with(&format!("line {line}:")), "{text:?} → {error}");
+            assert!(
+                error.starts_with(&format!("line {line}:")),
+                "{text:?} → {error}"
+            );
             assert!(error.contains(words), "{text:?} → {error}");
         }
     }

@@ -460,7 +460,11 @@ async fn delete_family(
     family: &str,
 ) -> Result<(), sqlx::Error> {
     for table in ["oidc_tokens", "oidc_families"] {
-        let column = if table == "oidc_tokens" { "family" } else { "id" };
+        let column = if table == "oidc_tokens" {
+            "family"
+        } else {
+            "id"
+        };
         sqlx::query(&format!("DELETE FROM {table} WHERE {column} = $1"))
             .bind(family)
             .execute(&mut **tx)
@@ -574,11 +578,7 @@ pub async fn access_token(
 }
 
 /// RFC 7009: the token dies if it is this app's; a refresh token takes its family with it.
-pub async fn revoke_token(
-    pool: &AnyPool,
-    hash: &[u8],
-    client_id: &str,
-) -> Result<(), sqlx::Error> {
+pub async fn revoke_token(pool: &AnyPool, hash: &[u8], client_id: &str) -> Result<(), sqlx::Error> {
     let mut tx = begin_write(pool).await?;
     let found: Option<(String, String)> =
         sqlx::query_as("SELECT kind, family FROM oidc_tokens WHERE hash = $1 AND client_id = $2")

@@ -31,8 +31,8 @@ pub async fn require_sign_in(
     let is_page = super::is_page(&request);
     // The OpenID Connect endpoints judge the sign-in themselves (an app's request waits through
     // the sign-in, the wizard of a held account, the consent page).
-    let oidc = (path.starts_with("/oauth2/") && path != paths::OIDC_CONSENT)
-        || path.starts_with("/auth/");
+    let oidc =
+        (path.starts_with("/oauth2/") && path != paths::OIDC_CONSENT) || path.starts_with("/auth/");
     if !is_api && !is_page || oidc {
         return next.run(request).await;
     }

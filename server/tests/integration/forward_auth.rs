@@ -49,13 +49,24 @@ async fn portal_with_rules(rules: &str) -> (TestPortal, tempfile::TempDir) {
 
 /// Asks `endpoint` about `url` as a proxy would, with the browser's cookies; `html`: the browser
 /// asked for a page.
-async fn ask(portal: &TestPortal, browser: &Client, endpoint: &str, url: &str, html: bool) -> Response {
+async fn ask(
+    portal: &TestPortal,
+    browser: &Client,
+    endpoint: &str,
+    url: &str,
+    html: bool,
+) -> Response {
     let url = url::Url::parse(url).unwrap();
     let host = url.host_str().unwrap();
     let uri = &url[url::Position::BeforePath..];
-    let request = browser
-        .get(portal.url(endpoint))
-        .header(header::ACCEPT, if html { "text/html" } else { "application/json" });
+    let request = browser.get(portal.url(endpoint)).header(
+        header::ACCEPT,
+        if html {
+            "text/html"
+        } else {
+            "application/json"
+        },
+    );
     // Each endpoint reads its own proxy's headers: nginx's X-Original-URL, or Caddy's and
     // Traefik's X-Forwarded-*.
     let request = if endpoint == "/auth/request" {
@@ -87,7 +98,8 @@ async fn signed_in(portal: &TestPortal, username: &str) -> Client {
 }
 
 #[tokio::test]
-async fn a_signed_in_person_reaches_the_app_with_who_they_are_and_a_signed_out_one_is_sent_to_sign_in() {
+async fn a_signed_in_person_reaches_the_app_with_who_they_are_and_a_signed_out_one_is_sent_to_sign_in()
+ {
     let (portal, _rules) = portal_with_rules(RULES).await;
     let browser = portal.browser();
     let url = "https://wiki.example.test/page?x=1";
@@ -96,11 +108,18 @@ async fn a_signed_in_person_reaches_the_app_with_who_they_are_and_a_signed_out_o
     let login = location(&page).unwrap().to_owned();
     let expected = format!("{}/login?rd=", portal.url("").trim_end_matches('/'));
     assert!(login.starts_with(&expected), "{login}");
-    assert!(login.contains("wiki.example.test%2Fpage%3Fx%3D1"), "{login}");
+    assert!(
+        login.contains("wiki.example.test%2Fpage%3Fx%3D1"),
+        "{login}"
+    );
     let api = ask(&portal, &browser, "/auth/verify", url, false).await;
     assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
     let nginx = ask(&portal, &browser, "/auth/request", url, true).await;
-    assert_eq!(nginx.status(), StatusCode::UNAUTHORIZED, "nginx never gets a redirect");
+    assert_eq!(
+        nginx.status(),
+        StatusCode::UNAUTHORIZED,
+        "nginx never gets a redirect"
+    );
 
     let browser = signed_in(&portal, "fa_alice").await;
     for endpoint in ["/auth/verify", "/auth/request"] {
@@ -108,7 +127,11 @@ async fn a_signed_in_person_reaches_the_app_with_who_they_are_and_a_signed_out_o
         assert_eq!(allowed.status(), StatusCode::OK);
         assert_eq!(remote(&allowed, "remote-user"), "fa_alice");
         assert_eq!(remote(&allowed, "remote-name"), "fa_alice");
-        assert_eq!(remote(&allowed, "remote-email"), "", "the address is not verified");
+        assert_eq!(
+            remote(&allowed, "remote-email"),
+            "",
+            "the address is not verified"
+        );
         assert_eq!(remote(&allowed, "remote-groups"), "");
     }
     portal.verify_email(&browser, "fa_alice").await;
@@ -129,11 +152,25 @@ async fn a_signed_in_person_reaches_the_app_with_who_they_are_and_a_signed_out_o
 async fn bypass_lets_anyone_through_and_deny_or_no_rule_lets_no_one() {
     let (portal, _rules) = portal_with_rules(RULES).await;
     let anonymous = portal.browser();
-    let open = ask(&portal, &anonymous, "/auth/verify", "https://wiki.example.test/public/a", true).await;
+    let open = ask(
+        &portal,
+        &anonymous,
+        "/auth/verify",
+        "https://wiki.example.test/public/a",
+        true,
+    )
+    .await;
     assert_eq!(open.status(), StatusCode::OK);
     assert_eq!(remote(&open, "remote-user"), "");
     let browser = signed_in(&portal, "fa_bob").await;
-    let open = ask(&portal, &browser, "/auth/verify", "https://wiki.example.test/public/a", true).await;
+    let open = ask(
+        &portal,
+        &browser,
+        "/auth/verify",
+        "https://wiki.example.test/public/a",
+        true,
+    )
+    .await;
     assert_eq!(remote(&open, "remote-user"), "fa_bob");
     for url in [
         "https://wiki.example.test/closed/x",
@@ -166,11 +203,16 @@ async fn two_factor_admits_only_a_sign_in_that_showed_a_second_factor() {
     let path = &login[login.find("/login").unwrap()..];
     let bounced = portal.get(&browser, path).await;
     let continue_at = location(&bounced).unwrap().to_owned();
-    assert!(continue_at.starts_with("/auth/continue?rd="), "{continue_at}");
+    assert!(
+        continue_at.starts_with("/auth/continue?rd="),
+        "{continue_at}"
+    );
     let wizard = portal.get(&browser, &continue_at).await;
     assert_eq!(location(&wizard), Some("/settings/security"));
     assert_eq!(
-        ask(&portal, &browser, "/auth/request", url, true).await.status(),
+        ask(&portal, &browser, "/auth/request", url, true)
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED
     );
     // With a second factor: in.
@@ -200,7 +242,13 @@ async fn an_organization_rule_admits_its_members_only() {
     let outsider = signed_in(&portal, "fa_frank").await;
     let refused = ask(&portal, &outsider, "/auth/verify", url, true).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    assert!(refused.text().await.unwrap().contains("Only members of staff"));
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("Only members of staff")
+    );
 }
 
 #[tokio::test]
@@ -208,12 +256,19 @@ async fn a_session_signed_out_is_refused_on_the_next_request() {
     let (portal, _rules) = portal_with_rules(RULES).await;
     let browser = signed_in(&portal, "fa_gina").await;
     let url = "https://wiki.example.test/";
-    assert_eq!(ask(&portal, &browser, "/auth/verify", url, false).await.status(), StatusCode::OK);
+    assert_eq!(
+        ask(&portal, &browser, "/auth/verify", url, false)
+            .await
+            .status(),
+        StatusCode::OK
+    );
     portal
         .post_fn(&browser, app::account::portal::Logout {})
         .await;
     assert_eq!(
-        ask(&portal, &browser, "/auth/verify", url, false).await.status(),
+        ask(&portal, &browser, "/auth/verify", url, false)
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED
     );
 }
@@ -229,7 +284,14 @@ async fn forwarded_headers_from_a_peer_that_is_not_a_trusted_proxy_are_not_belie
         .start()
         .await;
     let browser = signed_in(&portal, "fa_hank").await;
-    let refused = ask(&portal, &browser, "/auth/verify", "https://wiki.example.test/", true).await;
+    let refused = ask(
+        &portal,
+        &browser,
+        "/auth/verify",
+        "https://wiki.example.test/",
+        true,
+    )
+    .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert!(refused.headers().get("remote-user").is_none());
 }
@@ -239,7 +301,10 @@ async fn after_sign_in_the_browser_goes_back_only_to_a_host_the_rules_name() {
     let (portal, _rules) = portal_with_rules(RULES).await;
     let browser = signed_in(&portal, "fa_ivy").await;
     let back = portal
-        .get(&browser, "/auth/continue?rd=https%3A%2F%2Fwiki.example.test%2Fpage%3Fx%3D1")
+        .get(
+            &browser,
+            "/auth/continue?rd=https%3A%2F%2Fwiki.example.test%2Fpage%3Fx%3D1",
+        )
         .await;
     assert_eq!(back.status(), StatusCode::OK);
     let page = back.text().await.unwrap();
@@ -258,7 +323,9 @@ async fn after_sign_in_the_browser_goes_back_only_to_a_host_the_rules_name() {
             .get(&browser, &format!("/auth/continue?rd={hostile}"))
             .await;
         assert_eq!(location(&refused), Some("/portal"), "{hostile}");
-        let left = portal.get(&browser, &format!("/auth/leave?rd={hostile}")).await;
+        let left = portal
+            .get(&browser, &format!("/auth/leave?rd={hostile}"))
+            .await;
         assert_eq!(location(&left), Some("/login"), "{hostile}");
     }
     // nginx writes `rd` unencoded: a signed-in browser sent to sign in goes back with all of it.
@@ -272,7 +339,10 @@ async fn after_sign_in_the_browser_goes_back_only_to_a_host_the_rules_name() {
     // Signed out: the way back goes through the sign-in page first.
     let anonymous = portal.browser();
     let sign_in = portal
-        .get(&anonymous, "/auth/continue?rd=https%3A%2F%2Fwiki.example.test%2F")
+        .get(
+            &anonymous,
+            "/auth/continue?rd=https%3A%2F%2Fwiki.example.test%2F",
+        )
         .await;
     assert_eq!(
         location(&sign_in),
@@ -290,13 +360,16 @@ async fn the_sign_out_link_asks_before_signing_out_and_then_returns_to_the_app()
     assert!(page.contains("Sign out of Portal?"), "{page}");
     // Opening the page signed no one out.
     let url = "https://wiki.example.test/";
-    assert_eq!(ask(&portal, &browser, "/auth/verify", url, false).await.status(), StatusCode::OK);
+    assert_eq!(
+        ask(&portal, &browser, "/auth/verify", url, false)
+            .await
+            .status(),
+        StatusCode::OK
+    );
     let out = portal
         .post_fn(
             &browser,
-            app::forward_auth::SignOutToApp {
-                rd: url.to_owned(),
-            },
+            app::forward_auth::SignOutToApp { rd: url.to_owned() },
         )
         .await;
     let leave = location(&out).unwrap().to_owned();
@@ -304,7 +377,9 @@ async fn the_sign_out_link_asks_before_signing_out_and_then_returns_to_the_app()
     let back = portal.get_text(&browser, &leave).await;
     assert!(back.contains("url=https://wiki.example.test/"), "{back}");
     assert_eq!(
-        ask(&portal, &browser, "/auth/verify", url, false).await.status(),
+        ask(&portal, &browser, "/auth/verify", url, false)
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED
     );
 }
@@ -325,7 +400,10 @@ fn a_bad_rules_file_stops_the_server_at_start_with_its_line_and_reason() {
         .unwrap();
     assert!(!output.status.success());
     let said = String::from_utf8_lossy(&output.stderr);
-    assert!(said.contains("line 3: path \"admin\": starts with /"), "{said}");
+    assert!(
+        said.contains("line 3: path \"admin\": starts with /"),
+        "{said}"
+    );
 }
 
 #[test]
@@ -347,9 +425,18 @@ fn the_admin_command_lists_which_address_gets_which_policy() {
         .unwrap();
     let said = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{said}");
-    assert!(said.contains("line   2: wiki.example.test /admin/* → two_factor"), "{said}");
-    assert!(said.contains("https://wiki.example.test/admin/x → two_factor (line 2)"), "{said}");
-    assert!(said.contains("https://nowhere.test/ → deny (no rule)"), "{said}");
+    assert!(
+        said.contains("line   2: wiki.example.test /admin/* → two_factor"),
+        "{said}"
+    );
+    assert!(
+        said.contains("https://wiki.example.test/admin/x → two_factor (line 2)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("https://nowhere.test/ → deny (no rule)"),
+        "{said}"
+    );
 }
 
 #[tokio::test]
@@ -367,10 +454,31 @@ async fn each_answer_is_counted_by_outcome_and_the_rule_host() {
         .start()
         .await;
     let anonymous = portal.browser();
-    ask(&portal, &anonymous, "/auth/verify", "https://a.counted.test/", false).await;
-    ask(&portal, &anonymous, "/auth/verify", "https://closed.counted.test/", false).await;
+    ask(
+        &portal,
+        &anonymous,
+        "/auth/verify",
+        "https://a.counted.test/",
+        false,
+    )
+    .await;
+    ask(
+        &portal,
+        &anonymous,
+        "/auth/verify",
+        "https://closed.counted.test/",
+        false,
+    )
+    .await;
     let browser = signed_in(&portal, "fa_kim").await;
-    ask(&portal, &browser, "/auth/verify", "https://b.counted.test/", false).await;
+    ask(
+        &portal,
+        &browser,
+        "/auth/verify",
+        "https://b.counted.test/",
+        false,
+    )
+    .await;
     let address = portal.metrics_addr.expect("metrics are on");
     let metrics = reqwest::get(format!("http://{address}/metrics"))
         .await
@@ -393,7 +501,12 @@ async fn a_person_held_by_an_organization_goes_through_the_wizard_then_on_to_the
     let (portal, _rules) = portal_with_rules(RULES).await;
     let owner = signed_in(&portal, "fa_owner").await;
     portal
-        .call_fn(&owner, app::org::CreateOrganization { name: "Acme".into() })
+        .call_fn(
+            &owner,
+            app::org::CreateOrganization {
+                name: "Acme".into(),
+            },
+        )
         .await
         .unwrap();
     portal.verify_email(&owner, "fa_owner").await;
@@ -402,7 +515,12 @@ async fn a_person_held_by_an_organization_goes_through_the_wizard_then_on_to_the
     assert!(!added.status.success(), "no such account yet");
     let held = signed_in(&portal, "fa_held").await;
     portal.verify_email(&held, "fa_held").await;
-    assert!(portal.admin(&["org", "add-member", "acme", "fa_held"]).status.success());
+    assert!(
+        portal
+            .admin(&["org", "add-member", "acme", "fa_held"])
+            .status
+            .success()
+    );
     let required = portal
         .post_fn(
             &owner,
@@ -436,6 +554,14 @@ async fn a_person_held_by_an_organization_goes_through_the_wizard_then_on_to_the
     assert_eq!(location(&signed), Some(back));
     portal.enroll(&held).await;
     let page = portal.get_text(&held, back).await;
-    assert!(page.contains("url=https://wiki.example.test/page"), "{page}");
-    assert_eq!(ask(&portal, &held, "/auth/verify", url, true).await.status(), StatusCode::OK);
+    assert!(
+        page.contains("url=https://wiki.example.test/page"),
+        "{page}"
+    );
+    assert_eq!(
+        ask(&portal, &held, "/auth/verify", url, true)
+            .await
+            .status(),
+        StatusCode::OK
+    );
 }

@@ -494,7 +494,11 @@ async fn an_oidc_code_sent_to_both_instances_at_once_gives_tokens_once() {
 async fn a_sign_out_on_one_instance_is_refused_by_the_next_verify_on_the_other() {
     let folder = tempfile::tempdir().unwrap();
     let rules = folder.path().join("rules.toml");
-    std::fs::write(&rules, "[[rule]]\nhost = \"wiki.example.test\"\npolicy = \"one_factor\"\n").unwrap();
+    std::fs::write(
+        &rules,
+        "[[rule]]\nhost = \"wiki.example.test\"\npolicy = \"one_factor\"\n",
+    )
+    .unwrap();
     let rules = rules.to_str().unwrap();
     let first = TestPortal::builder()
         .postgres()
@@ -506,7 +510,10 @@ async fn a_sign_out_on_one_instance_is_refused_by_the_next_verify_on_the_other()
     let second = second_instance_with(
         &first,
         folder.path(),
-        &[("--access-rules", rules), ("--trusted-proxies", "127.0.0.1")],
+        &[
+            ("--access-rules", rules),
+            ("--trusted-proxies", "127.0.0.1"),
+        ],
     )
     .await;
     let browser = first.browser();

@@ -198,13 +198,25 @@ async fn check(
         Ok(Err(error_to_app(state, request, error, description)))
     };
     if params.request.is_some() {
-        return refuse(&request, "request_not_supported", "Request objects are not supported.");
+        return refuse(
+            &request,
+            "request_not_supported",
+            "Request objects are not supported.",
+        );
     }
     if params.request_uri.is_some() {
-        return refuse(&request, "request_uri_not_supported", "request_uri is not supported.");
+        return refuse(
+            &request,
+            "request_uri_not_supported",
+            "request_uri is not supported.",
+        );
     }
     if params.response_type.as_deref() != Some("code") {
-        return refuse(&request, "unsupported_response_type", "Only response_type=code is supported.");
+        return refuse(
+            &request,
+            "unsupported_response_type",
+            "Only response_type=code is supported.",
+        );
     }
     if !request.scopes.contains(&Scope::OpenId) {
         return refuse(&request, "invalid_scope", "The openid scope is required.");
@@ -213,15 +225,29 @@ async fn check(
         return refuse(&request, "invalid_request", "prompt=none goes alone.");
     }
     if params.code_challenge_method.as_deref() != Some("S256") {
-        return refuse(&request, "invalid_request", "PKCE with code_challenge_method=S256 is required.");
+        return refuse(
+            &request,
+            "invalid_request",
+            "PKCE with code_challenge_method=S256 is required.",
+        );
     }
     if !is_pkce_value(&request.code_challenge) {
-        return refuse(&request, "invalid_request", "code_challenge is missing or malformed.");
+        return refuse(
+            &request,
+            "invalid_request",
+            "code_challenge is missing or malformed.",
+        );
     }
     if let Some(max_age) = &params.max_age {
         match max_age.parse::<i64>() {
             Ok(seconds) if seconds >= 0 => request.max_age = Some(seconds),
-            _ => return refuse(&request, "invalid_request", "max_age is a number of seconds."),
+            _ => {
+                return refuse(
+                    &request,
+                    "invalid_request",
+                    "max_age is a number of seconds.",
+                );
+            }
         }
     }
     Ok(Ok((request, client)))
@@ -249,7 +275,9 @@ pub async fn resume(state: &AppState, session: Session, id: &str) -> Result<Next
         ));
     };
     let Some(client) = store::client(&state.pool, &request.client_id).await? else {
-        return Ok(Next::ErrorPage("This app is no longer registered with Portal."));
+        return Ok(Next::ErrorPage(
+            "This app is no longer registered with Portal.",
+        ));
     };
     decide(state, session, request, &client).await
 }
@@ -260,7 +288,8 @@ fn continue_path(request: &AuthRequest) -> String {
 
 /// Sign-in first, with `next` back to this request.
 fn to_sign_in(request: &AuthRequest) -> Next {
-    let next: String = url::form_urlencoded::byte_serialize(continue_path(request).as_bytes()).collect();
+    let next: String =
+        url::form_urlencoded::byte_serialize(continue_path(request).as_bytes()).collect();
     Next::Portal(format!("{}?next={next}", paths::LOGIN))
 }
 
@@ -276,13 +305,20 @@ async fn decide(
     let authentication = auth.authentication().await?;
     let (Some(user_id), Some(authentication)) = (user_id, authentication) else {
         if request.prompt_none {
-            return Ok(error_to_app(state, &request, "login_required", "The person is not signed in."));
+            return Ok(error_to_app(
+                state,
+                &request,
+                "login_required",
+                "The person is not signed in.",
+            ));
         }
         keep(&session, &request).await?;
         return Ok(to_sign_in(&request));
     };
     tracing::Span::current().record("user_id", user_id.0);
-    let too_old = request.max_age.is_some_and(|max_age| now - authentication.at > max_age);
+    let too_old = request
+        .max_age
+        .is_some_and(|max_age| now - authentication.at > max_age);
     let sign_in_id = auth.sign_in_id().await?;
     let signed_in_again = request
         .sign_in_to_replace
@@ -290,17 +326,30 @@ async fn decide(
         .is_some_and(|replaced| *replaced != sign_in_id);
     if (request.prompt_login || too_old) && !signed_in_again {
         if request.prompt_none {
-            return Ok(error_to_app(state, &request, "login_required", "A new sign-in is needed."));
+            return Ok(error_to_app(
+                state,
+                &request,
+                "login_required",
+                "A new sign-in is needed.",
+            ));
         }
         request.sign_in_to_replace.get_or_insert(sign_in_id);
         keep(&session, &request).await?;
         return Ok(to_sign_in(&request));
     }
-    let held = matches!(enforcement(state, user_id).await?, Enforcement::Required { .. });
+    let held = matches!(
+        enforcement(state, user_id).await?,
+        Enforcement::Required { .. }
+    );
     let methods = amr(&authentication).join(" ");
     if held || client.require_two_factor && !is_multi_factor(&methods) {
         if request.prompt_none {
-            return Ok(error_to_app(state, &request, "interaction_required", "A second factor is needed."));
+            return Ok(error_to_app(
+                state,
+                &request,
+                "interaction_required",
+                "A second factor is needed.",
+            ));
         }
         keep(&session, &request).await?;
         if !held && store::two_factor_of(&state.pool, user_id).await?.is_some() {
@@ -312,35 +361,63 @@ async fn decide(
     }
     if request.denied {
         forget(&session, &request.id).await?;
-        return Ok(error_to_app(state, &request, "access_denied", "The person did not allow it."));
+        return Ok(error_to_app(
+            state,
+            &request,
+            "access_denied",
+            "The person did not allow it.",
+        ));
     }
     // Core §11: without prompt=consent (or for an app of the operator's own) offline access is
     // not given, so it is not asked about either.
     if !(client.first_party || request.prompt_consent) {
-        request.scopes.retain(|scope| *scope != Scope::OfflineAccess);
+        request
+            .scopes
+            .retain(|scope| *scope != Scope::OfflineAccess);
     }
     let grant = store::grant(&state.pool, user_id, &client.id).await?;
-    let granted = grant.as_ref().map(|grant| scopes_from(&grant.scopes)).unwrap_or_default();
+    let granted = grant
+        .as_ref()
+        .map(|grant| scopes_from(&grant.scopes))
+        .unwrap_or_default();
     let covered = grant.is_some() && request.scopes.iter().all(|scope| granted.contains(scope));
     let consent_needed = !client.first_party && (!covered || request.prompt_consent);
     if consent_needed && !request.consented {
         if request.prompt_none {
-            return Ok(error_to_app(state, &request, "consent_required", "The person has not allowed this app."));
+            return Ok(error_to_app(
+                state,
+                &request,
+                "consent_required",
+                "The person has not allowed this app.",
+            ));
         }
         keep(&session, &request).await?;
-        return Ok(Next::Portal(format!("{}?request={}", paths::OIDC_CONSENT, request.id)));
+        return Ok(Next::Portal(format!(
+            "{}?request={}",
+            paths::OIDC_CONSENT,
+            request.id
+        )));
     }
     // Core §11: offline access is given only when the person was asked for it this time, or to
     // an app of the operator's own.
     if !(client.first_party || request.prompt_consent && request.consented) {
-        request.scopes.retain(|scope| *scope != Scope::OfflineAccess);
+        request
+            .scopes
+            .retain(|scope| *scope != Scope::OfflineAccess);
     }
     if request.consented || client.first_party {
         let all: Vec<Scope> = Scope::ALL
             .into_iter()
             .filter(|scope| granted.contains(scope) || request.scopes.contains(scope))
             .collect();
-        store::save_grant(&state.pool, user_id, &client.id, &scopes_to_string(&all), now).await?;
+        store::save_grant(
+            &state.pool,
+            user_id,
+            &client.id,
+            &scopes_to_string(&all),
+            now,
+        )
+        .await?;
     }
     forget(&session, &request.id).await?;
     let code = token::new_token();

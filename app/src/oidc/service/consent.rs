@@ -1,11 +1,6 @@
 //! The consent page's data, and the person's answer.
 
-use crate::{
-    auth::signed_in,
-    error::AppError,
-    oidc::consent::ConsentAsk,
-    store,
-};
+use crate::{auth::signed_in, error::AppError, oidc::consent::ConsentAsk, store};
 
 use super::authorize;
 

@@ -47,7 +47,11 @@ fn crypto_error(error: compact_jwt::JwtError) -> AppError {
 }
 
 /// A new key for `alg`, sealed, that signs from `signs_from`.
-fn new_key(state: &AppState, alg: &str, signs_from: UnixTime) -> Result<store::SigningKeyRow, AppError> {
+fn new_key(
+    state: &AppState,
+    alg: &str,
+    signs_from: UnixTime,
+) -> Result<store::SigningKeyRow, AppError> {
     let (der, jwk, kid) = match alg {
         ES256 => {
             let signer = JwsEs256Signer::generate_es256().map_err(crypto_error)?;
@@ -110,7 +114,9 @@ fn open(state: &AppState, key: &store::SigningKeyRow) -> Result<Signer, AppError
     if let Some(signer) = opened().lock().expect("not poisoned").get(&key.kid) {
         return Ok(signer.clone());
     }
-    let der = state.secrets.open(&key.sealed_key, &key_context(&key.kid))?;
+    let der = state
+        .secrets
+        .open(&key.sealed_key, &key_context(&key.kid))?;
     let signer = match key.alg.as_str() {
         ES256 => Signer::Es256(Arc::new(
             JwsEs256Signer::from_es256_der(&der).map_err(crypto_error)?,
@@ -180,15 +186,11 @@ pub async fn verified_claims(
         return Ok(None);
     };
     let set = key_set(state).await?;
-    let Some(jwk) = set
-        .keys
-        .iter()
-        .find(|jwk| match jwk {
-            compact_jwt::Jwk::RSA { kid: known, .. } | compact_jwt::Jwk::EC { kid: known, .. } => {
-                known.as_deref() == Some(kid.as_str())
-            }
-        })
-    else {
+    let Some(jwk) = set.keys.iter().find(|jwk| match jwk {
+        compact_jwt::Jwk::RSA { kid: known, .. } | compact_jwt::Jwk::EC { kid: known, .. } => {
+            known.as_deref() == Some(kid.as_str())
+        }
+    }) else {
         return Ok(None);
     };
     let verified = match JwsRs256Verifier::try_from(jwk) {

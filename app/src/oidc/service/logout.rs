@@ -76,9 +76,11 @@ pub async fn end_session(
         }
     }
     let back = params.post_logout_redirect_uri.as_deref().filter(|uri| {
-        client
-            .as_ref()
-            .is_some_and(|client| client.post_logout_redirect_uris().any(|known| known == *uri))
+        client.as_ref().is_some_and(|client| {
+            client
+                .post_logout_redirect_uris()
+                .any(|known| known == *uri)
+        })
     });
     Ok(match (back, url::Url::parse(back.unwrap_or_default())) {
         (Some(_), Ok(mut url)) => {

@@ -185,7 +185,10 @@ async fn by_code(
         Redeemed::Issued(code) => code,
         Redeemed::Refused => return Ok(Err(OAuthError::invalid_grant())),
         Redeemed::Reused => {
-            tracing::warn!(client_id = client.id, "a code was used twice: its tokens are revoked");
+            tracing::warn!(
+                client_id = client.id,
+                "a code was used twice: its tokens are revoked"
+            );
             return Ok(Err(OAuthError::invalid_grant()));
         }
     };

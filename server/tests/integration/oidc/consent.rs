@@ -113,7 +113,11 @@ async fn offline_access_without_prompt_consent_asks_once_and_gives_no_refresh_to
     };
     let code = param(&back, "code").expect("a code");
     let tokens = app.exchange(&code, &first.verifier).await.unwrap();
-    assert_eq!(tokens_of(&tokens).1, None, "no refresh token without prompt=consent");
+    assert_eq!(
+        tokens_of(&tokens).1,
+        None,
+        "no refresh token without prompt=consent"
+    );
     let second = app.start(&["offline_access"], &[]);
     assert!(
         matches!(follow(&portal, &alice, &second.url).await, Step::App(_)),

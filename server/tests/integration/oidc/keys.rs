@@ -152,5 +152,9 @@ async fn a_rotation_on_a_portal_that_never_signed_leaves_a_key_that_signs_now() 
     assert_eq!(header["alg"], "ES256");
     let listed = String::from_utf8_lossy(&portal.admin(&["keys", "list"]).stdout).into_owned();
     assert_eq!(listed.matches("signing until").count(), 2, "{listed}");
-    assert_eq!(listed.matches("published, signs from").count(), 2, "{listed}");
+    assert_eq!(
+        listed.matches("published, signs from").count(),
+        2,
+        "{listed}"
+    );
 }

@@ -221,7 +221,10 @@ async fn a_logout_token_or_another_app_s_id_token_is_no_hint() {
     portal.post_fn(&first, Logout {}).await;
     let logout_token = next_token(&mut received).await;
     end_session(&alice, &portal, &[("id_token_hint", &logout_token)]).await;
-    assert!(signed_in(&portal, &alice).await, "a logout token is no hint");
+    assert!(
+        signed_in(&portal, &alice).await,
+        "a logout token is no hint"
+    );
     let hint = id_token(&portal, &other, &alice, "alice").await;
     end_session(
         &alice,
@@ -229,7 +232,10 @@ async fn a_logout_token_or_another_app_s_id_token_is_no_hint() {
         &[("id_token_hint", &hint), ("client_id", app.id.as_str())],
     )
     .await;
-    assert!(signed_in(&portal, &alice).await, "another app's token named as this one");
+    assert!(
+        signed_in(&portal, &alice).await,
+        "another app's token named as this one"
+    );
     end_session(
         &alice,
         &portal,
