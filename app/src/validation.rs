@@ -227,7 +227,7 @@ pub fn is_local_path(target: &str) -> bool {
 
 /// `bytes` with each `%XX` decoded; None when there is none (each decoding is shorter, so
 /// decoding again and again ends).
-fn percent_decoded(bytes: &[u8]) -> Option<Vec<u8>> {
+pub fn percent_decoded(bytes: &[u8]) -> Option<Vec<u8>> {
     let hex = |at: usize| bytes.get(at).and_then(|&byte| (byte as char).to_digit(16));
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut at = 0;

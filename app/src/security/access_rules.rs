@@ -173,31 +173,10 @@ pub fn normalize_path(uri: &str) -> String {
 /// Every `%XX` decoded, again while any is left (`%2561` is `%61` is `a`).
 fn percent_decode(bytes: &[u8]) -> Vec<u8> {
     let mut current = bytes.to_vec();
-    loop {
-        let hex = |at: usize| {
-            current
-                .get(at)
-                .and_then(|&byte| (byte as char).to_digit(16))
-        };
-        let mut decoded = Vec::with_capacity(current.len());
-        let mut at = 0;
-        while at < current.len() {
-            match (current[at], hex(at + 1), hex(at + 2)) {
-                (b'%', Some(high), Some(low)) => {
-                    decoded.push((high * 16 + low) as u8);
-                    at += 3;
-                }
-                (byte, ..) => {
-                    decoded.push(byte);
-                    at += 1;
-                }
-            }
-        }
-        if decoded.len() == current.len() {
-            return decoded;
-        }
+    while let Some(decoded) = crate::validation::percent_decoded(&current) {
         current = decoded;
     }
+    current
 }
 
 /// One rule, checked.
