@@ -7,6 +7,7 @@ mod account_life;
 mod accounts;
 mod authenticator_apps;
 mod factor_removal;
+mod faults;
 mod forward_auth;
 mod frame;
 mod hardening;

@@ -164,12 +164,12 @@ impl Builder {
 }
 
 impl Launch {
-    /// The portal's configuration: its data folder, its address, its database and mail, then
+    /// The portal's command line: its data folder, its addresses, its database and mail, then
     /// the builder's settings, each replacing the default of its flag.
-    fn config(&self, data: &TempDir, base: &str) -> Config {
+    fn args(&self, data: &TempDir, base: &str, site_addr: &str) -> Vec<String> {
         let mut settings: Vec<(&str, String)> = vec![
             ("--data-dir", data.path().to_str().unwrap().to_owned()),
-            ("--site-addr", "127.0.0.1:0".to_owned()),
+            ("--site-addr", site_addr.to_owned()),
             ("--base-url", base.to_owned()),
             ("--support-email", "help@portal.test".to_owned()),
             ("--database-url", self.database_url.clone()),
@@ -181,9 +181,15 @@ impl Launch {
             settings.retain(|(given, _)| given != flag);
             settings.push((flag, value.clone()));
         }
-        let args = settings
+        settings
             .into_iter()
-            .flat_map(|(flag, value)| [flag.to_owned(), value]);
+            .flat_map(|(flag, value)| [flag.to_owned(), value])
+            .collect()
+    }
+
+    /// The in-process portal's configuration.
+    fn config(&self, data: &TempDir, base: &str) -> Config {
+        let args = self.args(data, base, "127.0.0.1:0");
         Config::from_args(std::iter::once("server".to_owned()).chain(args))
             .expect("test configuration")
     }
@@ -239,10 +245,7 @@ impl TestPortal {
     /// Stops the server and starts a new one on the same data folder, database, clock, SMTP
     /// server and settings.
     pub async fn restart(mut self) -> Self {
-        self.stop.take().map(|stop| stop.send(()));
-        if let Some(task) = self.task.take() {
-            task.await.unwrap();
-        }
+        self.stop_in_process().await;
         let data = std::mem::replace(&mut self.data, tempfile::tempdir().unwrap());
         Self::launch(
             data,
@@ -251,6 +254,19 @@ impl TestPortal {
             self.launch.clone(),
         )
         .await
+    }
+
+    /// Stops the in-process server and waits until it has stopped.
+    pub(super) async fn stop_in_process(&mut self) {
+        self.stop.take().map(|stop| stop.send(()));
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+
+    /// The command line of a server binary serving this portal's data at `site_addr`.
+    pub(super) fn launch_args(&self, base: &str, site_addr: &str) -> Vec<String> {
+        self.launch.args(&self.data, base, site_addr)
     }
 
     pub fn data_dir(&self) -> &std::path::Path {
