@@ -214,8 +214,13 @@ pub enum AppError {
     BadRequest,
     #[error("Portal could not be reached. Check your connection and try again.")]
     Network,
-    #[error("Something went wrong on our side. Please try again.")]
-    Internal,
+    /// A fault on the server. Its cause is logged with `reference`, the request's id, which the
+    /// person can quote to support (empty where no request is known).
+    #[error(
+        "Something went wrong on our side. Please try again.{}",
+        quoted_reference(reference)
+    )]
+    Internal { reference: String },
 }
 
 impl AppError {
@@ -283,7 +288,7 @@ impl AppError {
             Self::BadRequest => 400,
             Self::Network => 502,
             Self::MailNotSent => 503,
-            Self::Internal => 500,
+            Self::Internal { .. } => 500,
         }
     }
 }
@@ -297,7 +302,9 @@ impl AppError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let at = std::panic::Location::caller();
         tracing::error!(%cause, %at, "internal error");
-        Self::Internal
+        Self::Internal {
+            reference: request_id::current(),
+        }
     }
 
     /// For an error value: its sources are logged too.
@@ -376,8 +383,39 @@ impl FromServerFnError for AppError {
             | ServerFnErrorErr::MissingArg(_)
             | ServerFnErrorErr::Deserialization(_)
             | ServerFnErrorErr::UnsupportedRequestMethod(_) => Self::BadRequest,
-            _ => Self::Internal,
+            _ => Self::Internal {
+                reference: String::new(),
+            },
         }
+    }
+}
+
+/// " Reference: …" after a fault's words, when the request's id is known.
+fn quoted_reference(reference: &str) -> String {
+    if reference.is_empty() {
+        String::new()
+    } else {
+        format!(" If it keeps happening, quote this reference to support: {reference}.")
+    }
+}
+
+/// The id of the request being answered: the outermost layer gives each request one, logs it
+/// with every line the request writes, and shows it on a fault's page, so an operator finds
+/// the log line a person quotes.
+#[cfg(feature = "ssr")]
+pub mod request_id {
+    tokio::task_local! {
+        static REQUEST_ID: String;
+    }
+
+    /// Runs `answer` as the request `id`.
+    pub async fn scope<F: Future>(id: String, answer: F) -> F::Output {
+        REQUEST_ID.scope(id, answer).await
+    }
+
+    /// The id of the request this task answers; empty outside one (a task spawned apart).
+    pub fn current() -> String {
+        REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
     }
 }
 
@@ -548,7 +586,12 @@ mod tests {
             Err(sqlx::Error::RowNotFound)?;
             Ok(())
         }
-        assert_eq!(fails(), Err(AppError::Internal));
+        assert_eq!(
+            fails(),
+            Err(AppError::Internal {
+                reference: String::new()
+            })
+        );
         assert_eq!(fails().unwrap_err().status(), 500);
     }
 }

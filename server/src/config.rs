@@ -264,6 +264,37 @@ pub struct Config {
     #[arg(long, env = "PORTAL_METRICS_ADDR", value_name = "PORTAL_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
 
+    /// How long a stop (SIGTERM, or Ctrl-C) waits for the requests in flight to be answered
+    /// before it closes their connections and exits.
+    #[arg(
+        long,
+        env = "PORTAL_SHUTDOWN_SECONDS",
+        value_name = "PORTAL_SHUTDOWN_SECONDS",
+        default_value = "10"
+    )]
+    pub shutdown_seconds: u64,
+
+    /// Connections one address may hold open at once; one more is closed as it arrives. The
+    /// proxies of PORTAL_TRUSTED_PROXIES, which carry everyone's requests, are not capped.
+    #[arg(
+        long,
+        env = "PORTAL_CONNECTIONS_PER_ADDRESS",
+        value_name = "PORTAL_CONNECTIONS_PER_ADDRESS",
+        default_value = "256",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub connections_per_address: u32,
+
+    /// The log's format: `text` for a person at a terminal, `json` (one object a line, with the
+    /// request's id) for a log collector.
+    #[arg(
+        long,
+        env = "PORTAL_LOG_FORMAT",
+        value_name = "PORTAL_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+
     /// The address the server listens on.
     #[arg(
         long,
@@ -272,6 +303,13 @@ pub struct Config {
         default_value = "127.0.0.1:3000"
     )]
     pub site_addr: SocketAddr,
+}
+
+/// How the log is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Config {

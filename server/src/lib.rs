@@ -21,6 +21,8 @@ pub mod monitoring;
 mod router;
 /// The key that seals second-factor secrets.
 mod secret_key;
+/// Accepting connections and stopping: timeouts, caps, a bounded graceful stop.
+pub mod serving;
 /// Sessions kept in the database.
 mod session_store;
 /// `/pkg`: the built site's files, hashed names and precompressed copies.
@@ -64,6 +66,8 @@ pub struct Portal {
     session_store: session_store::PortalSessionStore,
     /// The metrics listener, when `PORTAL_METRICS_ADDR` is set.
     metrics: Option<monitoring::MetricsListener>,
+    /// How connections are accepted and a stop waits.
+    serving: serving::ServingPolicy,
 }
 
 /// How often expired session rows are deleted.
@@ -80,12 +84,18 @@ impl Portal {
         ));
         let router = router::router(&state, config, session_store.clone(), limiter.clone());
         let metrics = monitoring::MetricsListener::bind(config).await?;
+        let serving = serving::ServingPolicy {
+            per_address: config.connections_per_address as usize,
+            trusted_proxies: Arc::new(config.trusted_proxies.clone().unwrap_or_default()),
+            shutdown_grace: Duration::from_secs(config.shutdown_seconds),
+        };
         Ok(Self {
             router,
             state,
             limiter,
             session_store,
             metrics,
+            serving,
         })
     }
 
@@ -97,7 +107,9 @@ impl Portal {
     }
 
     /// Serves until `shutdown` completes, with the housekeeping that serving needs: forgetting
-    /// idle addresses, deleting expired sessions and expired rows. All stop when serving does.
+    /// idle addresses, deleting expired sessions and expired rows. Then the requests in flight
+    /// are answered (for at most `PORTAL_SHUTDOWN_SECONDS`), the housekeeping stops, and the
+    /// database's connections are closed (SQLite then folds its write-ahead log into the file).
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -109,22 +121,21 @@ impl Portal {
                 self.session_store,
                 DELETE_EXPIRED_SESSIONS_EVERY,
             )),
-            tokio::spawn(delete_expired_continuously(self.state)),
+            tokio::spawn(delete_expired_continuously(self.state.clone())),
         ];
         if let Some(metrics) = self.metrics {
             housekeeping.push(tokio::spawn(metrics.serve()));
         }
-        let served = axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
+        serving::serve(listener, self.router, self.serving, async move {
+            shutdown.await;
+            tracing::info!("stopping: no new connections; answering the requests in flight");
+        })
         .await;
         for task in housekeeping {
             task.abort();
         }
-        served
+        self.state.pool.close().await;
+        Ok(())
     }
 }
 

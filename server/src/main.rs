@@ -4,7 +4,7 @@ use app::state::Clock;
 use clap::Parser;
 use server::{
     Portal,
-    config::{Cli, Command},
+    config::{Cli, Command, LogFormat},
 };
 use tracing_subscriber::EnvFilter;
 
@@ -27,15 +27,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // The log goes to stderr: an admin command's stdout is its answer. PostgreSQL's notices
-    // (say, a migration table that exists already) are not news.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn")),
-        )
-        .init();
+    start_log(cli.config.log_format);
 
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
@@ -47,6 +39,25 @@ async fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The log goes to stderr: an admin command's stdout is its answer. PostgreSQL's notices (say,
+/// a migration table that exists already) are not news. In JSON, each line carries the
+/// request's span (its id, method and path) in `spans`, with any span inside it.
+fn start_log(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
+    let log = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Text => log.init(),
+        LogFormat::Json => log
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
     }
 }
 

@@ -17,7 +17,8 @@ use crate::{
     static_files,
 };
 
-/// The whole site: the routes inside the layers, then `/healthz` outside them.
+/// The whole site: the routes inside the layers, then forward-auth and `/healthz` outside them,
+/// and around all of it what every route needs (`layers::around_every_route`).
 pub fn router(
     state: &AppState,
     config: &Config,
@@ -31,7 +32,7 @@ pub fn router(
         cookie: crate::session_cookie(https, config.cookie_domain.as_deref()),
     };
     let settings = layer_settings(state, config, session_store, limiter);
-    layers::around(routes(state), state, settings)
+    let site = layers::around(routes(state), state, settings)
         // Outside the layers: the proxy's question needs no session saved, cookie or page headers.
         .merge(forward_auth::routes(verifier))
         // After the layers: a balancer's probe needs no session, cookie or page headers.
@@ -42,8 +43,8 @@ pub fn router(
                     monitoring::healthz(state, check.clone())
                 },
             )
-        })
-        .with_state(state.clone())
+        });
+    layers::around_every_route(site, state).with_state(state.clone())
 }
 
 /// The pages and server functions of the app, the static files and the recovery-code download.

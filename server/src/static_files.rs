@@ -8,7 +8,10 @@ use std::path::PathBuf;
 
 use axum::{
     Router,
-    http::{HeaderValue, header},
+    extract::Request,
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
 };
 use leptos::prelude::LeptosOptions;
 use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer};
@@ -80,4 +83,52 @@ pub fn pkg_router<S: Clone + Send + Sync + 'static>(options: &LeptosOptions) -> 
             header::CACHE_CONTROL,
             HeaderValue::from_static(cache),
         ))
+        .layer(axum::middleware::from_fn(only_site_file_names))
+}
+
+/// The longest name of a folder or file the build writes: a crate's name, a hash, a kind and a
+/// compression suffix.
+const MAX_FILE_NAME: usize = 128;
+
+/// A name no build writes is not looked up: the file system would answer some (a name past its
+/// 255 bytes, say) with an error, which would be a 500 and an error line per request.
+async fn only_site_file_names(request: Request, next: Next) -> Response {
+    let path = request.uri().path().trim_start_matches('/');
+    if path.split('/').all(is_site_file_name) {
+        next.run(request).await
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
+}
+
+/// One short name of letters, digits, `.`, `_` and `-`, not starting with a dot (`/pkg`'s
+/// paths are made of such names: `snippets/…` from wasm-bindgen has folders).
+fn is_site_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_FILE_NAME
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_site_file_name;
+
+    #[test]
+    fn only_names_a_build_writes_are_looked_up() {
+        for name in [
+            "portal.css",
+            "portal.3f9a0c.wasm",
+            "portal_bg.wasm.br",
+            "portal.js.gz",
+        ] {
+            assert!(is_site_file_name(name), "{name}");
+        }
+        let long = "a".repeat(300);
+        for name in ["", ".env", "..", "%2e%2e", &long, "name with space", "a\\b"] {
+            assert!(!is_site_file_name(name), "{name}");
+        }
+    }
 }

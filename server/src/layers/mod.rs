@@ -2,15 +2,19 @@
 //!
 //! A request meets them in this order (outermost first), and its response passes back through
 //! them in reverse:
-//! 1. trace: a span with the method and path, never the query (it can hold tokens);
-//!    then `redirects`: on the way out, a `Location` that is not a path on this site becomes one,
+//! 0. around every route, these and the forward-auth and health endpoints too (`router`):
+//!    `failures`: the request's id and span (method and path, never the query: it can hold
+//!    tokens); a 5xx logs one line with the id and shows it to the person; then a panic becomes a
+//!    500, and a request unanswered after `REQUEST_TIMEOUT` a 503;
+//! 1. `redirects`: on the way out, a `Location` that is not a path on this site becomes one,
 //!    whatever inside set it (review M1);
 //!    then `monitoring::observe`: each request timed, and every 429 counted, for the metrics;
 //! 2. compression: the answer in brotli or gzip when the browser accepts it (pages, server
 //!    function answers; `/pkg` files come precompressed and pass through);
 //! 3. `client_addr`: the client's address, found once (behind a trusted proxy, its forwarded
 //!    hop); everything after reads it from the request's extensions;
-//! 4. body limit: 64 KiB, Portal's forms are a few short fields;
+//! 4. body limit: 64 KiB, Portal's forms are a few short fields, which must arrive within
+//!    `BODY_TIMEOUT`;
 //! 5. `headers`: a CSP nonce for this response, and the security headers on every answer,
 //!    403 and 429 included;
 //! 6. `csrf`: a cross-site POST ends here with 403;
@@ -26,6 +30,7 @@
 
 pub mod client_addr;
 mod csrf;
+pub mod failures;
 mod forms;
 mod gone_session;
 mod headers;
@@ -34,7 +39,7 @@ mod redirects;
 mod sign_in;
 mod status;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use app::{error::AppError, state::AppState};
 use axum::{
@@ -44,7 +49,12 @@ use axum::{
     middleware,
     response::{IntoResponse, Response},
 };
-use tower_http::{compression::CompressionLayer, limit::RequestBodyLimitLayer, trace::TraceLayer};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    compression::CompressionLayer,
+    limit::RequestBodyLimitLayer,
+    timeout::{RequestBodyTimeoutLayer, TimeoutLayer},
+};
 use tower_sessions::SessionManagerLayer;
 
 pub use headers::{CspNonce, HeaderPolicy};
@@ -53,6 +63,28 @@ use crate::session_store::PortalSessionStore;
 
 /// The largest body Portal reads: its forms are a few short fields.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The time a client has to send a request's body, once its head has arrived.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest a request may take, from its head to its answer: past it the client gets a 503.
+/// A sign-in waiting for a hashing thread under load takes a few seconds at most.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What goes around every route (`router`), inside `failures`: a panic answered as a 500, and a
+/// request that outlasts `REQUEST_TIMEOUT` as a 503.
+pub fn around_every_route(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    router
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            failures::answer_failures,
+        ))
+}
 
 /// Whether a request asks for a page: a GET that is neither a `/pkg` file nor a file name.
 pub fn is_page(request: &Request) -> bool {
@@ -101,22 +133,41 @@ pub fn around(router: Router<AppState>, state: &AppState, settings: Settings) ->
     } = settings;
     router
         .layer(middleware::from_fn(status::server_fn_status))
-        .layer(middleware::from_fn_with_state(state.clone(), sign_in::require_sign_in))
-        .layer(middleware::from_fn_with_state(base_origin.clone(), forms::restore_form_page))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            sign_in::require_sign_in,
+        ))
+        .layer(middleware::from_fn_with_state(
+            base_origin.clone(),
+            forms::restore_form_page,
+        ))
         .layer(middleware::from_fn(gone_session::note_gone_session))
         .layer(sessions)
-        .layer(middleware::from_fn(gone_session::keep_cookie_of_gone_session))
-        .layer(middleware::from_fn_with_state(limit, rate_limit::limit_sign_in))
-        .layer(middleware::from_fn_with_state(base_origin.clone(), csrf::refuse_cross_site))
-        .layer(middleware::from_fn_with_state(header_policy, headers::security_headers))
+        .layer(middleware::from_fn(
+            gone_session::keep_cookie_of_gone_session,
+        ))
+        .layer(middleware::from_fn_with_state(
+            limit,
+            rate_limit::limit_sign_in,
+        ))
+        .layer(middleware::from_fn_with_state(
+            base_origin.clone(),
+            csrf::refuse_cross_site,
+        ))
+        .layer(middleware::from_fn_with_state(
+            header_policy,
+            headers::security_headers,
+        ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(middleware::from_fn_with_state(trusted_proxies, client_addr::resolve_client))
+        .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
+        .layer(middleware::from_fn_with_state(
+            trusted_proxies,
+            client_addr::resolve_client,
+        ))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(crate::monitoring::observe))
-        .layer(middleware::from_fn_with_state(base_origin, redirects::keep_on_site))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
-                tracing::info_span!("request", method = %request.method(), path = request.uri().path())
-            }),
-        )
+        .layer(middleware::from_fn_with_state(
+            base_origin,
+            redirects::keep_on_site,
+        ))
 }

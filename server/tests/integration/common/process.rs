@@ -129,10 +129,6 @@ impl ServerProcess {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
 }
 
 impl Drop for ServerProcess {
@@ -142,7 +138,7 @@ impl Drop for ServerProcess {
 }
 
 /// A port that was free a moment ago.
-pub fn free_port() -> u16 {
+fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

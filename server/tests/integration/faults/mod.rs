@@ -2,4 +2,6 @@
 //! slow and odd clients, backups. Each runs the real server binary in a child process
 //! (`common::ServerProcess`).
 
+mod logs;
+mod slow_clients;
 mod stops;

@@ -87,3 +87,35 @@ async fn sigterm_refuses_new_connections_answers_those_in_flight_and_exits_0() {
 async fn sigint_does_the_same() {
     stop_finishes_what_it_has(libc::SIGINT).await;
 }
+
+/// A request that never ends (its body never comes) holds the stop for `PORTAL_SHUTDOWN_SECONDS`
+/// at most; then the server closes it, stops its housekeeping, closes the database (SQLite folds
+/// its write-ahead log into the file) and exits 0.
+#[tokio::test]
+async fn a_stop_waits_for_a_request_that_never_ends_no_longer_than_its_bound() {
+    let mut portal = TestPortal::builder().sqlite().start().await;
+    let mut server = portal
+        .serve_from_process(&[("--shutdown-seconds", "1")])
+        .await;
+    portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
+    let _held = half_sent_sign_in(&format!("127.0.0.1:{}", server.port)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stopping = std::time::Instant::now();
+    server.signal(libc::SIGTERM);
+    let status = server
+        .exit_within(Duration::from_secs(8))
+        .await
+        .expect("the server exits once its bound has passed");
+    assert!(status.success(), "{status}");
+    let took = stopping.elapsed();
+    assert!(took >= Duration::from_millis(900), "it waited {took:?}");
+    assert!(
+        server.log().contains("cut off"),
+        "the log says requests were cut off:\n{}",
+        server.log()
+    );
+    assert!(
+        !portal.data_dir().join("portal.db-wal").exists(),
+        "the database was closed: its write-ahead log is folded into the file"
+    );
+}
