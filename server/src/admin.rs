@@ -39,6 +39,8 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             database,
             database_file,
         } => copy_to(config, &copy_target(database, database_file)?).await,
+        // The database file alone, copied beside the serving portal.
+        AdminCommand::Backup { to, force } => crate::backup::backup(config, &to, force).await,
     }
 }
 

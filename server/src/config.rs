@@ -72,6 +72,16 @@ pub enum AdminCommand {
         #[arg(long, value_name = "FILE")]
         database_file: Option<PathBuf>,
     },
+    /// A checked copy of the SQLite database, taken while the portal serves (on PostgreSQL:
+    /// pg_dump). Its second-factor secrets are sealed with the server key: keep the key apart.
+    Backup {
+        /// The file to write; an existing file is refused.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,8 @@
 pub mod admin;
 /// The state server functions see, built from the configuration.
 pub mod app_state;
+/// `server admin backup`: a checked copy of the SQLite database while the portal serves.
+pub mod backup;
 /// The configuration: command line and environment, parsed once.
 pub mod config;
 /// `server admin copy-to`: a SQLite database copied to PostgreSQL.

@@ -2,6 +2,7 @@
 //! slow and odd clients, backups. Each runs the real server binary in a child process
 //! (`common::ServerProcess`).
 
+mod backups;
 mod logs;
 mod slow_clients;
 mod stops;
