@@ -38,20 +38,28 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
     false
 }
 
+/// A connection whose request head never ends, and one kept alive after its answer and then
+/// silent, are both closed once the header timeout has passed.
 #[tokio::test]
 async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
     let mut portal = TestPortal::builder().sqlite().start().await;
     let server = portal.serve_from_process(&[]).await;
-    let mut stream = connect_from("127.0.0.1", &server).await.unwrap();
-    stream
+    let mut unfinished = connect_from("127.0.0.1", &server).await.unwrap();
+    unfinished
         .write_all(b"GET /login HTTP/1.1\r\nHost: portal\r\n")
         .await
         .unwrap();
+    let mut idle = connect_from("127.0.0.1", &server).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: portal\r\n\r\n")
+        .await
+        .unwrap();
     let started = Instant::now();
-    assert!(
-        closed_within(&mut stream, HEADER_TIMEOUT + Duration::from_secs(5)).await,
-        "the connection is closed once the header timeout has passed"
+    let (unfinished_closed, idle_closed) = tokio::join!(
+        closed_within(&mut unfinished, HEADER_TIMEOUT + Duration::from_secs(5)),
+        closed_within(&mut idle, HEADER_TIMEOUT + Duration::from_secs(5)),
     );
+    assert!(unfinished_closed, "a head that never ends is cut off");
+    assert!(idle_closed, "a kept-alive connection that stays silent is closed");
     assert!(started.elapsed() >= HEADER_TIMEOUT - Duration::from_secs(1));
 }
 
