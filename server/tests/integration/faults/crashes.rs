@@ -4,9 +4,11 @@
 //! This held on the code as it was when the test was written, with no change to the server:
 //! SQLite runs in WAL mode with `synchronous = NORMAL`, so a commit has been written to the log
 //! file (the kernel's page cache) before the answer goes out, and a killed process loses nothing
-//! the kernel holds; only a power cut could take the last commits. PostgreSQL commits before
-//! Portal answers, and Portal's own death only drops its connections: transactions in flight roll
-//! back. Each write is one transaction, so a request cut off leaves all of it or none.
+//! the kernel holds; only a power cut or a kernel crash could take the last commits. PostgreSQL
+//! commits before Portal answers, and Portal's own death only drops its connections: transactions
+//! in flight roll back. Each write is one transaction, so a request cut off leaves all of it or
+//! none. A server that answered first and wrote later (a code's step saved 1.5 s after the
+//! answer, tried as a change) fails this test at its first kill: the code is accepted again.
 //!
 //! The moments of the kills come from a seed printed at the start; `PORTAL_CRASH_SEED=<seed>`
 //! replays them.
