@@ -3,6 +3,7 @@
 //! (`common::ServerProcess`).
 
 mod backups;
+mod crashes;
 mod logs;
 mod slow_clients;
 mod stops;
