@@ -335,7 +335,7 @@ async fn wait_until_healthy(server: &ServerProcess) {
     let probe = Client::new();
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(30) {
-        if let Ok(answer) = probe.get(server.url("/healthz")).send().await {
+        if let Ok(answer) = probe.get(format!("{}/healthz", server.base)).send().await {
             if answer.status() == StatusCode::OK {
                 return;
             }

@@ -59,7 +59,10 @@ async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
         closed_within(&mut idle, HEADER_TIMEOUT + Duration::from_secs(5)),
     );
     assert!(unfinished_closed, "a head that never ends is cut off");
-    assert!(idle_closed, "a kept-alive connection that stays silent is closed");
+    assert!(
+        idle_closed,
+        "a kept-alive connection that stays silent is closed"
+    );
     assert!(started.elapsed() >= HEADER_TIMEOUT - Duration::from_secs(1));
 }
 
