@@ -214,6 +214,12 @@ pub enum AppError {
     BadRequest,
     #[error("Portal could not be reached. Check your connection and try again.")]
     Network,
+    /// The database cannot answer just now (restarting, unreachable, or its disk is full): the
+    /// request changed nothing, and the same request works once it is back (503, Retry-After).
+    #[error(
+        "Portal cannot reach its database just now. Nothing was lost: please try again in a moment."
+    )]
+    Unavailable,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
 }
@@ -282,7 +288,7 @@ impl AppError {
             | Self::CannotDisableWhileRequired { .. } => 403,
             Self::BadRequest => 400,
             Self::Network => 502,
-            Self::MailNotSent => 503,
+            Self::MailNotSent | Self::Unavailable => 503,
             Self::Internal => 500,
         }
     }
@@ -323,21 +329,38 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     chain
 }
 
+/// A database that cannot answer just now is `Unavailable` (logged by `outage`); any other
+/// database error is a fault, `Internal`.
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     #[track_caller]
     fn from(error: sqlx::Error) -> Self {
-        Self::internal_error(&error)
+        match outage::of(&error) {
+            Some(outage) => outage::unavailable(outage, &error),
+            None => Self::internal_error(&error),
+        }
     }
 }
 
+/// The session store says so when its database could not answer (`outage::SESSION_STORE`).
 #[cfg(feature = "ssr")]
 impl From<tower_sessions::session::Error> for AppError {
     #[track_caller]
     fn from(error: tower_sessions::session::Error) -> Self {
-        Self::internal_error(&error)
+        use tower_sessions::{session::Error, session_store};
+        match &error {
+            Error::Store(session_store::Error::Backend(message))
+                if message == outage::SESSION_STORE =>
+            {
+                Self::Unavailable
+            }
+            _ => Self::internal_error(&error),
+        }
     }
 }
+
+#[cfg(feature = "ssr")]
+pub mod outage;
 
 /// A sealed secret that does not open is a wrong key or tampered data: nothing a person can fix.
 #[cfg(feature = "ssr")]

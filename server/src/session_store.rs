@@ -18,6 +18,7 @@
 
 use std::time::Duration;
 
+use app::error::outage;
 use async_trait::async_trait;
 use sqlx::AnyPool;
 use time::OffsetDateTime;
@@ -38,8 +39,17 @@ impl PortalSessionStore {
     }
 }
 
+/// A database that cannot answer just now is reported as an outage (logged, and noted for the
+/// request, so that a session that could not be saved answers 503, not tower-sessions' 500) and
+/// said in words `AppError` recognises; any other error is the store's fault.
 fn backend(error: sqlx::Error) -> session_store::Error {
-    session_store::Error::Backend(error.to_string())
+    match outage::of(&error) {
+        Some(kind) => {
+            outage::report(kind, &error);
+            session_store::Error::Backend(outage::SESSION_STORE.to_owned())
+        }
+        None => session_store::Error::Backend(error.to_string()),
+    }
 }
 
 /// The key under which `load` leaves its digest in the record; never stored.
@@ -99,13 +109,23 @@ impl SessionStore for PortalSessionStore {
             .is_some_and(|loaded| loaded == digest(&record.data));
         if unchanged {
             // Only the idle timer moves; a row deleted meanwhile (signed out) stays deleted.
-            sqlx::query("UPDATE sessions SET expires_at = $1 WHERE id = $2")
+            let touched = sqlx::query("UPDATE sessions SET expires_at = $1 WHERE id = $2")
                 .bind(record.expiry_date.unix_timestamp())
                 .bind(record.id.to_string())
                 .execute(&self.pool)
-                .await
-                .map_err(backend)?;
-            return Ok(());
+                .await;
+            return match touched {
+                Ok(_) => Ok(()),
+                // A page that only read is still served when the database takes no writes (a full
+                // disk): its idle timer then counts from the last request that could be saved.
+                Err(error) => match outage::of(&error) {
+                    Some(kind) => {
+                        outage::report(kind, &error);
+                        Ok(())
+                    }
+                    None => Err(backend(error)),
+                },
+            };
         }
         sqlx::query(
             "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \

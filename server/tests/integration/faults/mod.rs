@@ -2,4 +2,5 @@
 //! slow and odd clients, backups. Each runs the real server binary in a child process
 //! (`common::ServerProcess`).
 
+mod outages;
 mod stops;
