@@ -141,6 +141,13 @@ impl SessionStore for PortalSessionStore {
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
+        // A request loads its session in a layer, and again in the next if the first failed:
+        // one wait for an unreachable database is enough.
+        if outage::unreachable_already() {
+            return Err(session_store::Error::Backend(
+                outage::SESSION_STORE.to_owned(),
+            ));
+        }
         let row: Option<(Vec<u8>, i64)> = sqlx::query_as(
             "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2",
         )

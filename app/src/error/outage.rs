@@ -67,7 +67,7 @@ pub fn unavailable(outage: Outage, cause: &sqlx::Error) -> AppError {
 /// Logs the outage, at most once a `LOG_EVERY` for its kind, and notes it for the request.
 #[track_caller]
 pub fn report(outage: Outage, cause: &(dyn std::error::Error + 'static)) {
-    note();
+    note(outage);
     if !first_in_a_while(outage) {
         return;
     }
@@ -107,22 +107,32 @@ fn first_in_a_while(outage: Outage) -> bool {
 }
 
 tokio::task_local! {
-    static SEEN: Cell<bool>;
+    static MET: Cell<Option<Outage>>;
 }
 
 /// Runs a request's handling, and says whether it met an outage on the way: a layer then answers
 /// 503 for a failure that was answered 500 with no `AppError` (a session that could not be saved,
 /// a layer's own read).
 pub async fn noting<F: Future>(handling: F) -> (F::Output, bool) {
-    SEEN.scope(Cell::new(false), async move {
+    MET.scope(Cell::new(None), async move {
         let output = handling.await;
-        (output, SEEN.with(Cell::get))
+        (output, MET.with(Cell::get).is_some())
     })
     .await
 }
 
-fn note() {
-    let _ = SEEN.try_with(|seen| seen.set(true));
+/// Whether this request has found the database out of reach already: what reads it next (the
+/// session, loaded again by a later layer) fails at once rather than waiting for the pool again.
+pub fn unreachable_already() -> bool {
+    MET.try_with(Cell::get).ok().flatten() == Some(Outage::Unreachable)
+}
+
+fn note(outage: Outage) {
+    let _ = MET.try_with(|met| {
+        if met.get() != Some(Outage::Unreachable) {
+            met.set(Some(outage));
+        }
+    });
 }
 
 #[cfg(test)]
@@ -157,10 +167,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_that_met_an_outage_says_so_and_others_do_not() {
-        let ((), seen) = noting(async {}).await;
-        assert!(!seen);
-        let (error, seen) = noting(async { AppError::from(sqlx::Error::PoolTimedOut) }).await;
-        assert!(seen);
+        let ((), met) = noting(async {}).await;
+        assert!(!met);
+        let ((error, unreachable), met) = noting(async {
+            let error = AppError::from(sqlx::Error::PoolTimedOut);
+            (error, unreachable_already())
+        })
+        .await;
+        assert!(met && unreachable);
         assert_eq!(error, AppError::Unavailable);
+        assert!(
+            !unreachable_already(),
+            "outside the request, nothing was met"
+        );
     }
 }
