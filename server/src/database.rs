@@ -108,3 +108,61 @@ fn no_transaction_left(
     }
     Box::pin(std::future::ready(Ok(clean)))
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Acquire as _;
+
+    use super::*;
+
+    /// SQLite rolls back a transaction itself when a write finds no space (SQLITE_FULL; a capped
+    /// `max_page_count` stands in for a full disk); the connection must not be handed out again
+    /// still counting itself in that transaction, or every later write on it fails.
+    #[tokio::test]
+    async fn a_connection_whose_transaction_a_full_disk_rolled_back_is_not_handed_out_again() {
+        let folder = tempfile::tempdir().unwrap();
+        let pool = connect(&format!("sqlite://{}/portal.db", folder.path().display()))
+            .await
+            .unwrap();
+        let mut connection = pool.acquire().await.unwrap();
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&mut *connection)
+            .await
+            .unwrap();
+        sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
+            .execute(&mut *connection)
+            .await
+            .unwrap();
+        let mut transaction = connection.begin_with("BEGIN IMMEDIATE").await.unwrap();
+        let full = sqlx::query(
+            "INSERT INTO sessions (id, data, expires_at) VALUES ('full', randomblob(100000), 0)",
+        )
+        .execute(&mut *transaction)
+        .await
+        .unwrap_err();
+        assert_eq!(
+            app::error::outage::of(&full),
+            Some(app::error::outage::Outage::DiskFull),
+            "{full}"
+        );
+        drop(transaction);
+        drop(connection);
+
+        // Back in the pool once its release has run; then every idle connection takes a write.
+        for _ in 0..100 {
+            if pool.num_idle() == pool.size() as usize {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        for write in 0..=pool.size() {
+            let mut transaction = app::store::begin_write(&pool).await.unwrap();
+            sqlx::query("INSERT INTO sessions (id, data, expires_at) VALUES ($1, x'00', 0)")
+                .bind(write.to_string())
+                .execute(&mut *transaction)
+                .await
+                .unwrap();
+            transaction.commit().await.unwrap();
+        }
+    }
+}
