@@ -18,9 +18,9 @@ use reqwest::{Client, StatusCode, header};
 
 use crate::common::{PASSWORD, TestPortal, login, new_postgres_database, pg_cluster::PgCluster};
 
-/// How long PostgreSQL stays stopped: longer than the pool's 5 s wait for a connection, so that a
+/// How long PostgreSQL stays stopped: longer than the pool's 3 s wait for a connection, so that a
 /// request sent early in the gap is answered inside it.
-const GAP: Duration = Duration::from_secs(7);
+const GAP: Duration = Duration::from_secs(6);
 
 /// The longest any request may take, in the gap or out of it.
 const LONGEST_ANSWER: Duration = Duration::from_secs(10);
@@ -152,6 +152,16 @@ async fn healthz(base: &str) -> Option<(StatusCode, bool)> {
     ))
 }
 
+/// Runs `pg_ctl` on a blocking thread, so the load goes on meanwhile.
+async fn off_the_runtime(mut cluster: PgCluster, command: fn(&mut PgCluster)) -> PgCluster {
+    tokio::task::spawn_blocking(move || {
+        command(&mut cluster);
+        cluster
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn postgres_stopped_under_load_gets_503_with_retry_after_and_portal_recovers_unrestarted() {
     let mut cluster = PgCluster::start();
@@ -190,7 +200,7 @@ async fn postgres_stopped_under_load_gets_503_with_retry_after_and_portal_recove
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let stopped = Instant::now();
-    cluster.stop();
+    cluster = off_the_runtime(cluster, PgCluster::stop).await;
     // Requests at once well inside the gap: each is answered (503 at the latest when the pool's
     // wait for a connection ends) before PostgreSQL is back.
     let burst = tokio::spawn({
@@ -207,7 +217,7 @@ async fn postgres_stopped_under_load_gets_503_with_retry_after_and_portal_recove
     let health_in_gap = healthz(&portal.base).await;
     let burst = burst.await.unwrap();
     tokio::time::sleep_until((stopped + GAP).into()).await;
-    cluster.start_again();
+    cluster = off_the_runtime(cluster, PgCluster::start_again).await;
     let back = Instant::now();
 
     let mut first_sign_in = None;
