@@ -1,12 +1,16 @@
 //! The one error type of Portal's server functions: variants a person can act on, each with its
 //! words and its HTTP status here, and an opaque `Internal` whose cause is logged on the server
-//! (where it happens, with its chain of sources) and never sent to the browser.
+//! (where it happens, with its chain of sources) and never sent to the browser. A database that
+//! cannot answer just now is `Unavailable` instead (503: try again), as `outage` tells.
 
 use leptos::server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
 };
 use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+pub mod outage;
 
 /// Which emailed link an error is about: their words differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -358,9 +362,6 @@ impl From<tower_sessions::session::Error> for AppError {
         }
     }
 }
-
-#[cfg(feature = "ssr")]
-pub mod outage;
 
 /// A sealed secret that does not open is a wrong key or tampered data: nothing a person can fix.
 #[cfg(feature = "ssr")]
