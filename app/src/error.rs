@@ -1,12 +1,16 @@
 //! The one error type of Portal's server functions: variants a person can act on, each with its
 //! words and its HTTP status here, and an opaque `Internal` whose cause is logged on the server
-//! (where it happens, with its chain of sources) and never sent to the browser.
+//! (where it happens, with its chain of sources) and never sent to the browser. A database that
+//! cannot answer just now is `Unavailable` instead (503: try again), as `outage` tells.
 
 use leptos::server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
 };
 use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+pub mod outage;
 
 /// Which emailed link an error is about: their words differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,6 +218,12 @@ pub enum AppError {
     BadRequest,
     #[error("Portal could not be reached. Check your connection and try again.")]
     Network,
+    /// The database cannot answer just now (restarting, unreachable, or its disk is full): the
+    /// request changed nothing, and the same request works once it is back (503, Retry-After).
+    #[error(
+        "Portal cannot reach its database just now. Nothing was lost: please try again in a moment."
+    )]
+    Unavailable,
     /// A fault on the server. Its cause is logged with `reference`, the request's id, which the
     /// person can quote to support (empty where no request is known).
     #[error(
@@ -287,7 +297,7 @@ impl AppError {
             | Self::CannotDisableWhileRequired { .. } => 403,
             Self::BadRequest => 400,
             Self::Network => 502,
-            Self::MailNotSent => 503,
+            Self::MailNotSent | Self::Unavailable => 503,
             Self::Internal { .. } => 500,
         }
     }
@@ -330,19 +340,33 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     chain
 }
 
+/// A database that cannot answer just now is `Unavailable` (logged by `outage`); any other
+/// database error is a fault, `Internal`.
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     #[track_caller]
     fn from(error: sqlx::Error) -> Self {
-        Self::internal_error(&error)
+        match outage::of(&error) {
+            Some(outage) => outage::unavailable(outage, &error),
+            None => Self::internal_error(&error),
+        }
     }
 }
 
+/// The session store says so when its database could not answer (`outage::SESSION_STORE`).
 #[cfg(feature = "ssr")]
 impl From<tower_sessions::session::Error> for AppError {
     #[track_caller]
     fn from(error: tower_sessions::session::Error) -> Self {
-        Self::internal_error(&error)
+        use tower_sessions::{session::Error, session_store};
+        match &error {
+            Error::Store(session_store::Error::Backend(message))
+                if message == outage::SESSION_STORE =>
+            {
+                Self::Unavailable
+            }
+            _ => Self::internal_error(&error),
+        }
     }
 }
 

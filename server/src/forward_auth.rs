@@ -104,6 +104,16 @@ async fn verify(
     let uri = &url[url::Position::BeforePath..];
     let verdict = match service::verify(&state, session, &host, uri).await {
         Ok(verdict) => verdict,
+        // Outside the layers, so the outage layer does not see it: the proxy is told to try again
+        // (the outage was logged where it met).
+        Err(app::error::AppError::Unavailable) => {
+            let retry_after = app::error::outage::RETRY_AFTER_SECONDS.to_string();
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, retry_after)],
+            )
+                .into_response();
+        }
         Err(error) => {
             tracing::error!(%error, "forward-auth verify failed");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();

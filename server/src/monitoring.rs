@@ -99,8 +99,9 @@ pub fn router(handle: PrometheusHandle) -> Router {
     )
 }
 
-/// `GET /healthz`: 200 while the database answers, 503 when it does not. Outside the session
-/// layer, so a balancer's probes leave no session rows.
+/// `GET /healthz`: 200 while the database answers, 503 (with `Retry-After`) when it does not,
+/// within the pool's acquire timeout. Outside the session layer, so a balancer's probes leave no
+/// session rows.
 pub async fn healthz(state: AppState, check: Arc<HealthCheck>) -> Response {
     let healthy = check
         .answer(async {
@@ -113,12 +114,19 @@ pub async fn healthz(state: AppState, check: Arc<HealthCheck>) -> Response {
             }
         })
         .await;
-    let (status, body) = if healthy {
-        (StatusCode::OK, "ok")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
-    };
-    (status, [(header::CACHE_CONTROL, "no-store")], body).into_response()
+    if healthy {
+        return (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], "ok").into_response();
+    }
+    let retry_after = app::error::outage::RETRY_AFTER_SECONDS.to_string();
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+            (header::RETRY_AFTER, retry_after),
+        ],
+        "database unreachable",
+    )
+        .into_response()
 }
 
 /// One portal's health checks, one at a time: a probe that arrives while a check runs takes the

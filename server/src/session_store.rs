@@ -18,6 +18,7 @@
 
 use std::time::Duration;
 
+use app::error::outage;
 use async_trait::async_trait;
 use sqlx::AnyPool;
 use time::OffsetDateTime;
@@ -38,8 +39,22 @@ impl PortalSessionStore {
     }
 }
 
+/// A database that cannot answer just now is reported as an outage (logged, and noted for the
+/// request, so that a session that could not be saved answers 503, not tower-sessions' 500) and
+/// said in words `AppError` recognises; any other error is the store's fault.
 fn backend(error: sqlx::Error) -> session_store::Error {
-    session_store::Error::Backend(error.to_string())
+    match outage::of(&error) {
+        Some(kind) => {
+            outage::report(kind, &error);
+            session_store::Error::Backend(outage::SESSION_STORE.to_owned())
+        }
+        None => session_store::Error::Backend(error.to_string()),
+    }
+}
+
+/// The error of a request that found the database unreachable already: it does not wait again.
+fn unreachable() -> session_store::Error {
+    session_store::Error::Backend(outage::SESSION_STORE.to_owned())
 }
 
 /// The key under which `load` leaves its digest in the record; never stored.
@@ -97,15 +112,34 @@ impl SessionStore for PortalSessionStore {
             .get(LOADED)
             .and_then(|loaded| loaded.as_str())
             .is_some_and(|loaded| loaded == digest(&record.data));
+        // A request that found the database unreachable (its page then showed the error) keeps
+        // its idle timer where it was, and a change is refused at once: no second wait.
+        if outage::unreachable_already() {
+            return if unchanged {
+                Ok(())
+            } else {
+                Err(unreachable())
+            };
+        }
         if unchanged {
             // Only the idle timer moves; a row deleted meanwhile (signed out) stays deleted.
-            sqlx::query("UPDATE sessions SET expires_at = $1 WHERE id = $2")
+            let touched = sqlx::query("UPDATE sessions SET expires_at = $1 WHERE id = $2")
                 .bind(record.expiry_date.unix_timestamp())
                 .bind(record.id.to_string())
                 .execute(&self.pool)
-                .await
-                .map_err(backend)?;
-            return Ok(());
+                .await;
+            return match touched {
+                Ok(_) => Ok(()),
+                // A page that only read is still served when the database takes no writes (a full
+                // disk): its idle timer then counts from the last request that could be saved.
+                Err(error) => match outage::of(&error) {
+                    Some(kind) => {
+                        outage::report(kind, &error);
+                        Ok(())
+                    }
+                    None => Err(backend(error)),
+                },
+            };
         }
         sqlx::query(
             "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
@@ -121,6 +155,11 @@ impl SessionStore for PortalSessionStore {
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
+        // A request loads its session in a layer, and again in the next if the first failed:
+        // one wait for an unreachable database is enough.
+        if outage::unreachable_already() {
+            return Err(unreachable());
+        }
         let row: Option<(Vec<u8>, i64)> = sqlx::query_as(
             "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2",
         )
@@ -250,6 +289,41 @@ mod tests {
         store.delete(&created.id).await.unwrap();
         store.save(&in_flight).await.unwrap();
         assert!(store.load(&created.id).await.unwrap().is_none());
+    }
+
+    /// A closed pool stands in for a database out of reach: the same kind of outage.
+    #[tokio::test]
+    async fn an_unreachable_database_is_an_outage_and_a_session_that_only_read_is_still_served() {
+        let store = store().await;
+        let mut created = record();
+        store.create(&mut created).await.unwrap();
+        let loaded = store.load(&created.id).await.unwrap().unwrap();
+        let mut changed = loaded.clone();
+        changed.data.insert("step".to_owned(), serde_json::json!(2));
+        store.pool.close().await;
+
+        let ((touched, saved, reloaded), met) = outage::noting(async {
+            (
+                store.save(&loaded).await,
+                store.save(&changed).await,
+                store.load(&created.id).await,
+            )
+        })
+        .await;
+        assert!(met, "the request knows it met an outage");
+        assert!(touched.is_ok(), "only the idle timer would move: served");
+        for error in [saved.unwrap_err(), reloaded.unwrap_err()] {
+            assert_eq!(
+                app::error::AppError::from(tower_sessions::session::Error::Store(error)),
+                app::error::AppError::Unavailable
+            );
+        }
+        let error = store.delete(&created.id).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            outage::SESSION_STORE,
+            "a delete too, and the cause is not in its words"
+        );
     }
 
     #[tokio::test]

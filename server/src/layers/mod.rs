@@ -21,7 +21,9 @@
 //! 7. `rate_limit`: the sign-in endpoints, per client address (429 with the wait);
 //! 8. sessions: the session cookie is loaded (tower-sessions), saved on the way out; around it,
 //!    `gone_session`: a server function's answer never removes the cookie of a session that was
-//!    gone before it began (it was renewed meanwhile: the browser holds the new one);
+//!    gone before it began (it was renewed meanwhile: the browser holds the new one); and around
+//!    both, `outage`: a request that met a database outage answers 503 with `Retry-After`, never
+//!    500, whichever layer inside failed (the session's own load and save included);
 //! 9. `forms`: a no-JS form's page and error are put back; what was typed is kept on failure;
 //! 10. `sign_in`: protected pages need an account; an organization's hold allows the wizard only;
 //! 11. `status`: on the way out, a server function's `AppError` gets its own status;
@@ -34,6 +36,7 @@ pub mod failures;
 mod forms;
 mod gone_session;
 mod headers;
+mod outage;
 pub mod rate_limit;
 mod redirects;
 mod sign_in;
@@ -146,6 +149,7 @@ pub fn around(router: Router<AppState>, state: &AppState, settings: Settings) ->
         .layer(middleware::from_fn(
             gone_session::keep_cookie_of_gone_session,
         ))
+        .layer(middleware::from_fn(outage::answer_outages))
         .layer(middleware::from_fn_with_state(
             limit,
             rate_limit::limit_sign_in,

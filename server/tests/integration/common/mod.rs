@@ -4,6 +4,7 @@
 
 mod client;
 mod flows;
+pub mod pg_cluster;
 mod portal;
 mod process;
 pub mod smtp;

@@ -5,5 +5,6 @@
 mod backups;
 mod crashes;
 mod logs;
+mod outages;
 mod slow_clients;
 mod stops;
