@@ -18,7 +18,7 @@ use reqwest::{Client, Response, StatusCode, header};
 
 pub use flows::{Authenticator, code_for_key, code_form, login, second_browser};
 pub use portal::{TestPortal, new_postgres_database};
-pub use process::ServerProcess;
+pub use process::{ServerProcess, free_port};
 
 pub const PASSWORD: &str = "correct horse battery";
 
