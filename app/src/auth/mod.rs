@@ -181,16 +181,15 @@ impl AuthSession {
         Ok(())
     }
 
-    /// This sign-in's password is on a breach list; while a second factor is still pending, that
-    /// is kept until the sign-in is whole, so a password alone learns nothing from it.
+    /// This sign-in's password is on a breach list.
     pub async fn flag_breached_password(&self) -> Result<(), AppError> {
-        let pending: Option<UserId> = self.get(PENDING_USER_ID).await?;
-        let key = if pending.is_some() {
-            PENDING_BREACHED
-        } else {
-            PASSWORD_BREACHED
-        };
-        self.set(key, true).await
+        self.set(PASSWORD_BREACHED, true).await
+    }
+
+    /// The pending sign-in's password is on a breach list: kept until the second factor makes
+    /// the sign-in whole (`complete_second_factor`), so a password alone learns nothing from it.
+    pub async fn flag_pending_breached_password(&self) -> Result<(), AppError> {
+        self.set(PENDING_BREACHED, true).await
     }
 
     /// Whether this sign-in's password was found on a breach list.

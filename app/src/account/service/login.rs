@@ -75,7 +75,7 @@ pub async fn login(
         auth.begin_second_factor(user_id, checked.generation, now)
             .await?;
         if breached {
-            auth.flag_breached_password().await?;
+            auth.flag_pending_breached_password().await?;
         }
         return Ok((LoginStage::SecondFactor, false));
     }
