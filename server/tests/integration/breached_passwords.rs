@@ -314,11 +314,9 @@ async fn a_breached_password_is_refused_at_sign_up_change_and_reset_beside_its_f
             .await,
         Ok(LoginStage::Password)
     );
-    assert!(
-        api.asked().len() >= 5,
-        "each check asked the range API: {:?}",
-        api.asked()
-    );
+    // One lookup a check: the two refused sign-ups, the sign-up, the change, the two resets and
+    // the sign-in.
+    assert_eq!(api.asked().len(), 7, "{:?}", api.asked());
 }
 
 #[tokio::test]
@@ -428,10 +426,12 @@ async fn a_lookup_slower_than_a_second_lets_the_password_through_and_is_logged()
          with a range API that waits 5 s"
     );
     for (quick, slow) in [(sign_up, slow_sign_up), (sign_in, slow_sign_in)] {
-        // The lookup was waited on for its bound, and no longer.
+        // The lookup was waited on for its bound, and then given up: the list answers after 5 s.
+        // (Alone, the lookup's bound is measured in `a_lookup_answers_within_a_second_…`; here
+        // the Argon2id hash beside it varies with the machine's load.)
         assert!(slow >= Duration::from_millis(950), "{slow:?}");
         assert!(
-            slow < quick + Duration::from_millis(1500),
+            slow < quick + Duration::from_millis(3000),
             "{quick:?} → {slow:?}"
         );
     }
