@@ -4,7 +4,7 @@
 use std::{collections::BTreeSet, fs, path::Path};
 
 /// Lowest first. Keep in step with ARCHITECTURE.md.
-const LAYERS: [&str; 27] = [
+const LAYERS: [&str; 28] = [
     "paths",
     "limits",
     "unix_time",
@@ -17,6 +17,7 @@ const LAYERS: [&str; 27] = [
     "store",
     "mail",
     "password",
+    "breached_passwords",
     "components",
     "state",
     "audit",

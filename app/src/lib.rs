@@ -28,6 +28,8 @@ mod architecture_tests;
 #[cfg(feature = "ssr")]
 pub mod auth;
 #[cfg(feature = "ssr")]
+pub mod breached_passwords;
+#[cfg(feature = "ssr")]
 pub mod display;
 #[cfg(feature = "ssr")]
 pub mod maintenance;

@@ -44,6 +44,9 @@ pub struct Settings {
     pub access_rules: Arc<crate::security::access_rules::Rules>,
     /// The stylesheet's path (hashed in a release build), for the pages rendered outside Leptos.
     pub stylesheet: String,
+    /// Where new passwords are looked up in breach lists (`PORTAL_BREACHED_PASSWORDS_URL` or
+    /// `_FILE`); off when neither is set.
+    pub breached_passwords: crate::breached_passwords::BreachedPasswords,
 }
 
 impl Settings {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use app::{
+    breached_passwords::BreachedPasswords,
     mail::Mailer,
     password::Passwords,
     security::crypto::SecretBox,
@@ -29,7 +30,7 @@ pub async fn build(config: &Config, clock: Clock) -> anyhow::Result<AppState> {
     let key = secret_key::load_or_create(config)?;
     let leptos_options = leptos_options(config);
     let state = AppState {
-        settings: Arc::new(settings(config, &leptos_options)),
+        settings: Arc::new(settings(config, &leptos_options)?),
         leptos_options,
         pool,
         passwords: Arc::new(Passwords::new(hashing_threads())),
@@ -51,8 +52,8 @@ pub(crate) fn hashing_threads() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-fn settings(config: &Config, options: &LeptosOptions) -> Settings {
-    Settings {
+fn settings(config: &Config, options: &LeptosOptions) -> anyhow::Result<Settings> {
+    Ok(Settings {
         base_url: config.base_url.as_str().trim_end_matches('/').to_owned(),
         support_email: config.support_email.clone(),
         issuer: config.issuer.clone(),
@@ -64,7 +65,21 @@ fn settings(config: &Config, options: &LeptosOptions) -> Settings {
                 .unwrap_or_default(),
         ),
         stylesheet: static_files::stylesheet_href(options),
+        breached_passwords: breached_passwords(config)?,
+    })
+}
+
+/// The range API when PORTAL_BREACHED_PASSWORDS_URL is set, the file when
+/// PORTAL_BREACHED_PASSWORDS_FILE is (the two exclude each other), else off.
+fn breached_passwords(config: &Config) -> anyhow::Result<BreachedPasswords> {
+    if let Some(url) = &config.breached_passwords_url {
+        return BreachedPasswords::range(url.as_str())
+            .map_err(|error| anyhow::anyhow!("PORTAL_BREACHED_PASSWORDS_URL: {error}"));
     }
+    Ok(config
+        .breached_passwords_file
+        .clone()
+        .map_or(BreachedPasswords::Off, BreachedPasswords::file))
 }
 
 /// SMTP when PORTAL_SMTP_URL is set, else the outbox folder.

@@ -305,6 +305,31 @@ pub struct Config {
     )]
     pub log_format: LogFormat,
 
+    /// Refuse new passwords that appear in data breaches, and tell a sign-in with one to change
+    /// it: the address of a Have I Been Pwned range API, https://api.pwnedpasswords.com or a
+    /// mirror of it (`/range/<prefix>` is added). Only the first 5 hex digits of the password's
+    /// SHA-1 are sent. A lookup that takes over 1 s lets the password through and is logged.
+    /// Unset, and PORTAL_BREACHED_PASSWORDS_FILE unset: no check.
+    #[arg(
+        long,
+        env = "PORTAL_BREACHED_PASSWORDS_URL",
+        value_name = "PORTAL_BREACHED_PASSWORDS_URL",
+        value_parser = parse_breached_passwords_url,
+        conflicts_with = "breached_passwords_file"
+    )]
+    pub breached_passwords_url: Option<Url>,
+
+    /// The same check against a local file instead: SHA-1 hashes, `HASH:COUNT` a line, sorted by
+    /// hash (Have I Been Pwned's "ordered by hash" download). It is searched in place, never
+    /// read whole, and opened anew for each lookup, so a newer file can replace it.
+    #[arg(
+        long,
+        env = "PORTAL_BREACHED_PASSWORDS_FILE",
+        value_name = "PORTAL_BREACHED_PASSWORDS_FILE",
+        value_parser = parse_breached_passwords_file
+    )]
+    pub breached_passwords_file: Option<PathBuf>,
+
     /// The address the server listens on.
     #[arg(
         long,
@@ -396,6 +421,39 @@ fn parse_base_url(value: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+fn parse_breached_passwords_url(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|error| format!("not a URL ({error})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("must be an http:// or https:// address".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment".into());
+    }
+    Ok(url)
+}
+
+/// A readable file whose first line is a hash line: a wrong path or a wrong file stops the
+/// server at start rather than letting every password through unchecked.
+fn parse_breached_passwords_file(path: &str) -> Result<PathBuf, String> {
+    use std::io::Read as _;
+    let mut file =
+        std::fs::File::open(path).map_err(|error| format!("cannot read {path}: {error}"))?;
+    let mut start = [0u8; 128];
+    let read = file
+        .read(&mut start)
+        .map_err(|error| format!("cannot read {path}: {error}"))?;
+    let first = start[..read]
+        .split(|byte| *byte == b'\n')
+        .next()
+        .unwrap_or_default();
+    if app::security::breached::parse_line(first).is_none() {
+        return Err(format!(
+            "{path}: its first line is not a SHA-1 hash (SHA1HEX:COUNT, sorted by hash)"
+        ));
+    }
+    Ok(PathBuf::from(path))
+}
+
 fn parse_mailbox(value: &str) -> Result<Mailbox, String> {
     value
         .parse()
@@ -485,6 +543,16 @@ mod tests {
                 "127.0.0.1,10.0.0.0/33",
                 "PORTAL_TRUSTED_PROXIES",
             ),
+            (
+                "--breached-passwords-url",
+                "ftp://mirror.example/",
+                "PORTAL_BREACHED_PASSWORDS_URL",
+            ),
+            (
+                "--breached-passwords-file",
+                "/nonexistent/pwned-passwords.txt",
+                "PORTAL_BREACHED_PASSWORDS_FILE",
+            ),
         ] {
             let error = Config::from_args(["server", flag, value])
                 .unwrap_err()
@@ -532,6 +600,55 @@ mod tests {
         let help = help.expect("copy-to has help");
         assert!(help.contains("PORTAL_COPY_TO_DATABASE_URL"), "{help}");
         assert!(!help.contains("s3cret"), "{help}");
+    }
+
+    #[test]
+    fn a_breached_passwords_file_that_is_no_hash_list_is_refused_and_both_sources_exclude_each_other()
+     {
+        let _environment = environment();
+        let folder = tempfile::tempdir().unwrap();
+        let wrong = folder.path().join("words.txt");
+        std::fs::write(&wrong, "password\n123456\n").unwrap();
+        let error = Config::from_args([
+            "server",
+            "--breached-passwords-file",
+            wrong.to_str().unwrap(),
+        ])
+        .unwrap_err()
+        .to_string();
+        let first = error.lines().next().unwrap();
+        assert!(first.contains("PORTAL_BREACHED_PASSWORDS_FILE"), "{error}");
+        assert!(first.contains("not a SHA-1 hash"), "{error}");
+
+        let right = folder.path().join("pwned.txt");
+        std::fs::write(&right, "21BD12DC183F740EE76F27B78EB39C8AD972A757:52579\r\n").unwrap();
+        let right = right.to_str().unwrap();
+        let config = Config::from_args(["server", "--breached-passwords-file", right]).unwrap();
+        assert_eq!(
+            config.breached_passwords_file.as_deref(),
+            Some(std::path::Path::new(right))
+        );
+        let both = Config::from_args([
+            "server",
+            "--breached-passwords-file",
+            right,
+            "--breached-passwords-url",
+            "https://mirror.example/",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            both.lines()
+                .next()
+                .unwrap()
+                .contains("PORTAL_BREACHED_PASSWORDS"),
+            "{both}"
+        );
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("PORTAL_BREACHED_PASSWORDS_URL"), "{help}");
+        assert!(help.contains("PORTAL_BREACHED_PASSWORDS_FILE"), "{help}");
     }
 
     #[test]

@@ -25,6 +25,8 @@ use crate::error::AppError;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedInUser {
     pub username: String,
+    /// This sign-in's password is on a breach list: the portal asks to change it.
+    pub password_breached: bool,
 }
 
 #[server(endpoint = "current_user")]

@@ -36,6 +36,7 @@ pub fn PortalPage() -> impl IntoView {
                         view! {
                             <h1>"Portal"</h1>
                             <section class="card">
+                                {user.password_breached.then(|| view! { <BreachedPasswordBanner /> })}
                                 <p class="signed-in-as">
                                     "Signed in as " <strong>{user.username}</strong>
                                 </p>
@@ -62,5 +63,17 @@ pub fn PortalPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// A sign-in whose password is on a breach list: it went through (a list is no reason to lock
+/// anyone out), and is asked to change the password.
+#[component]
+fn BreachedPasswordBanner() -> impl IntoView {
+    view! {
+        <p class="banner breached-password" role="alert">
+            "This password has appeared in a data breach; change it. "
+            <A href=paths::CHANGE_PASSWORD>"Change your password"</A>
+        </p>
     }
 }

@@ -25,6 +25,10 @@ const PENDING_USER_ID: &str = "auth.pending_user_id";
 const PENDING_SINCE: &str = "auth.pending_since";
 /// Which password the pending sign-in passed: after a change or reset it cannot finish.
 const PENDING_PASSWORD: &str = "auth.pending_password";
+/// The password the pending sign-in passed is on a breach list: said once the sign-in is whole.
+const PENDING_BREACHED: &str = "auth.pending_breached";
+/// This sign-in's password is on a breach list: the portal asks to change it.
+const PASSWORD_BREACHED: &str = "auth.password_breached";
 /// How this sign-in was made (`SignInMethod`): what an app signed in through Portal is told.
 const METHOD: &str = "auth.method";
 /// Where to go once the enrollment wizard is done (an app that asks for a second factor).
@@ -166,11 +170,36 @@ impl AuthSession {
         self.set(PASSWORD_AT, now).await?;
         self.set(METHOD, recorded.unwrap_or(SignInMethod::Password))
             .await?;
+        // A warning about an earlier sign-in's password (perhaps another account's) is not this
+        // one's: the caller flags this one's.
+        self.session.remove_value(PASSWORD_BREACHED).await?;
         // This browser is now known to the account: its wrong passwords count on their own.
         device::remember(state, &username);
         if let Some(how) = recorded {
             crate::notify::send_sign_in_alert(state, user_id, how, client).await;
         }
+        Ok(())
+    }
+
+    /// This sign-in's password is on a breach list.
+    pub async fn flag_breached_password(&self) -> Result<(), AppError> {
+        self.set(PASSWORD_BREACHED, true).await
+    }
+
+    /// The pending sign-in's password is on a breach list: kept until the second factor makes
+    /// the sign-in whole (`complete_second_factor`), so a password alone learns nothing from it.
+    pub async fn flag_pending_breached_password(&self) -> Result<(), AppError> {
+        self.set(PENDING_BREACHED, true).await
+    }
+
+    /// Whether this sign-in's password was found on a breach list.
+    pub async fn password_breached(&self) -> Result<bool, AppError> {
+        Ok(self.get::<bool>(PASSWORD_BREACHED).await?.unwrap_or(false))
+    }
+
+    /// The password was changed to one that passed the breach lists.
+    pub async fn password_not_breached(&self) -> Result<(), AppError> {
+        self.session.remove_value(PASSWORD_BREACHED).await?;
         Ok(())
     }
 
@@ -269,6 +298,7 @@ impl AuthSession {
         self.session.remove_value(PENDING_USER_ID).await?;
         self.session.remove_value(PENDING_PASSWORD).await?;
         self.session.remove_value(PENDING_SINCE).await?;
+        self.session.remove_value(PENDING_BREACHED).await?;
         Ok(())
     }
 
@@ -282,10 +312,15 @@ impl AuthSession {
         recorded: SignInMethod,
     ) -> Result<(), AppError> {
         let password: Option<PasswordGeneration> = self.get(PENDING_PASSWORD).await?;
+        let breached: Option<bool> = self.get(PENDING_BREACHED).await?;
         self.forget_pending().await?;
         let password = password.ok_or(AppError::SignInExpired)?;
         self.sign_in(state, user_id, Some(password), client, Some(recorded))
-            .await
+            .await?;
+        if breached == Some(true) {
+            self.set(PASSWORD_BREACHED, true).await?;
+        }
+        Ok(())
     }
 
     /// Keeps a WebAuthn ceremony's state for the one answer it expects (`kind` names the

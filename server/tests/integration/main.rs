@@ -6,6 +6,7 @@ mod common;
 mod account_life;
 mod accounts;
 mod authenticator_apps;
+mod breached_passwords;
 mod factor_removal;
 mod faults;
 mod forward_auth;

@@ -1,7 +1,10 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
-    account::{service::new_password::check_new_password, service::password_check::check_password},
+    account::service::{
+        new_password::{check_new_password, check_not_breached},
+        password_check::check_password,
+    },
     audit::{EventKind, record},
     auth::{AuthSession, client, signed_in, this_sign_in_id},
     error::AppError,
@@ -48,6 +51,8 @@ pub async fn change(current: SecretString, new: SecretString, code: &str) -> Res
         new.expose_secret(),
         &[&account.username, &account.email],
     )?;
+    // Before the identity check, so a refused password does not spend the second factor's code.
+    check_not_breached(&state, "new_password", &new).await?;
     let client = client().await;
     let with_second_factor = confirm_identity(
         &state,
@@ -73,10 +78,10 @@ pub async fn change(current: SecretString, new: SecretString, code: &str) -> Res
     )
     .await?;
     // The password was just entered: a step up, under a new session id.
-    AuthSession::from_request()
-        .await?
-        .password_confirmed(now)
-        .await?;
+    let auth = AuthSession::from_request().await?;
+    auth.password_confirmed(now).await?;
+    // The new password passed the breach lists: this sign-in's warning is done with.
+    auth.password_not_breached().await?;
     record(&state, user_id, EventKind::PasswordChanged, &client, None).await?;
     send_notice(&state, user_id, Notice::PasswordChanged).await;
     Ok(())

@@ -1,4 +1,4 @@
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::account::login::{LoginStage, SignInProgress};
 use crate::{
@@ -6,7 +6,8 @@ use crate::{
     audit::SignInMethod,
     auth::{AuthSession, client, remembered},
     error::AppError,
-    state::app_state,
+    security::breached::PasswordSha1,
+    state::{AppState, app_state},
     store, validation,
 };
 
@@ -55,11 +56,17 @@ pub async fn login(
     let username = validation::normalize_username(&username)
         .map_err(|message| AppError::validation("username", message))?;
     let client = client().await;
+    let sha1 = state
+        .settings
+        .breached_passwords
+        .is_on()
+        .then(|| PasswordSha1::of(password.expose_secret()));
     let Some(checked) = check_password(&state, &username, password, &client).await? else {
         return Err(AppError::InvalidCredentials);
     };
     let user_id = checked.user_id;
     let auth = AuthSession::from_request().await?;
+    let breached = breached(&state, sha1).await;
     let now = state.clock.now();
     let two_factor = store::two_factor_of(&state.pool, user_id).await?.is_some();
     // A browser remembered for this account skips the second step: only the second step.
@@ -67,6 +74,9 @@ pub async fn login(
     if two_factor && !remembered {
         auth.begin_second_factor(user_id, checked.generation, now)
             .await?;
+        if breached {
+            auth.flag_pending_breached_password().await?;
+        }
         return Ok((LoginStage::SecondFactor, false));
     }
     let how = if remembered {
@@ -82,7 +92,20 @@ pub async fn login(
         Some(how),
     )
     .await?;
+    if breached {
+        auth.flag_breached_password().await?;
+    }
     let sign_in_id = auth.sign_in_id().await?.ok_or(AppError::Unauthorized)?;
     let held = crate::org::service::begin_if_held(&state, user_id, &sign_in_id).await?;
     Ok((LoginStage::Password, held))
+}
+
+/// Whether the right password just entered is on a breach list. Looked up only once it proved
+/// right, so no guess is sent; bounded and never a refusal (`BreachedPasswords::lists`): the
+/// sign-in goes on and the portal asks for a new password.
+async fn breached(state: &AppState, sha1: Option<PasswordSha1>) -> bool {
+    match sha1 {
+        Some(sha1) => state.settings.breached_passwords.lists(&sha1).await,
+        None => false,
+    }
 }

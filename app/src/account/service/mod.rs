@@ -41,7 +41,11 @@ pub async fn current_user() -> Result<Option<SignedInUser>, AppError> {
         return Ok(None);
     };
     let username = store::username_of(&state.pool, user_id).await?;
-    Ok(username.map(|username| SignedInUser { username }))
+    let password_breached = auth.password_breached().await?;
+    Ok(username.map(|username| SignedInUser {
+        username,
+        password_breached,
+    }))
 }
 
 #[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty), err(level = "info", Display))]

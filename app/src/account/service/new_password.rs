@@ -1,5 +1,16 @@
 use crate::account::new_password::PasswordStrength;
-use crate::{error::AppError, security::strength, validation};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::{
+    error::AppError,
+    security::{breached::PasswordSha1, strength},
+    state::AppState,
+    validation,
+};
+
+/// What a new password on a breach list is told, beside its field.
+pub const BREACHED: &str =
+    "This password has appeared in a data breach, so others may try it. Choose another.";
 
 pub fn strength(password: &str, known: &[&str]) -> PasswordStrength {
     if let Err(problem) = validation::check_new_password(password) {
@@ -33,4 +44,23 @@ pub fn check_new_password(field: &str, password: &str, known: &[&str]) -> Result
         Some(problem) => Err(AppError::validation(field, problem)),
         None => Ok(()),
     }
+}
+
+/// The breach lists' verdict on a new password in the input `field` (after `check_new_password`,
+/// so only a password that passed the cheap rules is looked up). A lookup that fails or runs out
+/// lets it through (`BreachedPasswords::lists`).
+pub async fn check_not_breached(
+    state: &AppState,
+    field: &str,
+    password: &SecretString,
+) -> Result<(), AppError> {
+    let breached = &state.settings.breached_passwords;
+    if breached.is_on()
+        && breached
+            .lists(&PasswordSha1::of(password.expose_secret()))
+            .await
+    {
+        return Err(AppError::validation(field, BREACHED));
+    }
+    Ok(())
 }

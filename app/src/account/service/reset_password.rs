@@ -2,7 +2,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::account::reset_password::ResetLink;
 use crate::{
-    account::service::new_password::check_new_password,
+    account::service::new_password::{check_new_password, check_not_breached},
     audit::{EventKind, record},
     auth::client,
     error::{AppError, Link},
@@ -41,6 +41,8 @@ pub async fn reset(token: &str, password: SecretString, code: &str) -> Result<()
         password.expose_secret(),
         &[&account.username, &account.email],
     )?;
+    // Before the code, so a refused password does not cost the link one of its tries.
+    check_not_breached(&state, "new_password", &password).await?;
     let client = client().await;
     // The mailbox is one factor; an account with a second one needs it here too.
     if store::two_factor_of(&state.pool, user_id).await?.is_some() {

@@ -1,7 +1,7 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
-    account::service::new_password::check_new_password,
+    account::service::new_password::{check_new_password, check_not_breached},
     auth::AuthSession,
     error::AppError,
     state::app_state,
@@ -22,6 +22,7 @@ pub async fn signup(
     check_new_password("password", password.expose_secret(), &[&username, &email])?;
 
     let state = app_state()?;
+    check_not_breached(&state, "password", &password).await?;
     let password_hash = state.passwords.hash(password).await?;
     let now = state.clock.now();
     let new_user = NewUser {
