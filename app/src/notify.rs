@@ -1,6 +1,7 @@
 //! What Portal tells an account by email: notices of security changes, and single-use links
 //! (issued here, stored hashed, within their caps). The mailer only sends.
 
+use crate::limits::{NEW_DEVICE_ALERTS_PER_HOUR, SECURE_ACCOUNT_LINK_DAYS};
 use crate::mail::{Email, templates};
 
 /// Emails the account a notice of a security change. A notice that cannot be sent is logged and
@@ -23,8 +24,6 @@ pub async fn send_notice(
         tracing::warn!(%error, user_id = user_id.0, ?notice, "a notice email could not be sent");
     }
 }
-
-use crate::limits::{NEW_DEVICE_ALERTS_PER_HOUR, SECURE_ACCOUNT_LINK_DAYS};
 
 /// Emails the owner of an account (unless they turned its alerts off) about a sign-in just made
 /// from a browser that had never signed in to it: when, how, from which browser and address, and
