@@ -77,6 +77,8 @@ event_kinds! {
     SignInAlertsOff = "sign_in_alerts_off" => "Emails at every new sign-in turned off", warning;
     AppAccessGranted = "app_access_granted" => "An app was allowed to sign you in";
     AppAccessRevoked = "app_access_revoked" => "An app's access was revoked";
+    /// "Secure my account": worth a second look, as the owner thought someone else was in.
+    AccountSecured = "account_secured" => "Account secured: every session signed out, open links withdrawn, apps signed out, and a password reset emailed", warning;
 }
 
 impl EventKind {

@@ -25,6 +25,8 @@ pub enum Link {
     EmailChange,
     /// Keeps the old address when a change was not wanted.
     EmailChangeUndo,
+    /// "Secure my account", from a new-device alert.
+    SecureAccount,
 }
 
 impl Link {
@@ -35,6 +37,7 @@ impl Link {
             Self::PasswordReset => "password reset",
             Self::EmailChange => "confirmation",
             Self::EmailChangeUndo => "undo",
+            Self::SecureAccount => "\"Secure my account\"",
         }
     }
 
@@ -55,6 +58,9 @@ impl Link {
             Self::EmailChangeUndo => {
                 "This link has expired: it worked for 7 days. Sign in, or reset your password, and contact support."
             }
+            Self::SecureAccount => {
+                "This \"Secure my account\" link has expired: it worked for 7 days. Sign in and use \"This wasn't me\" in Security settings, or reset your password from \"Forgot your password?\" on the sign-in page."
+            }
         }
     }
 
@@ -66,7 +72,10 @@ impl Link {
             Self::Recovery => {
                 "This recovery link is not valid. Check that you opened the whole link from the email."
             }
-            Self::PasswordReset | Self::EmailChange | Self::EmailChangeUndo => {
+            Self::PasswordReset
+            | Self::EmailChange
+            | Self::EmailChangeUndo
+            | Self::SecureAccount => {
                 "This link is not valid. Check that you opened the whole link from the email."
             }
         }

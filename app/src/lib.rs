@@ -61,6 +61,7 @@ use account::{
     login::LoginPage,
     portal::PortalPage,
     reset_password::ResetPasswordPage,
+    secure::SecureAccountPage,
     signup::SignupPage,
     verify_email::VerifyEmailPage,
 };
@@ -78,7 +79,7 @@ pub const PROTECTED_PAGES: [&str; 4] = [
     paths::OIDC_CONSENT,
 ];
 /// Pages anyone may open.
-pub const PUBLIC_PAGES: [&str; 10] = [
+pub const PUBLIC_PAGES: [&str; 11] = [
     paths::HOME,
     paths::SIGNUP,
     paths::LOGIN,
@@ -89,14 +90,16 @@ pub const PUBLIC_PAGES: [&str; 10] = [
     paths::CONFIRM_EMAIL,
     paths::KEEP_EMAIL,
     paths::SIGN_OUT,
+    paths::SECURE_ACCOUNT,
 ];
 
 /// Pages an account held by an organization's requirement may still open: the wizard on the
-/// security page (and its recovery-code file), an organization's page with its Leave form, and the
-/// ways in and out. Each is the path and what lies under it; a server test checks that each names
+/// security page (and its recovery-code file), "Secure my account" (whoever sees a takeover must
+/// be able to stop it), an organization's page with its Leave form, and the ways in and out. Each is the path and what lies under it; a server test checks that each names
 /// a page of the route table.
-pub const PAGES_WHILE_HELD: [&str; 6] = [
+pub const PAGES_WHILE_HELD: [&str; 7] = [
     paths::SECURITY,
+    paths::SECURE_ACCOUNT,
     paths::ORGS,
     paths::LOGIN,
     paths::SIGNUP,
@@ -175,6 +178,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/email") view=ChangeEmailPage ssr=SsrMode::Async />
                     <Route path=path!("/confirm-email") view=ConfirmEmailPage ssr=SsrMode::Async />
                     <Route path=path!("/keep-email") view=KeepEmailPage ssr=SsrMode::Async />
+                    <Route path=path!("/secure-account") view=SecureAccountPage ssr=SsrMode::Async />
                     <Route path=path!("/settings/close") view=CloseAccountPage ssr=SsrMode::Async />
                     <Route path=path!("/logout") view=forward_auth::SignOutPage ssr=SsrMode::Async />
                     <Route path=path!("/oauth2/consent") view=oidc::consent::ConsentPage ssr=SsrMode::Async />

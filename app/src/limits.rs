@@ -6,6 +6,12 @@
 pub const REMEMBER_DAYS: i64 = 30;
 /// A password-reset link works for this long.
 pub const RESET_LINK_MINUTES: i64 = 30;
+/// New-device alerts an account is sent at most an hour: someone trying a stolen password from
+/// many browsers fills no mailbox, and the owner still hears of the first few.
+pub const NEW_DEVICE_ALERTS_PER_HOUR: i64 = 3;
+/// The "Secure my account" link of a new-device alert works this long: a mail read days later
+/// still acts.
+pub const SECURE_ACCOUNT_LINK_DAYS: i64 = 7;
 /// A recovery link (reset of two-factor authentication) works for this long.
 pub const RECOVERY_LINK_MINUTES: i64 = 10;
 /// A closed account's username is kept from new accounts for this long.

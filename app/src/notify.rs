@@ -1,6 +1,7 @@
 //! What Portal tells an account by email: notices of security changes, and single-use links
 //! (issued here, stored hashed, within their caps). The mailer only sends.
 
+use crate::limits::{NEW_DEVICE_ALERTS_PER_HOUR, SECURE_ACCOUNT_LINK_DAYS};
 use crate::mail::{Email, templates};
 
 /// Emails the account a notice of a security change. A notice that cannot be sent is logged and
@@ -24,42 +25,56 @@ pub async fn send_notice(
     }
 }
 
-/// Emails the owner of an account that asked for it (its sign-in alerts) about a sign-in just
-/// made; a failure is logged and the sign-in goes on.
-pub async fn send_sign_in_alert(
+/// Emails the owner of an account (unless they turned its alerts off) about a sign-in just made
+/// from a browser that had never signed in to it: when, how, from which browser and address, and
+/// a single-use "Secure my account" link. At most `NEW_DEVICE_ALERTS_PER_HOUR` an hour: the
+/// link's tokens are the count. A failure or the cap is logged and the sign-in goes on.
+pub async fn send_new_device_alert(
     state: &crate::state::AppState,
     user_id: crate::store::UserId,
     how: crate::audit::SignInMethod,
     client: &crate::store::Client,
 ) {
-    let account = match crate::store::sign_in_alerts(&state.pool, user_id).await {
+    match crate::store::sign_in_alerts(&state.pool, user_id).await {
+        Ok(true) => {}
         Ok(false) => return,
-        Ok(true) => crate::store::account(&state.pool, user_id).await,
-        Err(error) => Err(error),
-    };
-    let account = match account {
-        Ok(Some(account)) => account,
-        Ok(None) => return,
         Err(error) => {
-            tracing::error!(%error, "cannot load the account for a sign-in alert");
+            tracing::error!(%error, "cannot read whether the account wants sign-in alerts");
             return;
         }
+    }
+    let at = crate::display::format_time(state.clock.now());
+    let browser = crate::display::browser_name(client.user_agent.as_deref());
+    let address = crate::display::address_or_unknown(client.address.clone());
+    let security = format!("{}{}", state.settings.base_url, crate::paths::SECURITY);
+    let mail = LinkMail {
+        purpose: crate::store::TokenPurpose::SecureAccount,
+        lifetime: SECURE_ACCOUNT_LINK_DAYS * 24 * 60 * 60,
+        cap: TokenCap {
+            per_hour: NEW_DEVICE_ALERTS_PER_HOUR,
+            one_live: false,
+            link: crate::error::Link::SecureAccount,
+        },
+        path: crate::paths::SECURE_ACCOUNT,
+        email: None,
     };
-    let from = format!(
-        "{} at {}",
-        crate::display::browser_name(client.user_agent.as_deref()),
-        crate::display::address_or_unknown(client.address.clone())
-    );
-    let email = templates::new_sign_in(
-        &account.email,
-        &account.username,
-        how.as_str(),
-        &crate::display::format_time(state.clock.now()),
-        &from,
-        &state.settings.base_url,
-    );
-    if let Err(error) = state.mailer.send(email).await {
-        tracing::warn!(%error, user_id = user_id.0, "a sign-in alert could not be sent");
+    let sent = send_token_link(state, user_id, mail, |account, link| {
+        templates::new_sign_in(
+            &account.email,
+            &account.username,
+            templates::SignInFacts {
+                how: how.as_str(),
+                at: &at,
+                browser: &browser,
+                address: &address,
+            },
+            &security,
+            link,
+        )
+    })
+    .await;
+    if let Err(error) = sent {
+        tracing::warn!(%error, user_id = user_id.0, "no new-device alert sent");
     }
 }
 

@@ -18,6 +18,8 @@ pub const FORGOT_PASSWORD: &str = "/forgot-password";
 pub const RESET_PASSWORD: &str = "/reset-password";
 pub const CONFIRM_EMAIL: &str = "/confirm-email";
 pub const KEEP_EMAIL: &str = "/keep-email";
+/// "Secure my account": from a new-device alert's link, or "This wasn't me" on the security page.
+pub const SECURE_ACCOUNT: &str = "/secure-account";
 /// Under it, each organization's page: see `org`.
 pub const ORGS: &str = "/org/";
 

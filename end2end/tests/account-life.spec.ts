@@ -136,23 +136,22 @@ test.describe('the whole account', () => {
 });
 
 test.describe('sign-in alerts', () => {
-  test('the email card switches the email at every new sign-in on, and a new sign-in is mailed', async ({ page, mode, browser }) => {
+  test('the new-device email of the email card is on by default, a new browser is mailed, and it switches off', async ({ page, mode, browser }) => {
     const username = uniqueName('alr');
     const address = `${username}@example.com`;
     await signUp(page, mode, username);
     await open(page, mode, '/settings/security');
     const alerts = page.getByRole('switch', { name: 'Email me at every new sign-in' });
-    await expect(alerts).toHaveAttribute('aria-checked', 'false');
-    await alerts.click();
-    await expect(page.getByText('You will get an email at every new sign-in.')).toBeVisible();
     await expect(alerts).toHaveAttribute('aria-checked', 'true');
+    await expect(page.getByText('At most 3 such emails an hour.')).toBeVisible();
     await expectNoAxeViolations(page, mode);
 
     const other = await browser.newContext({ baseURL: process.env.PORTAL_E2E_BASE, javaScriptEnabled: mode.javaScriptEnabled });
     const second = await other.newPage();
     await signIn(second, mode, username);
     const mail = await waitForMail(address, 'New sign-in to your Portal account');
-    expect(mail.text).toContain('with password,');
+    expect(mail.text).toContain('with password:');
+    expect(mail.text).toContain('/secure-account?token=');
     await other.close();
 
     await page.getByRole('switch', { name: 'Email me at every new sign-in' }).click();

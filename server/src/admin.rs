@@ -276,7 +276,8 @@ async fn show(state: &AppState, username: &str) -> anyhow::Result<()> {
         println!("{name}{}", failures.failures);
     }
     println!("recent events:");
-    for event in store::recent_events(&state.pool, user_id, 20).await? {
+    for event in store::recent_events(&state.pool, user_id, app::unix_time::UnixTime(0), 20).await?
+    {
         let kind = EventKind::parse(&event.kind)
             .map_or(event.kind.clone(), |kind| kind.description().to_owned());
         println!(

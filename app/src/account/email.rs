@@ -1,6 +1,6 @@
 //! The email card of the security page: the address recovery goes through, whether it is
 //! verified, a change waiting for its link, the undo link of the last change, and whether the
-//! owner is emailed at every new sign-in.
+//! owner is emailed at a sign-in from a new device (on by default).
 
 use leptos::prelude::*;
 
@@ -32,11 +32,11 @@ pub struct EmailSection {
     pub pending: Option<String>,
     /// A live link to the previous address that can move the account back to it.
     pub undo: Option<UndoEmail>,
-    /// Whether every new sign-in is emailed to the address.
+    /// Whether a sign-in from a new device is emailed to the address.
     pub sign_in_alerts: bool,
 }
 
-/// Turns the email at every new sign-in on (`on` present) or off.
+/// Turns the email at a sign-in from a new device on (`on` present) or off.
 #[server(endpoint = "set_sign_in_alerts")]
 pub async fn set_sign_in_alerts(on: Option<String>) -> Result<(), AppError> {
     let on = on.is_some();
@@ -48,6 +48,14 @@ pub async fn set_sign_in_alerts(on: Option<String>) -> Result<(), AppError> {
     };
     crate::validation::redirect(&notice.at(paths::SECURITY));
     Ok(())
+}
+
+/// What the switch does, with its cap.
+pub fn alerts_help() -> String {
+    format!(
+        "A sign-in from a browser that has never signed in to your account is emailed to you, with a link to secure the account if it was not you; a browser you signed in with before, or one you asked to remember, is not. At most {} such emails an hour.",
+        crate::limits::NEW_DEVICE_ALERTS_PER_HOUR
+    )
 }
 
 #[component]
@@ -80,8 +88,9 @@ pub fn EmailCard(section: EmailSection) -> impl IntoView {
             })}
             <PortalForm<SetSignInAlerts>>
                 {(!sign_in_alerts).then(|| view! { <Hidden name="on" value="yes" /> })}
-                <Switch on=sign_in_alerts label="Email me at every new sign-in" />
+                <Switch on=sign_in_alerts label="Email me at every new sign-in" described_by=Some("sign-in-alerts-help") />
             </PortalForm<SetSignInAlerts>>
+            <p id="sign-in-alerts-help" class="hint">{alerts_help()}</p>
             <p><A href=paths::CHANGE_EMAIL>"Change email"</A></p>
         </section>
     }

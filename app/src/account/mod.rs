@@ -10,6 +10,7 @@ pub mod login;
 pub mod new_password;
 pub mod portal;
 pub mod reset_password;
+pub mod secure;
 #[cfg(feature = "ssr")]
 pub mod service;
 pub mod sessions;

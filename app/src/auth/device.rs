@@ -37,6 +37,20 @@ fn open(state: &AppState, value: &str) -> Option<Device> {
     })
 }
 
+/// Whether this browser has never signed in to the account `user_id`: it carries no device
+/// cookie naming it. Read from the request, so before `remember` replaces the cookie. (A browser
+/// keeps one cookie, for the last account it signed in to.)
+pub async fn is_new_for(
+    state: &AppState,
+    user_id: crate::store::UserId,
+) -> Result<bool, crate::error::AppError> {
+    let Some(device) = from_request(state).await else {
+        return Ok(true);
+    };
+    let username = crate::store::username_of(&state.pool, user_id).await?;
+    Ok(username.as_deref() != Some(device.username.as_str()))
+}
+
 /// Gives this browser a device cookie for `username` (a new one at each sign-in).
 pub fn remember(state: &AppState, username: &str) {
     let id = encode_hex(&random_bytes::<16>());

@@ -133,12 +133,17 @@ impl AuthSession {
     ) -> Result<(), AppError> {
         let now = state.clock.now();
         let sign_in_id = SignInId(hex::encode(random_bytes::<16>()));
+        let new_device = match recorded {
+            None | Some(SignInMethod::PasswordOnRememberedBrowser) => false,
+            Some(_) => device::is_new_for(state, user_id).await?,
+        };
         let sign_in = store::NewSignIn {
             id: &sign_in_id,
             user_id,
             now,
             client,
             password,
+            new_device,
         };
         let Some(username) = store::create_sign_in(
             &state.pool,
@@ -175,8 +180,8 @@ impl AuthSession {
         self.session.remove_value(PASSWORD_BREACHED).await?;
         // This browser is now known to the account: its wrong passwords count on their own.
         device::remember(state, &username);
-        if let Some(how) = recorded {
-            crate::notify::send_sign_in_alert(state, user_id, how, client).await;
+        if let (Some(how), true) = (recorded, new_device) {
+            crate::notify::send_new_device_alert(state, user_id, how, client).await;
         }
         Ok(())
     }

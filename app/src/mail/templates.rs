@@ -12,12 +12,22 @@ fn escape(text: &str) -> String {
 }
 
 fn email(to: &str, subject: &str, paragraphs: &[String], link: Option<(&str, &str)>) -> Email {
+    email_with_links(to, subject, paragraphs, link.as_slice())
+}
+
+/// A mail with its `links` under the paragraphs; the last is the one logged (the action).
+fn email_with_links(
+    to: &str,
+    subject: &str,
+    paragraphs: &[String],
+    links: &[(&str, &str)],
+) -> Email {
     let mut text = paragraphs.join("\n\n");
     let mut html: String = paragraphs
         .iter()
         .map(|p| format!("<p>{}</p>", escape(p)))
         .collect();
-    if let Some((label, url)) = link {
+    for (label, url) in links {
         text.push_str(&format!("\n\n{label}:\n{url}\n"));
         html.push_str(&format!(
             "<p><a href=\"{}\">{}</a></p>",
@@ -32,7 +42,7 @@ fn email(to: &str, subject: &str, paragraphs: &[String], link: Option<(&str, &st
         subject: subject.to_owned(),
         text,
         html: format!("<!DOCTYPE html><html><body>{html}</body></html>"),
-        link: link.map(|(_, url)| url.to_owned()),
+        link: links.last().map(|(_, url)| (*url).to_owned()),
     }
 }
 
@@ -213,6 +223,10 @@ pub fn notice(to: &str, username: &str, what: Notice) -> Email {
             "You will no longer get an email at each sign-in",
             "Emails at every new sign-in to your Portal account were turned off. You can turn them on again in Security settings.",
         ),
+        Notice::AccountSecured => (
+            "Your Portal account was secured",
+            "\"Secure my account\" was used on your Portal account: every session and remembered browser was signed out, every emailed link withdrawn, and apps signed in through Portal must sign you in again. A separate email holds a link to choose a new password. Your second factor stays on.",
+        ),
         Notice::EmailChangeUndone => (
             "Your Portal email address was kept",
             "The change of your email address was undone and every session was signed out. If you did not ask for the change, someone knows your password: reset it now.",
@@ -230,26 +244,42 @@ pub fn notice(to: &str, username: &str, what: Notice) -> Email {
     )
 }
 
-/// At every new sign-in, to an owner who asked for it: when, how, from where, and what to do if
-/// it was not them.
+/// What a new-device alert says of the sign-in.
+pub struct SignInFacts<'a> {
+    pub how: &'a str,
+    pub at: &'a str,
+    pub browser: &'a str,
+    pub address: &'a str,
+}
+
+/// At a sign-in from a browser that had never signed in to the account: when, how, from where,
+/// and two links: the security page if it was the owner, "Secure my account" if not.
 pub fn new_sign_in(
     to: &str,
     username: &str,
-    how: &str,
-    at: &str,
-    from: &str,
-    base_url: &str,
+    facts: SignInFacts<'_>,
+    security_page: &str,
+    secure_link: &str,
 ) -> Email {
-    let link = format!("{base_url}/settings/security");
-    email(
+    let SignInFacts {
+        how,
+        at,
+        browser,
+        address,
+    } = facts;
+    email_with_links(
         to,
         "New sign-in to your Portal account",
         &[
             format!("Hello {username},"),
-            format!("Your Portal account was signed in to at {at} with {how}, from {from}."),
-            "If this was you, there is nothing to do. If not, change your password now and sign out the sessions you do not know.".into(),
+            format!("Your Portal account was signed in to from a new device at {at} with {how}: {browser}, from the address {address}."),
+            "If this was you, there is nothing to do. Your recent sign-ins are in Security settings.".into(),
+            format!("If this was not you, open \"Secure my account\" within {} days: it signs your account out everywhere, withdraws every emailed link, signs you out of apps, and emails you a link to choose a new password. It works once and keeps your second factor.", crate::limits::SECURE_ACCOUNT_LINK_DAYS),
         ],
-        Some(("Review your sessions", &link)),
+        &[
+            ("It was me: review your security settings", security_page),
+            ("It was not me: Secure my account", secure_link),
+        ],
     )
 }
 
@@ -308,6 +338,7 @@ pub enum Notice {
     AppRemoved,
     KeyCounterWentBack,
     SignInAlertsOff,
+    AccountSecured,
 }
 
 #[cfg(test)]

@@ -9,12 +9,15 @@ use crate::{
     store,
 };
 
-/// The security page shows this many recent events.
-const RECENT_EVENTS: i64 = 20;
+/// The security page shows the events of the last 28 days…
+pub const RECENT_DAYS: i64 = crate::settings::activity::RECENT_DAYS;
+/// …and at most this many of them: a flood of wrong passwords keeps the page a page.
+const RECENT_EVENTS: i64 = 100;
 
 #[tracing::instrument(skip_all, fields(user_id = viewer.user_id().0), err(level = "info", Display))]
 pub async fn activity(viewer: &Viewer) -> Result<ActivitySection, AppError> {
-    let events = store::recent_events(&viewer.state.pool, viewer.user_id(), RECENT_EVENTS)
+    let since = viewer.state.clock.now() - RECENT_DAYS * 24 * 60 * 60;
+    let events = store::recent_events(&viewer.state.pool, viewer.user_id(), since, RECENT_EVENTS)
         .await?
         .into_iter()
         .filter_map(|row| {
@@ -25,6 +28,7 @@ pub async fn activity(viewer: &Viewer) -> Result<ActivitySection, AppError> {
                 at: format_time(row.at),
                 address: address_or_unknown(row.address),
                 browser: browser_name(row.user_agent.as_deref()),
+                new_device: kind == EventKind::SignedIn && row.new_device == 1,
             })
         })
         .collect();

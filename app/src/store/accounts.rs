@@ -57,7 +57,9 @@ pub async fn create_user(pool: &AnyPool, user: NewUser<'_>) -> Result<UserId, Ne
         return Err(NewUserError::UsernameTaken);
     }
     let inserted = sqlx::query_scalar(
-        "INSERT INTO users (username, email, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        // Alerts of sign-ins from new devices are on for a new account (set here: SQLite keeps the
+        // column's first default).
+        "INSERT INTO users (username, email, password_hash, created_at, sign_in_alerts) VALUES ($1, $2, $3, $4, 1) RETURNING id",
     )
     .bind(user.username)
     .bind(user.email)
@@ -165,7 +167,7 @@ pub async fn verified_owner_of(pool: &AnyPool, email: &str) -> Result<Option<Str
     .await
 }
 
-/// Whether the account's owner asked for an email at every new sign-in.
+/// Whether the account's owner is emailed at a sign-in from a new device (on unless turned off).
 pub async fn sign_in_alerts(pool: &AnyPool, user_id: UserId) -> Result<bool, sqlx::Error> {
     let on: Option<i64> = sqlx::query_scalar("SELECT sign_in_alerts FROM users WHERE id = $1")
         .bind(user_id)

@@ -24,6 +24,8 @@ pub struct NewSignIn<'a> {
     pub now: UnixTime,
     pub client: &'a Client,
     pub password: Option<PasswordGeneration>,
+    /// The browser had never signed in to this account: its audit event says so.
+    pub new_device: bool,
 }
 
 /// A new sign-in and, when `recorded` says how it was made, its audit event (of kind
@@ -66,8 +68,8 @@ pub async fn create_sign_in(
             "WITH sign_in AS (",
             sign_in!(),
             " FOR SHARE RETURNING user_id) \
-             INSERT INTO audit_events (user_id, kind, at, address, user_agent, detail) \
-             SELECT user_id, $7, $3, $4, $5, $8 FROM sign_in",
+             INSERT INTO audit_events (user_id, kind, at, address, user_agent, detail, new_device) \
+             SELECT user_id, $7, $3, $4, $5, $8, $9 FROM sign_in",
             username!()
         ),
     })
@@ -79,18 +81,22 @@ pub async fn create_sign_in(
     .bind(sign_in.password.map_or(-1, |generation| generation.0));
     // PostgreSQL refuses arguments that a query does not use.
     let query = match (with_event, recorded) {
-        (true, Some(detail)) => query.bind(event_kind).bind(detail),
+        (true, Some(detail)) => query
+            .bind(event_kind)
+            .bind(detail)
+            .bind(i64::from(sign_in.new_device)),
         _ => query,
     };
     let username: Option<String> = query.fetch_optional(pool).await?.flatten();
     if let (Some(_), false, Some(detail)) = (&username, with_event, recorded) {
-        super::record_event(
+        super::audit::record_sign_in_event(
             pool,
             Some(sign_in.user_id),
             event_kind,
             sign_in.now,
             sign_in.client,
             Some(detail),
+            sign_in.new_device,
         )
         .await?;
     }

@@ -13,6 +13,8 @@ pub enum TokenPurpose {
     EmailChange,
     /// Sent to the old address: switches back to it.
     EmailChangeUndo,
+    /// In a new-device alert: ends every session, withdraws every open link, starts a reset.
+    SecureAccount,
 }
 
 impl TokenPurpose {
@@ -23,6 +25,7 @@ impl TokenPurpose {
             Self::PasswordReset => "password_reset",
             Self::EmailChange => "email_change",
             Self::EmailChangeUndo => "email_change_undo",
+            Self::SecureAccount => "secure_account",
         }
     }
 }

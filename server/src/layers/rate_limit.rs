@@ -32,7 +32,7 @@ pub struct SignInLimiter {
 /// type: renaming a server function cannot silently drop its limit. A server function that runs
 /// without an account is here or is read-only: the integration test
 /// `every_anonymous_endpoint_that_writes_is_rate_limited` asks each one in the registry.
-const LIMITED: [&str; 22] = [
+const LIMITED: [&str; 23] = [
     <app::account::login::Login as ServerFn>::PATH,
     <app::account::signup::Signup as ServerFn>::PATH,
     <app::two_factor::prompt::VerifySignInCode as ServerFn>::PATH,
@@ -50,6 +50,7 @@ const LIMITED: [&str; 22] = [
     <app::two_factor::apps::StartAppAddition as ServerFn>::PATH,
     <app::account::change_email::ConfirmEmailChange as ServerFn>::PATH,
     <app::account::change_email::KeepEmail as ServerFn>::PATH,
+    <app::account::secure::SecureAccount as ServerFn>::PATH,
     <app::account::verify_email::VerifyEmail as ServerFn>::PATH,
     <app::security_keys::sign_in::StartPasskeySignIn as ServerFn>::PATH,
     <app::security_keys::sign_in::FinishPasskeySignIn as ServerFn>::PATH,

@@ -86,8 +86,9 @@ pub async fn require_sign_in(
 
 /// Server functions an account may call while its organization's requirement holds it: the
 /// wizard and what it needs (email verification, password confirmation), signing out, and
-/// leaving: a member who no longer wants the requirement can always go, and is then free.
-pub const ALLOWED_WHILE_REQUIRED: [&str; 19] = [
+/// leaving: a member who no longer wants the requirement can always go, and is then free; and
+/// "Secure my account", which only takes access away.
+pub const ALLOWED_WHILE_REQUIRED: [&str; 21] = [
     <app::settings::LoadSecurityOverview as ServerFn>::PATH,
     <app::two_factor::enroll::StartEnrollment as ServerFn>::PATH,
     <app::two_factor::enroll::ConfirmEnrollment as ServerFn>::PATH,
@@ -107,4 +108,6 @@ pub const ALLOWED_WHILE_REQUIRED: [&str; 19] = [
     <app::recovery::confirm::ConfirmRecovery as ServerFn>::PATH,
     <app::org::Organization as ServerFn>::PATH,
     <app::org::LeaveOrganization as ServerFn>::PATH,
+    <app::account::secure::SecureAccountLink as ServerFn>::PATH,
+    <app::account::secure::SecureAccount as ServerFn>::PATH,
 ];

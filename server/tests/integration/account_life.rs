@@ -556,7 +556,8 @@ async fn a_new_address_is_the_accounts_only_once_verified_and_the_old_one_can_ta
 
     // Until then, recovery and reset mail go to the verified old address.
     ask_reset(&portal, "alice").await;
-    let old_mail = portal.smtp.wait_for(ALICE, 3).await;
+    // The verification, the notice of the change, the new-device alert of `other`, the reset.
+    let old_mail = portal.smtp.wait_for(ALICE, 4).await;
     assert!(
         old_mail
             .iter()

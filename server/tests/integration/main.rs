@@ -20,6 +20,7 @@ mod proxies;
 mod recovery;
 mod remembered_browsers;
 mod robustness;
+mod secure_account;
 mod security_keys;
 mod sign_in_alerts;
 mod two_factor;

@@ -45,7 +45,9 @@ pub async fn request(typed: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-async fn send_reset_link(
+/// Mails the account a reset link (within its cap) and audits the request: also what "Secure my
+/// account" ends with.
+pub(crate) async fn send_reset_link(
     state: &AppState,
     user_id: UserId,
     client: &Client,

@@ -9,6 +9,7 @@ pub mod login;
 pub mod new_password;
 pub mod password_check;
 pub mod reset_password;
+pub mod secure;
 pub mod sessions;
 pub mod signup;
 pub mod verify_email;

@@ -241,7 +241,7 @@ const PROBE_FIELDS: [&str; 27] = [
 /// The server functions that answer someone with no account, write nothing and run nothing
 /// costly, so they need no per-address limit. Each is here on purpose; a new function that
 /// answers without an account fails the test below until it is put here or in `LIMITED`.
-const ANONYMOUS_READ_ONLY: [&str; 11] = [
+const ANONYMOUS_READ_ONLY: [&str; 12] = [
     // Who is signed in: reads the session.
     "/api/current_user",
     // Which step of the sign-in the browser is at: reads the session.
@@ -250,6 +250,7 @@ const ANONYMOUS_READ_ONLY: [&str; 11] = [
     "/api/email_change_link",
     "/api/email_undo_link",
     "/api/password_reset_link",
+    "/api/secure_account_link",
     "/api/recovery_request",
     "/api/verification_link",
     // An organization's hold on the signed-in account: none without one.

@@ -2,7 +2,7 @@
 //! kills, revocation (RFC 7009), the account's changes that end them, and an app's secret
 //! guessed.
 
-use app::account::{change_password::ChangePassword, close::CloseAccount};
+use app::account::{change_password::ChangePassword, close::CloseAccount, secure::SecureAccount};
 use app::oidc::section::RevokeAppAccess;
 use app::two_factor::manage::DisableTwoFactor;
 use openidconnect::OAuth2TokenResponse;
@@ -224,6 +224,28 @@ async fn with_two_factor(portal: &TestPortal) -> (App, Client, Authenticator, (S
     let (alice, authenticator) = portal.account_with_two_factor("alice").await;
     let tokens = live_tokens(portal, &app, &alice, "alice").await;
     (app, alice, authenticator, tokens)
+}
+
+#[tokio::test]
+async fn tokens_die_when_the_account_is_secured_and_its_second_factor_stays() {
+    let portal = TestPortal::start().await;
+    let (app, alice, _, tokens) = with_two_factor(&portal).await;
+    // "This wasn't me" on the security page: the signed-in session stands for the link.
+    portal
+        .call_fn(
+            &alice,
+            SecureAccount {
+                token: String::new(),
+            },
+        )
+        .await
+        .expect("secured");
+    dead(&app, tokens).await;
+    let stage = portal
+        .call_fn(&portal.browser(), crate::common::login("alice", PASSWORD))
+        .await
+        .expect("the password is right");
+    assert_eq!(stage, app::account::login::LoginStage::SecondFactor);
 }
 
 #[tokio::test]
