@@ -314,7 +314,7 @@ pub struct Config {
         long,
         env = "PORTAL_BREACHED_PASSWORDS_URL",
         value_name = "PORTAL_BREACHED_PASSWORDS_URL",
-        value_parser = parse_breached_passwords_url,
+        value_parser = parse_base_url,
         conflicts_with = "breached_passwords_file"
     )]
     pub breached_passwords_url: Option<Url>,
@@ -411,17 +411,6 @@ fn parse_cookie_domain(domain: &str) -> Result<String, String> {
 }
 
 fn parse_base_url(value: &str) -> Result<Url, String> {
-    let url = Url::parse(value).map_err(|error| format!("not a URL ({error})"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err("must be an http:// or https:// address".into());
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err("must not have a query or fragment".into());
-    }
-    Ok(url)
-}
-
-fn parse_breached_passwords_url(value: &str) -> Result<Url, String> {
     let url = Url::parse(value).map_err(|error| format!("not a URL ({error})"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err("must be an http:// or https:// address".into());

@@ -112,8 +112,6 @@ fn no_transaction_left(
 
 #[cfg(test)]
 mod tests {
-    use sqlx::Acquire as _;
-
     use super::*;
 
     /// SQLite rolls back a transaction itself when a write finds no space (SQLITE_FULL; a capped

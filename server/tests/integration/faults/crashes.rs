@@ -25,10 +25,9 @@ use app::account::login::LoginStage;
 use app::error::AppError;
 use app::recovery::request::RequestRecovery;
 use app::security::totp::TotpStep;
-use reqwest::{Client, StatusCode};
 use tokio::sync::Notify;
 
-use crate::common::{PASSWORD, ServerProcess, TestPortal, code_form, login};
+use crate::common::{PASSWORD, TestPortal, code_form, login};
 use load::{Dice, Job, Write, kinds, load, prepared_jobs, shuffle};
 
 const ROUNDS: usize = 4;
@@ -108,7 +107,7 @@ async fn a_kill_9_mid_load_loses_no_acknowledged_write_and_leaves_the_database_w
 
         let restarted = Instant::now();
         server.spawn();
-        wait_until_healthy(&server).await;
+        server.wait_until_healthy().await;
         let healthy_in = restarted.elapsed();
         let checked = database_is_whole(&portal).await;
 
@@ -328,24 +327,6 @@ async fn in_database(database: &sqlx::AnyPool, write: &Write) -> bool {
         query = query.bind(step);
     }
     query.fetch_one(database).await.unwrap() == 1
-}
-
-/// Starts polling at once, every 10 ms, so the time to healthy is measured finely.
-async fn wait_until_healthy(server: &ServerProcess) {
-    let probe = Client::new();
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        if let Ok(answer) = probe.get(format!("{}/healthz", server.base)).send().await {
-            if answer.status() == StatusCode::OK {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!(
-        "the server was not healthy 30 s after its restart; its log:\n{}",
-        server.log()
-    );
 }
 
 fn backend(portal: &TestPortal) -> &'static str {

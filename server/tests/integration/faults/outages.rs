@@ -217,7 +217,8 @@ async fn postgres_stopped_under_load_gets_503_with_retry_after_and_portal_recove
     let health_in_gap = healthz(&portal.base).await;
     let burst = burst.await.unwrap();
     tokio::time::sleep_until((stopped + GAP).into()).await;
-    cluster = off_the_runtime(cluster, PgCluster::start_again).await;
+    // Kept to the end of the test: dropping it stops the cluster.
+    let _cluster = off_the_runtime(cluster, PgCluster::start_again).await;
     let back = Instant::now();
 
     let mut first_sign_in = None;
