@@ -18,6 +18,8 @@ pub struct ServerProcess {
     pub base: String,
     pub port: u16,
     args: Vec<String>,
+    /// The site's folder, with a `pkg` folder of static files as a build leaves it.
+    site: PathBuf,
     log: PathBuf,
     child: Option<Child>,
 }
@@ -36,10 +38,14 @@ impl TestPortal {
             args.push((*flag).to_owned());
             args.push((*value).to_owned());
         }
+        let site = self.data_dir().join("site");
+        std::fs::create_dir_all(site.join("pkg")).expect("the site's folder");
+        std::fs::write(site.join("pkg/portal.css"), "body {}").expect("a static file");
         let mut server = ServerProcess {
             base: self.base.clone(),
             port,
             args,
+            site,
             log: self.data_dir().join("server.log"),
             child: None,
         };
@@ -66,6 +72,7 @@ impl ServerProcess {
             .expect("the server's log file");
         let child = Command::new(env!("CARGO_BIN_EXE_server"))
             .args(&self.args)
+            .env("LEPTOS_SITE_ROOT", &self.site)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -224,6 +224,11 @@ async fn every_malformed_request_gets_a_4xx_and_no_error_line() {
         portal.get_status(&browser, "/login?next=%ff%fe").await,
         StatusCode::OK
     );
+    // The static files are there: only the names no build writes were refused.
+    assert_eq!(
+        portal.get_status(&browser, "/pkg/portal.css").await,
+        StatusCode::OK
+    );
     let log = server.log();
     let errors: Vec<&str> = log.lines().filter(|line| line.contains("ERROR")).collect();
     assert!(errors.is_empty(), "error lines: {errors:#?}");
