@@ -7,7 +7,12 @@ use app::{
     App, auth::IDLE_TIMEOUT_SECONDS, shell, state::AppState,
     two_factor::recovery_code_file::download_recovery_code,
 };
-use axum::{Router, routing::get};
+use axum::{
+    Router,
+    extract::{Request, State},
+    http::Uri,
+    routing::get,
+};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
@@ -58,10 +63,22 @@ fn routes(state: &AppState) -> Router<AppState> {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(provide_request_context, shell))
+        .fallback({
+            let files = leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+                provide_request_context,
+                shell,
+            );
+            // A name no build writes is not looked up (the file system answers a name past 255
+            // bytes with an error, a 500 and an error line): the 404 page is rendered at once.
+            move |uri: Uri, state: State<AppState>, request: Request| {
+                let looked_up = if static_files::may_name_a_site_file(uri.path()) {
+                    uri
+                } else {
+                    Uri::from_static("/.no-such-file")
+                };
+                files(looked_up, state, request)
+            }
+        })
 }
 
 /// What the layers need, taken from the configuration.

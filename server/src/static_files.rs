@@ -93,12 +93,19 @@ const MAX_FILE_NAME: usize = 128;
 /// A name no build writes is not looked up: the file system would answer some (a name past its
 /// 255 bytes, say) with an error, which would be a 500 and an error line per request.
 async fn only_site_file_names(request: Request, next: Next) -> Response {
-    let path = request.uri().path().trim_start_matches('/');
-    if path.split('/').all(is_site_file_name) {
+    if may_name_a_site_file(request.uri().path()) {
         next.run(request).await
     } else {
         StatusCode::NOT_FOUND.into_response()
     }
+}
+
+/// Whether `path` is made of names a build could have written; only such a path is looked up on
+/// the file system (by `/pkg`, and by the fallback before it renders the 404 page).
+pub fn may_name_a_site_file(path: &str) -> bool {
+    path.trim_start_matches('/')
+        .split('/')
+        .all(is_site_file_name)
 }
 
 /// One short name of letters, digits, `.`, `_` and `-`, not starting with a dot (`/pkg`'s
