@@ -35,11 +35,20 @@ pub async fn send_new_device_alert(
     how: crate::audit::SignInMethod,
     client: &crate::store::Client,
 ) {
-    match crate::store::sign_in_alerts(&state.pool, user_id).await {
+    let since = state.clock.now() - 60 * 60;
+    match crate::store::new_device_alert_due(
+        &state.pool,
+        user_id,
+        since,
+        NEW_DEVICE_ALERTS_PER_HOUR,
+    )
+    .await
+    {
         Ok(true) => {}
+        // Turned off, or this hour's alerts are sent: nothing to write.
         Ok(false) => return,
         Err(error) => {
-            tracing::error!(%error, "cannot read whether the account wants sign-in alerts");
+            tracing::error!(%error, "cannot read whether a new-device alert is due");
             return;
         }
     }

@@ -176,6 +176,29 @@ pub async fn sign_in_alerts(pool: &AnyPool, user_id: UserId) -> Result<bool, sql
     Ok(on == Some(1))
 }
 
+/// Whether a new-device alert is due: the account wants them, and fewer than `cap` alert links
+/// were made for it since `since`. One read, so a sign-in past the cap (every sign-in of a
+/// script that keeps no cookies) costs a statement, not a write transaction. The capped insert
+/// (`create_token_capped`) still decides under races.
+pub async fn new_device_alert_due(
+    pool: &AnyPool,
+    user_id: UserId,
+    since: UnixTime,
+    cap: i64,
+) -> Result<bool, sqlx::Error> {
+    let found: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT u.sign_in_alerts, (SELECT count(*) FROM email_tokens t \
+         WHERE t.user_id = u.id AND t.purpose = $2 AND t.created_at > $3) \
+         FROM users u WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .bind(super::TokenPurpose::SecureAccount.as_str())
+    .bind(since)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.is_some_and(|(on, sent)| on == 1 && sent < cap))
+}
+
 /// Returns whether the setting changed (false: it was already so).
 pub async fn set_sign_in_alerts(
     pool: &AnyPool,
