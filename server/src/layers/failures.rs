@@ -17,9 +17,6 @@ use tracing::Instrument as _;
 
 use super::MAX_BODY_BYTES;
 
-/// The seconds a 503 tells the client to wait before it tries again, unless its cause said.
-pub const RETRY_AFTER_SECONDS: u64 = 5;
-
 /// Gives the request its id and span; on a 5xx, logs it and puts the id where the person sees it.
 pub async fn answer_failures(
     State(state): State<AppState>,
@@ -57,7 +54,8 @@ pub async fn answer_failures(
 }
 
 /// A server function's fault keeps its JSON, with the reference filled in; anything else becomes
-/// Portal's error page with the reference. A 503 says when to try again.
+/// Portal's error page with the reference. A 503 says when to try again (`Retry-After`, unless its
+/// cause said).
 async fn shown_with_reference(state: &AppState, response: Response, id: &str) -> Response {
     let (mut parts, body) = response.into_parts();
     let is_json = parts
@@ -100,9 +98,10 @@ async fn shown_with_reference(state: &AppState, response: Response, id: &str) ->
     if answer.status() == StatusCode::SERVICE_UNAVAILABLE
         && !answer.headers().contains_key(header::RETRY_AFTER)
     {
-        answer
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        answer.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(app::error::outage::RETRY_AFTER_SECONDS),
+        );
     }
     answer
 }

@@ -1,12 +1,13 @@
 //! A database outage answers 503 with `Retry-After`, never 500: a server function's
 //! `AppError::Unavailable` has its 503 already (`status`); this turns the 500s that carry no
 //! `AppError` into 503 when the request met an outage (a session tower-sessions could not load
-//! or save, a layer's or an endpoint's own read), and gives every 503 its `Retry-After`.
+//! or save, a layer's or an endpoint's own read). `failures`, around every route, gives every 503
+//! its `Retry-After`.
 
 use app::error::{AppError, outage};
 use axum::{
     extract::Request,
-    http::{HeaderValue, StatusCode, header},
+    http::StatusCode,
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -15,20 +16,11 @@ use axum::{
 pub async fn answer_outages(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let (response, met_outage) = outage::noting(next.run(request)).await;
-    let mut response = if met_outage && response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+    if met_outage && response.status() == StatusCode::INTERNAL_SERVER_ERROR {
         unavailable(&path)
     } else {
         response
-    };
-    if response.status() == StatusCode::SERVICE_UNAVAILABLE
-        && !response.headers().contains_key(header::RETRY_AFTER)
-    {
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(outage::RETRY_AFTER_SECONDS),
-        );
     }
-    response
 }
 
 /// The 503 a server function or a page answers for an outage; the cause was logged where it met.

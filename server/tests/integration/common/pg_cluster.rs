@@ -107,18 +107,24 @@ impl PgCluster {
         self.folder.path().join("data")
     }
 
+    /// One of PostgreSQL's programs, to run as `postgres` under root (PostgreSQL refuses root).
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        if is_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(path);
+            command
+        } else {
+            Command::new(path)
+        }
+    }
+
     /// Runs one of PostgreSQL's programs, as `postgres` under root; panics with its output if it
     /// fails.
     fn run(&self, program: &str, args: &[&str]) -> Output {
         let path = self.bin.join(program);
-        let mut command = if is_root() {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(&path);
-            command
-        } else {
-            Command::new(&path)
-        };
-        let output = command
+        let output = self
+            .command(program)
             .args(args)
             .current_dir(self.folder.path())
             .output()
@@ -137,15 +143,8 @@ impl Drop for PgCluster {
     fn drop(&mut self) {
         if self.running {
             let data = self.data();
-            let path = self.bin.join("pg_ctl");
-            let mut command = if is_root() {
-                let mut command = Command::new("runuser");
-                command.args(["-u", "postgres", "--"]).arg(&path);
-                command
-            } else {
-                Command::new(&path)
-            };
-            let _ = command
+            let _ = self
+                .command("pg_ctl")
                 .args([
                     "-D",
                     data.to_str().unwrap(),
