@@ -133,8 +133,14 @@ impl Portal {
             tracing::info!("stopping: no new connections; answering the requests in flight");
         })
         .await;
-        for task in housekeeping {
+        // Each task is awaited until it has stopped: one stopped mid-query (the sessions' first
+        // sweep runs at start) could otherwise open a connection after the pool has closed, and
+        // SQLite's write-ahead log would stay beside the file.
+        for task in &housekeeping {
             task.abort();
+        }
+        for task in housekeeping {
+            let _ = task.await;
         }
         self.state.pool.close().await;
         Ok(())

@@ -31,26 +31,37 @@ impl TestPortal {
     pub async fn serve_from_process(&mut self, settings: &[(&str, &str)]) -> ServerProcess {
         self.stop_in_process().await;
         self.state.pool.close().await;
-        let port = free_port();
-        self.base = format!("http://127.0.0.1:{port}");
-        let mut args = self.launch_args(&self.base, &format!("127.0.0.1:{port}"));
-        for (flag, value) in settings {
-            args.push((*flag).to_owned());
-            args.push((*value).to_owned());
-        }
         let site = self.data_dir().join("site");
         std::fs::create_dir_all(site.join("pkg")).expect("the site's folder");
         std::fs::write(site.join("pkg/portal.css"), "body {}").expect("a static file");
-        let mut server = ServerProcess {
-            base: self.base.clone(),
-            port,
-            args,
-            site,
-            log: self.data_dir().join("server.log"),
-            child: None,
-        };
-        server.start().await;
-        server
+        // The free port may be taken by another test between our look and the server's bind:
+        // then the server exits at once, and another port is tried.
+        for _ in 0..5 {
+            let port = free_port();
+            self.base = format!("http://127.0.0.1:{port}");
+            let mut args = self.launch_args(&self.base, &format!("127.0.0.1:{port}"));
+            for (flag, value) in settings {
+                args.push((*flag).to_owned());
+                args.push((*value).to_owned());
+            }
+            let mut server = ServerProcess {
+                base: self.base.clone(),
+                port,
+                args,
+                site: site.clone(),
+                log: self.data_dir().join("server.log"),
+                child: None,
+            };
+            server.spawn();
+            match server.until_healthy().await {
+                Ok(()) => return server,
+                Err(status) if server.log().contains("Address already in use") => {
+                    eprintln!("port {port} was taken ({status}); trying another");
+                }
+                Err(status) => panic!("the server exited ({status}); its log:\n{}", server.log()),
+            }
+        }
+        panic!("no free port held long enough for the server to listen on it");
     }
 }
 
@@ -84,14 +95,26 @@ impl ServerProcess {
 
     /// Waits until `/healthz` answers 200, for at most 30 s, asking every 10 ms (a test that
     /// times a restart reads it finely).
-    pub async fn wait_until_healthy(&self) {
+    pub async fn wait_until_healthy(&mut self) {
+        if let Err(status) = self.until_healthy().await {
+            panic!("the server exited ({status}); its log:\n{}", self.log());
+        }
+    }
+
+    /// `wait_until_healthy`, or the server's exit status if it exits first.
+    async fn until_healthy(&mut self) -> Result<(), ExitStatus> {
         let probe = reqwest::Client::new();
         let started = std::time::Instant::now();
         while started.elapsed() < Duration::from_secs(30) {
             if let Ok(answer) = probe.get(format!("{}/healthz", self.base)).send().await {
                 if answer.status() == StatusCode::OK {
-                    return;
+                    return Ok(());
                 }
+            }
+            let child = self.child.as_mut().expect("the server was started");
+            if let Some(status) = child.try_wait().expect("the server's status") {
+                self.child = None;
+                return Err(status);
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -146,8 +169,25 @@ impl Drop for ServerProcess {
     }
 }
 
-/// A port that was free a moment ago.
+/// A port that was free a moment ago, picked at random below the kernel's range for
+/// `127.0.0.1:0` listeners: the many servers other tests start on port 0 never take it before
+/// the server meant for it binds it.
 pub fn free_port() -> u16 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let below = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .filter(|low| *low > 11_000)
+        .unwrap_or(32_768);
+    for _ in 0..100 {
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let port = 10_000 + (random % u64::from(below - 10_000)) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
