@@ -80,7 +80,7 @@ impl Portal {
     /// failure names the variable to fix.
     pub async fn build(config: &Config, clock: Clock) -> anyhow::Result<Self> {
         let state = app_state::build(config, clock).await?;
-        let session_store = session_store::PortalSessionStore::new(state.pool.clone());
+        let session_store = session_store::PortalSessionStore::open(state.pool.clone()).await?;
         let limiter = Arc::new(layers::rate_limit::SignInLimiter::per_minute(
             config.sign_in_limit,
         ));

@@ -15,6 +15,11 @@
 //! signed out. So `load` marks the record with a digest of what it read, and `save` writes the data
 //! only when it differs from that digest; an unchanged record only moves the expiry of a row that
 //! still exists.
+//!
+//! A session id is a bearer credential, so the table keeps only its SHA-256 (`key`), as links'
+//! tokens are kept: a copy of the database (a backup) resumes no session. The record's own copy
+//! of the id is blanked in the stored data, and `load` gives the record back the id it was asked
+//! for.
 
 use std::time::Duration;
 
@@ -34,9 +39,44 @@ pub struct PortalSessionStore {
 }
 
 impl PortalSessionStore {
-    pub fn new(pool: AnyPool) -> Self {
-        Self { pool }
+    /// The store on `pool`, once rows an earlier version kept under the id itself are moved
+    /// under its hash (the people they belong to stay signed in).
+    pub async fn open(pool: AnyPool) -> anyhow::Result<Self> {
+        let store = Self { pool };
+        store.hash_plain_ids().await?;
+        Ok(store)
     }
+
+    /// Rows whose key is not a hash (64 hex digits) were written before ids were hashed: each is
+    /// moved under its id's hash, its data without the id. Instances starting at once may both
+    /// move a row; the second finds it gone.
+    async fn hash_plain_ids(&self) -> anyhow::Result<()> {
+        let plain: Vec<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT id, data FROM sessions WHERE length(id) <> 64")
+                .fetch_all(&self.pool)
+                .await?;
+        for (id, data) in plain {
+            let Ok(mut record) = rmp_serde::from_slice::<Record>(&data) else {
+                continue;
+            };
+            let Ok(parsed) = id.parse::<Id>() else {
+                continue;
+            };
+            record.id = parsed;
+            sqlx::query("UPDATE sessions SET id = $1, data = $2 WHERE id = $3")
+                .bind(key(&parsed))
+                .bind(encode(&stored(&record))?)
+                .bind(&id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The row's key for a session id: its SHA-256, in hex.
+fn key(id: &Id) -> String {
+    hex::encode(app::security::token::hash(&id.to_string()))
 }
 
 /// A database that cannot answer just now is reported as an outage (logged, and noted for the
@@ -76,10 +116,12 @@ fn digest(data: &std::collections::HashMap<String, serde_json::Value>) -> String
     format!("{:016x}", hasher.finish())
 }
 
-/// The record without the load marker, as it is stored.
+/// The record as it is stored: without the load marker, and without its id (the row's key is
+/// the id's hash).
 fn stored(record: &Record) -> Record {
     let mut record = record.clone();
     record.data.remove(LOADED);
+    record.id = Id(0);
     record
 }
 
@@ -90,8 +132,8 @@ impl SessionStore for PortalSessionStore {
             record.data.remove(LOADED);
             let inserted =
                 sqlx::query("INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)")
-                    .bind(record.id.to_string())
-                    .bind(encode(record)?)
+                    .bind(key(&record.id))
+                    .bind(encode(&stored(record))?)
                     .bind(record.expiry_date.unix_timestamp())
                     .execute(&self.pool)
                     .await;
@@ -125,7 +167,7 @@ impl SessionStore for PortalSessionStore {
             // Only the idle timer moves; a row deleted meanwhile (signed out) stays deleted.
             let touched = sqlx::query("UPDATE sessions SET expires_at = $1 WHERE id = $2")
                 .bind(record.expiry_date.unix_timestamp())
-                .bind(record.id.to_string())
+                .bind(key(&record.id))
                 .execute(&self.pool)
                 .await;
             return match touched {
@@ -145,7 +187,7 @@ impl SessionStore for PortalSessionStore {
             "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
         )
-        .bind(record.id.to_string())
+        .bind(key(&record.id))
         .bind(encode(&stored(record))?)
         .bind(record.expiry_date.unix_timestamp())
         .execute(&self.pool)
@@ -163,7 +205,7 @@ impl SessionStore for PortalSessionStore {
         let row: Option<(Vec<u8>, i64)> = sqlx::query_as(
             "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2",
         )
-        .bind(session_id.to_string())
+        .bind(key(session_id))
         .bind(OffsetDateTime::now_utc().unix_timestamp())
         .fetch_optional(&self.pool)
         .await
@@ -173,6 +215,7 @@ impl SessionStore for PortalSessionStore {
         };
         let mut record: Record = rmp_serde::from_slice(&data)
             .map_err(|error| session_store::Error::Decode(error.to_string()))?;
+        record.id = *session_id;
         // The row's expiry is the one that moves without the data.
         if let Ok(expiry) = OffsetDateTime::from_unix_timestamp(expires_at) {
             record.expiry_date = expiry;
@@ -186,7 +229,7 @@ impl SessionStore for PortalSessionStore {
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(session_id.to_string())
+            .bind(key(session_id))
             .execute(&self.pool)
             .await
             .map_err(backend)?;
@@ -238,7 +281,7 @@ mod tests {
             .execute(&pool)
             .await
             .unwrap();
-        PortalSessionStore::new(pool)
+        PortalSessionStore::open(pool).await.unwrap()
     }
 
     fn record() -> Record {
@@ -341,5 +384,66 @@ mod tests {
         let kept: Record = rmp_serde::from_slice(&raw).unwrap();
         assert_eq!(kept.data.get("step"), Some(&serde_json::json!(2)));
         assert!(!kept.data.contains_key(LOADED));
+    }
+
+    /// What a copy of the table holds: no row's key is an id a browser sends, and no row's data
+    /// holds one; the store still finds the session by the id.
+    #[tokio::test]
+    async fn the_table_keeps_the_id_s_hash_and_never_the_id() {
+        let store = store().await;
+        let mut created = record();
+        created
+            .data
+            .insert("user".to_owned(), serde_json::json!("alice"));
+        store.create(&mut created).await.unwrap();
+        store.save(&created).await.unwrap();
+        let id = created.id.to_string();
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT id, data FROM sessions")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        let (stored_key, data) = &rows[0];
+        assert_ne!(stored_key, &id);
+        assert_eq!(stored_key.len(), 64);
+        assert!(
+            !data
+                .windows(16)
+                .any(|window| created.id.0.to_be_bytes() == window
+                    || created.id.0.to_le_bytes() == window),
+            "the data holds the id's bits"
+        );
+        assert!(!String::from_utf8_lossy(data).contains(&id));
+        let loaded = store.load(&created.id).await.unwrap().unwrap();
+        assert_eq!(loaded.id, created.id);
+        assert_eq!(loaded.data["user"], "alice");
+        store.delete(&created.id).await.unwrap();
+        assert!(store.load(&created.id).await.unwrap().is_none());
+    }
+
+    /// A row an earlier version kept under the id itself is moved under its hash at start, and
+    /// the session goes on.
+    #[tokio::test]
+    async fn a_row_kept_under_its_plain_id_is_moved_under_its_hash_at_start() {
+        let store = store().await;
+        let mut earlier = record();
+        earlier
+            .data
+            .insert("user".to_owned(), serde_json::json!("alice"));
+        sqlx::query("INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)")
+            .bind(earlier.id.to_string())
+            .bind(rmp_serde::to_vec(&earlier).unwrap())
+            .bind(earlier.expiry_date.unix_timestamp())
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let store = PortalSessionStore::open(store.pool.clone()).await.unwrap();
+        let keys: Vec<String> = sqlx::query_scalar("SELECT id FROM sessions")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(keys, vec![key(&earlier.id)]);
+        let loaded = store.load(&earlier.id).await.unwrap().unwrap();
+        assert_eq!(loaded.data["user"], "alice");
     }
 }

@@ -310,3 +310,39 @@ async fn an_anonymous_session_lives_thirty_idle_minutes_and_its_row_is_then_dele
     }
     assert_eq!(rows, 0, "the expired session row is deleted");
 }
+
+/// A session id is a bearer credential: the database keeps only its hash, so a copy of it (a
+/// backup) holds no cookie that resumes a session, and a key read from it is no cookie either.
+#[tokio::test]
+async fn a_copy_of_the_database_holds_no_session_cookie() {
+    let portal = TestPortal::start().await;
+    let browser = portal.browser();
+    portal.sign_up(&browser, "alice", PASSWORD).await;
+    let browser = portal.browser();
+    let cookie = session_id(&portal.sign_in(&browser, "alice", PASSWORD).await)
+        .expect("a sign-in sets the session cookie");
+    let id = cookie.trim_start_matches("portal_session=");
+    portal.overview(&browser).await;
+
+    let database = portal.database().await;
+    let rows: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT id, data FROM sessions")
+        .fetch_all(&database)
+        .await
+        .unwrap();
+    assert!(!rows.is_empty());
+    for (key, data) in &rows {
+        assert_ne!(key, id, "a row is kept under the cookie's id");
+        assert!(
+            !String::from_utf8_lossy(data).contains(id),
+            "a row's data holds the cookie's id"
+        );
+        let replayed = portal.browser_with_headers(&[("Cookie", &format!("portal_session={key}"))]);
+        assert!(
+            portal
+                .call_fn(&replayed, LoadSecurityOverview {})
+                .await
+                .is_err(),
+            "a key read from the database resumes no session"
+        );
+    }
+}
