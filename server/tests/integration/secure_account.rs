@@ -371,3 +371,43 @@ async fn the_activity_shows_the_last_28_days() {
     assert_eq!(events.len(), 1, "only today's sign-in: {events:?}");
     assert_eq!(events[0].address, "127.0.0.1");
 }
+
+/// Twenty presses of one link at once secure the account once: one press succeeds, the others
+/// are told the link was used, and one event and one reset mail come of it.
+#[tokio::test]
+async fn twenty_presses_of_one_link_at_once_secure_once() {
+    let portal = TestPortal::start().await;
+    let (_, authenticator) = portal.account_with_two_factor("alice").await;
+    second_browser(&portal, "alice", &authenticator, false).await;
+    let token = alert_token(&portal, "alice");
+    let browsers: Vec<_> = (0..20).map(|_| portal.browser()).collect();
+    let answers = crate::common::at_once(browsers.len(), |index| {
+        portal.call_fn(&browsers[index], secure(&token))
+    })
+    .await;
+    let pressed = answers.iter().filter(|answer| answer.is_ok()).count();
+    assert_eq!(pressed, 1, "{answers:?}");
+    for answer in answers.iter().filter(|answer| answer.is_err()) {
+        assert_eq!(
+            answer.as_ref().err(),
+            Some(&AppError::LinkUsed {
+                link: Link::SecureAccount
+            })
+        );
+    }
+    let secured = portal
+        .events_of("alice")
+        .await
+        .into_iter()
+        .filter(|event| event == "account_secured")
+        .count();
+    assert_eq!(secured, 1);
+    mail_with(&portal, "alice", RESET, 1).await;
+    mail_with(&portal, "alice", SECURED, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mail = portal.smtp.mail_to("alice@example.com");
+    for subject in [RESET, SECURED] {
+        let sent = mail.iter().filter(|mail| mail.subject == subject).count();
+        assert_eq!(sent, 1, "{subject}");
+    }
+}

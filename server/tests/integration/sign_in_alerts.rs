@@ -7,7 +7,7 @@ use app::account::email::SetSignInAlerts;
 use app::account::portal::Logout;
 use reqwest::StatusCode;
 
-use crate::common::{PASSWORD, TestPortal, second_browser, smtp::ReceivedMail};
+use crate::common::{PASSWORD, TestPortal, at_once, second_browser, smtp::ReceivedMail};
 
 pub const ALERT: &str = "New sign-in to your Portal account";
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
@@ -224,4 +224,28 @@ async fn the_switch_is_not_for_a_browser_that_is_not_signed_in() {
     let stranger = portal.browser();
     let refused = portal.call_fn(&stranger, switch(false)).await;
     assert_eq!(refused, Err(app::error::AppError::Unauthorized));
+}
+
+/// New browsers signing in at once get no more alerts than the cap between them: the count and
+/// the mail are decided one sign-in at a time.
+#[tokio::test]
+async fn new_browsers_signing_in_at_once_get_no_more_than_three_alerts() {
+    let portal = TestPortal::start().await;
+    portal.sign_up(&portal.browser(), "alice", PASSWORD).await;
+    let browsers: Vec<_> = (0..8).map(|_| portal.browser()).collect();
+    let statuses = at_once(browsers.len(), |index| {
+        let browser = &browsers[index];
+        let portal = &portal;
+        async move { portal.sign_in(browser, "alice", PASSWORD).await.status() }
+    })
+    .await;
+    let signed_in = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::OK)
+        .count();
+    // Parallel sign-ins to one account share its password counter: the first five get through.
+    assert!(signed_in > 3, "{statuses:?}");
+    portal.smtp.wait_for("alice@example.com", 4).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(alerts_to(&portal, "alice").len(), 3, "{statuses:?}");
 }
