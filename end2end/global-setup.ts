@@ -5,10 +5,14 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 
 const root = resolve(__dirname, '..');
+
+/** On the breach list from the start: strong enough for the meter, refused for being listed. */
+export const BREACHED_PASSWORD = 'violet tractor harbour 1987';
 
 function freePort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -78,6 +82,12 @@ export default async function globalSetup() {
   // needs a second factor; Caddy asks from 127.0.0.1.
   const accessRules = join(dataDir, 'access.toml');
   writeFileSync(accessRules, '[[rule]]\nhost = "localhost"\npaths = ["/protected/*"]\npolicy = "two_factor"\n');
+  // Breached passwords (breached-passwords.spec.ts): a file of SHA-1 hashes, sorted, as
+  // PORTAL_BREACHED_PASSWORDS_FILE takes it. The spec adds hashes to it as the server runs.
+  const breached = join(dataDir, 'breached-passwords.txt');
+  const sha1 = (password: string) => createHash('sha1').update(password).digest('hex').toUpperCase();
+  const hashes = [sha1(BREACHED_PASSWORD), ...Array.from({ length: 999 }, (_, n) => sha1(`filler ${n}`))];
+  writeFileSync(breached, hashes.sort().map((hash) => `${hash}:1`).join('\n') + '\n');
   // ./dev test names the server it built for the tests; otherwise the release build.
   const server = spawn(process.env.PORTAL_SERVER_BIN ?? join(root, 'target/release/server'), [], {
     cwd: root,
@@ -92,6 +102,7 @@ export default async function globalSetup() {
       PORTAL_SMTP_URL: `smtp://127.0.0.1:${mail.port}`,
       PORTAL_SUPPORT_EMAIL: 'help@portal.test',
       PORTAL_ACCESS_RULES: accessRules,
+      PORTAL_BREACHED_PASSWORDS_FILE: breached,
       PORTAL_TRUSTED_PROXIES: '127.0.0.1',
       // Every test signs in from 127.0.0.1: the per-address limit is tested in the Rust suite.
       PORTAL_SIGN_IN_LIMIT: '100000',
@@ -103,6 +114,7 @@ export default async function globalSetup() {
   process.env.PORTAL_E2E_BASE = base;
   process.env.PORTAL_E2E_DATA = dataDir;
   process.env.PORTAL_E2E_MAIL = mailDir;
+  process.env.PORTAL_E2E_BREACHED = breached;
 
   return async () => {
     server.kill('SIGTERM');

@@ -284,6 +284,14 @@ mod tests {
         PortalSessionStore::open(pool).await.unwrap()
     }
 
+    fn alice_s_record() -> Record {
+        let mut record = record();
+        record
+            .data
+            .insert("user".to_owned(), serde_json::json!("alice"));
+        record
+    }
+
     fn record() -> Record {
         Record {
             id: Id::default(),
@@ -391,10 +399,7 @@ mod tests {
     #[tokio::test]
     async fn the_table_keeps_the_id_s_hash_and_never_the_id() {
         let store = store().await;
-        let mut created = record();
-        created
-            .data
-            .insert("user".to_owned(), serde_json::json!("alice"));
+        let mut created = alice_s_record();
         store.create(&mut created).await.unwrap();
         store.save(&created).await.unwrap();
         let id = created.id.to_string();
@@ -426,10 +431,7 @@ mod tests {
     #[tokio::test]
     async fn a_row_kept_under_its_plain_id_is_moved_under_its_hash_at_start() {
         let store = store().await;
-        let mut earlier = record();
-        earlier
-            .data
-            .insert("user".to_owned(), serde_json::json!("alice"));
+        let earlier = alice_s_record();
         sqlx::query("INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)")
             .bind(earlier.id.to_string())
             .bind(rmp_serde::to_vec(&earlier).unwrap())
