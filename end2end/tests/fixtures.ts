@@ -66,10 +66,13 @@ export async function settle(page: Page, mode: Mode) {
   }
 }
 
-/** Forgets the browser's cookies once the page has no request in flight: every answer renews the
- * session cookie, so one arriving after the clear would sign the browser back in. */
+/** Forgets the browser's cookies once the page can send no more requests: every answer renews the
+ * session cookie, so one arriving after the clear would sign the browser back in. A quiet network
+ * is not enough: a hydrating page on a busy machine may start its first request later, so the page
+ * is left for a blank one first. */
 export async function forgetCookies(page: Page) {
   await page.waitForLoadState('networkidle');
+  await page.goto('about:blank');
   await page.context().clearCookies();
 }
 
