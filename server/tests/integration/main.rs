@@ -7,6 +7,7 @@ mod account_life;
 mod accounts;
 mod authenticator_apps;
 mod breached_passwords;
+mod deployment;
 mod factor_removal;
 mod faults;
 mod forward_auth;

@@ -24,7 +24,7 @@ use reqwest::{Client, StatusCode, header};
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 
-use crate::common::{PASSWORD, TestPortal, location, session_id};
+use crate::common::{PASSWORD, TestPortal, location, readme_block, session_id, substituted};
 
 /// The rules of every test here. The proxies listen on `localhost` too: the port is ignored, so
 /// the paths tell the rules apart.
@@ -255,39 +255,6 @@ struct Proxy {
     _dir: TempDir,
 }
 
-/// The config block README.md prints between `<!-- proxies.rs: NAME -->` and
-/// `<!-- /proxies.rs: NAME -->`, without its fence.
-fn readme_block(name: &str) -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("README.md");
-    let start = format!("<!-- proxies.rs: {name} -->");
-    let end = format!("<!-- /proxies.rs: {name} -->");
-    let block = readme
-        .split_once(&start)
-        .and_then(|(_, rest)| rest.split_once(&end))
-        .map(|(block, _)| block)
-        .unwrap_or_else(|| panic!("README.md marks the {name} config with {start} … {end}"));
-    let lines: Vec<&str> = block.trim().lines().collect();
-    assert!(
-        lines.first().is_some_and(|line| line.starts_with("```")) && lines.last() == Some(&"```"),
-        "the {name} block is one fenced code block"
-    );
-    lines[1..lines.len() - 1].join("\n") + "\n"
-}
-
-/// `text` with each placeholder replaced, each of which must be there: a README whose example
-/// changed its addresses fails here rather than run something else.
-fn substituted(mut text: String, replacements: &[(&str, String)]) -> String {
-    for (placeholder, value) in replacements {
-        assert!(
-            text.contains(placeholder),
-            "the README's config has {placeholder:?}:\n{text}"
-        );
-        text = text.replace(placeholder, value);
-    }
-    text
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -325,7 +292,7 @@ impl Proxy {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let site = substituted(
-            readme_block("caddy"),
+            readme_block("proxies.rs: caddy"),
             &[
                 ("app.example.com {", format!("http://localhost:{port} {{")),
                 ("127.0.0.1:3000", portal_addr(portal)),
@@ -388,7 +355,7 @@ impl Proxy {
             String::from_utf8_lossy(&made.stderr)
         );
         let server = substituted(
-            readme_block("nginx"),
+            readme_block("proxies.rs: nginx"),
             &[
                 ("listen 443 ssl;", format!("listen 127.0.0.1:{port} ssl;")),
                 (
@@ -465,7 +432,7 @@ impl Proxy {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let dynamic = substituted(
-            readme_block("traefik"),
+            readme_block("proxies.rs: traefik"),
             &[
                 ("Host(`app.example.com`)", "Host(`localhost`)".to_owned()),
                 // The test serves plain HTTP on loopback: no certificate to resolve.

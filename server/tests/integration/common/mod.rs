@@ -106,3 +106,36 @@ pub fn checked_and_waited(statuses: &[StatusCode], checked: StatusCode) -> (usiz
     let count = |wanted: StatusCode| statuses.iter().filter(|status| **status == wanted).count();
     (count(checked), count(StatusCode::TOO_MANY_REQUESTS))
 }
+
+/// The block README.md prints between `<!-- NAME -->` and `<!-- /NAME -->` (say NAME
+/// `proxies.rs: caddy`), without its fence: the tests run the README's configurations as printed.
+pub fn readme_block(name: &str) -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let start = format!("<!-- {name} -->");
+    let end = format!("<!-- /{name} -->");
+    let block = readme
+        .split_once(&start)
+        .and_then(|(_, rest)| rest.split_once(&end))
+        .map(|(block, _)| block)
+        .unwrap_or_else(|| panic!("README.md marks the {name} config with {start} … {end}"));
+    let lines: Vec<&str> = block.trim().lines().collect();
+    assert!(
+        lines.first().is_some_and(|line| line.starts_with("```")) && lines.last() == Some(&"```"),
+        "the {name} block is one fenced code block"
+    );
+    lines[1..lines.len() - 1].join("\n") + "\n"
+}
+
+/// `text` with each placeholder replaced, each of which must be there: a README whose example
+/// changed its addresses fails here rather than run something else.
+pub fn substituted(mut text: String, replacements: &[(&str, String)]) -> String {
+    for (placeholder, value) in replacements {
+        assert!(
+            text.contains(placeholder),
+            "the README's config has {placeholder:?}:\n{text}"
+        );
+        text = text.replace(placeholder, value);
+    }
+    text
+}
