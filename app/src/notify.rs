@@ -1,16 +1,49 @@
 //! What Portal tells an account by email: notices of security changes, and single-use links
 //! (issued here, stored hashed, within their caps). The mailer only sends.
 
+use std::time::Duration;
+
+use tracing::Instrument as _;
+
 use crate::limits::{NEW_DEVICE_ALERTS_PER_HOUR, SECURE_ACCOUNT_LINK_DAYS};
 use crate::mail::{Email, templates};
 
+/// How long a request waits for its notice or alert to go out. A mail server that answers takes
+/// the message well within it, so the mail is sent by the time the answer comes; one that hangs
+/// (the mailer gives up after 20 s) no longer holds the sign-in or the change it reports: the send
+/// goes on after the answer.
+const MAIL_WAIT: Duration = Duration::from_secs(2);
+
+/// Runs `sending` (mail the person does not wait for: a notice, an alert) with at most
+/// `MAIL_WAIT` of the request's time; whatever is left runs after the answer, in the request's
+/// span, and a stop waits for it (`AppState::background`).
+async fn without_holding_the_request(
+    state: &crate::state::AppState,
+    sending: impl Future<Output = ()> + Send + 'static,
+) {
+    let sending = state
+        .background
+        .spawn(sending.instrument(tracing::Span::current()));
+    let _ = tokio::time::timeout(MAIL_WAIT, sending).await;
+}
+
 /// Emails the account a notice of a security change. A notice that cannot be sent is logged and
-/// does not undo the change it reports.
+/// does not undo the change it reports; one the mail server is slow to take goes on after the
+/// answer.
 pub async fn send_notice(
     state: &crate::state::AppState,
     user_id: crate::store::UserId,
     notice: templates::Notice,
 ) {
+    without_holding_the_request(state, mail_notice(state.clone(), user_id, notice)).await;
+}
+
+async fn mail_notice(
+    state: crate::state::AppState,
+    user_id: crate::store::UserId,
+    notice: templates::Notice,
+) {
+    let state = &state;
     let account = match crate::store::account(&state.pool, user_id).await {
         Ok(Some(account)) => account,
         Ok(None) => return,
@@ -28,13 +61,25 @@ pub async fn send_notice(
 /// Emails the owner of an account (unless they turned its alerts off) about a sign-in just made
 /// from a browser that had never signed in to it: when, how, from which browser and address, and
 /// a single-use "Secure my account" link. At most `NEW_DEVICE_ALERTS_PER_HOUR` an hour: the
-/// link's tokens are the count. A failure or the cap is logged and the sign-in goes on.
+/// link's tokens are the count. A failure or the cap is logged and the sign-in goes on, without
+/// waiting on a slow mail server.
 pub async fn send_new_device_alert(
     state: &crate::state::AppState,
     user_id: crate::store::UserId,
     how: crate::audit::SignInMethod,
     client: &crate::store::Client,
 ) {
+    let alert = mail_new_device_alert(state.clone(), user_id, how, client.clone());
+    without_holding_the_request(state, alert).await;
+}
+
+async fn mail_new_device_alert(
+    state: crate::state::AppState,
+    user_id: crate::store::UserId,
+    how: crate::audit::SignInMethod,
+    client: crate::store::Client,
+) {
+    let (state, client) = (&state, &client);
     let since = state.clock.now() - 60 * 60;
     match crate::store::new_device_alert_due(
         &state.pool,

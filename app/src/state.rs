@@ -25,6 +25,9 @@ pub struct AppState {
     /// The WebAuthn relying party: its id and origin follow the base URL. None when the base URL
     /// names its host by an IP address, which WebAuthn refuses as a relying party id.
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    /// What a request left running after its answer (a notice or an alert still with a slow mail
+    /// server: `notify`); a stop waits for it within PORTAL_SHUTDOWN_SECONDS.
+    pub background: tokio_util::task::TaskTracker,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -37,6 +37,7 @@ pub async fn build(config: &Config, clock: Clock) -> anyhow::Result<AppState> {
         clock,
         secrets: SecretBox::new(&key),
         mailer: mailer(config)?,
+        background: Default::default(),
         webauthn: app::security_keys::service::relying_party(&config.base_url, &config.issuer)
             .map_err(|why| anyhow::anyhow!("PORTAL_BASE_URL: unusable for WebAuthn: {why}"))?
             .map(Arc::new),

@@ -128,11 +128,33 @@ impl Portal {
         if let Some(metrics) = self.metrics {
             housekeeping.push(tokio::spawn(metrics.serve()));
         }
+        let grace = self.serving.shutdown_grace;
+        let stop_began = Arc::new(std::sync::OnceLock::new());
+        let began = stop_began.clone();
         serving::serve(listener, self.router, self.serving, async move {
             shutdown.await;
+            let _ = began.set(tokio::time::Instant::now());
             tracing::info!("stopping: no new connections; answering the requests in flight");
         })
         .await;
+        // Mail that requests left sending after their answers gets what is left of the same bound.
+        let background = &self.state.background;
+        background.close();
+        let deadline = stop_began
+            .get()
+            .copied()
+            .unwrap_or_else(tokio::time::Instant::now)
+            + grace;
+        if tokio::time::timeout_at(deadline, background.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                tasks = background.len(),
+                "stopping: mail still being sent after PORTAL_SHUTDOWN_SECONDS ({}s) is cut off",
+                grace.as_secs()
+            );
+        }
         // Each task is awaited until it has stopped: one stopped mid-query (the sessions' first
         // sweep runs at start) could otherwise open a connection after the pool has closed, and
         // SQLite's write-ahead log would stay beside the file.
