@@ -10,7 +10,7 @@ use app::{
     mail::Mailer,
     password::Passwords,
     security::crypto::SecretBox,
-    state::{AppState, Clock, Settings},
+    state::{AppState, AppStateParts, Clock, Settings},
 };
 use leptos::prelude::*;
 
@@ -29,7 +29,7 @@ pub async fn build(config: &Config, clock: Clock) -> anyhow::Result<AppState> {
     let pool = database::connect(&config.database_url()).await?;
     let key = secret_key::load_or_create(config)?;
     let leptos_options = leptos_options(config);
-    let state = AppState {
+    let state = AppState::new(AppStateParts {
         settings: Arc::new(settings(config, &leptos_options)?),
         leptos_options,
         pool,
@@ -41,7 +41,7 @@ pub async fn build(config: &Config, clock: Clock) -> anyhow::Result<AppState> {
         webauthn: app::security_keys::service::relying_party(&config.base_url, &config.issuer)
             .map_err(|why| anyhow::anyhow!("PORTAL_BASE_URL: unusable for WebAuthn: {why}"))?
             .map(Arc::new),
-    };
+    });
     app::maintenance::delete_expired(&state)
         .await
         .context("PORTAL_DATABASE_URL: cannot delete expired rows")?;
